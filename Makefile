@@ -1,0 +1,85 @@
+# tend -- a process supervisor with a Lua policy engine.
+#
+#   make            build build/tend
+#   make test       build and run every test (unit and integration)
+#   make asan       the same tests under AddressSanitizer + UBSan
+#   make bench      the benchmarks (BENCH_QUICK=1 for a short run)
+#   make install    install under $(DESTDIR)$(PREFIX)
+
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+MANDIR  ?= $(PREFIX)/share/man
+BUILD   ?= build
+
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter \
+           -I/usr/include/lua5.4 -Isrc -MMD -MP
+LDLIBS  += -llua5.4 -lev -lm
+TESTLIBS = -lcmocka
+
+ifeq ($(SAN),1)
+CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+SRC      := $(wildcard src/*.c)
+CORE_OBJ := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(filter-out src/main.c,$(SRC)))
+MAIN_OBJ := $(BUILD)/obj/main.o
+TESTS    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
+HARNESS  := $(BUILD)/obj/tests/harness.o
+DEPS_OK  := $(BUILD)/.deps-ok
+
+.PHONY: all test asan bench install clean deps
+
+all: $(BUILD)/tend
+
+# The libraries come from Debian; scripts/deps.sh installs what is missing
+# (as root) or says exactly what to install.
+$(DEPS_OK): scripts/deps.sh
+	@mkdir -p $(BUILD)
+	@sh scripts/deps.sh
+	@touch $@
+
+deps: $(DEPS_OK)
+
+$(BUILD)/obj/%.o: src/%.c | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/obj/tests/%.o: tests/%.c | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/libtend.a: $(CORE_OBJ)
+	$(AR) rcs $@ $^
+
+$(BUILD)/tend: $(MAIN_OBJ) $(BUILD)/libtend.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(HARNESS) $(BUILD)/libtend.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(TESTLIBS)
+
+# Each test program runs from the top of the tree; TEND points the
+# integration tests at the binary under test.
+test: $(BUILD)/tend $(TESTS)
+	@set -e; for t in $(TESTS); do \
+	    echo "== $$t"; TEND=$(abspath $(BUILD)/tend) $$t; \
+	done; echo "== all tests passed ($(BUILD))"
+
+asan:
+	$(MAKE) BUILD=build/asan SAN=1 test
+
+bench: $(BUILD)/tend
+	@sh scripts/bench.sh $(abspath $(BUILD)/tend)
+
+install: $(BUILD)/tend
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -m 755 $(BUILD)/tend $(DESTDIR)$(BINDIR)/tend
+	install -m 644 man/tend.1 $(DESTDIR)$(MANDIR)/man1/tend.1
+
+clean:
+	rm -rf build
+
+-include $(wildcard $(BUILD)/obj/*.d $(BUILD)/obj/tests/*.d)

@@ -1,0 +1,67 @@
+/* groups.c -- the list of live process groups and the last-resort killer. */
+#include "groups.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct pgroup *head;
+
+void groups_add(struct pgroup *g, pid_t pgid)
+{
+    g->pgid = pgid;
+    g->prev = NULL;
+    g->next = head;
+    if (head)
+        head->prev = g;
+    head = g;
+}
+
+void groups_remove(struct pgroup *g)
+{
+    if (g->prev)
+        g->prev->next = g->next;
+    else if (head == g)
+        head = g->next;
+    if (g->next)
+        g->next->prev = g->prev;
+    g->prev = g->next = NULL;
+    g->pgid = 0;
+}
+
+int groups_kill_all(int sig)
+{
+    int alive = 0;
+    int saved = errno;
+    for (struct pgroup *g = head; g; g = g->next)
+        if (g->pgid > 0 && kill(-g->pgid, sig) == 0)
+            alive++;
+    errno = saved;
+    return alive;
+}
+
+static void fatal_handler(int sig)
+{
+    groups_kill_all(SIGKILL);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void at_exit(void)
+{
+    groups_kill_all(SIGKILL);
+}
+
+void groups_install_fatal_handlers(void)
+{
+    static const int fatal[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = fatal_handler;
+    sa.sa_flags = SA_RESETHAND | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++)
+        sigaction(fatal[i], &sa, NULL);
+    atexit(at_exit);
+}

@@ -1,0 +1,18 @@
+/* log.h -- tend's own log lines, on stderr through the output sink. */
+#ifndef TEND_LOG_H
+#define TEND_LOG_H
+
+enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
+
+/* Lines below `level` are dropped (--quiet sets LOG_WARN). */
+void log_set_level(enum log_level level);
+
+/* "tend: [warning: |error: ][PROC: ]message".  `proc` may be NULL. */
+void log_msg(enum log_level level, const char *proc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#define log_info(proc, ...) log_msg(LOG_INFO, proc, __VA_ARGS__)
+#define log_warn(proc, ...) log_msg(LOG_WARN, proc, __VA_ARGS__)
+#define log_error(proc, ...) log_msg(LOG_ERROR, proc, __VA_ARGS__)
+
+#endif

@@ -1,0 +1,488 @@
+/* ltend.c -- the `tend` Lua module: declarations and the calls a policy
+ * file makes while it loads.
+ *
+ * A declaration is checked field by field as `tend.proc{...}` runs, so an
+ * error points at the line of the call (luaL_error adds "file:line:") and
+ * names the proc and the field. */
+#include <errno.h>
+#include <grp.h>
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "policy.h"
+#include "restart.h"
+#include "spec.h"
+#include "util.h"
+
+#define PROC_MT "tend.Proc"
+#define NAME_MAX_LEN 64
+
+/* Fields of a declaration this version knows.  The fields of SPEC 3 that
+ * it does not implement yet are refused by name rather than ignored. */
+static const char *const known_fields[] = {
+    "name", "cmd", "env", "cwd", "user", "after", "stop_signal",
+    "stop_timeout", "restart", "backoff", "give_up", "output", "autostart",
+    NULL};
+static const char *const later_fields[] = {
+    "ready", "ready_timeout", "ready_interval", "watchdog", "health", NULL};
+
+static bool in_list(const char *const *list, const char *s)
+{
+    for (; *list; list++)
+        if (strcmp(*list, s) == 0)
+            return true;
+    return false;
+}
+
+/* Raise "file:line: proc 'NAME': field 'FIELD': message". */
+static int __attribute__((noreturn, format(printf, 4, 5)))
+field_error(lua_State *L, const char *name, const char *field, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    luaL_where(L, 1);  /* the line of the tend.proc call */
+    if (field)
+        lua_pushfstring(L, "proc '%s': field '%s': %s", name, field, msg);
+    else
+        lua_pushfstring(L, "proc '%s': %s", name, msg);
+    lua_concat(L, 2);
+    lua_error(L);
+    abort();  /* not reached */
+}
+
+static const char *type_of(lua_State *L, int idx)
+{
+    return luaL_typename(L, idx);
+}
+
+/* A string field (the value at the top of the stack). */
+static char *get_string(lua_State *L, const char *name, const char *field)
+{
+    if (lua_type(L, -1) != LUA_TSTRING)
+        field_error(L, name, field, "string expected, got %s", type_of(L, -1));
+    size_t len;
+    const char *s = lua_tolstring(L, -1, &len);
+    if (strlen(s) != len)
+        field_error(L, name, field, "contains a NUL byte");
+    return xstrdup(s);
+}
+
+static double get_number(lua_State *L, const char *name, const char *field,
+                         double min)
+{
+    if (lua_type(L, -1) != LUA_TNUMBER)
+        field_error(L, name, field, "number expected, got %s", type_of(L, -1));
+    double v = lua_tonumber(L, -1);
+    if (!isfinite(v) || v < min)
+        field_error(L, name, field, "must be a number >= %g", min);
+    return v;
+}
+
+/* A list of strings (numbers are converted), at least `min` long. */
+static char **get_strv(lua_State *L, const char *name, const char *field, size_t min)
+{
+    if (lua_type(L, -1) != LUA_TTABLE)
+        field_error(L, name, field, "list of strings expected, got %s", type_of(L, -1));
+    size_t n = lua_rawlen(L, -1);
+    if (n < min)
+        field_error(L, name, field, "must hold at least %zu string%s", min,
+                    min == 1 ? "" : "s");
+    /* every key must be 1..n: a map here is a mistake */
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+        lua_pop(L, 1);
+        if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 1 ||
+            (size_t)lua_tointeger(L, -1) > n)
+            field_error(L, name, field, "must be a list (found key '%s')",
+                        lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "?");
+    }
+    char **v = xcalloc(n + 1, sizeof *v);
+    for (size_t i = 1; i <= n; i++) {
+        int t = lua_rawgeti(L, -1, (lua_Integer)i);
+        if (t != LUA_TSTRING && t != LUA_TNUMBER) {
+            strv_free(v);
+            field_error(L, name, field, "item %zu: string expected, got %s", i,
+                        type_of(L, -1));
+        }
+        v[i - 1] = xstrdup(lua_tostring(L, -1));
+        lua_pop(L, 1);
+    }
+    return v;
+}
+
+/* `after`: names or procs. */
+static char **get_after(lua_State *L, const char *name)
+{
+    if (lua_type(L, -1) != LUA_TTABLE)
+        field_error(L, name, "after", "list of proc names expected, got %s",
+                    type_of(L, -1));
+    size_t n = lua_rawlen(L, -1);
+    char **v = xcalloc(n + 1, sizeof *v);
+    for (size_t i = 1; i <= n; i++) {
+        lua_rawgeti(L, -1, (lua_Integer)i);
+        if (luaL_testudata(L, -1, PROC_MT)) {
+            lua_getiuservalue(L, -1, 1);
+            lua_replace(L, -2);
+        }
+        if (lua_type(L, -1) != LUA_TSTRING) {
+            strv_free(v);
+            field_error(L, name, "after", "item %zu: proc or name expected, got %s",
+                        i, type_of(L, -1));
+        }
+        v[i - 1] = xstrdup(lua_tostring(L, -1));
+        lua_pop(L, 1);
+    }
+    return v;
+}
+
+/* `env`: KEY = string | number | false. */
+static char **get_env(lua_State *L, const char *name)
+{
+    if (lua_type(L, -1) != LUA_TTABLE)
+        field_error(L, name, "env", "table expected, got %s", type_of(L, -1));
+    size_t n = 0, cap = 8;
+    char **v = xcalloc(cap + 1, sizeof *v);
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+        if (lua_type(L, -2) != LUA_TSTRING) {
+            strv_free(v);
+            field_error(L, name, "env", "keys must be strings, got %s", type_of(L, -2));
+        }
+        const char *k = lua_tostring(L, -2);
+        if (!*k || strchr(k, '=')) {
+            strv_free(v);
+            field_error(L, name, "env", "'%s' is not a variable name", k);
+        }
+        if (n == cap) {
+            cap *= 2;
+            v = xrealloc(v, (cap + 1) * sizeof *v);
+        }
+        int t = lua_type(L, -1);
+        if (t == LUA_TSTRING || t == LUA_TNUMBER) {
+            lua_pushvalue(L, -1);  /* tostring would change a number key in place */
+            v[n++] = xasprintf("%s=%s", k, lua_tostring(L, -1));
+            lua_pop(L, 1);
+        } else if (t == LUA_TBOOLEAN && !lua_toboolean(L, -1)) {
+            v[n++] = xstrdup(k);
+        } else {
+            v[n] = NULL;
+            strv_free(v);
+            field_error(L, name, "env", "%s: string, number or false expected, got %s",
+                        k, type_of(L, -1));
+        }
+        v[n] = NULL;
+        lua_pop(L, 1);
+    }
+    return v;
+}
+
+/* A sub-table of numbers with the given keys, e.g. backoff. */
+static void get_number_table(lua_State *L, const char *name, const char *field,
+                             const char *const *keys, double **slots, const double *mins)
+{
+    if (lua_type(L, -1) != LUA_TTABLE)
+        field_error(L, name, field, "table expected, got %s", type_of(L, -1));
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+        size_t k = 0;
+        const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
+        while (keys[k] && strcmp(keys[k], key) != 0)
+            k++;
+        char sub[64];
+        snprintf(sub, sizeof sub, "%s.%s", field, key);
+        if (!keys[k])
+            field_error(L, name, sub, "unknown field");
+        *slots[k] = get_number(L, name, sub, mins[k]);
+        lua_pop(L, 1);
+    }
+}
+
+static void resolve_user(lua_State *L, struct spec *s)
+{
+    struct passwd *pw;
+    errno = 0;
+    char *end;
+    long uid = strtol(s->user, &end, 10);
+    pw = *end == '\0' && end != s->user ? getpwuid((uid_t)uid) : getpwnam(s->user);
+    if (!pw)
+        field_error(L, s->name, "user", "unknown user '%s'%s%s", s->user,
+                    errno ? ": " : "", errno ? strerror(errno) : "");
+    s->uid = pw->pw_uid;
+    s->gid = pw->pw_gid;
+    s->home = xstrdup(pw->pw_dir);
+    free(s->user);
+    s->user = xstrdup(pw->pw_name);
+    int ng = 32;
+    s->groups = xcalloc((size_t)ng, sizeof *s->groups);
+    if (getgrouplist(s->user, s->gid, s->groups, &ng) < 0) {
+        s->groups = xrealloc(s->groups, (size_t)ng * sizeof *s->groups);
+        getgrouplist(s->user, s->gid, s->groups, &ng);
+    }
+    s->ngroups = ng;
+}
+
+/* Fill `s` from the field at the top of the stack, keyed `field`. */
+static void set_field(lua_State *L, struct policy *pol, struct spec *s, const char *field)
+{
+    const char *name = s->name;
+    if (strcmp(field, "name") == 0) {
+        return;  /* read first */
+    } else if (strcmp(field, "cmd") == 0) {
+        if (lua_type(L, -1) == LUA_TSTRING)
+            field_error(L, name, field, "a list of strings (argv) expected, got a "
+                        "string; for a shell write {\"sh\", \"-c\", \"...\"}");
+        s->argv = get_strv(L, name, field, 1);
+        if (!*s->argv[0])
+            field_error(L, name, field, "the program name is empty");
+    } else if (strcmp(field, "env") == 0) {
+        s->env = get_env(L, name);
+    } else if (strcmp(field, "cwd") == 0) {
+        char *cwd = get_string(L, name, field);
+        if (cwd[0] != '/') {
+            s->cwd = xasprintf("%s/%s", pol->dir, cwd);
+            free(cwd);
+        } else {
+            s->cwd = cwd;
+        }
+    } else if (strcmp(field, "user") == 0) {
+        if (lua_type(L, -1) == LUA_TNUMBER) {
+            lua_pushvalue(L, -1);
+            s->user = xstrdup(lua_tostring(L, -1));
+            lua_pop(L, 1);
+        } else {
+            s->user = get_string(L, name, field);
+        }
+        resolve_user(L, s);
+    } else if (strcmp(field, "after") == 0) {
+        s->after = get_after(L, name);
+    } else if (strcmp(field, "stop_signal") == 0) {
+        int sig = -1;
+        if (lua_type(L, -1) == LUA_TNUMBER || lua_type(L, -1) == LUA_TSTRING) {
+            lua_pushvalue(L, -1);
+            sig = signal_from_name(lua_tostring(L, -1));
+            lua_pop(L, 1);
+        }
+        if (sig <= 0)
+            field_error(L, name, field, "a signal name such as \"TERM\" expected");
+        s->stop_signal = sig;
+    } else if (strcmp(field, "stop_timeout") == 0) {
+        s->stop_timeout = get_number(L, name, field, 0);
+    } else if (strcmp(field, "restart") == 0) {
+        int mode = lua_type(L, -1) == LUA_TSTRING ? restart_mode_parse(lua_tostring(L, -1)) : -1;
+        if (mode < 0)
+            field_error(L, name, field, "\"always\", \"on-failure\" or \"never\" expected");
+        s->restart.mode = (enum restart_mode)mode;
+    } else if (strcmp(field, "backoff") == 0) {
+        static const char *const keys[] = {"initial", "factor", "max", "jitter",
+                                           "reset_after", NULL};
+        static const double mins[] = {0, 1, 0, 0, 0};
+        struct restart_policy *r = &s->restart;
+        double *slots[] = {&r->initial, &r->factor, &r->max, &r->jitter, &r->reset_after};
+        get_number_table(L, name, field, keys, slots, mins);
+        if (r->jitter > 1)
+            field_error(L, name, "backoff.jitter", "must be a fraction between 0 and 1");
+    } else if (strcmp(field, "give_up") == 0) {
+        static const char *const keys[] = {"restarts", "within", NULL};
+        static const double mins[] = {1, 0};
+        double restarts = 0, within = 0;
+        double *slots[] = {&restarts, &within};
+        get_number_table(L, name, field, keys, slots, mins);
+        if (restarts == 0 || within == 0 || restarts != floor(restarts) || restarts > 10000)
+            field_error(L, name, field, "{ restarts = N (1..10000), within = SECONDS } expected");
+        s->restart.give_up_restarts = (unsigned)restarts;
+        s->restart.give_up_within = within;
+    } else if (strcmp(field, "output") == 0) {
+        const char *o = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
+        if (strcmp(o, "inherit") == 0)
+            s->output = OUTPUT_INHERIT;
+        else if (strcmp(o, "discard") == 0)
+            s->output = OUTPUT_DISCARD;
+        else
+            field_error(L, name, field, "\"inherit\" or \"discard\" expected (output "
+                        "files are not in this version yet)");
+    } else if (strcmp(field, "autostart") == 0) {
+        if (lua_type(L, -1) != LUA_TBOOLEAN)
+            field_error(L, name, field, "boolean expected, got %s", type_of(L, -1));
+        s->autostart = lua_toboolean(L, -1);
+    }
+}
+
+static bool valid_name(const char *n)
+{
+    size_t len = strlen(n);
+    if (len == 0 || len > NAME_MAX_LEN)
+        return false;
+    for (; *n; n++)
+        if (!(('a' <= *n && *n <= 'z') || ('A' <= *n && *n <= 'Z') ||
+              ('0' <= *n && *n <= '9') || strchr("._-@", *n)))
+            return false;
+    return true;
+}
+
+/* Push a proc handle for declaration `id` named `name`. */
+static void push_proc(lua_State *L, size_t id, const char *name)
+{
+    size_t *ud = lua_newuserdatauv(L, sizeof *ud, 1);
+    *ud = id;
+    lua_pushstring(L, name);
+    lua_setiuservalue(L, -2, 1);
+    luaL_setmetatable(L, PROC_MT);
+}
+
+/* tend.proc{...}: check a declaration and record it; returns the proc. */
+static int l_proc(lua_State *L)
+{
+    struct policy *pol = policy_of(L);
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 1);
+
+    lua_getfield(L, 1, "name");
+    if (lua_type(L, -1) != LUA_TSTRING)
+        return luaL_error(L, "tend.proc: field 'name': string expected, got %s",
+                          type_of(L, -1));
+    const char *name = lua_tostring(L, -1);
+    if (!valid_name(name))
+        return luaL_error(L, "tend.proc: field 'name': '%s' is not a valid name "
+                          "(1 to %d of A-Z a-z 0-9 . _ - @)", name, NAME_MAX_LEN);
+    for (size_t i = 0; i < pol->n; i++)
+        if (strcmp(pol->specs[i]->name, name) == 0)
+            return luaL_error(L, "proc '%s': field 'name': duplicate name (first "
+                              "declared at %s)", name, pol->specs[i]->where);
+    lua_pop(L, 1);
+
+    struct spec *s = spec_new();
+    /* park the spec in the policy first, so an error below frees it */
+    if (pol->n == pol->cap) {
+        pol->cap = pol->cap ? pol->cap * 2 : 16;
+        pol->specs = xrealloc(pol->specs, pol->cap * sizeof *pol->specs);
+    }
+    pol->specs[pol->n++] = s;
+    s->name = xstrdup(name);
+    luaL_where(L, 1);
+    const char *where = lua_tostring(L, -1);
+    size_t wl = strlen(where);
+    s->where = xstrndup(where, wl >= 2 ? wl - 2 : wl);  /* without ": " */
+    lua_pop(L, 1);
+
+    lua_pushnil(L);
+    while (lua_next(L, 1)) {
+        if (lua_type(L, -2) != LUA_TSTRING)
+            field_error(L, s->name, NULL, "field names must be strings, got %s",
+                        type_of(L, -2));
+        const char *field = lua_tostring(L, -2);
+        if (in_list(later_fields, field))
+            field_error(L, s->name, field, "not supported by this version of tend yet");
+        if (!in_list(known_fields, field))
+            field_error(L, s->name, field, "unknown field");
+        set_field(L, pol, s, field);
+        lua_pop(L, 1);
+    }
+    if (!s->argv)
+        field_error(L, s->name, "cmd", "required");
+    push_proc(L, pol->n - 1, s->name);
+    return 1;
+}
+
+static int proc_index(lua_State *L)
+{
+    luaL_checkudata(L, 1, PROC_MT);
+    const char *key = luaL_checkstring(L, 2);
+    if (strcmp(key, "name") == 0) {
+        lua_getiuservalue(L, 1, 1);
+        return 1;
+    }
+    return luaL_error(L, "proc: no field or method '%s'", key);
+}
+
+static int proc_tostring(lua_State *L)
+{
+    luaL_checkudata(L, 1, PROC_MT);
+    lua_getiuservalue(L, 1, 1);
+    lua_pushfstring(L, "tend.proc(%s)", lua_tostring(L, -1));
+    return 1;
+}
+
+static int l_now(lua_State *L)
+{
+    lua_pushnumber(L, now_mono());
+    return 1;
+}
+
+/* tend.log.info/warn/error(fmt, ...): string.format, then a log line. */
+static int log_at(lua_State *L, enum log_level level)
+{
+    int n = lua_gettop(L);
+    lua_getglobal(L, "string");
+    lua_getfield(L, -1, "format");
+    lua_remove(L, -2);
+    lua_insert(L, 1);
+    lua_call(L, n, 1);
+    log_msg(level, NULL, "%s", lua_tostring(L, -1));
+    return 0;
+}
+
+static int l_log_info(lua_State *L) { return log_at(L, LOG_INFO); }
+static int l_log_warn(lua_State *L) { return log_at(L, LOG_WARN); }
+static int l_log_error(lua_State *L) { return log_at(L, LOG_ERROR); }
+
+/* os.execute and io.popen block the loop and race its reaper. */
+static int l_blocked(lua_State *L)
+{
+    return luaL_error(L, "%s would block the supervisor; use tend.exec",
+                      lua_tostring(L, lua_upvalueindex(1)));
+}
+
+static void block_stdlib(lua_State *L, const char *lib, const char *fn)
+{
+    if (lua_getglobal(L, lib) == LUA_TTABLE) {
+        lua_pushfstring(L, "%s.%s", lib, fn);
+        lua_pushcclosure(L, l_blocked, 1);
+        lua_setfield(L, -2, fn);
+    }
+    lua_pop(L, 1);
+}
+
+static const luaL_Reg proc_meta[] = {
+    {"__index", proc_index},
+    {"__tostring", proc_tostring},
+    {NULL, NULL},
+};
+
+static const luaL_Reg log_funcs[] = {
+    {"info", l_log_info},
+    {"warn", l_log_warn},
+    {"error", l_log_error},
+    {NULL, NULL},
+};
+
+static const luaL_Reg tend_funcs[] = {
+    {"proc", l_proc},
+    {"spawn", l_proc},  /* during load, spawn declares like proc */
+    {"now", l_now},
+    {NULL, NULL},
+};
+
+int luaopen_tend(lua_State *L)
+{
+    luaL_newmetatable(L, PROC_MT);
+    luaL_setfuncs(L, proc_meta, 0);
+    lua_pop(L, 1);
+    block_stdlib(L, "os", "execute");
+    block_stdlib(L, "io", "popen");
+
+    luaL_newlib(L, tend_funcs);
+    luaL_newlib(L, log_funcs);
+    lua_setfield(L, -2, "log");
+    return 1;
+}

@@ -1,0 +1,195 @@
+/* main.c -- the command line: `tend run POLICY.lua` and friends. */
+#include <errno.h>
+#include <ev.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <lua.h>
+
+#include "groups.h"
+#include "log.h"
+#include "manager.h"
+#include "output.h"
+#include "policy.h"
+#include "util.h"
+
+#define TEND_VERSION "0.1.0"
+
+static const char usage_text[] =
+    "usage: tend run POLICY.lua [--check] [--subreaper] [--timestamps]\n"
+    "                           [--log-format text] [--quiet] [--socket PATH]\n"
+    "       tend --help | --version\n"
+    "\n"
+    "tend supervises the processes a Lua policy file declares: it starts them\n"
+    "in dependency order, restarts them as their policy says, prefixes their\n"
+    "output with their names, and stops them all, dependents first, on\n"
+    "SIGTERM or SIGINT (a second one kills everything at once).\n"
+    "\n"
+    "  run POLICY.lua    run the policy in the foreground\n"
+    "  --check           load and check the policy, print what would run, exit\n"
+    "  --subreaper       adopt and reap orphaned descendants (automatic as PID 1)\n"
+    "  --timestamps      put an ISO-8601 UTC time before each output line\n"
+    "  --quiet           log only warnings and errors\n"
+    "  --socket PATH     the control socket path (the control commands come\n"
+    "                    in a later version; the option is accepted now)\n"
+    "\n"
+    "exit status: 0 when every proc ended with exit code 0 (or after a clean\n"
+    "shutdown), 1 otherwise, 2 for a bad command line or policy file.\n";
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "tend: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n\n%s", usage_text);
+    return 2;
+}
+
+/* Make sure fds 0, 1 and 2 are open, so no pipe ever lands on them. */
+static void open_std_fds(void)
+{
+    for (int fd = 0; fd < 3; fd++)
+        if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) < 0)
+            exit(1);
+}
+
+/* Many procs need many pipes: take the hard limit. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+/* --check: what would run, one line a proc. */
+static void print_plan(const struct policy *pol)
+{
+    static const char *const modes[] = {"always", "on-failure", "never"};
+    for (size_t i = 0; i < pol->n; i++) {
+        const struct spec *s = pol->specs[i];
+        printf("%s:", s->name);
+        for (char **a = s->argv; *a; a++)
+            printf(" %s", *a);
+        printf("  (restart %s", modes[s->restart.mode]);
+        if (s->after && *s->after) {
+            printf("; after");
+            for (char **a = s->after; *a; a++)
+                printf(" %s", *a);
+        }
+        if (!s->autostart)
+            printf("; autostart off");
+        printf(")\n");
+    }
+    printf("%s: %zu proc%s, ok\n", pol->path, pol->n, pol->n == 1 ? "" : "s");
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    const char *path = NULL;
+    bool check = false, subreaper = false;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--check") == 0)
+            check = true;
+        else if (strcmp(a, "--subreaper") == 0)
+            subreaper = true;
+        else if (strcmp(a, "--timestamps") == 0)
+            output_set_timestamps(true);
+        else if (strcmp(a, "--quiet") == 0)
+            log_set_level(LOG_WARN);
+        else if (strcmp(a, "--socket") == 0 || strcmp(a, "--log-format") == 0) {
+            if (i + 1 >= argc)
+                return usage_error("%s needs a value", a);
+            if (strcmp(a, "--log-format") == 0 && strcmp(argv[i + 1], "text") != 0)
+                return usage_error("--log-format %s: only text in this version",
+                                   argv[i + 1]);
+            i++;
+        } else if (a[0] == '-' && a[1])
+            return usage_error("run: unknown option %s", a);
+        else if (path)
+            return usage_error("run: one policy file only (got %s too)", a);
+        else
+            path = a;
+    }
+    if (!path)
+        return usage_error("run: which policy file?%s", "");
+
+    char *err = NULL;
+    struct policy *pol = policy_load(path, &err);
+    if (!pol) {
+        log_error(NULL, "%s", err);
+        free(err);
+        output_finish();
+        return 2;
+    }
+    if (check) {
+        print_plan(pol);
+        policy_free(pol);
+        return 0;
+    }
+
+    signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit();
+    if (subreaper || getpid() == 1)
+        prctl(PR_SET_CHILD_SUBREAPER, 1);
+    srandom((unsigned)time(NULL) ^ (unsigned)getpid());
+    groups_install_fatal_handlers();
+
+    struct ev_loop *loop = ev_default_loop(EVFLAG_AUTO);
+    if (!loop) {
+        log_error(NULL, "cannot initialise the event loop (libev)");
+        policy_free(pol);
+        return 1;
+    }
+    output_init(loop);
+    struct manager *m = manager_new(loop);
+    for (size_t i = 0; i < pol->n; i++) {
+        manager_add(m, pol->specs[i]);
+        pol->specs[i] = NULL;
+    }
+    pol->n = 0;
+    manager_watch_signals(m);
+    manager_start(m);
+    int code = manager_run(m);
+    manager_free(m);
+    policy_free(pol);
+    output_finish();
+    ev_loop_destroy(loop);
+    return code;
+}
+
+int main(int argc, char **argv)
+{
+    open_std_fds();
+    if (argc < 2)
+        return usage_error("a command is needed%s", "");
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        fputs(usage_text, stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "--version") == 0) {
+        printf("tend %s (%s, libev %d.%d)\n", TEND_VERSION, LUA_VERSION,
+               ev_version_major(), ev_version_minor());
+        return 0;
+    }
+    if (strcmp(cmd, "run") == 0)
+        return cmd_run(argc - 2, argv + 2);
+    static const char *const later[] = {"status", "start", "stop", "restart", "kill",
+                                        "signal", "logs", "wait", "reload", "shutdown"};
+    for (size_t i = 0; i < ARRAY_LEN(later); i++)
+        if (strcmp(cmd, later[i]) == 0) {
+            fprintf(stderr, "tend: %s: the control commands need the control socket, "
+                    "which this version does not have yet\n", cmd);
+            return 2;
+        }
+    return usage_error("unknown command '%s'", cmd);
+}

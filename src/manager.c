@@ -1,0 +1,318 @@
+/* manager.c -- the procs of a policy, their order and tend's way out. */
+#include "manager.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "restart.h"
+#include "util.h"
+
+struct mproc {
+    struct manager *m;
+    struct proc *p;
+    struct restart_state rs;
+    size_t *after;       /* indices of the procs this one starts after */
+    size_t nafter;
+    size_t *dependents;  /* indices of the procs that start after this one */
+    size_t ndependents;
+    size_t live_dependents; /* during shutdown: dependents still alive */
+    bool started;        /* some incarnation was started */
+};
+
+struct manager {
+    struct ev_loop *loop;
+    struct mproc **procs;
+    size_t n, cap;
+    size_t alive;        /* procs whose main process is alive */
+    bool shutting_down;
+    bool killed_any;     /* the shutdown had to SIGKILL */
+    int exit_code;       /* forced by tend.exit(code), or -1 */
+    bool running;
+    ev_signal sig_term, sig_int, sig_hup;
+};
+
+static bool alive(enum proc_state s)
+{
+    return s == ST_STARTING || s == ST_RUNNING || s == ST_READY || s == ST_STOPPING;
+}
+
+struct manager *manager_new(struct ev_loop *loop)
+{
+    struct manager *m = xcalloc(1, sizeof *m);
+    m->loop = loop;
+    m->exit_code = -1;
+    return m;
+}
+
+size_t manager_count(const struct manager *m)
+{
+    return m->n;
+}
+
+struct proc *manager_at(const struct manager *m, size_t i)
+{
+    return i < m->n ? m->procs[i]->p : NULL;
+}
+
+/* The index of the proc named `name`, or -1. */
+static long find(const struct manager *m, const char *name)
+{
+    for (size_t i = 0; i < m->n; i++)
+        if (strcmp(m->procs[i]->p->spec->name, name) == 0)
+            return (long)i;
+    return -1;
+}
+
+struct proc *manager_get(const struct manager *m, const char *name)
+{
+    long i = find(m, name);
+    return i < 0 ? NULL : m->procs[i]->p;
+}
+
+bool manager_shutting_down(const struct manager *m)
+{
+    return m->shutting_down;
+}
+
+/* The restart policy, asked by the proc for each terminal status. */
+static double decide(struct proc *p, struct status *st, void *data)
+{
+    struct mproc *mp = data;
+    if (mp->m->shutting_down)
+        return -1;
+    double rnd = (double)random() / RAND_MAX * 2 - 1;
+    return restart_decide(&p->spec->restart, &mp->rs, st, now_mono(), rnd,
+                          &st->gave_up);
+}
+
+static bool deps_ready(const struct mproc *mp)
+{
+    for (size_t i = 0; i < mp->nafter; i++)
+        if (mp->m->procs[mp->after[i]]->p->st.state != ST_READY)
+            return false;
+    return true;
+}
+
+static void start(struct mproc *mp)
+{
+    mp->started = true;
+    proc_start(mp->p, false);
+}
+
+/* Log what an ended incarnation means. */
+static void log_end(struct proc *p, const struct status *st, bool m_stopping)
+{
+    char what[160], next[96] = "";
+    if (st->state == ST_STOPPED)
+        snprintf(what, sizeof what, "exited with code %d", st->exit_code);
+    else if (st->state == ST_KILLED)
+        snprintf(what, sizeof what, "killed by signal %s%s", signal_name(st->signal),
+                 st->core_dumped ? " (core dumped)" : "");
+    else
+        snprintf(what, sizeof what, "failed: %s", st->reason ? st->reason : "?");
+    if (st->restart_at > 0)
+        snprintf(next, sizeof next, "; restarting in %.3gs", st->restart_at - st->ended_at);
+    else if (st->gave_up)
+        snprintf(next, sizeof next, "; gave up: %s", st->gave_up);
+    if ((st->state == ST_STOPPED && st->exit_code == 0) ||
+        (m_stopping && !p->sigkilled))
+        log_info(p->spec->name, "%s%s", what, next);
+    else
+        log_warn(p->spec->name, "%s%s", what, next);
+}
+
+static void shutdown_step(struct mproc *mp);
+static void check_done(struct manager *m);
+
+/* Every transition of every proc passes here. */
+static void on_transition(struct proc *p, const struct status *now,
+                          const struct status *prev, void *data)
+{
+    struct mproc *mp = data;
+    struct manager *m = mp->m;
+    bool was = alive(prev->state), is = alive(now->state);
+    if (!was && is)
+        m->alive++;
+    if (was && !is)
+        m->alive--;
+
+    if (now->state == ST_RUNNING)
+        log_info(p->spec->name, "started (pid %d)", (int)now->pid);
+    if (now->state == ST_READY && !m->shutting_down) {
+        /* whoever waited for this one may start now */
+        for (size_t i = 0; i < mp->ndependents; i++) {
+            struct mproc *d = m->procs[mp->dependents[i]];
+            if (d->p->st.state == ST_PENDING && d->p->spec->autostart && deps_ready(d))
+                start(d);
+        }
+    }
+    if (status_is_terminal(now->state)) {
+        log_end(p, now, m->shutting_down || !now->want_up);
+        if (m->shutting_down) {
+            if (p->sigkilled)
+                m->killed_any = true;
+            /* what this one depended on may stop now */
+            for (size_t i = 0; i < mp->nafter; i++) {
+                struct mproc *d = m->procs[mp->after[i]];
+                if (d->live_dependents > 0 && --d->live_dependents == 0)
+                    shutdown_step(d);
+            }
+        }
+        check_done(m);
+    }
+}
+
+struct proc *manager_add(struct manager *m, struct spec *spec)
+{
+    struct mproc *mp = xcalloc(1, sizeof *mp);
+    mp->m = m;
+    struct proc_owner owner = {decide, mp};
+    mp->p = proc_new(m->loop, spec, &owner);
+    size_t na = strv_len(spec->after);
+    mp->after = xcalloc(na, sizeof *mp->after);
+    for (size_t i = 0; i < na; i++) {
+        long k = find(m, spec->after[i]);
+        if (k < 0)
+            continue;  /* the loader rejects unknown names first */
+        struct mproc *dep = m->procs[k];
+        mp->after[mp->nafter++] = (size_t)k;
+        dep->dependents = xrealloc(dep->dependents,
+                                   (dep->ndependents + 1) * sizeof *dep->dependents);
+        dep->dependents[dep->ndependents++] = m->n;
+    }
+    if (m->n == m->cap) {
+        m->cap = m->cap ? m->cap * 2 : 16;
+        m->procs = xrealloc(m->procs, m->cap * sizeof *m->procs);
+    }
+    m->procs[m->n++] = mp;
+    proc_subscribe(mp->p, on_transition, mp);
+    return mp->p;
+}
+
+void manager_start(struct manager *m)
+{
+    for (size_t i = 0; i < m->n && !m->shutting_down; i++) {
+        struct mproc *mp = m->procs[i];
+        if (mp->p->spec->autostart && mp->p->st.state == ST_PENDING && deps_ready(mp))
+            start(mp);
+    }
+    check_done(m);
+}
+
+/* During a shutdown: stop this proc, now that nothing alive depends on it. */
+static void shutdown_step(struct mproc *mp)
+{
+    proc_want_down(mp->p);
+    proc_terminate(mp->p, -1);
+}
+
+void manager_shutdown(struct manager *m, int code)
+{
+    if (code >= 0)
+        m->exit_code = code;
+    if (m->shutting_down) {
+        log_warn(NULL, "second stop request: killing everything now");
+        for (size_t i = 0; i < m->n; i++)
+            if (proc_kill(m->procs[i]->p) == 0)
+                m->killed_any = true;
+        return;
+    }
+    m->shutting_down = true;
+    log_info(NULL, "shutting down");
+    for (size_t i = 0; i < m->n; i++) {
+        struct mproc *mp = m->procs[i];
+        proc_want_down(mp->p);
+        mp->live_dependents = 0;
+        for (size_t k = 0; k < mp->ndependents; k++)
+            if (alive(m->procs[mp->dependents[k]]->p->st.state))
+                mp->live_dependents++;
+    }
+    for (size_t i = 0; i < m->n; i++)
+        if (m->procs[i]->live_dependents == 0)
+            shutdown_step(m->procs[i]);
+    check_done(m);
+}
+
+/* Whether no main process is alive and no restart waits. */
+static bool done(const struct manager *m)
+{
+    if (m->alive > 0)
+        return false;
+    for (size_t i = 0; i < m->n; i++)
+        if (m->procs[i]->p->st.restart_at > 0)
+            return false;
+    return true;
+}
+
+/* Leave the loop once done. */
+static void check_done(struct manager *m)
+{
+    if (m->running && done(m))
+        ev_break(m->loop, EVBREAK_ONE);
+}
+
+static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    struct manager *m = w->data;
+    if (w->signum == SIGHUP) {
+        log_info(NULL, "SIGHUP: nothing to reload yet");
+        return;
+    }
+    log_info(NULL, "received SIG%s", signal_name(w->signum));
+    manager_shutdown(m, -1);
+}
+
+void manager_watch_signals(struct manager *m)
+{
+    ev_signal_init(&m->sig_term, signal_cb, SIGTERM);
+    ev_signal_init(&m->sig_int, signal_cb, SIGINT);
+    ev_signal_init(&m->sig_hup, signal_cb, SIGHUP);
+    ev_signal *ws[] = {&m->sig_term, &m->sig_int, &m->sig_hup};
+    for (size_t i = 0; i < ARRAY_LEN(ws); i++) {
+        ws[i]->data = m;
+        ev_signal_start(m->loop, ws[i]);
+    }
+}
+
+int manager_run(struct manager *m)
+{
+    m->running = true;
+    if (!done(m))
+        ev_run(m->loop, 0);
+    m->running = false;
+    if (m->exit_code >= 0)
+        return m->exit_code;
+    if (m->shutting_down)
+        return m->killed_any ? 1 : 0;
+    for (size_t i = 0; i < m->n; i++) {
+        const struct status *st = &m->procs[i]->p->st;
+        if (m->procs[i]->started && !(st->state == ST_STOPPED && st->exit_code == 0))
+            return 1;
+    }
+    return 0;
+}
+
+void manager_free(struct manager *m)
+{
+    if (!m)
+        return;
+    for (size_t i = 0; i < m->n; i++) {
+        struct mproc *mp = m->procs[i];
+        proc_free(mp->p);
+        restart_state_free(&mp->rs);
+        free(mp->after);
+        free(mp->dependents);
+        free(mp);
+    }
+    proc_end_lingering(m->loop);
+    groups_kill_all(SIGKILL);
+    ev_signal *ws[] = {&m->sig_term, &m->sig_int, &m->sig_hup};
+    for (size_t i = 0; i < ARRAY_LEN(ws); i++)
+        if (ev_is_active(ws[i]))
+            ev_signal_stop(m->loop, ws[i]);
+    free(m->procs);
+    free(m);
+}

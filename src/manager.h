@@ -1,0 +1,41 @@
+/* manager.h -- the registry of procs and what happens between them:
+ * start order (`after`), the restart policy, shutdown (dependents first),
+ * tend's signals and its exit code. */
+#ifndef TEND_MANAGER_H
+#define TEND_MANAGER_H
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "proc.h"
+
+struct manager;
+
+struct manager *manager_new(struct ev_loop *loop);
+/* Stop and free every proc; SIGKILL every group still recorded. */
+void manager_free(struct manager *m);
+
+/* Register a proc for `spec` (taken over).  Its `after` names must already
+ * be registered (the loader checks names and cycles first). */
+struct proc *manager_add(struct manager *m, struct spec *spec);
+/* The proc named `name`, or NULL. */
+struct proc *manager_get(const struct manager *m, const char *name);
+size_t manager_count(const struct manager *m);
+struct proc *manager_at(const struct manager *m, size_t i);
+
+/* Start every autostart proc whose dependencies are ready; the others
+ * start as their dependencies become ready. */
+void manager_start(struct manager *m);
+/* Stop everything, dependents first, each with its own stop_timeout;
+ * `code` >= 0 becomes the exit code.  A second call kills everything. */
+void manager_shutdown(struct manager *m, int code);
+/* Handle SIGTERM, SIGINT (shutdown) and SIGHUP (logged) from the loop. */
+void manager_watch_signals(struct manager *m);
+/* Run the loop until no main process is alive and no restart is pending;
+ * the exit code of SPEC 2. */
+int manager_run(struct manager *m);
+/* Whether a shutdown is under way. */
+bool manager_shutting_down(const struct manager *m);
+
+#endif

@@ -1,0 +1,248 @@
+/* output.c -- line sinks for fds 1 and 2 that never block the loop. */
+#include "output.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util.h"
+
+#define SINK_SOFT (256 * 1024)       /* readers pause above this */
+#define SINK_HARD (4 * 1024 * 1024)  /* lines are dropped above this */
+
+struct sink {
+    int fd;
+    char *buf;
+    size_t start, end, cap;
+    size_t dropped;       /* lines dropped since the last notice */
+    bool broken;          /* the fd refused a write for good (EPIPE...) */
+    int saved_flags;      /* -1: flags not changed */
+    ev_io w;
+};
+
+static struct ev_loop *out_loop;
+static struct sink sinks[2] = {{.fd = 1, .saved_flags = -1}, {.fd = 2, .saved_flags = -1}};
+static bool timestamps;
+static struct output_waiter *waiters;
+static ev_prepare flusher;  /* writes once per loop iteration, before it sleeps */
+
+static void sink_flush(struct sink *s);
+
+static size_t sink_len(const struct sink *s)
+{
+    return s->end - s->start;
+}
+
+/* Room for n more bytes, or false when the hard limit forbids it. */
+static bool sink_reserve(struct sink *s, size_t n)
+{
+    if (s->end + n <= s->cap)
+        return true;
+    if (s->start > 0) {
+        memmove(s->buf, s->buf + s->start, sink_len(s));
+        s->end -= s->start;
+        s->start = 0;
+        if (s->end + n <= s->cap)
+            return true;
+    }
+    if (s->end + n > SINK_HARD)
+        return false;
+    size_t cap = s->cap ? s->cap : 16384;
+    while (cap < s->end + n)
+        cap *= 2;
+    s->buf = xrealloc(s->buf, cap);
+    s->cap = cap;
+    return true;
+}
+
+static void sink_append(struct sink *s, const char *p, size_t n)
+{
+    memcpy(s->buf + s->end, p, n);
+    s->end += n;
+}
+
+static void wake_waiters(void)
+{
+    struct output_waiter *list = waiters;
+    waiters = NULL;
+    while (list && !output_congested()) {
+        struct output_waiter *w = list;
+        list = w->next;
+        w->queued = false;
+        w->next = NULL;
+        w->wake(w);
+    }
+    /* whoever was not woken waits on */
+    while (list) {
+        struct output_waiter *w = list;
+        list = w->next;
+        w->queued = false;
+        output_wait(w);
+    }
+}
+
+static void writable_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct sink *s = container_of(w, struct sink, w);
+    sink_flush(s);
+}
+
+static void flusher_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+    ev_prepare_stop(loop, w);
+    sink_flush(&sinks[0]);
+    sink_flush(&sinks[1]);
+}
+
+/* Write what the fd takes now; wait for writability for the rest. */
+static void sink_flush(struct sink *s)
+{
+    while (sink_len(s) > 0 && !s->broken) {
+        ssize_t n = write(s->fd, s->buf + s->start, sink_len(s));
+        if (n > 0) {
+            s->start += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && out_loop) {
+            if (!ev_is_active(&s->w))
+                ev_io_start(out_loop, &s->w);
+            return;
+        }
+        s->broken = true;  /* closed or failing: drop what it would get */
+    }
+    if (s->broken || sink_len(s) == 0) {
+        s->start = s->end = 0;
+        if (out_loop && ev_is_active(&s->w))
+            ev_io_stop(out_loop, &s->w);
+    }
+    if (waiters && !output_congested())
+        wake_waiters();
+}
+
+void output_init(struct ev_loop *loop)
+{
+    out_loop = loop;
+    for (int i = 0; i < 2; i++) {
+        struct sink *s = &sinks[i];
+        struct stat sb;
+        /* O_NONBLOCK on a regular file means nothing; on a pipe or a
+         * terminal it is what keeps the loop from stalling.  The flag is
+         * put back by output_finish. */
+        if (fstat(s->fd, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+            int fl = fcntl(s->fd, F_GETFL);
+            if (fl >= 0 && !(fl & O_NONBLOCK) &&
+                fcntl(s->fd, F_SETFL, fl | O_NONBLOCK) == 0)
+                s->saved_flags = fl;
+        }
+        ev_io_init(&s->w, writable_cb, s->fd, EV_WRITE);
+    }
+    ev_prepare_init(&flusher, flusher_cb);
+}
+
+void output_set_timestamps(bool on)
+{
+    timestamps = on;
+}
+
+/* "2026-11-26T16:45:01.123Z " into buf (at least 32 bytes); its length. */
+static size_t format_time(char *buf)
+{
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    size_t n = strftime(buf, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+    n += (size_t)snprintf(buf + n, 32 - n, ".%03ldZ ", ts.tv_nsec / 1000000);
+    return n;
+}
+
+void output_line(int fd, const char *prefix, const char *line, size_t len)
+{
+    struct sink *s = &sinks[fd == 2 ? 1 : 0];
+    char ts[32];
+    size_t tlen = timestamps ? format_time(ts) : 0;
+    size_t plen = prefix ? strlen(prefix) : 0;
+    size_t need = tlen + (prefix ? plen + 3 : 0) + len + 1;
+
+    if (s->broken)
+        return;
+    if (!sink_reserve(s, need)) {
+        s->dropped++;
+        return;
+    }
+    if (s->dropped && sink_reserve(s, need + 64)) {
+        char note[64];
+        int n = snprintf(note, sizeof note, "tend: warning: %zu lines dropped\n",
+                         s->dropped);
+        sink_append(s, note, (size_t)n);
+        s->dropped = 0;
+    }
+    sink_append(s, ts, tlen);
+    if (prefix) {
+        sink_append(s, prefix, plen);
+        sink_append(s, " | ", 3);
+    }
+    sink_append(s, line, len);
+    sink_append(s, "\n", 1);
+    if (!out_loop)
+        sink_flush(s);
+    else if (!ev_is_active(&flusher) && !ev_is_active(&s->w))
+        ev_prepare_start(out_loop, &flusher);
+}
+
+bool output_congested(void)
+{
+    return sink_len(&sinks[0]) > SINK_SOFT || sink_len(&sinks[1]) > SINK_SOFT;
+}
+
+void output_wait(struct output_waiter *w)
+{
+    if (w->queued)
+        return;
+    w->queued = true;
+    w->next = waiters;
+    waiters = w;
+}
+
+void output_cancel(struct output_waiter *w)
+{
+    if (!w->queued)
+        return;
+    for (struct output_waiter **pp = &waiters; *pp; pp = &(*pp)->next)
+        if (*pp == w) {
+            *pp = w->next;
+            break;
+        }
+    w->queued = false;
+    w->next = NULL;
+}
+
+void output_finish(void)
+{
+    for (int i = 0; i < 2; i++) {
+        struct sink *s = &sinks[i];
+        if (out_loop && ev_is_active(&s->w))
+            ev_io_stop(out_loop, &s->w);
+        if (s->saved_flags >= 0) {
+            fcntl(s->fd, F_SETFL, s->saved_flags);
+            s->saved_flags = -1;
+        }
+    }
+    if (out_loop && ev_is_active(&flusher))
+        ev_prepare_stop(out_loop, &flusher);
+    out_loop = NULL;
+    sink_flush(&sinks[0]);
+    sink_flush(&sinks[1]);
+    free(sinks[0].buf);
+    free(sinks[1].buf);
+    sinks[0].buf = sinks[1].buf = NULL;
+    sinks[0].cap = sinks[1].cap = 0;
+    sinks[0].start = sinks[0].end = sinks[1].start = sinks[1].end = 0;
+}

@@ -1,0 +1,44 @@
+/* output.h -- tend's own stdout and stderr.
+ *
+ * Everything tend prints (children's lines and its own log) goes through
+ * one sink per stream that takes whole lines only, so lines of different
+ * procs never interleave, and that never blocks the loop: the sink writes
+ * what the fd takes, keeps the rest in a bounded buffer and waits for the fd
+ * to become writable.  When the buffer passes its soft limit the readers of
+ * child pipes pause (output_wait) and the children are slowed by pipe
+ * backpressure instead of being buffered without bound. */
+#ifndef TEND_OUTPUT_H
+#define TEND_OUTPUT_H
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct output_waiter {
+    void (*wake)(struct output_waiter *w);
+    struct output_waiter *next;
+    bool queued;
+};
+
+/* Start writing asynchronously to fds 1 and 2 from `loop`; until then (and
+ * after output_finish) output is written at once. */
+void output_init(struct ev_loop *loop);
+/* Put an ISO-8601 UTC time before each line from now on. */
+void output_set_timestamps(bool on);
+
+/* Append one line: "[time ]PREFIX | LINE\n" to stream `fd` (1 or 2).  A NULL
+ * prefix writes the line alone. */
+void output_line(int fd, const char *prefix, const char *line, size_t len);
+
+/* Whether readers should pause until the sinks drain. */
+bool output_congested(void);
+/* Call w->wake once the sinks are no longer congested. */
+void output_wait(struct output_waiter *w);
+/* Forget a waiter (its owner is going away). */
+void output_cancel(struct output_waiter *w);
+
+/* Write out everything still buffered, blocking if need be, and give the
+ * fds back their original flags.  For the way out of tend. */
+void output_finish(void);
+
+#endif

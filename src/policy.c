@@ -1,0 +1,146 @@
+/* policy.c -- loading a policy file into a new VM and checking it whole. */
+#include "policy.h"
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+int luaopen_tend(lua_State *L);
+
+static const char policy_key = 'p';  /* registry key: the struct policy */
+
+struct policy *policy_of(lua_State *L)
+{
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &policy_key);
+    struct policy *pol = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return pol;
+}
+
+static long index_of(const struct policy *pol, const char *name)
+{
+    for (size_t i = 0; i < pol->n; i++)
+        if (strcmp(pol->specs[i]->name, name) == 0)
+            return (long)i;
+    return -1;
+}
+
+/* Depth-first search for a cycle through `i`; marks: 0 new, 1 on the
+ * path, 2 done.  On a cycle, *path receives "a -> b -> a". */
+static bool has_cycle(const struct policy *pol, size_t i, char *mark, char **path)
+{
+    mark[i] = 1;
+    for (char **a = pol->specs[i]->after; a && *a; a++) {
+        long k = index_of(pol, *a);
+        if (mark[k] == 1) {
+            *path = xasprintf("%s -> %s", pol->specs[i]->name, *a);
+            return true;
+        }
+        if (mark[k] == 0 && has_cycle(pol, (size_t)k, mark, path)) {
+            char *longer = xasprintf("%s -> %s", pol->specs[i]->name, *path);
+            free(*path);
+            *path = longer;
+            return true;
+        }
+    }
+    mark[i] = 2;
+    return false;
+}
+
+char *policy_check_graph(struct policy *pol)
+{
+    for (size_t i = 0; i < pol->n; i++) {
+        const struct spec *s = pol->specs[i];
+        for (char **a = s->after; a && *a; a++) {
+            if (index_of(pol, *a) < 0)
+                return xasprintf("%s: proc '%s': field 'after': unknown proc '%s'",
+                                 s->where, s->name, *a);
+            if (strcmp(*a, s->name) == 0)
+                return xasprintf("%s: proc '%s': field 'after': a proc cannot "
+                                 "start after itself", s->where, s->name);
+        }
+    }
+    char *mark = xcalloc(pol->n, 1);
+    char *msg = NULL;
+    for (size_t i = 0; i < pol->n && !msg; i++) {
+        char *path = NULL;
+        if (mark[i] == 0 && has_cycle(pol, i, mark, &path)) {
+            msg = xasprintf("%s: proc '%s': field 'after': dependency cycle: %s",
+                            pol->specs[i]->where, pol->specs[i]->name, path);
+            free(path);
+        }
+    }
+    free(mark);
+    return msg;
+}
+
+/* Run in protected mode: open the libraries and the tend module, then load
+ * and run the file. */
+static int load_chunk(lua_State *L)
+{
+    struct policy *pol = lua_touserdata(L, 1);
+    luaL_openlibs(L);
+    luaL_requiref(L, "tend", luaopen_tend, 1);
+    lua_pop(L, 1);
+    /* luaL_loadfile names the chunk "@path": errors read "path:line:" */
+    if (luaL_loadfile(L, pol->path) != LUA_OK)
+        return lua_error(L);
+    lua_call(L, 0, 0);
+    return 0;
+}
+
+struct policy *policy_load(const char *path, char **err)
+{
+    struct policy *pol = xcalloc(1, sizeof *pol);
+    pol->path = xstrdup(path);
+    char *copy = xstrdup(path), real[PATH_MAX];
+    const char *d = dirname(copy);
+    pol->dir = xstrdup(realpath(d, real) ? real : d);
+    free(copy);
+
+    *err = NULL;
+    pol->L = luaL_newstate();
+    if (!pol->L) {
+        *err = xasprintf("%s: cannot create a Lua state", path);
+        policy_free(pol);
+        return NULL;
+    }
+    lua_State *L = pol->L;
+    lua_pushlightuserdata(L, pol);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &policy_key);
+
+    lua_pushcfunction(L, load_chunk);
+    lua_pushlightuserdata(L, pol);
+    if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+        const char *msg = lua_tostring(L, -1);
+        /* "cannot open x.lua" already names the file; so do "file:line:" */
+        *err = xstrdup(msg ? msg : "error object is not a string");
+        policy_free(pol);
+        return NULL;
+    }
+    if ((*err = policy_check_graph(pol))) {
+        policy_free(pol);
+        return NULL;
+    }
+    return pol;
+}
+
+void policy_free(struct policy *pol)
+{
+    if (!pol)
+        return;
+    if (pol->L)
+        lua_close(pol->L);
+    for (size_t i = 0; i < pol->n; i++)
+        spec_free(pol->specs[i]);
+    free(pol->specs);
+    free(pol->path);
+    free(pol->dir);
+    free(pol);
+}

@@ -1,0 +1,911 @@
+/* proc.c -- spawning, reaping, output and stopping of one proc. */
+#include "proc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "util.h"
+
+extern char **environ;
+
+/* What a child that could not exec writes to the exec-confirm pipe. */
+enum exec_step { STEP_EXEC, STEP_CHDIR, STEP_USER, STEP_SETUP };
+
+/* A process group whose main process is gone but whose other members got
+ * the stop signal: SIGKILL follows at the deadline. */
+struct linger {
+    struct pgroup group;
+    ev_timer timer;
+    struct linger *prev, *next;
+};
+
+static struct linger *lingering;
+
+static int devnull_fd = -1;
+static char read_buf[64 * 1024];
+
+static void dispatch(struct proc *p);
+static void stream_close(struct proc *p, int i);
+
+/* Keep p alive across a callback that may free it. */
+static void hold(struct proc *p)
+{
+    p->busy++;
+}
+
+static void destroy(struct proc *p);
+
+static void release(struct proc *p)
+{
+    if (--p->busy == 0 && p->doomed)
+        destroy(p);
+}
+
+/* ---- transitions and subscribers ---- */
+
+static bool alive_state(enum proc_state s)
+{
+    return s == ST_STARTING || s == ST_RUNNING || s == ST_READY || s == ST_STOPPING;
+}
+
+bool proc_alive(const struct proc *p)
+{
+    return alive_state(p->st.state);
+}
+
+const struct status *proc_status(const struct proc *p)
+{
+    return &p->st;
+}
+
+const char *proc_name(const struct proc *p)
+{
+    return p->spec->name;
+}
+
+/* Begin a move to `to`: check it, snapshot the previous status and set
+ * the fields every such move sets.  NULL when refused. */
+static struct proc_event *move_begin(struct proc *p, enum proc_state to)
+{
+    if (!status_can_move(p->st.state, to)) {
+        log_warn(p->spec->name, "refused transition %s -> %s",
+                 status_state_name(p->st.state), status_state_name(to));
+        return NULL;
+    }
+    struct proc_event *ev = xcalloc(1, sizeof *ev);
+    status_copy(&ev->prev, &p->st);
+    double now = now_mono();
+    struct status *st = &p->st;
+    st->state = to;
+    switch (to) {
+    case ST_STARTING:
+        status_clear(st);
+        st->incarnation++;
+        st->since = now;
+        st->pid = 0;
+        st->started_at = st->ready_at = st->deadline = st->ended_at = 0;
+        st->restart_at = 0;
+        st->exit_code = st->signal = 0;
+        st->core_dumped = false;
+        st->want_up = true;
+        break;
+    case ST_RUNNING:
+        st->started_at = now;
+        break;
+    case ST_READY:
+        st->ready_at = now;
+        break;
+    case ST_STOPPING:
+        break;
+    case ST_STOPPED:
+    case ST_KILLED:
+    case ST_FAILED:
+        st->ended_at = now;
+        st->pid = 0;
+        break;
+    default:
+        break;
+    }
+    return ev;
+}
+
+static void restart_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct proc *p = container_of(w, struct proc, restart_timer);
+    p->st.restart_at = 0;
+    proc_start(p, true);
+}
+
+/* Finish a move: for a terminal status ask the owner what follows, then
+ * publish the new status to every subscriber. */
+static void move_commit(struct proc *p, struct proc_event *ev)
+{
+    struct status *st = &p->st;
+    if (status_is_terminal(st->state)) {
+        double delay = -1;
+        if (st->want_up && p->owner.decide)
+            delay = p->owner.decide(p, st, p->owner.data);
+        if (delay >= 0) {
+            st->restart_at = st->ended_at + delay;
+            ev_timer_set(&p->restart_timer, delay, 0);
+            ev_timer_start(p->loop, &p->restart_timer);
+        } else {
+            st->want_up = false;
+        }
+    }
+    ev->id = p->next_event++;
+    status_copy(&ev->now, st);
+    if (p->queue_tail)
+        p->queue_tail->next = ev;
+    else
+        p->queue = ev;
+    p->queue_tail = ev;
+    dispatch(p);
+}
+
+bool proc_move(struct proc *p, enum proc_state to)
+{
+    struct proc_event *ev = move_begin(p, to);
+    if (!ev)
+        return false;
+    move_commit(p, ev);
+    return true;
+}
+
+static void event_free(struct proc_event *ev)
+{
+    status_clear(&ev->now);
+    status_clear(&ev->prev);
+    free(ev);
+}
+
+/* Deliver queued events in order.  A transition made by a subscriber is
+ * queued and delivered after the current one has reached everybody. */
+static void dispatch(struct proc *p)
+{
+    if (p->dispatching)
+        return;
+    p->dispatching = true;
+    hold(p);
+    struct proc_event *ev;
+    while ((ev = p->queue) && !p->doomed) {
+        p->queue = ev->next;
+        if (!p->queue)
+            p->queue_tail = NULL;
+        for (struct proc_sub *s = p->subs; s && !p->doomed; s = s->next)
+            if (!s->dead && s->from <= ev->id)
+                s->fn(p, &ev->now, &ev->prev, s->data);
+        event_free(ev);
+    }
+    /* drop unsubscribed entries now that nobody walks the list */
+    for (struct proc_sub **pp = &p->subs; *pp;) {
+        struct proc_sub *s = *pp;
+        if (s->dead) {
+            *pp = s->next;
+            free(s);
+        } else {
+            pp = &s->next;
+        }
+    }
+    p->dispatching = false;
+    release(p);
+}
+
+struct proc_sub *proc_subscribe(struct proc *p, proc_sub_fn *fn, void *data)
+{
+    struct proc_sub *s = xcalloc(1, sizeof *s);
+    s->fn = fn;
+    s->data = data;
+    s->from = p->next_event;
+    struct proc_sub **pp = &p->subs;
+    while (*pp)
+        pp = &(*pp)->next;
+    *pp = s;
+    return s;
+}
+
+void proc_unsubscribe(struct proc *p, struct proc_sub *s)
+{
+    s->dead = true;
+    if (!p->dispatching)
+        dispatch(p);  /* nothing queued: just prunes the list */
+}
+
+/* ---- output ---- */
+
+static void emit_line(struct proc *p, int i, const char *line, size_t len)
+{
+    struct proc_stream *s = &p->out[i];
+    if (!s->ring)
+        s->ring = ring_new();
+    ring_push(s->ring, p->seq++, line, len);
+    if (p->spec->output == OUTPUT_INHERIT)
+        output_line(i ? 2 : 1, p->spec->name, line, len);
+}
+
+/* Append to the unfinished line; a line that reaches PROC_LINE_MAX is
+ * emitted as it stands (split, SPEC 6). */
+static void partial_append(struct proc *p, int i, const char *buf, size_t n)
+{
+    struct proc_stream *s = &p->out[i];
+    while (n > 0) {
+        size_t c = PROC_LINE_MAX - s->plen;
+        if (c > n)
+            c = n;
+        if (!s->partial)
+            s->partial = xmalloc(PROC_LINE_MAX);
+        memcpy(s->partial + s->plen, buf, c);
+        s->plen += c;
+        buf += c;
+        n -= c;
+        if (s->plen == PROC_LINE_MAX) {
+            emit_line(p, i, s->partial, s->plen);
+            s->plen = 0;
+        }
+    }
+}
+
+/* Emit the unfinished line, if any, and let its buffer go. */
+static void partial_flush(struct proc *p, int i)
+{
+    struct proc_stream *s = &p->out[i];
+    if (s->plen)
+        emit_line(p, i, s->partial, s->plen);
+    s->plen = 0;
+    free(s->partial);
+    s->partial = NULL;
+}
+
+/* Split what was read into lines. */
+static void stream_feed(struct proc *p, int i, const char *buf, size_t n)
+{
+    struct proc_stream *s = &p->out[i];
+    while (n > 0) {
+        const char *nl = memchr(buf, '\n', n);
+        if (!nl) {
+            partial_append(p, i, buf, n);
+            return;
+        }
+        size_t len = (size_t)(nl - buf);
+        if (s->plen == 0 && len <= PROC_LINE_MAX) {
+            emit_line(p, i, buf, len);
+        } else {
+            partial_append(p, i, buf, len);
+            partial_flush(p, i);
+        }
+        buf = nl + 1;
+        n -= len + 1;
+    }
+}
+
+static void stream_cb(struct ev_loop *loop, ev_io *w, int revents);
+
+/* Read what the pipe holds.  Normally a few reads at a time (other procs
+ * get their turn) and a pause while the output sink is congested; when
+ * `draining` at exit, everything already there, up to a bound. */
+static void stream_read(struct proc *p, int i, bool draining)
+{
+    struct proc_stream *s = &p->out[i];
+    int rounds = draining ? 8 : 4;
+    while (s->fd >= 0 && rounds-- > 0) {
+        if (!draining && output_congested()) {
+            ev_io_stop(p->loop, &s->w);
+            s->paused = true;
+            output_wait(&p->ow);
+            return;
+        }
+        ssize_t n = read(s->fd, read_buf, sizeof read_buf);
+        if (n > 0) {
+            stream_feed(p, i, read_buf, (size_t)n);
+        } else if (n < 0 && errno == EINTR) {
+            rounds++;
+        } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            return;
+        } else {
+            if (n < 0)
+                log_warn(p->spec->name, "reading %s: %s", i ? "stderr" : "stdout",
+                         strerror(errno));
+            stream_close(p, i);
+        }
+    }
+}
+
+static void stream_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    /* the watcher's data is the owner; its address says which stream */
+    struct proc *owner = w->data;
+    int i = w == &owner->out[1].w;
+    hold(owner);
+    stream_read(owner, i, false);
+    release(owner);
+}
+
+static void stream_close(struct proc *p, int i)
+{
+    struct proc_stream *s = &p->out[i];
+    if (s->fd < 0)
+        return;
+    partial_flush(p, i);
+    ev_io_stop(p->loop, &s->w);
+    close(s->fd);
+    s->fd = -1;
+    s->paused = false;
+}
+
+static void output_wake(struct output_waiter *w)
+{
+    struct proc *p = container_of(w, struct proc, ow);
+    for (int i = 0; i < 2; i++) {
+        struct proc_stream *s = &p->out[i];
+        if (s->paused && s->fd >= 0) {
+            s->paused = false;
+            ev_io_start(p->loop, &s->w);
+        }
+    }
+}
+
+char *proc_tail(const struct proc *p, int stream, size_t lines,
+                bool since_incarnation)
+{
+    const struct ring *r = p->out[stream ? 1 : 0].ring;
+    if (!r)
+        return xstrdup("");
+    return ring_tail(r, lines, (size_t)-1, since_incarnation ? p->inc_seq : 0);
+}
+
+/* The `tail` of a terminal status: this incarnation's stderr, else its
+ * stdout, at most PROC_TAIL_MAX bytes. */
+static char *terminal_tail(const struct proc *p)
+{
+    for (int i = 1; i >= 0; i--) {
+        const struct ring *r = p->out[i].ring;
+        if (!r)
+            continue;
+        char *t = ring_tail(r, RING_LINES, PROC_TAIL_MAX, p->inc_seq);
+        if (*t)
+            return t;
+        free(t);
+    }
+    return xstrdup("");
+}
+
+/* ---- spawning ---- */
+
+/* Whether `entry` ("KEY=VALUE") sets one of the NULL-terminated keys. */
+static bool env_overridden(const char *entry, char **keys, const char *const *more)
+{
+    size_t klen = strcspn(entry, "=");
+    for (char **k = keys; k && *k; k++) {
+        size_t n = strcspn(*k, "=");
+        if (n == klen && strncmp(entry, *k, n) == 0)
+            return true;
+    }
+    for (const char *const *k = more; *k; k++)
+        if (strlen(*k) == klen && strncmp(entry, *k, klen) == 0)
+            return true;
+    return false;
+}
+
+/* The child's environment: tend's, then the spec's env (a bare "KEY"
+ * unsets), TEND_PROC, TEND_INCARNATION and, for `user`, HOME/USER/LOGNAME. */
+static char **build_env(const struct proc *p)
+{
+    const struct spec *sp = p->spec;
+    const char *const ours[] = {"TEND_PROC", "TEND_INCARNATION",
+                                sp->user ? "HOME" : "TEND_PROC",
+                                sp->user ? "USER" : "TEND_PROC",
+                                sp->user ? "LOGNAME" : "TEND_PROC", NULL};
+    size_t n = strv_len(environ) + strv_len(sp->env) + 6;
+    char **env = xcalloc(n, sizeof *env);
+    size_t k = 0;
+    for (char **e = environ; *e; e++)
+        if (!env_overridden(*e, sp->env, ours))
+            env[k++] = xstrdup(*e);
+    for (char **e = sp->env; e && *e; e++)
+        if (strchr(*e, '='))
+            env[k++] = xstrdup(*e);
+    env[k++] = xasprintf("TEND_PROC=%s", sp->name);
+    env[k++] = xasprintf("TEND_INCARNATION=%u", p->st.incarnation);
+    if (sp->user) {
+        env[k++] = xasprintf("HOME=%s", sp->home ? sp->home : "/");
+        env[k++] = xasprintf("USER=%s", sp->user);
+        env[k++] = xasprintf("LOGNAME=%s", sp->user);
+    }
+    env[k] = NULL;
+    return env;
+}
+
+static const char *env_get(char **env, const char *key)
+{
+    size_t n = strlen(key);
+    for (; *env; env++)
+        if (strncmp(*env, key, n) == 0 && (*env)[n] == '=')
+            return *env + n + 1;
+    return NULL;
+}
+
+static void close_from(int lo, int hi)
+{
+    if (lo > hi)
+        return;
+    if (close_range((unsigned)lo, (unsigned)hi, 0) == 0)
+        return;
+    struct rlimit rl;
+    int max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 65536
+                  ? (int)rl.rlim_cur : 65536;
+    for (int fd = lo; fd <= hi && fd < max; fd++)
+        close(fd);
+}
+
+static void __attribute__((noreturn))
+child_fail(int fd, int step, int err)
+{
+    struct exec_error e = {step, err};
+    ssize_t r = write(fd, &e, sizeof e);
+    (void)r;
+    _exit(127);
+}
+
+/* In the child, between fork and exec: only async-signal-safe calls. */
+static void __attribute__((noreturn))
+child_exec(const struct spec *sp, char **env, pid_t parent, int outw, int errw,
+           int execw)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++)
+        sigaction(sig, &sa, NULL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+
+    setpgid(0, 0);
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+        _exit(127);  /* tend is already gone */
+
+    if (dup2(devnull_fd, 0) < 0 || dup2(outw, 1) < 0 || dup2(errw, 2) < 0)
+        child_fail(execw, STEP_SETUP, errno);
+    close_from(3, execw - 1);
+    close_from(execw + 1, ~0U >> 1);
+
+    if (sp->cwd && chdir(sp->cwd) != 0)
+        child_fail(execw, STEP_CHDIR, errno);
+    if (sp->user) {
+        if (setgroups((size_t)sp->ngroups, sp->groups) != 0 ||
+            setgid(sp->gid) != 0 || setuid(sp->uid) != 0)
+            child_fail(execw, STEP_USER, errno);
+    }
+
+    const char *file = sp->argv[0];
+    if (strchr(file, '/')) {
+        execve(file, sp->argv, env);
+        child_fail(execw, STEP_EXEC, errno);
+    }
+    /* search PATH as the child's environment gives it */
+    const char *path = env_get(env, "PATH");
+    if (!path)
+        path = "/usr/local/bin:/usr/bin:/bin";
+    int err = ENOENT;
+    char buf[4096];
+    size_t flen = strlen(file);
+    for (const char *d = path;; d++) {
+        const char *end = strchr(d, ':');
+        size_t dlen = end ? (size_t)(end - d) : strlen(d);
+        if (dlen + flen + 2 <= sizeof buf) {
+            memcpy(buf, d, dlen);
+            size_t k = dlen;
+            if (k == 0)
+                buf[k++] = '.';
+            buf[k++] = '/';
+            memcpy(buf + k, file, flen + 1);
+            execve(buf, sp->argv, env);
+            if (errno == EACCES)
+                err = EACCES;
+            else if (errno != ENOENT && errno != ENOTDIR)
+                child_fail(execw, STEP_EXEC, errno);
+        }
+        if (!end)
+            break;
+        d = end;
+    }
+    child_fail(execw, STEP_EXEC, err);
+}
+
+static void exec_cb(struct ev_loop *loop, ev_io *w, int revents);
+static void child_cb(struct ev_loop *loop, ev_child *w, int revents);
+
+/* The reason of a `failed` status for an exec error report. */
+static char *exec_reason(const struct spec *sp, const struct exec_error *e)
+{
+    switch (e->step) {
+    case STEP_EXEC:
+        return xasprintf("exec %s: %s", sp->argv[0], strerror(e->err));
+    case STEP_CHDIR:
+        return xasprintf("chdir %s: %s", sp->cwd, strerror(e->err));
+    case STEP_USER:
+        return xasprintf("user %s: %s", sp->user, strerror(e->err));
+    default:
+        return xasprintf("setting up the child: %s", strerror(e->err));
+    }
+}
+
+/* Publish a `failed` status with `reason` (taken over). */
+static void fail_with(struct proc *p, char *reason)
+{
+    struct proc_event *ev = move_begin(p, ST_FAILED);
+    if (!ev) {
+        free(reason);
+        return;
+    }
+    p->st.reason = reason;
+    move_commit(p, ev);
+}
+
+static void close_pair(int fds[2])
+{
+    if (fds[0] >= 0)
+        close(fds[0]);
+    if (fds[1] >= 0)
+        close(fds[1]);
+    fds[0] = fds[1] = -1;
+}
+
+void proc_start(struct proc *p, bool by_policy)
+{
+    if (proc_alive(p) || p->doomed)
+        return;
+    ev_timer_stop(p->loop, &p->restart_timer);
+    struct proc_event *ev = move_begin(p, ST_STARTING);
+    if (!ev)
+        return;
+    if (by_policy)
+        p->st.restarts++;
+    p->inc_seq = p->seq;
+    p->sigkilled = false;
+
+    int outp[2] = {-1, -1}, errp[2] = {-1, -1}, execp[2] = {-1, -1};
+    char *reason = NULL;
+    if (devnull_fd < 0)
+        devnull_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (devnull_fd < 0 || pipe2(outp, O_CLOEXEC) || pipe2(errp, O_CLOEXEC) ||
+        pipe2(execp, O_CLOEXEC)) {
+        reason = xasprintf("pipe: %s", strerror(errno));
+        goto fail;
+    }
+
+    char **env = build_env(p);
+    sigset_t all, old;
+    sigfillset(&all);
+    sigprocmask(SIG_BLOCK, &all, &old);
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid == 0)
+        child_exec(p->spec, env, parent, outp[1], errp[1], execp[1]);
+    int fork_err = errno;
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    strv_free(env);
+    if (pid < 0) {
+        reason = xasprintf("fork: %s", strerror(fork_err));
+        goto fail;
+    }
+
+    setpgid(pid, pid);  /* also in the child: whichever runs first */
+    close(outp[1]);
+    close(errp[1]);
+    close(execp[1]);
+    groups_add(&p->group, pid);
+    ev_child_set(&p->child_w, pid, 0);
+    ev_child_start(p->loop, &p->child_w);
+    p->exec_fd = execp[0];
+    fd_set_nonblock(p->exec_fd, 1);
+    ev_io_set(&p->exec_w, p->exec_fd, EV_READ);
+    ev_io_start(p->loop, &p->exec_w);
+    int rd[2] = {outp[0], errp[0]};
+    for (int i = 0; i < 2; i++) {
+        struct proc_stream *s = &p->out[i];
+        s->fd = rd[i];
+        fd_set_nonblock(s->fd, 1);
+        ev_io_set(&s->w, s->fd, EV_READ);
+        ev_io_start(p->loop, &s->w);
+    }
+    p->st.pid = pid;
+    move_commit(p, ev);
+    return;
+
+fail:
+    close_pair(outp);
+    close_pair(errp);
+    close_pair(execp);
+    hold(p);
+    move_commit(p, ev);  /* starting, with no pid */
+    fail_with(p, reason);
+    release(p);
+}
+
+/* exec is confirmed: running, and (default readiness) ready at once. */
+static void exec_confirmed(struct proc *p)
+{
+    if (p->st.state != ST_STARTING)
+        return;  /* a stop came first: the report is late, ignore it */
+    struct proc_event *ev = move_begin(p, ST_RUNNING);
+    if (!ev)
+        return;
+    move_commit(p, ev);
+    if (p->st.state == ST_RUNNING)
+        proc_move(p, ST_READY);
+}
+
+/* Read the exec-confirm pipe: EOF means exec succeeded; an exec_error
+ * record means it did not (*err receives it).  Returns false while
+ * nothing is known yet. */
+static bool exec_read(struct proc *p, struct exec_error *err, bool *failed)
+{
+    ssize_t n;
+    do
+        n = read(p->exec_fd, err, sizeof *err);
+    while (n < 0 && errno == EINTR);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return false;
+    *failed = n == (ssize_t)sizeof *err;
+    ev_io_stop(p->loop, &p->exec_w);
+    close(p->exec_fd);
+    p->exec_fd = -1;
+    return true;
+}
+
+static void exec_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct proc *p = container_of(w, struct proc, exec_w);
+    struct exec_error e;
+    bool failed;
+    if (!exec_read(p, &e, &failed))
+        return;
+    hold(p);
+    if (failed)
+        p->exec_failure = e, p->exec_failed = true;  /* published at reap */
+    else
+        exec_confirmed(p);
+    release(p);
+}
+
+static void linger_end(struct ev_loop *loop, struct linger *l)
+{
+    kill(-l->group.pgid, SIGKILL);
+    ev_timer_stop(loop, &l->timer);
+    groups_remove(&l->group);
+    if (l->prev)
+        l->prev->next = l->next;
+    else
+        lingering = l->next;
+    if (l->next)
+        l->next->prev = l->prev;
+    free(l);
+}
+
+static void linger_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    linger_end(loop, container_of(w, struct linger, timer));
+}
+
+void proc_end_lingering(struct ev_loop *loop)
+{
+    while (lingering)
+        linger_end(loop, lingering);
+}
+
+/* What is left of the group after its main process exited gets `sig`, and
+ * SIGKILL after `timeout` seconds.  Nothing outlives its incarnation. */
+static void linger_group(struct proc *p, pid_t pgid, int sig, double timeout)
+{
+    if (kill(-pgid, sig) != 0 || sig == SIGKILL)
+        return;  /* empty, or nothing more to do */
+    if (sig != SIGCONT)
+        kill(-pgid, SIGCONT);
+    struct linger *l = xcalloc(1, sizeof *l);
+    groups_add(&l->group, pgid);
+    ev_timer_init(&l->timer, linger_cb, timeout, 0);
+    ev_timer_start(p->loop, &l->timer);
+    l->next = lingering;
+    if (lingering)
+        lingering->prev = l;
+    lingering = l;
+}
+
+static void child_cb(struct ev_loop *loop, ev_child *w, int revents)
+{
+    struct proc *p = container_of(w, struct proc, child_w);
+    int rstatus = w->rstatus;
+    pid_t pid = w->rpid;
+    ev_child_stop(loop, w);
+    hold(p);
+
+    /* In the order things happened: the exec report, the output already
+     * written, then the exit. */
+    if (p->exec_fd >= 0) {
+        struct exec_error e;
+        bool failed = false;
+        if (!exec_read(p, &e, &failed)) {
+            ev_io_stop(p->loop, &p->exec_w);
+            close(p->exec_fd);
+            p->exec_fd = -1;
+        }
+        if (failed)
+            p->exec_failure = e, p->exec_failed = true;
+        else
+            exec_confirmed(p);
+    }
+    for (int i = 0; i < 2; i++) {
+        if (p->out[i].fd >= 0)
+            stream_read(p, i, true);
+        stream_close(p, i);
+    }
+    ev_timer_stop(loop, &p->stop_timer);
+    groups_remove(&p->group);
+    linger_group(p, pid, p->sigkilled ? SIGKILL : p->spec->stop_signal,
+                 p->spec->stop_timeout);
+
+    if (p->exec_failed) {
+        p->exec_failed = false;
+        fail_with(p, exec_reason(p->spec, &p->exec_failure));
+    } else {
+        enum proc_state to = WIFSIGNALED(rstatus) ? ST_KILLED : ST_STOPPED;
+        struct proc_event *ev = move_begin(p, to);
+        if (ev) {
+            p->st.tail = terminal_tail(p);
+            if (to == ST_KILLED) {
+                p->st.signal = WTERMSIG(rstatus);
+                p->st.core_dumped = WCOREDUMP(rstatus);
+            } else {
+                p->st.exit_code = WEXITSTATUS(rstatus);
+            }
+            move_commit(p, ev);
+        }
+    }
+    release(p);
+}
+
+/* ---- stopping ---- */
+
+static void stop_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct proc *p = container_of(w, struct proc, stop_timer);
+    if (!proc_alive(p))
+        return;
+    log_warn(p->spec->name, "still running after its stop timeout: SIGKILL");
+    proc_kill(p);
+}
+
+int proc_signal(struct proc *p, int sig)
+{
+    if (!proc_alive(p) || p->st.pid <= 0) {
+        errno = ESRCH;
+        return -1;
+    }
+    return kill(-p->st.pid, sig);
+}
+
+int proc_terminate(struct proc *p, double timeout)
+{
+    if (!proc_alive(p))
+        return -1;
+    if (timeout < 0)
+        timeout = p->spec->stop_timeout;
+    double deadline = now_mono() + timeout;
+    if (p->st.state == ST_STOPPING) {
+        /* already on its way: only an earlier deadline changes anything */
+        if (deadline < p->st.deadline) {
+            p->st.deadline = deadline;
+            ev_timer_stop(p->loop, &p->stop_timer);
+            ev_timer_set(&p->stop_timer, timeout, 0);
+            ev_timer_start(p->loop, &p->stop_timer);
+        }
+        return 0;
+    }
+    proc_signal(p, p->spec->stop_signal);
+    if (p->spec->stop_signal != SIGCONT && p->spec->stop_signal != SIGKILL)
+        proc_signal(p, SIGCONT);  /* a stopped program must see the signal */
+    struct proc_event *ev = move_begin(p, ST_STOPPING);
+    if (!ev)
+        return -1;
+    p->st.deadline = deadline;
+    ev_timer_set(&p->stop_timer, timeout, 0);
+    ev_timer_start(p->loop, &p->stop_timer);
+    move_commit(p, ev);
+    return 0;
+}
+
+int proc_kill(struct proc *p)
+{
+    if (!proc_alive(p))
+        return -1;
+    p->sigkilled = p->ever_sigkilled = true;
+    ev_timer_stop(p->loop, &p->stop_timer);
+    proc_signal(p, SIGKILL);
+    return 0;
+}
+
+void proc_want_down(struct proc *p)
+{
+    ev_timer_stop(p->loop, &p->restart_timer);
+    p->st.want_up = false;
+    p->st.restart_at = 0;
+}
+
+/* ---- life ---- */
+
+struct proc *proc_new(struct ev_loop *loop, struct spec *spec,
+                      const struct proc_owner *owner)
+{
+    struct proc *p = xcalloc(1, sizeof *p);
+    p->spec = spec;
+    p->loop = loop;
+    if (owner)
+        p->owner = *owner;
+    p->st.state = ST_PENDING;
+    p->st.want_up = spec->autostart;
+    p->exec_fd = -1;
+    ev_child_init(&p->child_w, child_cb, 0, 0);
+    ev_io_init(&p->exec_w, exec_cb, -1, EV_READ);
+    for (int i = 0; i < 2; i++) {
+        p->out[i].fd = -1;
+        ev_io_init(&p->out[i].w, stream_cb, -1, EV_READ);
+        p->out[i].w.data = p;
+    }
+    ev_timer_init(&p->stop_timer, stop_timer_cb, 0, 0);
+    ev_timer_init(&p->restart_timer, restart_cb, 0, 0);
+    p->ow.wake = output_wake;
+    return p;
+}
+
+static void destroy(struct proc *p)
+{
+    while (p->queue) {
+        struct proc_event *ev = p->queue;
+        p->queue = ev->next;
+        event_free(ev);
+    }
+    while (p->subs) {
+        struct proc_sub *s = p->subs;
+        p->subs = s->next;
+        free(s);
+    }
+    for (int i = 0; i < 2; i++)
+        ring_free(p->out[i].ring);
+    status_clear(&p->st);
+    spec_free(p->spec);
+    free(p);
+}
+
+void proc_free(struct proc *p)
+{
+    if (!p || p->doomed)
+        return;
+    p->doomed = true;
+    if (proc_alive(p) && p->st.pid > 0)
+        kill(-p->st.pid, SIGKILL);
+    ev_child_stop(p->loop, &p->child_w);
+    if (p->exec_fd >= 0) {
+        ev_io_stop(p->loop, &p->exec_w);
+        close(p->exec_fd);
+        p->exec_fd = -1;
+    }
+    for (int i = 0; i < 2; i++)
+        stream_close(p, i);
+    output_cancel(&p->ow);
+    ev_timer_stop(p->loop, &p->stop_timer);
+    ev_timer_stop(p->loop, &p->restart_timer);
+    groups_remove(&p->group);
+    hold(p);
+    release(p);
+}

@@ -1,0 +1,149 @@
+/* proc.h -- the proc handle: one supervised program and its incarnations.
+ *
+ * A proc spawns its program (fork/exec in its own process group, exec
+ * confirmed through a close-on-exec pipe), reads its output into rings and
+ * the output sink, records its exit from libev's reaper, terminates and
+ * kills it, and tells its subscribers every transition, in order, exactly
+ * once.  It knows nothing of Lua or of other procs: what happens after an
+ * exit is asked of the `decide` callback of its owner. */
+#ifndef TEND_PROC_H
+#define TEND_PROC_H
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "groups.h"
+#include "output.h"
+#include "ring.h"
+#include "spec.h"
+#include "status.h"
+
+#define PROC_TAIL_MAX 4096  /* bytes of output in a terminal status */
+
+struct proc;
+
+/* What a child that could not exec reports through the exec-confirm pipe. */
+struct exec_error {
+    int step;
+    int err;
+};
+
+/* Called for each transition: `now` is the new status, `prev` the one
+ * before.  Both are valid only during the call. */
+typedef void proc_sub_fn(struct proc *p, const struct status *now,
+                         const struct status *prev, void *data);
+
+struct proc_sub {
+    proc_sub_fn *fn;
+    void *data;
+    uint64_t from;  /* first event this subscriber sees */
+    bool dead;
+    struct proc_sub *next;
+};
+
+/* What the owner of a proc decides for it. */
+struct proc_owner {
+    /* For a terminal status about to be published: the seconds to wait
+     * before the next incarnation, or -1 for none.  It may set
+     * st->gave_up.  NULL: never restart. */
+    double (*decide)(struct proc *p, struct status *st, void *data);
+    void *data;
+};
+
+struct proc_event {
+    uint64_t id;
+    struct status now, prev;
+    struct proc_event *next;
+};
+
+struct proc_stream {
+    int fd;                 /* -1 when closed */
+    ev_io w;
+    char *partial;          /* an unfinished line, up to PROC_LINE_MAX */
+    size_t plen;
+    struct ring *ring;      /* allocated when the first line arrives */
+    bool paused;            /* stopped while the output sink drains */
+};
+
+/* Lines longer than this are split (SPEC 6). */
+#define PROC_LINE_MAX (64 * 1024)
+
+struct proc {
+    struct spec *spec;      /* owned */
+    struct ev_loop *loop;
+    struct proc_owner owner;
+    struct status st;
+
+    ev_child child_w;
+    int exec_fd;            /* read end of the exec-confirm pipe, or -1 */
+    ev_io exec_w;
+    struct proc_stream out[2];  /* stdout, stderr */
+    ev_timer stop_timer;    /* terminate: SIGKILL at the deadline */
+    ev_timer restart_timer; /* the next incarnation */
+    struct pgroup group;     /* the current incarnation's process group */
+    struct output_waiter ow;
+
+    uint64_t seq;           /* numbers output lines of both streams */
+    uint64_t inc_seq;       /* first line number of this incarnation */
+    bool sigkilled;         /* this incarnation needed SIGKILL */
+    bool ever_sigkilled;    /* some incarnation did */
+
+    struct exec_error exec_failure;  /* reported; published at reap */
+    bool exec_failed;
+
+    struct proc_sub *subs;
+    struct proc_event *queue, *queue_tail;
+    uint64_t next_event;
+    int busy;               /* holds: free is deferred while > 0 */
+    bool dispatching;
+    bool doomed;
+};
+
+/* A new proc for `spec` (which it takes over), pending, not started. */
+struct proc *proc_new(struct ev_loop *loop, struct spec *spec,
+                      const struct proc_owner *owner);
+/* Stop every watcher, SIGKILL what is left of the process group and free;
+ * deferred until the current dispatch returns if called from a subscriber. */
+void proc_free(struct proc *p);
+
+/* Start a new incarnation unless one is alive (then nothing happens).
+ * `by_policy` counts it in `restarts`.  A fork or exec failure becomes
+ * a `failed` status, not an error. */
+void proc_start(struct proc *p, bool by_policy);
+/* Cancel a scheduled restart and mark the proc wanted down. */
+void proc_want_down(struct proc *p);
+/* Stop signal to the group, SIGKILL after `timeout` seconds (< 0: the
+ * spec's stop_timeout).  -1 when the proc is not alive ("already
+ * terminated"). */
+int proc_terminate(struct proc *p, double timeout);
+/* SIGKILL to the group now; -1 when the proc is not alive. */
+int proc_kill(struct proc *p);
+/* `sig` to the group; -1 with errno set on failure (ESRCH: not alive). */
+int proc_signal(struct proc *p, int sig);
+
+/* Whether the current incarnation's main process is alive. */
+bool proc_alive(const struct proc *p);
+const struct status *proc_status(const struct proc *p);
+const char *proc_name(const struct proc *p);
+
+/* Subscribe to every transition from now on.  Safe to call from a
+ * subscriber; the handle stays valid until proc_unsubscribe. */
+struct proc_sub *proc_subscribe(struct proc *p, proc_sub_fn *fn, void *data);
+void proc_unsubscribe(struct proc *p, struct proc_sub *s);
+
+/* The last `lines` lines of `stream` (0 stdout, 1 stderr), as a new string;
+ * since_incarnation: only this incarnation's. */
+char *proc_tail(const struct proc *p, int stream, size_t lines,
+                bool since_incarnation);
+
+/* SIGKILL and forget the groups still lingering after their main process
+ * exited (for the way out of tend). */
+void proc_end_lingering(struct ev_loop *loop);
+
+/* Exercise the transition rules without a process: move to `to` as the
+ * status machine allows (false and nothing changed when refused).  The
+ * spawn, reap and stop paths all go through this one function. */
+bool proc_move(struct proc *p, enum proc_state to);
+
+#endif

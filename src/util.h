@@ -1,0 +1,35 @@
+/* util.h -- allocation wrappers that abort on out-of-memory, and small
+ * helpers shared by every module. */
+#ifndef TEND_UTIL_H
+#define TEND_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define container_of(ptr, type, member) \
+    ((type *)((char *)(ptr) - offsetof(type, member)))
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+/* A new string formatted like printf. */
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Seconds on the monotonic clock (the clock of tend.now()). */
+double now_mono(void);
+/* Seconds on the wall clock. */
+double now_wall(void);
+
+/* Signal number from a name ("TERM", "SIGTERM", "15"); -1 if unknown. */
+int signal_from_name(const char *name);
+/* Name of a signal without "SIG" ("TERM"); a number as text if unknown. */
+const char *signal_name(int sig);
+
+/* Set or clear O_NONBLOCK / FD_CLOEXEC; -1 on error. */
+int fd_set_nonblock(int fd, int on);
+int fd_set_cloexec(int fd, int on);
+
+#endif
