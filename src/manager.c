@@ -150,7 +150,7 @@ static void on_transition(struct proc *p, const struct status *now,
         }
     }
     if (status_is_terminal(now->state)) {
-        log_end(p, now, m->shutting_down || !now->want_up);
+        log_end(p, now, m->shutting_down);
         if (m->shutting_down) {
             if (p->sigkilled)
                 m->killed_any = true;

@@ -169,6 +169,13 @@ static void event_free(struct proc_event *ev)
     free(ev);
 }
 
+static void sub_free(struct proc_sub *s)
+{
+    if (s->own_data)
+        free(s->data);
+    free(s);
+}
+
 /* Deliver queued events in order.  A transition made by a subscriber is
  * queued and delivered after the current one has reached everybody. */
 static void dispatch(struct proc *p)
@@ -192,7 +199,7 @@ static void dispatch(struct proc *p)
         struct proc_sub *s = *pp;
         if (s->dead) {
             *pp = s->next;
-            free(s);
+            sub_free(s);
         } else {
             pp = &s->next;
         }
@@ -219,6 +226,36 @@ void proc_unsubscribe(struct proc *p, struct proc_sub *s)
     s->dead = true;
     if (!p->dispatching)
         dispatch(p);  /* nothing queued: just prunes the list */
+}
+
+struct await {
+    proc_await_fn *fn;
+    void *data;
+    struct proc_sub *sub;
+};
+
+static void await_cb(struct proc *p, const struct status *now,
+                     const struct status *prev, void *data)
+{
+    struct await *a = data;
+    if (now->state != ST_READY && !status_is_terminal(now->state))
+        return;
+    proc_unsubscribe(p, a->sub);  /* frees `a` once the dispatch is over */
+    a->fn(p, now->state == ST_READY, now, a->data);
+}
+
+struct proc_sub *proc_await_ready(struct proc *p, proc_await_fn *fn, void *data)
+{
+    if (p->st.state == ST_READY || status_is_terminal(p->st.state)) {
+        fn(p, p->st.state == ST_READY, &p->st, data);
+        return NULL;
+    }
+    struct await *a = xcalloc(1, sizeof *a);
+    a->fn = fn;
+    a->data = data;
+    a->sub = proc_subscribe(p, await_cb, a);
+    a->sub->own_data = true;
+    return a->sub;
 }
 
 /* ---- output ---- */
@@ -878,7 +915,7 @@ static void destroy(struct proc *p)
     while (p->subs) {
         struct proc_sub *s = p->subs;
         p->subs = s->next;
-        free(s);
+        sub_free(s);
     }
     for (int i = 0; i < 2; i++)
         ring_free(p->out[i].ring);

@@ -39,6 +39,7 @@ struct proc_sub {
     void *data;
     uint64_t from;  /* first event this subscriber sees */
     bool dead;
+    bool own_data;  /* data is freed with the subscription */
     struct proc_sub *next;
 };
 
@@ -131,6 +132,17 @@ const char *proc_name(const struct proc *p);
  * subscriber; the handle stays valid until proc_unsubscribe. */
 struct proc_sub *proc_subscribe(struct proc *p, proc_sub_fn *fn, void *data);
 void proc_unsubscribe(struct proc *p, struct proc_sub *s);
+
+/* Called once by proc_await_ready: `reached` true when the proc became
+ * ready, false with the terminal status that came first. */
+typedef void proc_await_fn(struct proc *p, bool reached, const struct status *st,
+                           void *data);
+/* Wait for `ready` of the current incarnation (of the first, while
+ * pending).  When the answer is known already (ready now, or terminal),
+ * fn is called at once and NULL returned; otherwise the subscription,
+ * which ends by itself after the call (or cancel it with
+ * proc_unsubscribe). */
+struct proc_sub *proc_await_ready(struct proc *p, proc_await_fn *fn, void *data);
 
 /* The last `lines` lines of `stream` (0 stdout, 1 stderr), as a new string;
  * since_incarnation: only this incarnation's. */

@@ -168,7 +168,6 @@ static void test_cut_utf8_boundary(void **state)
 
     /* keep_max - 1 ASCII bytes then 3-byte characters: the first '€' would
      * end past keep_max, so the cut falls before it. */
-    n = 0;
     memset(in, 'a', keep_max - 1);
     n = keep_max - 1;
     while (n + 3 <= sizeof in) {

@@ -1,0 +1,314 @@
+/* harness.c -- waits with deadlines, tend runs, process watching. */
+#include "harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static double mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    *(bool *)w->data = true;
+}
+
+bool loop_until(struct ev_loop *loop, bool (*cond)(void *), void *arg, double timeout)
+{
+    bool expired = false;
+    ev_timer t;
+    ev_timer_init(&t, deadline_cb, timeout, 0);
+    t.data = &expired;
+    ev_timer_start(loop, &t);
+    while (!cond(arg) && !expired)
+        ev_run(loop, EVRUN_ONCE);
+    ev_timer_stop(loop, &t);
+    return cond(arg);
+}
+
+bool pid_alive(pid_t pid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *rp = strrchr(buf, ')');
+    return rp && rp[1] == ' ' && rp[2] != 'Z' && rp[2] != 'X';
+}
+
+bool pid_wait_gone(pid_t pid, double timeout)
+{
+    int fd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (fd < 0)
+        return errno == ESRCH;
+    double end = mono() + timeout;
+    bool gone = false;
+    while (!gone) {
+        /* a pidfd polls readable once the process has exited (zombie or
+         * reaped) */
+        double left = end - mono();
+        if (left <= 0)
+            break;
+        struct pollfd pfd = {fd, POLLIN, 0};
+        int r = poll(&pfd, 1, (int)(left * 1000) + 1);
+        if (r > 0)
+            gone = true;
+        else if (r < 0 && errno != EINTR)
+            break;
+    }
+    close(fd);
+    return gone;
+}
+
+char *tmpdir_new(void)
+{
+    char tmpl[] = "/tmp/tend-test-XXXXXX";
+    char *d = mkdtemp(tmpl);
+    return d ? strdup(d) : NULL;
+}
+
+void tmpdir_free(char *dir)
+{
+    if (!dir)
+        return;
+    char cmd[PATH_MAX + 16];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+    free(dir);
+}
+
+char *write_file(const char *dir, const char *name, const char *text)
+{
+    char *path;
+    if (asprintf(&path, "%s/%s", dir, name) < 0)
+        abort();
+    FILE *f = fopen(path, "w");
+    if (!f)
+        abort();
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    size_t r;
+    while ((r = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+        n += r;
+        if (cap - n - 1 == 0)
+            buf = realloc(buf, cap *= 2);
+    }
+    fclose(f);
+    buf[n] = '\0';
+    return buf;
+}
+
+static bool file_has(const char *path, const char *needle)
+{
+    char *s = read_file(path);
+    bool yes = s && strstr(s, needle);
+    free(s);
+    return yes;
+}
+
+bool file_wait_for(const char *path, const char *needle, double timeout)
+{
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = '\0';
+    int in = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+    inotify_add_watch(in, dir, IN_CREATE | IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_TO);
+    double end = mono() + timeout;
+    bool found;
+    while (!(found = file_has(path, needle))) {
+        double left = end - mono();
+        if (left <= 0)
+            break;
+        struct pollfd pfd = {in, POLLIN, 0};
+        if (poll(&pfd, 1, (int)(left * 1000) + 1) > 0) {
+            char buf[4096];
+            while (read(in, buf, sizeof buf) > 0)
+                ;
+        }
+    }
+    close(in);
+    return found;
+}
+
+const char *tend_path(void)
+{
+    const char *p = getenv("TEND");
+    return p && *p ? p : "build/tend";
+}
+
+struct tend_run *tend_start(const char *const *args)
+{
+    struct tend_run *t = calloc(1, sizeof *t);
+    int out[2], err[2];
+    if (pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC))
+        abort();
+    size_t n = 0;
+    while (args[n])
+        n++;
+    char **argv = calloc(n + 2, sizeof *argv);
+    argv[0] = (char *)tend_path();
+    for (size_t i = 0; i < n; i++)
+        argv[i + 1] = (char *)args[i];
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+    /* tend gets its own process group, as under a shell */
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+    posix_spawnattr_setpgroup(&attr, 0);
+    if (posix_spawn(&t->pid, argv[0], &fa, &attr, argv, environ) != 0)
+        abort();
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    free(argv);
+    close(out[1]);
+    close(err[1]);
+    t->out_fd = out[0];
+    t->err_fd = err[0];
+    t->out = calloc(1, 1);
+    t->err = calloc(1, 1);
+    return t;
+}
+
+/* Read whatever is ready within `ms`; false once both streams are closed. */
+static bool pump(struct tend_run *t, int ms)
+{
+    struct pollfd pfd[2] = {{t->out_fd, POLLIN, 0}, {t->err_fd, POLLIN, 0}};
+    if (t->out_fd < 0 && t->err_fd < 0)
+        return false;
+    if (poll(pfd, 2, ms) <= 0)
+        return true;
+    for (int i = 0; i < 2; i++) {
+        if (!(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
+            continue;
+        char buf[65536];
+        ssize_t r = read(pfd[i].fd, buf, sizeof buf);
+        char **dst = i ? &t->err : &t->out;
+        size_t *len = i ? &t->err_len : &t->out_len;
+        int *fd = i ? &t->err_fd : &t->out_fd;
+        if (r <= 0) {
+            close(*fd);
+            *fd = -1;
+            continue;
+        }
+        *dst = realloc(*dst, *len + (size_t)r + 1);
+        memcpy(*dst + *len, buf, (size_t)r);
+        *len += (size_t)r;
+        (*dst)[*len] = '\0';
+    }
+    return true;
+}
+
+bool tend_expect(struct tend_run *t, int stream, const char *needle, double timeout)
+{
+    double end = mono() + timeout;
+    for (;;) {
+        if ((stream != 2 && strstr(t->out, needle)) || (stream != 1 && strstr(t->err, needle)))
+            return true;
+        double left = end - mono();
+        if (left <= 0 || !pump(t, (int)(left * 1000) + 1))
+            return (stream != 2 && strstr(t->out, needle)) ||
+                   (stream != 1 && strstr(t->err, needle));
+    }
+}
+
+int tend_wait(struct tend_run *t, double timeout)
+{
+    double end = mono() + timeout;
+    while (mono() < end && pump(t, (int)((end - mono()) * 1000) + 1))
+        ;
+    if (!t->exited) {
+        /* both streams closed: tend is exiting; wait for it with a pidfd */
+        if (!pid_wait_gone(t->pid, end - mono() > 0 ? end - mono() : 0.01))
+            return -1;
+        if (waitpid(t->pid, &t->status, 0) != t->pid)
+            return -1;
+        t->exited = true;
+    }
+    if (WIFEXITED(t->status))
+        return WEXITSTATUS(t->status);
+    return 128 + WTERMSIG(t->status);
+}
+
+void tend_free(struct tend_run *t)
+{
+    if (!t)
+        return;
+    if (!t->exited) {
+        kill(t->pid, SIGKILL);
+        waitpid(t->pid, &t->status, 0);
+    }
+    if (t->out_fd >= 0)
+        close(t->out_fd);
+    if (t->err_fd >= 0)
+        close(t->err_fd);
+    free(t->out);
+    free(t->err);
+    free(t);
+}
+
+struct tend_run *tend_run_sync(const char *const *args, double timeout)
+{
+    struct tend_run *t = tend_start(args);
+    tend_wait(t, timeout);
+    return t;
+}
+
+size_t read_pids(const char *path, pid_t *pids, size_t max)
+{
+    char *s = read_file(path);
+    size_t n = 0;
+    if (!s)
+        return 0;
+    for (char *p = s; *p && n < max;) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p) {
+            p++;
+            continue;
+        }
+        if (v > 0)
+            pids[n++] = (pid_t)v;
+        p = end;
+    }
+    free(s);
+    return n;
+}

@@ -1,0 +1,66 @@
+/* harness.h -- what the tests share: waiting with deadlines (never
+ * sleeping), running the tend binary like a user, and watching processes
+ * that are not our children. */
+#ifndef TEND_TEST_HARNESS_H
+#define TEND_TEST_HARNESS_H
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Seconds every wait in the tests may take at most (generous: a loaded
+ * 2-core machine must pass). */
+#define DEADLINE 10.0
+
+/* Run `loop` until cond(arg) holds or `timeout` seconds pass; whether it
+ * holds. */
+bool loop_until(struct ev_loop *loop, bool (*cond)(void *), void *arg, double timeout);
+
+/* Whether process `pid` exists (and is not a zombie). */
+bool pid_alive(pid_t pid);
+/* Wait for `pid` (any process, not only a child) to be gone, via a pidfd;
+ * whether it went within `timeout`. */
+bool pid_wait_gone(pid_t pid, double timeout);
+
+/* A temporary directory for one test, removed with rm -rf by tmpdir_free. */
+char *tmpdir_new(void);
+void tmpdir_free(char *dir);
+/* Write `text` to dir/name; the path (caller frees). */
+char *write_file(const char *dir, const char *name, const char *text);
+/* The contents of a file, or NULL; the caller frees. */
+char *read_file(const char *path);
+/* Wait until `path` exists and contains `needle` (inotify on its
+ * directory, no polling); whether it did within `timeout`. */
+bool file_wait_for(const char *path, const char *needle, double timeout);
+
+/* A running `tend` binary with its stdout and stderr captured. */
+struct tend_run {
+    pid_t pid;
+    int out_fd, err_fd;
+    char *out, *err;  /* everything read so far, NUL-terminated */
+    size_t out_len, err_len;
+    int status;       /* wait status, once exited */
+    bool exited;
+};
+
+/* Start `$TEND args...` (NULL-terminated) with stdin from /dev/null. */
+struct tend_run *tend_start(const char *const *args);
+/* Read output until `needle` appears on stream 1 or 2 (0: either); whether
+ * it did within `timeout`. */
+bool tend_expect(struct tend_run *t, int stream, const char *needle, double timeout);
+/* Wait for tend to exit, reading its output; its exit code (128+signal
+ * when killed), or -1 on timeout. */
+int tend_wait(struct tend_run *t, double timeout);
+/* Kill (if still running), reap and free. */
+void tend_free(struct tend_run *t);
+/* Run `$TEND args...` to completion; its exit code, output in t. */
+struct tend_run *tend_run_sync(const char *const *args, double timeout);
+
+/* The path of the tend binary under test ($TEND, else build/tend). */
+const char *tend_path(void);
+
+/* The pids listed one a line in a file. */
+size_t read_pids(const char *path, pid_t *pids, size_t max);
+
+#endif
