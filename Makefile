@@ -1,6 +1,7 @@
 # tend -- a process supervisor with a Lua policy engine.
 #
 #   make            build build/tend
+#   make run        build, then run examples/hello.lua (Ctrl-C stops it)
 #   make test       build and run every test (unit and integration)
 #   make asan       the same tests under AddressSanitizer + UBSan
 #   make bench      the benchmarks (BENCH_QUICK=1 for a short run)
@@ -30,7 +31,7 @@ TESTS    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 HARNESS  := $(BUILD)/obj/tests/harness.o
 DEPS_OK  := $(BUILD)/.deps-ok
 
-.PHONY: all test asan bench install clean deps
+.PHONY: all run test asan bench install clean deps
 
 all: $(BUILD)/tend
 
@@ -67,6 +68,9 @@ test: $(BUILD)/tend $(TESTS)
 	@set -e; for t in $(TESTS); do \
 	    echo "== $$t"; TEND=$(abspath $(BUILD)/tend) $$t; \
 	done; echo "== all tests passed ($(BUILD))"
+
+run: $(BUILD)/tend
+	$(BUILD)/tend run examples/hello.lua
 
 asan:
 	$(MAKE) BUILD=build/asan SAN=1 test
