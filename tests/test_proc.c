@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -578,6 +579,37 @@ static void test_long_and_partial_lines(void **state)
     done_with(p, &r);
 }
 
+/* In a child that runs as nobody with RLIMIT_NPROC at 1 (itself), so that
+ * fork fails: the proc must end `failed` with the fork error. */
+static void test_fork_failure_is_failed_with_reason(void **state)
+{
+    if (geteuid() != 0)
+        skip();  /* needs to switch to another uid */
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        ev_loop_fork(loop);  /* the child gets its own epoll set */
+        struct rlimit one = {1, 1};
+        if (setgid(65534) != 0 || setuid(65534) != 0 || setrlimit(RLIMIT_NPROC, &one) != 0)
+            _exit(3);
+        struct rec r = {0};
+        struct proc *p = make((const char *[]){"true", NULL}, &r);
+        proc_start(p, false);
+        if (!loop_until(loop, terminal, p, DEADLINE))
+            _exit(4);
+        bool ok = r.n == 2 && r.now[0] == ST_STARTING && r.now[1] == ST_FAILED &&
+                  r.last.reason && strncmp(r.last.reason, "fork: ", 6) == 0;
+        if (!ok)
+            fprintf(stderr, "fork failure: %d transitions, reason %s\n", r.n,
+                    r.last.reason ? r.last.reason : "(none)");
+        _exit(ok ? 0 : 5);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 int main(void)
 {
     loop = ev_default_loop(0);
@@ -594,6 +626,7 @@ int main(void)
         cmocka_unit_test(test_exec_failure_is_failed_with_reason),
         cmocka_unit_test(test_exec_failure_searching_path),
         cmocka_unit_test(test_bad_cwd_is_failed_with_reason),
+        cmocka_unit_test(test_fork_failure_is_failed_with_reason),
         cmocka_unit_test(test_grandchild_holding_stdout_does_not_delay_exit),
         cmocka_unit_test(test_last_lines_before_exit_are_in_the_tail),
         cmocka_unit_test(test_terminate_gracefully),
