@@ -16,13 +16,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lbind.h"
 #include "log.h"
+#include "lvm.h"
+#include "manager.h"
 #include "policy.h"
 #include "restart.h"
 #include "spec.h"
 #include "util.h"
 
-#define PROC_MT "tend.Proc"
 #define NAME_MAX_LEN 64
 
 /* Fields of a declaration this version knows.  The fields of SPEC 3 that
@@ -279,9 +281,13 @@ static void set_field(lua_State *L, struct policy *pol, struct spec *s, const ch
     } else if (strcmp(field, "stop_timeout") == 0) {
         s->stop_timeout = get_number(L, name, field, 0);
     } else if (strcmp(field, "restart") == 0) {
+        if (lua_type(L, -1) == LUA_TFUNCTION) {
+            s->restart.mode = RESTART_FUNCTION;
+            return;
+        }
         int mode = lua_type(L, -1) == LUA_TSTRING ? restart_mode_parse(lua_tostring(L, -1)) : -1;
         if (mode < 0)
-            field_error(L, name, field, "\"always\", \"on-failure\" or \"never\" expected");
+            field_error(L, name, field, "\"always\", \"on-failure\", \"never\" or a function expected");
         s->restart.mode = (enum restart_mode)mode;
     } else if (strcmp(field, "backoff") == 0) {
         static const char *const keys[] = {"initial", "factor", "max", "jitter",
@@ -330,50 +336,63 @@ static bool valid_name(const char *n)
     return true;
 }
 
-/* Push a proc handle for declaration `id` named `name`. */
-static void push_proc(lua_State *L, size_t id, const char *name)
+/* Frees the spec it holds unless the spec was taken: a declaration that
+ * raises half-way leaks nothing. */
+#define SPECBOX_MT "tend.SpecBox"
+
+static int specbox_gc(lua_State *L)
 {
-    size_t *ud = lua_newuserdatauv(L, sizeof *ud, 1);
-    *ud = id;
-    lua_pushstring(L, name);
-    lua_setiuservalue(L, -2, 1);
-    luaL_setmetatable(L, PROC_MT);
+    struct spec **box = luaL_checkudata(L, 1, SPECBOX_MT);
+    spec_free(*box);
+    *box = NULL;
+    return 0;
 }
 
-/* tend.proc{...}: check a declaration and record it; returns the proc. */
-static int l_proc(lua_State *L)
+/* Where a declaration was made: "file:line" of the calling Lua code. */
+static char *where(lua_State *L)
 {
-    struct policy *pol = policy_of(L);
+    luaL_where(L, 1);
+    const char *w = lua_tostring(L, -1);
+    size_t wl = strlen(w);
+    char *s = xstrndup(w, wl >= 2 ? wl - 2 : wl);  /* without ": " */
+    lua_pop(L, 1);
+    return s;
+}
+
+/* Check the declaration table at index 1 and build its spec; the spec is
+ * in a box at the top of the stack (take it with *box = NULL). */
+static struct spec **parse_decl(lua_State *L, struct policy *pol)
+{
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_settop(L, 1);
 
     lua_getfield(L, 1, "name");
     if (lua_type(L, -1) != LUA_TSTRING)
-        return luaL_error(L, "tend.proc: field 'name': string expected, got %s",
-                          type_of(L, -1));
+        luaL_error(L, "tend.proc: field 'name': string expected, got %s", type_of(L, -1));
     const char *name = lua_tostring(L, -1);
     if (!valid_name(name))
-        return luaL_error(L, "tend.proc: field 'name': '%s' is not a valid name "
-                          "(1 to %d of A-Z a-z 0-9 . _ - @)", name, NAME_MAX_LEN);
+        luaL_error(L, "tend.proc: field 'name': '%s' is not a valid name "
+                   "(1 to %d of A-Z a-z 0-9 . _ - @)", name, NAME_MAX_LEN);
     for (size_t i = 0; i < pol->n; i++)
         if (strcmp(pol->specs[i]->name, name) == 0)
-            return luaL_error(L, "proc '%s': field 'name': duplicate name (first "
-                              "declared at %s)", name, pol->specs[i]->where);
-    lua_pop(L, 1);
+            luaL_error(L, "proc '%s': field 'name': duplicate name (first "
+                       "declared at %s)", name, pol->specs[i]->where);
+    if (pol->m && manager_get(pol->m, name))
+        luaL_error(L, "proc '%s': field 'name': duplicate name (a proc of that name "
+                   "exists)", name);
 
-    struct spec *s = spec_new();
-    /* park the spec in the policy first, so an error below frees it */
-    if (pol->n == pol->cap) {
-        pol->cap = pol->cap ? pol->cap * 2 : 16;
-        pol->specs = xrealloc(pol->specs, pol->cap * sizeof *pol->specs);
+    struct spec **box = lua_newuserdatauv(L, sizeof *box, 0);
+    *box = NULL;
+    if (luaL_newmetatable(L, SPECBOX_MT)) {
+        lua_pushcfunction(L, specbox_gc);
+        lua_setfield(L, -2, "__gc");
     }
-    pol->specs[pol->n++] = s;
+    lua_setmetatable(L, -2);
+    struct spec *s = *box = spec_new();
     s->name = xstrdup(name);
-    luaL_where(L, 1);
-    const char *where = lua_tostring(L, -1);
-    size_t wl = strlen(where);
-    s->where = xstrndup(where, wl >= 2 ? wl - 2 : wl);  /* without ": " */
-    lua_pop(L, 1);
+    s->where = where(L);
+    lua_replace(L, 2);  /* the box at 2, the name string no longer needed */
+    lua_settop(L, 2);
 
     lua_pushnil(L);
     while (lua_next(L, 1)) {
@@ -390,27 +409,118 @@ static int l_proc(lua_State *L)
     }
     if (!s->argv)
         field_error(L, s->name, "cmd", "required");
-    push_proc(L, pol->n - 1, s->name);
-    return 1;
+    if (pol->m)
+        for (char **a = s->after; a && *a; a++)
+            if (!manager_get(pol->m, *a))
+                field_error(L, s->name, "after", "unknown proc '%s'", *a);
+    return box;
 }
 
-static int proc_index(lua_State *L)
+/* The restart function of the declaration at 1 into the handle on top. */
+static void keep_restart_function(lua_State *L)
 {
-    luaL_checkudata(L, 1, PROC_MT);
-    const char *key = luaL_checkstring(L, 2);
-    if (strcmp(key, "name") == 0) {
-        lua_getiuservalue(L, 1, 1);
+    if (lua_getfield(L, 1, "restart") == LUA_TFUNCTION)
+        lua_setiuservalue(L, -2, 2);
+    else
+        lua_pop(L, 1);
+}
+
+/* tend.proc{...} / tend.spawn{...}: during load, check and record a
+ * declaration; afterwards, declare and start the proc now.  Returns the
+ * proc. */
+static int l_proc(lua_State *L)
+{
+    struct policy *pol = policy_of(L);
+    struct spec **box = parse_decl(L, pol);
+    struct spec *s = *box;
+    *box = NULL;
+    if (!pol->m) {
+        if (pol->n == pol->cap) {
+            pol->cap = pol->cap ? pol->cap * 2 : 16;
+            pol->specs = xrealloc(pol->specs, pol->cap * sizeof *pol->specs);
+        }
+        pol->specs[pol->n++] = s;
+        lproc_push_decl(L, pol->n - 1, s->name);
+        keep_restart_function(L);
         return 1;
     }
-    return luaL_error(L, "proc: no field or method '%s'", key);
+    if (manager_shutting_down(pol->m)) {
+        spec_free(s);
+        return luaL_error(L, "tend.spawn: tend is shutting down");
+    }
+    struct proc *p = manager_add(pol->m, s);
+    lproc_push(L, p);
+    keep_restart_function(L);
+    lproc_follow(pol, p);
+    manager_launch(pol->m, p);
+    return 1;
 }
 
-static int proc_tostring(lua_State *L)
+/* tend.task(fn): run fn in its own coroutine: at once, or during load once
+ * the declared procs have been started. */
+static int l_task(lua_State *L)
 {
-    luaL_checkudata(L, 1, PROC_MT);
-    lua_getiuservalue(L, 1, 1);
-    lua_pushfstring(L, "tend.proc(%s)", lua_tostring(L, -1));
+    struct policy *pol = policy_of(L);
+    luaL_checktype(L, 1, LUA_TFUNCTION);
+    lua_settop(L, 1);
+    if (!pol->m) {
+        policy_queue_task(L, pol);
+        return 0;
+    }
+    lvm_start(pol, 0, NULL, true);
+    return 0;
+}
+
+static int l_sleep(lua_State *L)
+{
+    double s = luaL_checknumber(L, 1);
+    if (!(s >= 0))
+        return luaL_argerror(L, 1, "seconds >= 0 expected");
+    if (!policy_of(L)->m)
+        return luaL_error(L, "tend.sleep: the policy file is still loading (use tend.task)");
+    return lwait_sleep(L, s);
+}
+
+static int l_procs(lua_State *L)
+{
+    struct policy *pol = policy_of(L);
+    if (!pol->m)
+        return luaL_error(L, "tend.procs: the policy file is still loading (use tend.task)");
+    size_t n = manager_count(pol->m);
+    lua_createtable(L, (int)n, 0);
+    for (size_t i = 0; i < n; i++) {
+        lproc_push(L, manager_at(pol->m, i));
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
     return 1;
+}
+
+static int l_get(lua_State *L)
+{
+    struct policy *pol = policy_of(L);
+    const char *name = luaL_checkstring(L, 1);
+    if (!pol->m)
+        return luaL_error(L, "tend.get: the policy file is still loading (use tend.task)");
+    struct proc *p = manager_get(pol->m, name);
+    if (p)
+        lproc_push(L, p);
+    else
+        lua_pushnil(L);
+    return 1;
+}
+
+/* tend.exit([code]): graceful shutdown, then exit; never returns. */
+static int l_exit(lua_State *L)
+{
+    struct policy *pol = policy_of(L);
+    lua_Integer code = luaL_optinteger(L, 1, -1);
+    if (lua_gettop(L) >= 1 && !lua_isnil(L, 1) && (code < 0 || code > 255))
+        return luaL_argerror(L, 1, "an exit code 0..255 expected");
+    if (!pol->m)
+        return luaL_error(L, "tend.exit: the policy file is still loading");
+    lvm_check_yieldable(L, "tend.exit");
+    manager_shutdown(pol->m, (int)code);
+    return lua_yield(L, 0);  /* never resumed: the VM closes first */
 }
 
 static int l_now(lua_State *L)
@@ -453,12 +563,6 @@ static void block_stdlib(lua_State *L, const char *lib, const char *fn)
     lua_pop(L, 1);
 }
 
-static const luaL_Reg proc_meta[] = {
-    {"__index", proc_index},
-    {"__tostring", proc_tostring},
-    {NULL, NULL},
-};
-
 static const luaL_Reg log_funcs[] = {
     {"info", l_log_info},
     {"warn", l_log_warn},
@@ -469,15 +573,19 @@ static const luaL_Reg log_funcs[] = {
 static const luaL_Reg tend_funcs[] = {
     {"proc", l_proc},
     {"spawn", l_proc},  /* during load, spawn declares like proc */
+    {"on", lproc_on_global},
+    {"task", l_task},
+    {"sleep", l_sleep},
     {"now", l_now},
+    {"procs", l_procs},
+    {"get", l_get},
+    {"exit", l_exit},
     {NULL, NULL},
 };
 
 int luaopen_tend(lua_State *L)
 {
-    luaL_newmetatable(L, PROC_MT);
-    luaL_setfuncs(L, proc_meta, 0);
-    lua_pop(L, 1);
+    lproc_open(L);
     block_stdlib(L, "os", "execute");
     block_stdlib(L, "io", "popen");
 

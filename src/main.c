@@ -151,16 +151,14 @@ static int cmd_run(int argc, char **argv)
     }
     output_init(loop);
     struct manager *m = manager_new(loop);
-    for (size_t i = 0; i < pol->n; i++) {
-        manager_add(m, pol->specs[i]);
-        pol->specs[i] = NULL;
-    }
-    pol->n = 0;
+    policy_attach(pol, m, loop);
     manager_watch_signals(m);
     manager_start(m);
+    policy_run_tasks(pol);
     int code = manager_run(m);
-    manager_free(m);
+    /* the VM goes first: its waits hold subscriptions on the procs */
     policy_free(pol);
+    manager_free(m);
     output_finish();
     ev_loop_destroy(loop);
     return code;

@@ -31,6 +31,9 @@ struct manager {
     bool killed_any;     /* the shutdown had to SIGKILL */
     int exit_code;       /* forced by tend.exit(code), or -1 */
     bool running;
+    int tasks;           /* the policy's pending tasks */
+    manager_decider_fn *decider;
+    void *decider_data;
     ev_signal sig_term, sig_int, sig_hup;
 };
 
@@ -83,9 +86,15 @@ static double decide(struct proc *p, struct status *st, void *data)
     struct mproc *mp = data;
     if (mp->m->shutting_down)
         return -1;
+    struct restart_policy rp = p->spec->restart;
+    if (rp.mode == RESTART_FUNCTION) {
+        double d = mp->m->decider ? mp->m->decider(p, st, mp->m->decider_data) : -1;
+        if (d != MANAGER_DECIDE_FALLBACK)
+            return d;
+        rp.mode = RESTART_ON_FAILURE;
+    }
     double rnd = (double)random() / RAND_MAX * 2 - 1;
-    return restart_decide(&p->spec->restart, &mp->rs, st, now_mono(), rnd,
-                          &st->gave_up);
+    return restart_decide(&rp, &mp->rs, st, now_mono(), rnd, &st->gave_up);
 }
 
 static bool deps_ready(const struct mproc *mp)
@@ -202,6 +211,44 @@ void manager_start(struct manager *m)
     check_done(m);
 }
 
+void manager_launch(struct manager *m, struct proc *p)
+{
+    long i = find(m, p->spec->name);
+    if (i < 0 || m->shutting_down)
+        return;
+    struct mproc *mp = m->procs[i];
+    if (p->spec->autostart && p->st.state == ST_PENDING && deps_ready(mp))
+        start(mp);
+}
+
+bool manager_start_now(struct manager *m, struct proc *p)
+{
+    long i = find(m, p->spec->name);
+    if (i < 0 || m->shutting_down)
+        return false;
+    start(m->procs[i]);
+    return true;
+}
+
+void manager_stop(struct manager *m, struct proc *p, double timeout)
+{
+    proc_want_down(p);
+    proc_terminate(p, timeout);
+    check_done(m);
+}
+
+void manager_tasks_changed(struct manager *m, int pending)
+{
+    m->tasks = pending;
+    check_done(m);
+}
+
+void manager_set_decider(struct manager *m, manager_decider_fn *fn, void *data)
+{
+    m->decider = fn;
+    m->decider_data = data;
+}
+
 /* During a shutdown: stop this proc, now that nothing alive depends on it. */
 static void shutdown_step(struct mproc *mp)
 {
@@ -239,7 +286,7 @@ void manager_shutdown(struct manager *m, int code)
 /* Whether no main process is alive and no restart waits. */
 static bool done(const struct manager *m)
 {
-    if (m->alive > 0)
+    if (m->alive > 0 || (m->tasks > 0 && !m->shutting_down))
         return false;
     for (size_t i = 0; i < m->n; i++)
         if (m->procs[i]->p->st.restart_at > 0)

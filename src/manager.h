@@ -35,6 +35,25 @@ void manager_watch_signals(struct manager *m);
 /* Run the loop until no main process is alive and no restart is pending;
  * the exit code of SPEC 2. */
 int manager_run(struct manager *m);
+/* Start `p` (registered with manager_add after manager_start) as the
+ * policy says: now if it is autostart and its dependencies are ready, else
+ * once they are. */
+void manager_launch(struct manager *m, struct proc *p);
+/* Want `p` up and start it now, whatever its dependencies (a control
+ * command); false during a shutdown. */
+bool manager_start_now(struct manager *m, struct proc *p);
+/* Want `p` down and terminate it (`timeout` < 0: its stop_timeout). */
+void manager_stop(struct manager *m, struct proc *p, double timeout);
+/* The policy's pending tasks: tend does not exit while there are some. */
+void manager_tasks_changed(struct manager *m, int pending);
+
+/* A decider for procs whose restart mode is RESTART_FUNCTION: the delay
+ * before the next incarnation, -1 for none, or MANAGER_DECIDE_FALLBACK to
+ * decide as "on-failure" with the proc's backoff (the function failed). */
+#define MANAGER_DECIDE_FALLBACK (-2.0)
+typedef double manager_decider_fn(struct proc *p, struct status *st, void *data);
+void manager_set_decider(struct manager *m, manager_decider_fn *fn, void *data);
+
 /* Whether a shutdown is under way. */
 bool manager_shutting_down(const struct manager *m);
 

@@ -9,11 +9,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lbind.h"
+#include "lvm.h"
+#include "manager.h"
+#include "log.h"
 #include "util.h"
 
 int luaopen_tend(lua_State *L);
 
 static const char policy_key = 'p';  /* registry key: the struct policy */
+static const char tasks_key = 't';   /* registry key: tasks queued at load */
 
 struct policy *policy_of(lua_State *L)
 {
@@ -105,7 +110,9 @@ struct policy *policy_load(const char *path, char **err)
     free(copy);
 
     *err = NULL;
-    pol->L = luaL_newstate();
+    pol->mem_cap = LVM_MEM_CAP_DEFAULT;
+    pol->budget = LVM_BUDGET_DEFAULT;
+    pol->L = lvm_newstate(pol);
     if (!pol->L) {
         *err = xasprintf("%s: cannot create a Lua state", path);
         policy_free(pol);
@@ -117,7 +124,10 @@ struct policy *policy_load(const char *path, char **err)
 
     lua_pushcfunction(L, load_chunk);
     lua_pushlightuserdata(L, pol);
-    if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+    lvm_arm(pol, L);  /* a file that loops forever is an error too */
+    int rc = lua_pcall(L, 1, 0, 0);
+    lvm_disarm(L);
+    if (rc != LUA_OK) {
         const char *msg = lua_tostring(L, -1);
         /* "cannot open x.lua" already names the file; so do "file:line:" */
         *err = xstrdup(msg ? msg : "error object is not a string");
@@ -131,10 +141,76 @@ struct policy *policy_load(const char *path, char **err)
     return pol;
 }
 
+void policy_queue_task(lua_State *L, struct policy *pol)
+{
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &tasks_key) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_rawsetp(L, LUA_REGISTRYINDEX, &tasks_key);
+    }
+    lua_pushvalue(L, -2);
+    lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+    lua_pop(L, 2);
+}
+
+/* Attach, protected: hand each declaration's handle its proc. */
+static int attach_protected(lua_State *L)
+{
+    struct policy *pol = lua_touserdata(L, 1);
+    for (size_t i = 0; i < pol->n; i++) {
+        struct proc *p = manager_add(pol->m, pol->specs[i]);
+        pol->specs[i] = NULL;
+        lproc_attach(pol, i, p);
+        lproc_follow(pol, p);
+    }
+    pol->n = 0;
+    return 0;
+}
+
+void policy_attach(struct policy *pol, struct manager *m, struct ev_loop *loop)
+{
+    pol->m = m;
+    pol->loop = loop;
+    manager_set_decider(m, lproc_decide, pol);
+    lua_pushcfunction(pol->L, attach_protected);
+    lua_pushlightuserdata(pol->L, pol);
+    if (lua_pcall(pol->L, 1, 0, 0) != LUA_OK) {
+        log_error(NULL, "%s: %s", pol->path, lua_tostring(pol->L, -1));
+        lua_pop(pol->L, 1);
+    }
+}
+
+static int run_tasks_protected(lua_State *L)
+{
+    struct policy *pol = lua_touserdata(L, 1);
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &tasks_key) != LUA_TTABLE)
+        return 0;
+    lua_pushnil(L);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &tasks_key);
+    lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, -1, i);
+        lvm_start(pol, 0, NULL, true);
+    }
+    return 0;
+}
+
+void policy_run_tasks(struct policy *pol)
+{
+    lua_pushcfunction(pol->L, run_tasks_protected);
+    lua_pushlightuserdata(pol->L, pol);
+    if (lua_pcall(pol->L, 1, 0, 0) != LUA_OK) {
+        log_error(NULL, "%s: %s", pol->path, lua_tostring(pol->L, -1));
+        lua_pop(pol->L, 1);
+    }
+}
+
 void policy_free(struct policy *pol)
 {
     if (!pol)
         return;
+    lwait_cancel_all(pol);
     if (pol->L)
         lua_close(pol->L);
     for (size_t i = 0; i < pol->n; i++)

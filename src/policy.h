@@ -11,7 +11,12 @@
 
 #include "spec.h"
 
+#include <ev.h>
+#include <stdbool.h>
+
 struct lua_State;
+struct manager;
+struct waiter;
 
 struct policy {
     struct lua_State *L;
@@ -19,12 +24,33 @@ struct policy {
     char *dir;           /* absolute directory of the file */
     struct spec **specs; /* declarations in order; owned until taken */
     size_t n, cap;
+
+    size_t mem_used, mem_cap;  /* bytes the VM holds, and may hold */
+    long budget;               /* VM instructions per resume */
+    int tasks;                 /* tend.task coroutines not yet ended */
+    int nhooks;                /* hooks registered (none: no work per transition) */
+
+    /* set by policy_attach: from then on the policy runs */
+    struct manager *m;
+    struct ev_loop *loop;
+    struct waiter *waiters;    /* coroutines waiting on the core */
 };
 
 /* Load and check `path`.  On failure NULL, and *err receives a message that
  * names the file, the line where known, the proc and the field. */
 struct policy *policy_load(const char *path, char **err);
 void policy_free(struct policy *pol);
+
+/* Hand the declared procs to `m` and start the policy's life: hooks are
+ * subscribed, then the tasks queued during load run (after the procs were
+ * started by manager_start, which the caller does in between: attach,
+ * manager_start, policy_run_tasks). */
+void policy_attach(struct policy *pol, struct manager *m, struct ev_loop *loop);
+void policy_run_tasks(struct policy *pol);
+
+/* Queue the function at the top of L's stack to run as a task once the
+ * policy is attached (tend.task during load). */
+void policy_queue_task(struct lua_State *L, struct policy *pol);
 
 /* The policy of a VM (for the binding). */
 struct policy *policy_of(struct lua_State *L);

@@ -39,6 +39,7 @@ static bool wants_restart(enum restart_mode mode, const struct status *st)
     case RESTART_ON_FAILURE:
         return !(st->state == ST_STOPPED && st->exit_code == 0);
     case RESTART_NEVER:
+    case RESTART_FUNCTION:
         return false;
     }
     return false;

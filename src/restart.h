@@ -7,7 +7,12 @@
 
 #include "status.h"
 
-enum restart_mode { RESTART_ALWAYS, RESTART_ON_FAILURE, RESTART_NEVER };
+enum restart_mode {
+    RESTART_ALWAYS,
+    RESTART_ON_FAILURE,
+    RESTART_NEVER,
+    RESTART_FUNCTION  /* a policy function decides (see manager_set_decider) */
+};
 
 struct restart_policy {
     enum restart_mode mode;

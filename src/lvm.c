@@ -1,0 +1,158 @@
+/* lvm.c -- the capped allocator, the budget hook and coroutine runs. */
+#include "lvm.h"
+
+#include <lauxlib.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "manager.h"
+#include "policy.h"
+#include "util.h"
+
+/* Registry table: running coroutine -> { who = name|false, task = bool }.
+ * It anchors each coroutine while it waits. */
+static const char cos_key = 'c';
+
+static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    struct policy *pol = ud;
+    if (!ptr)
+        osize = 0;  /* osize is a type tag for new blocks */
+    if (nsize == 0) {
+        free(ptr);
+        pol->mem_used -= osize;
+        return NULL;
+    }
+    if (nsize > osize && pol->mem_used + (nsize - osize) > pol->mem_cap)
+        return NULL;  /* Lua raises "not enough memory" in the script */
+    void *p = realloc(ptr, nsize);
+    if (p)
+        pol->mem_used = pol->mem_used - osize + nsize;
+    return p;
+}
+
+lua_State *lvm_newstate(struct policy *pol)
+{
+    lua_State *L = lua_newstate(capped_alloc, pol);
+    if (L) {
+        lua_newtable(L);
+        lua_rawsetp(L, LUA_REGISTRYINDEX, &cos_key);
+    }
+    return L;
+}
+
+/* Once the budget is spent, raise at every line and instruction until the
+ * error leaves the coroutine: a pcall in the script only delays it. */
+static void budget_hook(lua_State *L, lua_Debug *ar)
+{
+    lua_sethook(L, budget_hook, LUA_MASKCOUNT | LUA_MASKLINE, 1);
+    luaL_error(L, "instruction budget exceeded: the code ran too long without waiting");
+}
+
+void lvm_arm(struct policy *pol, lua_State *co)
+{
+    lua_sethook(co, budget_hook, LUA_MASKCOUNT, (int)pol->budget);
+}
+
+void lvm_disarm(lua_State *co)
+{
+    lua_sethook(co, NULL, 0, 0);
+}
+
+void lvm_check_yieldable(lua_State *L, const char *what)
+{
+    if (!lua_isyieldable(L))
+        luaL_error(L, "%s can only wait inside a hook or a task (tend.task)", what);
+}
+
+char *lvm_traceback(lua_State *co, lua_State *L)
+{
+    const char *msg = lua_tostring(co, -1);
+    if (!msg) {
+        if (luaL_callmeta(co, -1, "__tostring") && lua_type(co, -1) == LUA_TSTRING)
+            msg = lua_tostring(co, -1);
+        else
+            msg = lua_pushfstring(co, "(error object is a %s value)", luaL_typename(co, -1));
+    }
+    luaL_traceback(L, co, msg, 0);
+    char *s = xstrdup(lua_tostring(L, -1));
+    lua_pop(L, 1);
+    return s;
+}
+
+/* Forget a coroutine that has ended; returns whether it was a task. */
+static bool forget(struct policy *pol, lua_State *co, char **who)
+{
+    lua_State *L = pol->L;
+    bool task = false;
+    *who = NULL;
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &cos_key);
+    lua_pushthread(co);
+    lua_xmove(co, L, 1);
+    if (lua_rawget(L, -2) == LUA_TTABLE) {
+        lua_getfield(L, -1, "task");
+        task = lua_toboolean(L, -1);
+        lua_getfield(L, -2, "who");
+        if (lua_type(L, -1) == LUA_TSTRING)
+            *who = xstrdup(lua_tostring(L, -1));
+        lua_pop(L, 2);
+    }
+    lua_pop(L, 1);
+    lua_pushthread(co);
+    lua_xmove(co, L, 1);
+    lua_pushnil(L);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
+    return task;
+}
+
+void lvm_resume(struct policy *pol, lua_State *co, int nargs)
+{
+    int nres;
+    lvm_arm(pol, co);
+    int st = lua_resume(co, pol->L, nargs, &nres);
+    lvm_disarm(co);
+    if (st == LUA_YIELD) {
+        lua_pop(co, nres);  /* it registered what it waits for */
+        return;
+    }
+    char *who;
+    bool task;
+    if (st != LUA_OK) {
+        char *tb = lvm_traceback(co, pol->L);
+        task = forget(pol, co, &who);
+        log_error(who, "%s", tb);
+        free(tb);
+    } else {
+        task = forget(pol, co, &who);
+    }
+    free(who);
+    lua_resetthread(co);  /* closes its to-be-closed variables */
+    if (task && --pol->tasks == 0 && pol->m)
+        manager_tasks_changed(pol->m, pol->tasks);
+}
+
+void lvm_start(struct policy *pol, int nargs, const char *who, bool task)
+{
+    lua_State *L = pol->L;
+    lua_State *co = lua_newthread(L);
+    /* anchor: cos[co] = { who = who, task = task } */
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &cos_key);
+    lua_pushvalue(L, -2);
+    lua_createtable(L, 0, 2);
+    if (who)
+        lua_pushstring(L, who);
+    else
+        lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "who");
+    lua_pushboolean(L, task);
+    lua_setfield(L, -2, "task");
+    lua_rawset(L, -3);
+    lua_pop(L, 2);  /* cos table, thread */
+    /* move the function and its arguments onto the coroutine */
+    lua_xmove(L, co, nargs + 1);
+    if (task && pol->tasks++ == 0 && pol->m)
+        manager_tasks_changed(pol->m, pol->tasks);
+    lvm_resume(pol, co, nargs);
+}

@@ -1,0 +1,44 @@
+/* lvm.h -- the one door into Lua.
+ *
+ * Every piece of policy code (the file itself, a hook, a task, a restart
+ * function) runs through here: in its own coroutine, with an instruction
+ * budget per resume that a script's own pcall cannot swallow, in a VM whose
+ * allocator has a cap.  An error is logged with its traceback and the name
+ * of the proc it ran for; the stack is restored and the supervisor carries
+ * on. */
+#ifndef TEND_LVM_H
+#define TEND_LVM_H
+
+#include <lua.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct policy;
+
+#define LVM_MEM_CAP_DEFAULT (64u * 1024 * 1024)
+#define LVM_BUDGET_DEFAULT 10000000
+
+/* A new Lua state whose allocations are counted against pol->mem_cap. */
+lua_State *lvm_newstate(struct policy *pol);
+
+/* Arm the instruction budget on `co` for one run. */
+void lvm_arm(struct policy *pol, lua_State *co);
+void lvm_disarm(lua_State *co);
+
+/* Run the function at the top of the main state's stack, below its `nargs`
+ * arguments, in a new coroutine on behalf of proc `who` (NULL: the policy).
+ * A task counts as pending until it ends (SPEC 2: tend waits for it). */
+void lvm_start(struct policy *pol, int nargs, const char *who, bool task);
+
+/* Resume `co`, which yielded waiting for something, with `nargs` values
+ * already pushed on its stack. */
+void lvm_resume(struct policy *pol, lua_State *co, int nargs);
+
+/* Raise an error unless the running code may wait (it runs in a coroutine
+ * that tend resumes). */
+void lvm_check_yieldable(lua_State *L, const char *what);
+
+/* The traceback of an error object on co's stack top, as a new string. */
+char *lvm_traceback(lua_State *co, lua_State *L);
+
+#endif
