@@ -467,6 +467,7 @@ static int l_task(lua_State *L)
         policy_queue_task(L, pol);
         return 0;
     }
+    lua_xmove(L, pol->L, 1);  /* lvm_start takes it from the main state */
     lvm_start(pol, 0, NULL, true);
     return 0;
 }

@@ -1,0 +1,321 @@
+/* test_lua.c -- the Lua binding in-process: the door (budget, memory cap,
+ * errors), hooks, tasks and the async proc methods, with real processes.
+ *
+ * Each policy reports success by calling tend.exit(42): an assert that
+ * fails in a task ends that task only, so any other exit code is a
+ * failure. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+#include "manager.h"
+#include "output.h"
+#include "policy.h"
+
+#define OK 42
+
+static struct ev_loop *loop;
+static char *dir;
+
+static void deadline_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+    manager_shutdown(w->data, 124);
+    manager_shutdown(w->data, 124);  /* and kill what is left */
+}
+
+/* Load and run `text` as a policy until tend would exit; its exit code. */
+static int run_policy(const char *text)
+{
+    char *path = write_file(dir, "policy.lua", text);
+    char *err = NULL;
+    struct policy *pol = policy_load(path, &err);
+    free(path);
+    if (!pol)
+        fail_msg("policy did not load: %s", err);
+    struct manager *m = manager_new(loop);
+    policy_attach(pol, m, loop);
+    manager_start(m);
+    policy_run_tasks(pol);
+    ev_timer deadline;
+    ev_timer_init(&deadline, deadline_cb, DEADLINE, 0);
+    deadline.data = m;
+    ev_timer_start(loop, &deadline);
+    int code = manager_run(m);
+    ev_timer_stop(loop, &deadline);
+    policy_free(pol);
+    manager_free(m);
+    return code;
+}
+
+static int setup(void **state)
+{
+    dir = tmpdir_new();
+    return dir ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    tmpdir_free(dir);
+    return 0;
+}
+
+static void test_task_waits_for_a_proc_and_exits_with_a_code(void **state)
+{
+    assert_int_equal(run_policy(
+        "local a = tend.proc { name = 'a', cmd = { 'sh', '-c', 'echo boom >&2; exit 7' },\n"
+        "                      restart = 'never', output = 'discard' }\n"
+        "tend.task(function()\n"
+        "  local st = a:wait()\n"
+        "  assert(st.state == 'stopped' and st.exit_code == 7, st.state)\n"
+        "  assert(st.tail == 'boom\\n', st.tail)\n"
+        "  assert(st.want == 'down' and st.name == 'a' and st.incarnation == 1)\n"
+        "  assert(a:wait().exit_code == 7)   -- already terminal: at once\n"
+        "  assert(a:pid() == nil)\n"
+        "  tend.exit(42)\n"
+        "end)\n"), OK);
+}
+
+static void test_ready_returns_nil_and_status_when_the_proc_fails(void **state)
+{
+    assert_int_equal(run_policy(
+        "local a = tend.proc { name = 'a', cmd = { '/nope' }, restart = 'never' }\n"
+        "tend.task(function()\n"
+        "  local ok, st = a:ready()\n"
+        "  assert(ok == nil and st.state == 'failed', tostring(ok))\n"
+        "  assert(st.reason == 'exec /nope: No such file or directory', st.reason)\n"
+        "  tend.exit(42)\n"
+        "end)\n"), OK);
+}
+
+static void test_terminate_kill_and_already_terminated(void **state)
+{
+    assert_int_equal(run_policy(
+        "local a = tend.proc { name = 'a', cmd = { 'sleep', '30' }, restart = 'never' }\n"
+        "local b = tend.proc { name = 'b', cmd = { 'sh', '-c', 'trap \"\" TERM; echo armed;"
+        " while :; do sleep 0.05; done' }, restart = 'never', output = 'discard' }\n"
+        "tend.task(function()\n"
+        "  assert(a:ready() == true)\n"
+        "  local pid = a:pid()\n"
+        "  assert(type(pid) == 'number' and pid > 0)\n"
+        "  local st = a:terminate(5)\n"
+        "  assert(st.state == 'killed' and st.signal == 'TERM', st.state)\n"
+        "  local x, why = a:terminate()\n"
+        "  assert(x == nil and why == 'already terminated')\n"
+        "  x, why = a:kill()\n"
+        "  assert(x == nil and why == 'already terminated')\n"
+        "  while not b:tail('stdout'):find('armed') do tend.sleep(0.01) end\n"
+        "  local t0 = tend.now()\n"
+        "  st = b:terminate(0.2)\n"
+        "  assert(st.state == 'killed' and st.signal == 'KILL', st.signal)\n"
+        "  assert(tend.now() - t0 >= 0.2)\n"
+        "  tend.exit(42)\n"
+        "end)\n"), OK);
+}
+
+static void test_hooks_see_every_transition_in_order(void **state)
+{
+    assert_int_equal(run_policy(
+        "local seen, mine = {}, {}\n"
+        "tend.on('*', function(p, st, prev) seen[#seen + 1] = prev.state .. '>' .. st.state end)\n"
+        "local a = tend.proc { name = 'a', cmd = { 'true' }, restart = 'never' }\n"
+        "a:on('stopped', function(p, st) mine[#mine + 1] = p.name .. st.exit_code end)\n"
+        "tend.task(function()\n"
+        "  a:wait()\n"
+        "  tend.sleep(0)  -- hooks of the last transition have run\n"
+        "  local got = table.concat(seen, ' ')\n"
+        "  assert(got == 'pending>starting starting>running running>ready ready>stopped', got)\n"
+        "  assert(mine[1] == 'a0' and #mine == 1)\n"
+        "  tend.exit(42)\n"
+        "end)\n"), OK);
+}
+
+static void test_watch_and_changed_follow_transitions(void **state)
+{
+    assert_int_equal(run_policy(
+        "local a = tend.proc { name = 'a', cmd = { 'sleep', '30' }, autostart = false,\n"
+        "                      restart = 'never' }\n"
+        "tend.task(function()\n"
+        "  local states = {}\n"
+        "  local it = a:watch()\n"
+        "  tend.task(function() a:start(); tend.sleep(0.05); a:kill() end)\n"
+        "  for st in it do\n"
+        "    states[#states + 1] = st.state\n"
+        "    tend.sleep(0.01)  -- slow consumer: nothing is lost\n"
+        "    if st.state == 'killed' then break end\n"
+        "  end\n"
+        "  local got = table.concat(states, ' ')\n"
+        "  assert(got == 'starting running ready killed', got)\n"
+        "  tend.task(function() tend.sleep(0.01); a:start() end)\n"
+        "  local st = a:changed()\n"
+        "  assert(st.state == 'starting' and st.incarnation == 2)\n"
+        "  a:kill()\n"
+        "  tend.exit(42)\n"
+        "end)\n"), OK);
+}
+
+static void test_stop_start_restart(void **state)
+{
+    assert_int_equal(run_policy(
+        "local a = tend.proc { name = 'a', cmd = { 'sleep', '30' }, restart = 'always' }\n"
+        "tend.task(function()\n"
+        "  a:ready()\n"
+        "  local pid1 = a:pid()\n"
+        "  local st = a:restart()\n"
+        "  assert(st.state == 'ready' and st.incarnation == 2, st.state)\n"
+        "  assert(a:pid() ~= pid1)\n"
+        "  st = a:stop()\n"
+        "  assert(st.state == 'killed' and st.want == 'down' and not st.restart_at)\n"
+        "  st = a:start()\n"
+        "  assert(st.state == 'ready' and st.want == 'up' and st.incarnation == 3)\n"
+        "  assert(a:start().state == 'ready')  -- running already: nothing to do\n"
+        "  a:stop()\n"
+        "  tend.exit(42)\n"
+        "end)\n"), OK);
+}
+
+static void test_an_infinite_loop_in_a_hook_is_stopped(void **state)
+{
+    /* the looping hook is stopped; the other proc's hook still runs */
+    assert_int_equal(run_policy(
+        "local a = tend.proc { name = 'a', cmd = { 'true' }, restart = 'never' }\n"
+        "local b = tend.proc { name = 'b', cmd = { 'true' }, restart = 'never', after = { a } }\n"
+        "a:on('stopped', function() while true do end end)\n"
+        "b:on('stopped', function() tend.exit(42) end)\n"), OK);
+}
+
+static void test_pcall_cannot_swallow_the_budget(void **state)
+{
+    assert_int_equal(run_policy(
+        "local a = tend.proc { name = 'a', cmd = { 'true' }, restart = 'never' }\n"
+        "a:on('stopped', function()\n"
+        "  for i = 1, 100 do pcall(function() while true do end end) end\n"
+        "  tend.exit(1)  -- not reached\n"
+        "end)\n"
+        "tend.task(function() a:wait(); tend.sleep(0.05); tend.exit(42) end)\n"), OK);
+}
+
+static void test_unbounded_allocation_in_a_hook_is_stopped(void **state)
+{
+    assert_int_equal(run_policy(
+        "local a = tend.proc { name = 'a', cmd = { 'true' }, restart = 'never' }\n"
+        "a:on('stopped', function()\n"
+        "  local t = {}\n"
+        "  for i = 1, 1e9 do t[i] = string.rep('x', 1000) .. i end\n"
+        "end)\n"
+        "tend.task(function()\n"
+        "  a:wait(); tend.sleep(0.05)\n"
+        "  collectgarbage()\n"
+        "  local t = {}  -- the VM still works after the cap was hit\n"
+        "  for i = 1, 1000 do t[i] = i end\n"
+        "  tend.exit(42)\n"
+        "end)\n"), OK);
+}
+
+static void test_restart_function_decides(void **state)
+{
+    assert_int_equal(run_policy(
+        "local calls = 0\n"
+        "local a = tend.proc { name = 'a', cmd = { 'sh', '-c', 'exit 3' },\n"
+        "  restart = function(p, st) calls = calls + 1\n"
+        "    assert(st.state == 'stopped' and st.exit_code == 3)\n"
+        "    if calls < 3 then return 0 end return false end }\n"
+        "tend.task(function()\n"
+        "  repeat local st = a:wait(); if st.restart_at then a:changed() end\n"
+        "  until a:status().want == 'down'\n"
+        "  local st = a:status()\n"
+        "  assert(calls == 3 and st.incarnation == 3 and st.restarts == 2, calls)\n"
+        "  tend.exit(42)\n"
+        "end)\n"), OK);
+}
+
+static void test_a_raising_restart_function_counts_as_on_failure(void **state)
+{
+    assert_int_equal(run_policy(
+        "local a = tend.proc { name = 'a', cmd = { 'sh', '-c', 'exit 3' },\n"
+        "  backoff = { initial = 0.01, jitter = 0 },\n"
+        "  restart = function() error('policy bug') end }\n"
+        "tend.task(function()\n"
+        "  local st = a:wait()\n"
+        "  assert(st.restart_at and st.want == 'up', 'restart scheduled')\n"
+        "  a:stop()\n"
+        "  tend.exit(42)\n"
+        "end)\n"), OK);
+}
+
+static void test_gave_up_hook(void **state)
+{
+    assert_int_equal(run_policy(
+        "local a = tend.proc { name = 'a', cmd = { 'false' }, restart = 'always',\n"
+        "  backoff = { initial = 0, jitter = 0 }, give_up = { restarts = 2, within = 60 } }\n"
+        "a:on('gave_up', function(p, st)\n"
+        "  assert(st.want == 'down' and st.gave_up and st.state == 'stopped')\n"
+        "  assert(st.incarnation == 3 and st.restarts == 2, st.incarnation)\n"
+        "  tend.exit(42)\n"
+        "end)\n"), OK);
+}
+
+static void test_spawn_after_load_starts_now(void **state)
+{
+    assert_int_equal(run_policy(
+        "tend.task(function()\n"
+        "  local w = tend.spawn { name = 'w', cmd = { 'sh', '-c', 'exit 5' }, restart = 'never' }\n"
+        "  assert(tend.get('w') == w and #tend.procs() == 1)\n"
+        "  assert(w:wait().exit_code == 5)\n"
+        "  local ok, err = pcall(tend.spawn, { name = 'w', cmd = { 'true' } })\n"
+        "  assert(not ok and err:find('duplicate'), err)\n"
+        "  tend.exit(42)\n"
+        "end)\n"), OK);
+}
+
+static void test_methods_during_load_say_when_they_work(void **state)
+{
+    char *path = write_file(dir, "policy.lua",
+                            "local a = tend.proc { name = 'a', cmd = { 'true' } }\n"
+                            "a:status()\n");
+    char *err = NULL;
+    assert_null(policy_load(path, &err));
+    assert_non_null(strstr(err, "policy.lua:2:"));
+    assert_non_null(strstr(err, "once the policy file has loaded"));
+    free(err);
+    free(path);
+}
+
+static void test_tasks_keep_tend_running_until_they_end(void **state)
+{
+    /* no procs: tend stays for the task, then exits 0 */
+    assert_int_equal(run_policy(
+        "tend.task(function() tend.sleep(0.05); tend.log.info('task done') end)\n"), 0);
+}
+
+int main(void)
+{
+    loop = ev_default_loop(0);
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_task_waits_for_a_proc_and_exits_with_a_code),
+        cmocka_unit_test(test_ready_returns_nil_and_status_when_the_proc_fails),
+        cmocka_unit_test(test_terminate_kill_and_already_terminated),
+        cmocka_unit_test(test_hooks_see_every_transition_in_order),
+        cmocka_unit_test(test_watch_and_changed_follow_transitions),
+        cmocka_unit_test(test_stop_start_restart),
+        cmocka_unit_test(test_an_infinite_loop_in_a_hook_is_stopped),
+        cmocka_unit_test(test_pcall_cannot_swallow_the_budget),
+        cmocka_unit_test(test_unbounded_allocation_in_a_hook_is_stopped),
+        cmocka_unit_test(test_restart_function_decides),
+        cmocka_unit_test(test_a_raising_restart_function_counts_as_on_failure),
+        cmocka_unit_test(test_gave_up_hook),
+        cmocka_unit_test(test_spawn_after_load_starts_now),
+        cmocka_unit_test(test_methods_during_load_say_when_they_work),
+        cmocka_unit_test(test_tasks_keep_tend_running_until_they_end),
+    };
+    int rc = cmocka_run_group_tests(tests, setup, teardown);
+    output_finish();
+    return rc;
+}
