@@ -2,24 +2,16 @@
 #include "proc.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "util.h"
 
-extern char **environ;
-
-/* What a child that could not exec writes to the exec-confirm pipe. */
-enum exec_step { STEP_EXEC, STEP_CHDIR, STEP_USER, STEP_SETUP };
 
 /* A process group whose main process is gone but whose other members got
  * the stop signal: SIGKILL follows at the deadline. */
@@ -31,7 +23,6 @@ struct linger {
 
 static struct linger *lingering;
 
-static int devnull_fd = -1;
 static char read_buf[64 * 1024];
 
 static void dispatch(struct proc *p);
@@ -418,163 +409,40 @@ static char *terminal_tail(const struct proc *p)
 
 /* ---- spawning ---- */
 
-/* Whether `entry` ("KEY=VALUE") sets one of the NULL-terminated keys. */
-static bool env_overridden(const char *entry, char **keys, const char *const *more)
-{
-    size_t klen = strcspn(entry, "=");
-    for (char **k = keys; k && *k; k++) {
-        size_t n = strcspn(*k, "=");
-        if (n == klen && strncmp(entry, *k, n) == 0)
-            return true;
-    }
-    for (const char *const *k = more; *k; k++)
-        if (strlen(*k) == klen && strncmp(entry, *k, klen) == 0)
-            return true;
-    return false;
-}
-
-/* The child's environment: tend's, then the spec's env (a bare "KEY"
- * unsets), TEND_PROC, TEND_INCARNATION and, for `user`, HOME/USER/LOGNAME. */
-static char **build_env(const struct proc *p)
-{
-    const struct spec *sp = p->spec;
-    const char *const ours[] = {"TEND_PROC", "TEND_INCARNATION",
-                                sp->user ? "HOME" : "TEND_PROC",
-                                sp->user ? "USER" : "TEND_PROC",
-                                sp->user ? "LOGNAME" : "TEND_PROC", NULL};
-    size_t n = strv_len(environ) + strv_len(sp->env) + 6;
-    char **env = xcalloc(n, sizeof *env);
-    size_t k = 0;
-    for (char **e = environ; *e; e++)
-        if (!env_overridden(*e, sp->env, ours))
-            env[k++] = xstrdup(*e);
-    for (char **e = sp->env; e && *e; e++)
-        if (strchr(*e, '='))
-            env[k++] = xstrdup(*e);
-    env[k++] = xasprintf("TEND_PROC=%s", sp->name);
-    env[k++] = xasprintf("TEND_INCARNATION=%u", p->st.incarnation);
-    if (sp->user) {
-        env[k++] = xasprintf("HOME=%s", sp->home ? sp->home : "/");
-        env[k++] = xasprintf("USER=%s", sp->user);
-        env[k++] = xasprintf("LOGNAME=%s", sp->user);
-    }
-    env[k] = NULL;
-    return env;
-}
-
-static const char *env_get(char **env, const char *key)
-{
-    size_t n = strlen(key);
-    for (; *env; env++)
-        if (strncmp(*env, key, n) == 0 && (*env)[n] == '=')
-            return *env + n + 1;
-    return NULL;
-}
-
-static void close_from(int lo, int hi)
-{
-    if (lo > hi)
-        return;
-    if (close_range((unsigned)lo, (unsigned)hi, 0) == 0)
-        return;
-    struct rlimit rl;
-    int max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 65536
-                  ? (int)rl.rlim_cur : 65536;
-    for (int fd = lo; fd <= hi && fd < max; fd++)
-        close(fd);
-}
-
-static void __attribute__((noreturn))
-child_fail(int fd, int step, int err)
-{
-    struct exec_error e = {step, err};
-    ssize_t r = write(fd, &e, sizeof e);
-    (void)r;
-    _exit(127);
-}
-
-/* In the child, between fork and exec: only async-signal-safe calls. */
-static void __attribute__((noreturn))
-child_exec(const struct spec *sp, char **env, pid_t parent, int outw, int errw,
-           int execw)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = SIG_DFL;
-    for (int sig = 1; sig < NSIG; sig++)
-        sigaction(sig, &sa, NULL);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-
-    setpgid(0, 0);
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
-        _exit(127);  /* tend is already gone */
-
-    if (dup2(devnull_fd, 0) < 0 || dup2(outw, 1) < 0 || dup2(errw, 2) < 0)
-        child_fail(execw, STEP_SETUP, errno);
-    close_from(3, execw - 1);
-    close_from(execw + 1, ~0U >> 1);
-
-    if (sp->cwd && chdir(sp->cwd) != 0)
-        child_fail(execw, STEP_CHDIR, errno);
-    if (sp->user) {
-        if (setgroups((size_t)sp->ngroups, sp->groups) != 0 ||
-            setgid(sp->gid) != 0 || setuid(sp->uid) != 0)
-            child_fail(execw, STEP_USER, errno);
-    }
-
-    const char *file = sp->argv[0];
-    if (strchr(file, '/')) {
-        execve(file, sp->argv, env);
-        child_fail(execw, STEP_EXEC, errno);
-    }
-    /* search PATH as the child's environment gives it */
-    const char *path = env_get(env, "PATH");
-    if (!path)
-        path = "/usr/local/bin:/usr/bin:/bin";
-    int err = ENOENT;
-    char buf[4096];
-    size_t flen = strlen(file);
-    for (const char *d = path;; d++) {
-        const char *end = strchr(d, ':');
-        size_t dlen = end ? (size_t)(end - d) : strlen(d);
-        if (dlen + flen + 2 <= sizeof buf) {
-            memcpy(buf, d, dlen);
-            size_t k = dlen;
-            if (k == 0)
-                buf[k++] = '.';
-            buf[k++] = '/';
-            memcpy(buf + k, file, flen + 1);
-            execve(buf, sp->argv, env);
-            if (errno == EACCES)
-                err = EACCES;
-            else if (errno != ENOENT && errno != ENOTDIR)
-                child_fail(execw, STEP_EXEC, errno);
-        }
-        if (!end)
-            break;
-        d = end;
-    }
-    child_fail(execw, STEP_EXEC, err);
-}
-
 static void exec_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void child_cb(struct ev_loop *loop, ev_child *w, int revents);
 
-/* The reason of a `failed` status for an exec error report. */
-static char *exec_reason(const struct spec *sp, const struct exec_error *e)
+/* How the spec's program is spawned, with `env` as its environment. */
+static void spawn_opts_of(const struct spec *sp, char **env, struct spawn_opts *o)
 {
-    switch (e->step) {
-    case STEP_EXEC:
-        return xasprintf("exec %s: %s", sp->argv[0], strerror(e->err));
-    case STEP_CHDIR:
-        return xasprintf("chdir %s: %s", sp->cwd, strerror(e->err));
-    case STEP_USER:
-        return xasprintf("user %s: %s", sp->user, strerror(e->err));
-    default:
-        return xasprintf("setting up the child: %s", strerror(e->err));
+    o->argv = sp->argv;
+    o->env = env;
+    o->cwd = sp->cwd;
+    o->user = sp->user;
+    o->uid = sp->uid;
+    o->gid = sp->gid;
+    o->groups = sp->groups;
+    o->ngroups = sp->ngroups;
+}
+
+/* The child's environment: tend's, the spec's env, TEND_PROC,
+ * TEND_INCARNATION and, for `user`, HOME, USER and LOGNAME. */
+static char **build_env(const struct proc *p)
+{
+    const struct spec *sp = p->spec;
+    char *more[6] = {
+        xasprintf("TEND_PROC=%s", sp->name),
+        xasprintf("TEND_INCARNATION=%u", p->st.incarnation),
+    };
+    if (sp->user) {
+        more[2] = xasprintf("HOME=%s", sp->home ? sp->home : "/");
+        more[3] = xasprintf("USER=%s", sp->user);
+        more[4] = xasprintf("LOGNAME=%s", sp->user);
     }
+    char **env = spawn_env(sp->env, more);
+    for (int i = 0; more[i]; i++)
+        free(more[i]);
+    return env;
 }
 
 /* Publish a `failed` status with `reason` (taken over). */
@@ -587,15 +455,6 @@ static void fail_with(struct proc *p, char *reason)
     }
     p->st.reason = reason;
     move_commit(p, ev);
-}
-
-static void close_pair(int fds[2])
-{
-    if (fds[0] >= 0)
-        close(fds[0]);
-    if (fds[1] >= 0)
-        close(fds[1]);
-    fds[0] = fds[1] = -1;
 }
 
 void proc_start(struct proc *p, bool by_policy)
@@ -611,63 +470,35 @@ void proc_start(struct proc *p, bool by_policy)
     p->inc_seq = p->seq;
     p->sigkilled = false;
 
-    int outp[2] = {-1, -1}, errp[2] = {-1, -1}, execp[2] = {-1, -1};
-    char *reason = NULL;
-    if (devnull_fd < 0)
-        devnull_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-    if (devnull_fd < 0 || pipe2(outp, O_CLOEXEC) || pipe2(errp, O_CLOEXEC) ||
-        pipe2(execp, O_CLOEXEC)) {
-        reason = xasprintf("pipe: %s", strerror(errno));
-        goto fail;
-    }
-
     char **env = build_env(p);
-    sigset_t all, old;
-    sigfillset(&all);
-    sigprocmask(SIG_BLOCK, &all, &old);
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid == 0)
-        child_exec(p->spec, env, parent, outp[1], errp[1], execp[1]);
-    int fork_err = errno;
-    sigprocmask(SIG_SETMASK, &old, NULL);
+    struct spawn_opts o;
+    struct spawn_child c;
+    char *reason = NULL;
+    spawn_opts_of(p->spec, env, &o);
+    int rc = spawn_start(&o, &c, &reason);
     strv_free(env);
-    if (pid < 0) {
-        reason = xasprintf("fork: %s", strerror(fork_err));
-        goto fail;
+    if (rc != 0) {
+        hold(p);
+        move_commit(p, ev);  /* starting, with no pid */
+        fail_with(p, reason);
+        release(p);
+        return;
     }
-
-    setpgid(pid, pid);  /* also in the child: whichever runs first */
-    close(outp[1]);
-    close(errp[1]);
-    close(execp[1]);
-    groups_add(&p->group, pid);
-    ev_child_set(&p->child_w, pid, 0);
+    groups_add(&p->group, c.pid);
+    ev_child_set(&p->child_w, c.pid, 0);
     ev_child_start(p->loop, &p->child_w);
-    p->exec_fd = execp[0];
-    fd_set_nonblock(p->exec_fd, 1);
+    p->exec_fd = c.exec_fd;
     ev_io_set(&p->exec_w, p->exec_fd, EV_READ);
     ev_io_start(p->loop, &p->exec_w);
-    int rd[2] = {outp[0], errp[0]};
+    int rd[2] = {c.out_fd, c.err_fd};
     for (int i = 0; i < 2; i++) {
         struct proc_stream *s = &p->out[i];
         s->fd = rd[i];
-        fd_set_nonblock(s->fd, 1);
         ev_io_set(&s->w, s->fd, EV_READ);
         ev_io_start(p->loop, &s->w);
     }
-    p->st.pid = pid;
+    p->st.pid = c.pid;
     move_commit(p, ev);
-    return;
-
-fail:
-    close_pair(outp);
-    close_pair(errp);
-    close_pair(execp);
-    hold(p);
-    move_commit(p, ev);  /* starting, with no pid */
-    fail_with(p, reason);
-    release(p);
 }
 
 /* exec is confirmed: running, and (default readiness) ready at once. */
@@ -683,33 +514,26 @@ static void exec_confirmed(struct proc *p)
         proc_move(p, ST_READY);
 }
 
-/* Read the exec-confirm pipe: EOF means exec succeeded; an exec_error
- * record means it did not (*err receives it).  Returns false while
- * nothing is known yet. */
-static bool exec_read(struct proc *p, struct exec_error *err, bool *failed)
+/* Read the exec-confirm pipe (see spawn_exec_read); the watcher stops
+ * once the answer is known. */
+static int exec_read(struct proc *p, struct exec_error *e)
 {
-    ssize_t n;
-    do
-        n = read(p->exec_fd, err, sizeof *err);
-    while (n < 0 && errno == EINTR);
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-        return false;
-    *failed = n == (ssize_t)sizeof *err;
-    ev_io_stop(p->loop, &p->exec_w);
-    close(p->exec_fd);
-    p->exec_fd = -1;
-    return true;
+    ev_io_stop(p->loop, &p->exec_w);  /* before the fd may be closed */
+    int r = spawn_exec_read(&p->exec_fd, e);
+    if (r < 0)
+        ev_io_start(p->loop, &p->exec_w);
+    return r;
 }
 
 static void exec_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
     struct proc *p = container_of(w, struct proc, exec_w);
     struct exec_error e;
-    bool failed;
-    if (!exec_read(p, &e, &failed))
+    int r = exec_read(p, &e);
+    if (r < 0)
         return;
     hold(p);
-    if (failed)
+    if (r == 0)
         p->exec_failure = e, p->exec_failed = true;  /* published at reap */
     else
         exec_confirmed(p);
@@ -770,14 +594,15 @@ static void child_cb(struct ev_loop *loop, ev_child *w, int revents)
     /* In the order things happened: the exec report, the output already
      * written, then the exit. */
     if (p->exec_fd >= 0) {
+        /* the child is gone, so its end is closed: the answer is there */
         struct exec_error e;
-        bool failed = false;
-        if (!exec_read(p, &e, &failed)) {
+        int r = exec_read(p, &e);
+        if (r < 0) {
             ev_io_stop(p->loop, &p->exec_w);
             close(p->exec_fd);
-            p->exec_fd = -1;
+            p->exec_fd = -1;  /* no report after all: treat as exec'd */
         }
-        if (failed)
+        if (r == 0)
             p->exec_failure = e, p->exec_failed = true;
         else
             exec_confirmed(p);
@@ -794,7 +619,9 @@ static void child_cb(struct ev_loop *loop, ev_child *w, int revents)
 
     if (p->exec_failed) {
         p->exec_failed = false;
-        fail_with(p, exec_reason(p->spec, &p->exec_failure));
+        struct spawn_opts o;
+        spawn_opts_of(p->spec, NULL, &o);
+        fail_with(p, spawn_reason(&o, &p->exec_failure));
     } else {
         enum proc_state to = WIFSIGNALED(rstatus) ? ST_KILLED : ST_STOPPED;
         struct proc_event *ev = move_begin(p, to);

@@ -16,6 +16,7 @@
 #include "groups.h"
 #include "output.h"
 #include "ring.h"
+#include "spawn.h"
 #include "spec.h"
 #include "status.h"
 
@@ -23,11 +24,6 @@
 
 struct proc;
 
-/* What a child that could not exec reports through the exec-confirm pipe. */
-struct exec_error {
-    int step;
-    int err;
-};
 
 /* Called for each transition: `now` is the new status, `prev` the one
  * before.  Both are valid only during the call. */

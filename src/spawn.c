@@ -1,0 +1,221 @@
+/* spawn.c -- the one way tend starts a child. */
+#include "spawn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "spec.h"
+#include "util.h"
+
+extern char **environ;
+
+static int devnull_fd = -1;
+
+/* Whether `entry` ("KEY=VALUE" or "KEY") names one of the keys of the
+ * NULL-terminated lists. */
+static bool env_named(const char *entry, char *const *a, char *const *b)
+{
+    size_t klen = strcspn(entry, "=");
+    char *const *lists[] = {a, b};
+    for (int l = 0; l < 2; l++)
+        for (char *const *k = lists[l]; k && *k; k++)
+            if (strcspn(*k, "=") == klen && strncmp(entry, *k, klen) == 0)
+                return true;
+    return false;
+}
+
+char **spawn_env(char **set_unset, char *const *more)
+{
+    size_t n = strv_len(environ) + strv_len(set_unset) + strv_len(more) + 1;
+    char **env = xcalloc(n, sizeof *env);
+    size_t k = 0;
+    for (char **e = environ; *e; e++)
+        if (!env_named(*e, set_unset, more))
+            env[k++] = xstrdup(*e);
+    for (char **e = set_unset; e && *e; e++)
+        if (strchr(*e, '=') && !env_named(*e, NULL, more))
+            env[k++] = xstrdup(*e);
+    for (char *const *e = more; e && *e; e++)
+        env[k++] = xstrdup(*e);
+    env[k] = NULL;
+    return env;
+}
+
+static const char *env_get(char **env, const char *key)
+{
+    size_t n = strlen(key);
+    for (; *env; env++)
+        if (strncmp(*env, key, n) == 0 && (*env)[n] == '=')
+            return *env + n + 1;
+    return NULL;
+}
+
+static void close_from(int lo, int hi)
+{
+    if (lo > hi)
+        return;
+    if (close_range((unsigned)lo, (unsigned)hi, 0) == 0)
+        return;
+    struct rlimit rl;
+    int max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 65536
+                  ? (int)rl.rlim_cur : 65536;
+    for (int fd = lo; fd <= hi && fd < max; fd++)
+        close(fd);
+}
+
+static void __attribute__((noreturn)) child_fail(int fd, int step, int err)
+{
+    struct exec_error e = {step, err};
+    ssize_t r = write(fd, &e, sizeof e);
+    (void)r;
+    _exit(127);
+}
+
+/* In the child, between fork and exec: only async-signal-safe calls. */
+static void __attribute__((noreturn))
+child_exec(const struct spawn_opts *o, pid_t parent, int outw, int errw, int execw)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++)
+        sigaction(sig, &sa, NULL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+
+    setpgid(0, 0);
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+        _exit(127);  /* tend is already gone */
+
+    if (dup2(devnull_fd, 0) < 0 || dup2(outw, 1) < 0 || dup2(errw, 2) < 0)
+        child_fail(execw, STEP_SETUP, errno);
+    close_from(3, execw - 1);
+    close_from(execw + 1, ~0U >> 1);
+
+    if (o->cwd && chdir(o->cwd) != 0)
+        child_fail(execw, STEP_CHDIR, errno);
+    if (o->user && (setgroups((size_t)o->ngroups, o->groups) != 0 ||
+                    setgid(o->gid) != 0 || setuid(o->uid) != 0))
+        child_fail(execw, STEP_USER, errno);
+
+    const char *file = o->argv[0];
+    if (strchr(file, '/')) {
+        execve(file, o->argv, o->env);
+        child_fail(execw, STEP_EXEC, errno);
+    }
+    /* search PATH as the child's environment gives it */
+    const char *path = env_get(o->env, "PATH");
+    if (!path)
+        path = "/usr/local/bin:/usr/bin:/bin";
+    int err = ENOENT;
+    char buf[4096];
+    size_t flen = strlen(file);
+    for (const char *d = path;; d++) {
+        const char *end = strchr(d, ':');
+        size_t dlen = end ? (size_t)(end - d) : strlen(d);
+        if (dlen + flen + 2 <= sizeof buf) {
+            memcpy(buf, d, dlen);
+            size_t k = dlen;
+            if (k == 0)
+                buf[k++] = '.';
+            buf[k++] = '/';
+            memcpy(buf + k, file, flen + 1);
+            execve(buf, o->argv, o->env);
+            if (errno == EACCES)
+                err = EACCES;
+            else if (errno != ENOENT && errno != ENOTDIR)
+                child_fail(execw, STEP_EXEC, errno);
+        }
+        if (!end)
+            break;
+        d = end;
+    }
+    child_fail(execw, STEP_EXEC, err);
+}
+
+static void close_pair(int fds[2])
+{
+    for (int i = 0; i < 2; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    fds[0] = fds[1] = -1;
+}
+
+int spawn_start(const struct spawn_opts *o, struct spawn_child *c, char **reason)
+{
+    int outp[2] = {-1, -1}, errp[2] = {-1, -1}, execp[2] = {-1, -1};
+    if (devnull_fd < 0)
+        devnull_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+    /* only the read ends are non-blocking: the child gets ordinary pipes */
+    if (devnull_fd < 0 || pipe2(outp, O_CLOEXEC) || pipe2(errp, O_CLOEXEC) ||
+        pipe2(execp, O_CLOEXEC)) {
+        *reason = xasprintf("pipe: %s", strerror(errno));
+        goto fail;
+    }
+    sigset_t all, old;
+    sigfillset(&all);
+    sigprocmask(SIG_BLOCK, &all, &old);
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid == 0)
+        child_exec(o, parent, outp[1], errp[1], execp[1]);
+    int fork_err = errno;
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    if (pid < 0) {
+        *reason = xasprintf("fork: %s", strerror(fork_err));
+        goto fail;
+    }
+    setpgid(pid, pid);  /* also in the child: whichever runs first */
+    close(outp[1]);
+    close(errp[1]);
+    close(execp[1]);
+    c->pid = pid;
+    c->out_fd = outp[0];
+    c->err_fd = errp[0];
+    c->exec_fd = execp[0];
+    fd_set_nonblock(c->out_fd, 1);
+    fd_set_nonblock(c->err_fd, 1);
+    fd_set_nonblock(c->exec_fd, 1);
+    return 0;
+
+fail:
+    close_pair(outp);
+    close_pair(errp);
+    close_pair(execp);
+    return -1;
+}
+
+int spawn_exec_read(int *fd, struct exec_error *e)
+{
+    ssize_t n;
+    do
+        n = read(*fd, e, sizeof *e);
+    while (n < 0 && errno == EINTR);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return -1;
+    close(*fd);
+    *fd = -1;
+    return n == (ssize_t)sizeof *e ? 0 : 1;
+}
+
+char *spawn_reason(const struct spawn_opts *o, const struct exec_error *e)
+{
+    switch (e->step) {
+    case STEP_EXEC:
+        return xasprintf("exec %s: %s", o->argv[0], strerror(e->err));
+    case STEP_CHDIR:
+        return xasprintf("chdir %s: %s", o->cwd, strerror(e->err));
+    case STEP_USER:
+        return xasprintf("user %s: %s", o->user, strerror(e->err));
+    default:
+        return xasprintf("setting up the child: %s", strerror(e->err));
+    }
+}
