@@ -38,6 +38,9 @@ void lproc_follow(struct policy *pol, struct proc *p);
 int lproc_on_global(lua_State *L);
 /* Wait `seconds` (yields). */
 int lwait_sleep(lua_State *L, double seconds);
+/* Start argv for the running coroutine, which must yield next; the answer
+ * resumes it (see tend.exec).  The arguments are copied. */
+void lwait_exec(lua_State *L, char **argv, char **env, const char *cwd, double timeout);
 /* Cancel every wait (the VM is closing). */
 void lwait_cancel_all(struct policy *pol);
 

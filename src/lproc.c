@@ -14,6 +14,7 @@
 #include "lbind.h"
 #include "log.h"
 #include "lvm.h"
+#include "exec.h"
 #include "manager.h"
 #include "util.h"
 
@@ -179,6 +180,7 @@ enum wait_kind {
     W_START,    /* ready or terminal -> status */
     W_RESTART,  /* terminal, then start: -> status */
     W_CHANGED,  /* next transition -> status */
+    W_EXEC,     /* tend.exec -> exit_code, stdout, stderr | nil, status */
 };
 
 struct waiter {
@@ -188,6 +190,7 @@ struct waiter {
     struct proc *p;
     struct proc_sub *sub;
     ev_timer timer;
+    struct exec_job *job;
     struct waiter *prev, *next;
 };
 
@@ -203,6 +206,8 @@ static void waiter_unlink(struct waiter *w)
         proc_unsubscribe(w->p, w->sub);
     if (w->kind == W_SLEEP)
         ev_timer_stop(w->pol->loop, &w->timer);
+    exec_cancel(w->job);
+    w->job = NULL;
 }
 
 static struct waiter *waiter_new(struct policy *pol, lua_State *co, enum wait_kind kind)
@@ -232,6 +237,7 @@ struct answer {
     struct waiter *w;
     const struct status *st;  /* NULL: no status */
     bool ok;                  /* W_READY: reached */
+    const struct exec_result *exec;
 };
 
 static int resume_protected(lua_State *L)
@@ -241,7 +247,22 @@ static int resume_protected(lua_State *L)
     lua_State *co = w->co;
     struct policy *pol = w->pol;
     int n = 0;
-    if (w->kind == W_READY) {
+    if (w->kind == W_EXEC) {
+        const struct exec_result *r = a->exec;
+        if (r->state == ST_STOPPED) {
+            lua_pushinteger(co, r->exit_code);
+            lua_pushlstring(co, r->out, r->out_len);
+            lua_pushlstring(co, r->err, r->err_len);
+            n = 3;
+        } else {
+            struct status st = {.state = r->state, .signal = r->signal,
+                                .started_at = r->started_at, .ended_at = r->ended_at,
+                                .reason = (char *)r->reason, .tail = (char *)r->err};
+            lua_pushnil(co);
+            lstatus_push(co, &st, "exec");
+            n = 2;
+        }
+    } else if (w->kind == W_READY) {
         if (a->ok) {
             lua_pushboolean(co, 1);
             n = 1;
@@ -259,11 +280,12 @@ static int resume_protected(lua_State *L)
 }
 
 /* End the wait and resume its coroutine with the answer. */
-static void waiter_finish(struct waiter *w, const struct status *st, bool ok)
+static void waiter_finish(struct waiter *w, const struct status *st, bool ok,
+                          const struct exec_result *exec)
 {
     struct policy *pol = w->pol;
     waiter_unlink(w);
-    struct answer a = {w, st, ok};
+    struct answer a = {w, st, ok, exec};
     lua_State *L = pol->L;
     lua_pushcfunction(L, resume_protected);
     lua_pushlightuserdata(L, &a);
@@ -277,7 +299,7 @@ static void waiter_finish(struct waiter *w, const struct status *st, bool ok)
 
 static void sleep_cb(struct ev_loop *loop, ev_timer *t, int revents)
 {
-    waiter_finish(container_of(t, struct waiter, timer), NULL, false);
+    waiter_finish(container_of(t, struct waiter, timer), NULL, false, NULL);
 }
 
 int lwait_sleep(lua_State *L, double seconds)
@@ -297,30 +319,45 @@ static void waiter_cb(struct proc *p, const struct status *now,
     bool terminal = status_is_terminal(now->state);
     switch (w->kind) {
     case W_CHANGED:
-        waiter_finish(w, now, true);
+        waiter_finish(w, now, true, NULL);
         break;
     case W_TERMINAL:
         if (terminal)
-            waiter_finish(w, now, true);
+            waiter_finish(w, now, true, NULL);
         break;
     case W_READY:
         if (now->state == ST_READY || terminal)
-            waiter_finish(w, now, now->state == ST_READY);
+            waiter_finish(w, now, now->state == ST_READY, NULL);
         break;
     case W_START:
         if (now->state == ST_READY || terminal)
-            waiter_finish(w, now, true);
+            waiter_finish(w, now, true, NULL);
         break;
     case W_RESTART:
         if (terminal) {
             w->kind = W_START;
             if (!manager_start_now(w->pol->m, p))
-                waiter_finish(w, now, true);  /* shutting down: stays down */
+                waiter_finish(w, now, true, NULL);  /* shutting down: stays down */
         }
         break;
     case W_SLEEP:
+    case W_EXEC:
         break;
     }
+}
+
+static void exec_done(const struct exec_result *r, void *data)
+{
+    struct waiter *w = data;
+    w->job = NULL;  /* the job frees itself after this call */
+    waiter_finish(w, NULL, true, r);
+}
+
+void lwait_exec(lua_State *L, char **argv, char **env, const char *cwd, double timeout)
+{
+    struct policy *pol = policy_of(L);
+    struct waiter *w = waiter_new(pol, L, W_EXEC);
+    w->job = exec_start(pol->loop, argv, env, cwd, timeout, exec_done, w);
 }
 
 /* Wait on p for `kind` (yields). */

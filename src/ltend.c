@@ -510,6 +510,69 @@ static int l_get(lua_State *L)
     return 1;
 }
 
+/* The C strings of a tend.exec call, freed by __gc if a check raises. */
+#define EXECARGS_MT "tend.ExecArgs"
+struct exec_args {
+    char **argv, **env;
+    char *cwd;
+};
+
+static void execargs_free(struct exec_args *a)
+{
+    strv_free(a->argv);
+    strv_free(a->env);
+    free(a->cwd);
+    memset(a, 0, sizeof *a);
+}
+
+static int execargs_gc(lua_State *L)
+{
+    execargs_free(luaL_checkudata(L, 1, EXECARGS_MT));
+    return 0;
+}
+
+/* tend.exec(argv [, opts]): run a short command without blocking the loop;
+ * exit_code, stdout, stderr, or nil and a status when it was killed or
+ * could not run.  opts: timeout, env, cwd. */
+static int l_exec(lua_State *L)
+{
+    struct policy *pol = policy_of(L);
+    if (!pol->m)
+        return luaL_error(L, "tend.exec: the policy file is still loading (use tend.task)");
+    lvm_check_yieldable(L, "tend.exec");
+    lua_settop(L, 2);
+    struct exec_args *a = lua_newuserdatauv(L, sizeof *a, 0);  /* 3 */
+    memset(a, 0, sizeof *a);
+    if (luaL_newmetatable(L, EXECARGS_MT)) {
+        lua_pushcfunction(L, execargs_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_setmetatable(L, -2);
+    lua_pushvalue(L, 1);
+    a->argv = get_strv(L, "exec", "argv", 1);
+    lua_pop(L, 1);
+    double timeout = 0;
+    if (!lua_isnil(L, 2)) {
+        luaL_checktype(L, 2, LUA_TTABLE);
+        if (lua_getfield(L, 2, "timeout") != LUA_TNIL)
+            timeout = get_number(L, "exec", "timeout", 0);
+        lua_pop(L, 1);
+        if (lua_getfield(L, 2, "env") != LUA_TNIL)
+            a->env = get_env(L, "exec");
+        lua_pop(L, 1);
+        if (lua_getfield(L, 2, "cwd") != LUA_TNIL) {
+            char *c = get_string(L, "exec", "cwd");
+            a->cwd = c[0] == '/' ? c : xasprintf("%s/%s", pol->dir, c);
+            if (a->cwd != c)
+                free(c);
+        }
+        lua_pop(L, 1);
+    }
+    lwait_exec(L, a->argv, a->env, a->cwd, timeout);  /* copies what it keeps */
+    execargs_free(a);
+    return lua_yield(L, 0);
+}
+
 /* tend.exit([code]): graceful shutdown, then exit; never returns. */
 static int l_exit(lua_State *L)
 {
@@ -581,6 +644,7 @@ static const luaL_Reg tend_funcs[] = {
     {"procs", l_procs},
     {"get", l_get},
     {"exit", l_exit},
+    {"exec", l_exec},
     {NULL, NULL},
 };
 

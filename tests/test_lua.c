@@ -294,6 +294,38 @@ static void test_tasks_keep_tend_running_until_they_end(void **state)
         "tend.task(function() tend.sleep(0.05); tend.log.info('task done') end)\n"), 0);
 }
 
+static void test_exec_runs_a_command_without_blocking(void **state)
+{
+    assert_int_equal(run_policy(
+        "local ticks = 0\n"
+        "tend.task(function() for i = 1, 5 do tend.sleep(0.01); ticks = ticks + 1 end end)\n"
+        "tend.task(function()\n"
+        "  local code, out, err = tend.exec({ 'sh', '-c', 'sleep 0.2; echo hi; echo oops >&2; exit 3' })\n"
+        "  assert(code == 3 and out == 'hi\\n' and err == 'oops\\n', tostring(code))\n"
+        "  assert(ticks == 5, 'the loop kept running: ' .. ticks)\n"
+        "  local x, st = tend.exec({ 'sleep', '30' }, { timeout = 0.1 })\n"
+        "  assert(x == nil and st.state == 'killed' and st.signal == 'KILL')\n"
+        "  x, st = tend.exec({ '/nope' })\n"
+        "  assert(x == nil and st.state == 'failed' and st.reason:find('exec /nope'))\n"
+        "  code, out = tend.exec({ 'sh', '-c', 'echo $FOO; pwd' }, { env = { FOO = 'bar' }, cwd = '/' })\n"
+        "  assert(code == 0 and out == 'bar\\n/\\n', out)\n"
+        "  assert(not pcall(tend.exec, 'sh'))\n"
+        "  tend.exit(42)\n"
+        "end)\n"), OK);
+}
+
+static void test_blocking_stdlib_calls_are_refused(void **state)
+{
+    assert_int_equal(run_policy(
+        "tend.task(function()\n"
+        "  local ok, err = pcall(os.execute, 'true')\n"
+        "  assert(not ok and err:find('tend.exec'), err)\n"
+        "  ok, err = pcall(io.popen, 'true')\n"
+        "  assert(not ok and err:find('tend.exec'), err)\n"
+        "  tend.exit(42)\n"
+        "end)\n"), OK);
+}
+
 int main(void)
 {
     loop = ev_default_loop(0);
@@ -314,6 +346,8 @@ int main(void)
         cmocka_unit_test(test_spawn_after_load_starts_now),
         cmocka_unit_test(test_methods_during_load_say_when_they_work),
         cmocka_unit_test(test_tasks_keep_tend_running_until_they_end),
+        cmocka_unit_test(test_exec_runs_a_command_without_blocking),
+        cmocka_unit_test(test_blocking_stdlib_calls_are_refused),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);
     output_finish();
