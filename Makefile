@@ -52,6 +52,9 @@ $(BUILD)/obj/tests/%.o: tests/%.c | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
+# the Lua library is built into the binary (.incbin in src/bundle.c)
+$(BUILD)/obj/bundle.o: $(wildcard lua/tend/*.lua)
+
 $(BUILD)/libtend.a: $(CORE_OBJ)
 	$(AR) rcs $@ $^
 
@@ -75,8 +78,14 @@ run: $(BUILD)/tend
 asan:
 	$(MAKE) BUILD=build/asan SAN=1 test
 
-bench: $(BUILD)/tend
-	@sh scripts/bench.sh $(abspath $(BUILD)/tend)
+# The benchmark driver, built with tend's flags but without -Isrc (src/spawn.h
+# would hide <spawn.h>); libc and libm only.
+$(BUILD)/bench: scripts/bench.c
+	@mkdir -p $(dir $@)
+	$(CC) $(filter-out -Isrc,$(CFLAGS)) $(LDFLAGS) -o $@ $< -lm
+
+bench: $(BUILD)/tend $(BUILD)/bench
+	@sh scripts/bench.sh $(abspath $(BUILD)/tend) $(abspath $(BUILD)/bench)
 
 install: $(BUILD)/tend
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bundle.h"
 #include "lbind.h"
 #include "lvm.h"
 #include "manager.h"
@@ -91,6 +92,7 @@ static int load_chunk(lua_State *L)
 {
     struct policy *pol = lua_touserdata(L, 1);
     luaL_openlibs(L);
+    bundle_preload(L);
     luaL_requiref(L, "tend", luaopen_tend, 1);
     lua_pop(L, 1);
     /* luaL_loadfile names the chunk "@path": errors read "path:line:" */

@@ -152,7 +152,7 @@ static void test_watch_and_changed_follow_transitions(void **state)
         "  end\n"
         "  local got = table.concat(states, ' ')\n"
         "  assert(got == 'starting running ready killed', got)\n"
-        "  tend.task(function() tend.sleep(0.01); a:start() end)\n"
+        "  tend.task(function() tend.sleep(0); a:start() end)  -- after changed() waits\n"
         "  local st = a:changed()\n"
         "  assert(st.state == 'starting' and st.incarnation == 2)\n"
         "  a:kill()\n"
@@ -326,6 +326,48 @@ static void test_blocking_stdlib_calls_are_refused(void **state)
         "end)\n"), OK);
 }
 
+static void test_one_for_all_restarts_the_other_members(void **state)
+{
+    assert_int_equal(run_policy(
+        "local group = require 'tend.group'\n"
+        "local a = tend.proc { name = 'a', cmd = { 'sleep', '30' }, restart = 'always',\n"
+        "                      backoff = { initial = 0.01, jitter = 0 } }\n"
+        "local b = tend.proc { name = 'b', cmd = { 'sleep', '30' }, restart = 'always' }\n"
+        "local c = tend.proc { name = 'c', cmd = { 'sleep', '30' }, restart = 'always' }\n"
+        "group.one_for_all { a, b, c }\n"
+        "tend.task(function()\n"
+        "  a:ready(); b:ready(); c:ready()\n"
+        "  local pb, pc = b:pid(), c:pid()\n"
+        "  local wb, wc = b:watch(), c:watch()\n"
+        "  a:kill()  -- a crash: a restarts by its policy, b and c by the group\n"
+        "  for st in wb do if st.state == 'ready' then break end end\n"
+        "  for st in wc do if st.state == 'ready' then break end end\n"
+        "  assert(b:pid() ~= pb and c:pid() ~= pc)\n"
+        "  assert(a:ready() and a:status().incarnation == 2)\n"
+        "  tend.exit(42)\n"
+        "end)\n"), OK);
+}
+
+static void test_rest_for_one_leaves_earlier_members_alone(void **state)
+{
+    assert_int_equal(run_policy(
+        "local group = require 'tend.group'\n"
+        "local a = tend.proc { name = 'a', cmd = { 'sleep', '30' } }\n"
+        "local b = tend.proc { name = 'b', cmd = { 'sleep', '30' }, restart = 'always',\n"
+        "                      backoff = { initial = 0.01, jitter = 0 } }\n"
+        "local c = tend.proc { name = 'c', cmd = { 'sleep', '30' } }\n"
+        "group.rest_for_one { a, b, c }\n"
+        "tend.task(function()\n"
+        "  a:ready(); b:ready(); c:ready()\n"
+        "  local wc = c:watch()\n"
+        "  b:kill()\n"
+        "  for st in wc do if st.state == 'ready' then break end end\n"
+        "  assert(c:status().incarnation == 2)\n"
+        "  assert(a:status().incarnation == 1, 'a untouched')\n"
+        "  tend.exit(42)\n"
+        "end)\n"), OK);
+}
+
 int main(void)
 {
     loop = ev_default_loop(0);
@@ -348,6 +390,8 @@ int main(void)
         cmocka_unit_test(test_tasks_keep_tend_running_until_they_end),
         cmocka_unit_test(test_exec_runs_a_command_without_blocking),
         cmocka_unit_test(test_blocking_stdlib_calls_are_refused),
+        cmocka_unit_test(test_one_for_all_restarts_the_other_members),
+        cmocka_unit_test(test_rest_for_one_leaves_earlier_members_alone),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);
     output_finish();
