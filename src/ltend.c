@@ -573,6 +573,44 @@ static int l_exec(lua_State *L)
     return lua_yield(L, 0);
 }
 
+/* tend.limits{ memory = BYTES, instructions = N }: the VM's memory cap and
+ * the instruction budget of each resume; returns the limits in force. */
+static int l_limits(lua_State *L)
+{
+    struct policy *pol = policy_of(L);
+    if (!lua_isnoneornil(L, 1)) {
+        luaL_checktype(L, 1, LUA_TTABLE);
+        lua_pushnil(L);
+        while (lua_next(L, 1)) {
+            const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
+            if (strcmp(k, "memory") == 0) {
+                lua_Integer v = luaL_checkinteger(L, -1);
+                if (v < 1024 * 1024)
+                    return luaL_error(L, "tend.limits: memory must be at least 1 MiB");
+                if ((size_t)v < pol->mem_used)
+                    return luaL_error(L, "tend.limits: memory below what the VM holds now");
+                pol->mem_cap = (size_t)v;
+            } else if (strcmp(k, "instructions") == 0) {
+                lua_Integer v = luaL_checkinteger(L, -1);
+                if (v < 1000 || v > 2000000000)
+                    return luaL_error(L, "tend.limits: instructions must be 1000..2e9");
+                pol->budget = (long)v;
+            } else {
+                return luaL_error(L, "tend.limits: unknown field '%s'", k);
+            }
+            lua_pop(L, 1);
+        }
+    }
+    lua_createtable(L, 0, 3);
+    lua_pushinteger(L, (lua_Integer)pol->mem_cap);
+    lua_setfield(L, -2, "memory");
+    lua_pushinteger(L, pol->budget);
+    lua_setfield(L, -2, "instructions");
+    lua_pushinteger(L, (lua_Integer)pol->mem_used);
+    lua_setfield(L, -2, "memory_used");
+    return 1;
+}
+
 /* tend.exit([code]): graceful shutdown, then exit; never returns. */
 static int l_exit(lua_State *L)
 {
@@ -645,6 +683,7 @@ static const luaL_Reg tend_funcs[] = {
     {"get", l_get},
     {"exit", l_exit},
     {"exec", l_exec},
+    {"limits", l_limits},
     {NULL, NULL},
 };
 

@@ -369,6 +369,24 @@ static void test_rest_for_one_leaves_earlier_members_alone(void **state)
         "end)\n"), OK);
 }
 
+static void test_limits_are_settable(void **state)
+{
+    assert_int_equal(run_policy(
+        "local l = tend.limits()\n"
+        "assert(l.memory == 64 * 1024 * 1024 and l.instructions == 10000000)\n"
+        "tend.limits { instructions = 100000, memory = 8 * 1024 * 1024 }\n"
+        "assert(tend.limits().instructions == 100000)\n"
+        "assert(not pcall(tend.limits, { memroy = 1 }))\n"
+        "local a = tend.proc { name = 'a', cmd = { 'true' }, restart = 'never' }\n"
+        "local finished = false\n"
+        "a:on('stopped', function() for i = 1, 200000 do end finished = true end)\n"
+        "a:on('stopped', function()\n"
+        "  local t = {} for i = 1, 1e6 do t[i] = ('x'):rep(100) .. i end end)\n"
+        "tend.task(function() a:wait(); tend.sleep(0.05)\n"
+        "  assert(not finished, '200000 instructions > the budget of 100000')\n"
+        "  tend.exit(42) end)\n"), OK);
+}
+
 int main(void)
 {
     loop = ev_default_loop(0);
@@ -392,6 +410,7 @@ int main(void)
         cmocka_unit_test(test_exec_runs_a_command_without_blocking),
         cmocka_unit_test(test_blocking_stdlib_calls_are_refused),
         cmocka_unit_test(test_one_for_all_restarts_the_other_members),
+        cmocka_unit_test(test_limits_are_settable),
         cmocka_unit_test(test_rest_for_one_leaves_earlier_members_alone),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);
