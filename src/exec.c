@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "groups.h"
-#include "spawn.h"
+#include "launch.h"
 #include "spec.h"
 #include "util.h"
 
@@ -25,7 +25,7 @@ struct exec_job {
     struct ev_loop *loop;
     exec_done_fn *fn;
     void *data;
-    struct spawn_opts opts;  /* argv and cwd, for the failure reason */
+    struct launch_opts opts;  /* argv and cwd, for the failure reason */
     char **argv;
     char *cwd;
     struct pgroup group;
@@ -124,9 +124,9 @@ static void child_cb(struct ev_loop *loop, ev_child *w, int revents)
     int status = w->rstatus;
     struct exec_error e;
     j->r.ended_at = now_mono();
-    if (j->exec_fd >= 0 && spawn_exec_read(&j->exec_fd, &e) == 0) {
+    if (j->exec_fd >= 0 && launch_exec_read(&j->exec_fd, &e) == 0) {
         j->r.state = ST_FAILED;
-        j->reason = spawn_reason(&j->opts, &e);
+        j->reason = launch_reason(&j->opts, &e);
     } else if (WIFSIGNALED(status)) {
         j->r.state = ST_KILLED;
         j->r.signal = WTERMSIG(status);
@@ -176,11 +176,11 @@ struct exec_job *exec_start(struct ev_loop *loop, char *const *argv, char **env,
         j->cap[i].w.data = j;
     }
 
-    char **full = spawn_env(env, NULL);
+    char **full = launch_env(env, NULL);
     j->opts.env = full;
-    struct spawn_child c;
+    struct launch_child c;
     j->r.started_at = now_mono();
-    int rc = spawn_start(&j->opts, &c, &j->reason);
+    int rc = launch_start(&j->opts, &c, &j->reason);
     strv_free(full);
     j->opts.env = NULL;
     if (rc != 0) {

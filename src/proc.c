@@ -413,7 +413,7 @@ static void exec_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void child_cb(struct ev_loop *loop, ev_child *w, int revents);
 
 /* How the spec's program is spawned, with `env` as its environment. */
-static void spawn_opts_of(const struct spec *sp, char **env, struct spawn_opts *o)
+static void launch_opts_of(const struct spec *sp, char **env, struct launch_opts *o)
 {
     o->argv = sp->argv;
     o->env = env;
@@ -439,7 +439,7 @@ static char **build_env(const struct proc *p)
         more[3] = xasprintf("USER=%s", sp->user);
         more[4] = xasprintf("LOGNAME=%s", sp->user);
     }
-    char **env = spawn_env(sp->env, more);
+    char **env = launch_env(sp->env, more);
     for (int i = 0; more[i]; i++)
         free(more[i]);
     return env;
@@ -471,11 +471,11 @@ void proc_start(struct proc *p, bool by_policy)
     p->sigkilled = false;
 
     char **env = build_env(p);
-    struct spawn_opts o;
-    struct spawn_child c;
+    struct launch_opts o;
+    struct launch_child c;
     char *reason = NULL;
-    spawn_opts_of(p->spec, env, &o);
-    int rc = spawn_start(&o, &c, &reason);
+    launch_opts_of(p->spec, env, &o);
+    int rc = launch_start(&o, &c, &reason);
     strv_free(env);
     if (rc != 0) {
         hold(p);
@@ -514,12 +514,12 @@ static void exec_confirmed(struct proc *p)
         proc_move(p, ST_READY);
 }
 
-/* Read the exec-confirm pipe (see spawn_exec_read); the watcher stops
+/* Read the exec-confirm pipe (see launch_exec_read); the watcher stops
  * once the answer is known. */
 static int exec_read(struct proc *p, struct exec_error *e)
 {
     ev_io_stop(p->loop, &p->exec_w);  /* before the fd may be closed */
-    int r = spawn_exec_read(&p->exec_fd, e);
+    int r = launch_exec_read(&p->exec_fd, e);
     if (r < 0)
         ev_io_start(p->loop, &p->exec_w);
     return r;
@@ -619,9 +619,9 @@ static void child_cb(struct ev_loop *loop, ev_child *w, int revents)
 
     if (p->exec_failed) {
         p->exec_failed = false;
-        struct spawn_opts o;
-        spawn_opts_of(p->spec, NULL, &o);
-        fail_with(p, spawn_reason(&o, &p->exec_failure));
+        struct launch_opts o;
+        launch_opts_of(p->spec, NULL, &o);
+        fail_with(p, launch_reason(&o, &p->exec_failure));
     } else {
         enum proc_state to = WIFSIGNALED(rstatus) ? ST_KILLED : ST_STOPPED;
         struct proc_event *ev = move_begin(p, to);

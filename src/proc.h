@@ -16,7 +16,7 @@
 #include "groups.h"
 #include "output.h"
 #include "ring.h"
-#include "spawn.h"
+#include "launch.h"
 #include "spec.h"
 #include "status.h"
 

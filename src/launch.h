@@ -1,24 +1,24 @@
-/* spawn.h -- fork and exec a program the way every child of tend starts:
+/* launch.h -- fork and exec a program the way every child of tend starts:
  * its own process group, PR_SET_PDEATHSIG, default signal dispositions and
  * an empty mask, stdin from /dev/null, stdout and stderr to fresh pipes, no
  * other fd of tend's, then cwd and user; exec is confirmed through a
  * close-on-exec pipe (SPEC 9). */
-#ifndef TEND_SPAWN_H
-#define TEND_SPAWN_H
+#ifndef TEND_LAUNCH_H
+#define TEND_LAUNCH_H
 
 #include <stdbool.h>
 #include <sys/types.h>
 
 /* What a child that could not exec reports through the exec-confirm pipe. */
-enum spawn_step { STEP_EXEC, STEP_CHDIR, STEP_USER, STEP_SETUP };
+enum launch_step { STEP_EXEC, STEP_CHDIR, STEP_USER, STEP_SETUP };
 struct exec_error {
     int step;
     int err;
 };
 
-struct spawn_opts {
+struct launch_opts {
     char *const *argv;    /* argv[0] searched in the env's PATH */
-    char **env;           /* the complete environment (spawn_env) */
+    char **env;           /* the complete environment (launch_env) */
     const char *cwd;      /* NULL: tend's */
     const char *user;     /* NULL: tend's; else uid, gid, groups apply */
     uid_t uid;
@@ -27,7 +27,7 @@ struct spawn_opts {
     int ngroups;
 };
 
-struct spawn_child {
+struct launch_child {
     pid_t pid;
     int out_fd, err_fd;   /* read ends: non-blocking, close-on-exec */
     int exec_fd;          /* the exec-confirm read end: non-blocking */
@@ -35,18 +35,18 @@ struct spawn_child {
 
 /* Start the child.  0, or -1 with *reason ("fork: ...", "pipe: ...") and
  * nothing left open. */
-int spawn_start(const struct spawn_opts *o, struct spawn_child *c, char **reason);
+int launch_start(const struct launch_opts *o, struct launch_child *c, char **reason);
 
 /* Read the exec report: 1 exec succeeded, 0 it failed (*e says why), -1
  * nothing known yet.  On 1 or 0 the fd is closed. */
-int spawn_exec_read(int *fd, struct exec_error *e);
+int launch_exec_read(int *fd, struct exec_error *e);
 
 /* The `failed` reason for an exec report ("exec /nope: No such file or
  * directory"). */
-char *spawn_reason(const struct spawn_opts *o, const struct exec_error *e);
+char *launch_reason(const struct launch_opts *o, const struct exec_error *e);
 
 /* tend's environment with `set_unset` applied ("K=V" sets, a bare "K"
  * unsets), then `more` ("K=V", winning over both); a new array. */
-char **spawn_env(char **set_unset, char *const *more);
+char **launch_env(char **set_unset, char *const *more);
 
 #endif

@@ -1,5 +1,5 @@
-/* spawn.c -- the one way tend starts a child. */
-#include "spawn.h"
+/* launch.c -- the one way tend starts a child. */
+#include "launch.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -31,7 +31,7 @@ static bool env_named(const char *entry, char *const *a, char *const *b)
     return false;
 }
 
-char **spawn_env(char **set_unset, char *const *more)
+char **launch_env(char **set_unset, char *const *more)
 {
     size_t n = strv_len(environ) + strv_len(set_unset) + strv_len(more) + 1;
     char **env = xcalloc(n, sizeof *env);
@@ -80,7 +80,7 @@ static void __attribute__((noreturn)) child_fail(int fd, int step, int err)
 
 /* In the child, between fork and exec: only async-signal-safe calls. */
 static void __attribute__((noreturn))
-child_exec(const struct spawn_opts *o, pid_t parent, int outw, int errw, int execw)
+child_exec(const struct launch_opts *o, pid_t parent, int outw, int errw, int execw)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -149,7 +149,7 @@ static void close_pair(int fds[2])
     fds[0] = fds[1] = -1;
 }
 
-int spawn_start(const struct spawn_opts *o, struct spawn_child *c, char **reason)
+int launch_start(const struct launch_opts *o, struct launch_child *c, char **reason)
 {
     int outp[2] = {-1, -1}, errp[2] = {-1, -1}, execp[2] = {-1, -1};
     if (devnull_fd < 0)
@@ -193,7 +193,7 @@ fail:
     return -1;
 }
 
-int spawn_exec_read(int *fd, struct exec_error *e)
+int launch_exec_read(int *fd, struct exec_error *e)
 {
     ssize_t n;
     do
@@ -206,7 +206,7 @@ int spawn_exec_read(int *fd, struct exec_error *e)
     return n == (ssize_t)sizeof *e ? 0 : 1;
 }
 
-char *spawn_reason(const struct spawn_opts *o, const struct exec_error *e)
+char *launch_reason(const struct launch_opts *o, const struct exec_error *e)
 {
     switch (e->step) {
     case STEP_EXEC:
