@@ -56,6 +56,7 @@ $(BUILD)/obj/tests/%.o: tests/%.c | $(DEPS_OK)
 $(BUILD)/obj/bundle.o: $(wildcard lua/tend/*.lua)
 
 $(BUILD)/libtend.a: $(CORE_OBJ)
+	rm -f $@
 	$(AR) rcs $@ $^
 
 $(BUILD)/tend: $(MAIN_OBJ) $(BUILD)/libtend.a
