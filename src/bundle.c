@@ -19,6 +19,7 @@
 
 EMBED(tend_lua_backoff, "lua/tend/backoff.lua");
 EMBED(tend_lua_group, "lua/tend/group.lua");
+EMBED(tend_lua_restart, "lua/tend/restart.lua");
 
 static const struct {
     const char *name, *chunkname;
@@ -26,6 +27,7 @@ static const struct {
 } modules[] = {
     {"tend.backoff", "@lua/tend/backoff.lua", tend_lua_backoff},
     {"tend.group", "@lua/tend/group.lua", tend_lua_group},
+    {"tend.restart", "@lua/tend/restart.lua", tend_lua_restart},
 };
 
 static int load_module(lua_State *L)

@@ -4,8 +4,8 @@
 
 #include <lua.h>
 
-/* Make `require "tend.backoff"` and `require "tend.group"` find the
- * built-in modules. */
+/* Make `require "tend.backoff"`, `"tend.group"` and `"tend.restart"` find
+ * the built-in modules. */
 void bundle_preload(lua_State *L);
 
 #endif

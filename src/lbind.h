@@ -12,6 +12,15 @@
 
 #define PROC_MT "tend.Proc"
 
+/* uservalue slots of a proc handle */
+enum {
+    UV_NAME = 1,     /* the name */
+    UV_RESTART = 2,  /* a restart function */
+    UV_HOOKS = 3,    /* state -> list of the proc's hooks */
+    UV_POLICY = 4,   /* the tend.restart policy of its declaration */
+    UV_COUNT = 4
+};
+
 /* A Lua handle on a proc.  Lua never holds a raw pointer it could outlive:
  * `p` is cleared when the proc goes, and methods then raise. */
 struct lproc {
@@ -44,7 +53,11 @@ void lwait_exec(lua_State *L, char **argv, char **env, const char *cwd, double t
 /* Cancel every wait (the VM is closing). */
 void lwait_cancel_all(struct policy *pol);
 
-/* The restart-function decider, for manager_set_decider. */
+/* Give the handle at the top of the stack the restart function and the
+ * restart policy of the declaration table at index `decl`. */
+void lproc_set_policy(lua_State *L, int decl);
+
+/* The restart decider, for manager_set_decider. */
 double lproc_decide(struct proc *p, struct status *st, void *data);
 
 /* Register the Proc metatable. */

@@ -18,9 +18,6 @@
 #include "manager.h"
 #include "util.h"
 
-/* uservalue slots of a proc handle */
-enum { UV_NAME = 1, UV_RESTART = 2, UV_HOOKS = 3, UV_COUNT = 3 };
-
 static const char procobjs_key = 'o';  /* proc pointer or decl+1 -> handle */
 static const char hooks_key = 'h';     /* state -> list of global hooks */
 
@@ -785,7 +782,34 @@ void lproc_follow(struct policy *pol, struct proc *p)
     proc_subscribe(p, hook_cb, pol);
 }
 
-/* ---- restart functions ---- */
+/* ---- restart decisions ---- */
+
+void lproc_set_policy(lua_State *L, int decl)
+{
+    decl = lua_absindex(L, decl);
+    int h = lua_gettop(L);
+    /* require("tend.restart").new{ restart = mode, backoff = .., give_up = .. };
+     * for a restart function the policy is its "on-failure" fallback */
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "tend.restart");
+    lua_call(L, 1, 1);
+    lua_getfield(L, -1, "new");
+    lua_createtable(L, 0, 3);
+    if (lua_getfield(L, decl, "restart") == LUA_TFUNCTION) {
+        lua_pushvalue(L, -1);
+        lua_setiuservalue(L, h, UV_RESTART);
+        lua_pop(L, 1);
+        lua_pushliteral(L, "on-failure");
+    }
+    lua_setfield(L, -2, "restart");
+    lua_getfield(L, decl, "backoff");
+    lua_setfield(L, -2, "backoff");
+    lua_getfield(L, decl, "give_up");
+    lua_setfield(L, -2, "give_up");
+    lua_call(L, 1, 1);
+    lua_setiuservalue(L, h, UV_POLICY);
+    lua_settop(L, h);
+}
 
 struct decision {
     struct proc *p;
@@ -793,53 +817,85 @@ struct decision {
     double delay;
 };
 
-static int decide_protected(lua_State *L)
+/* Run the restart function (stack: fn, proc, status) in a coroutine that
+ * may not wait.  True with d->delay set when it answered. */
+static bool call_restart_function(lua_State *L, struct policy *pol, struct decision *d)
 {
-    struct decision *d = lua_touserdata(L, 1);
-    struct policy *pol = policy_of(L);
     lua_State *co = lua_newthread(L);
-    lproc_push(L, d->p);
-    lua_getiuservalue(L, -1, UV_RESTART);
-    lua_insert(L, -2);
-    lstatus_push(L, d->st, d->p->spec->name);
+    lua_insert(L, -4);
     lua_xmove(L, co, 3);
     int nres;
     lvm_arm(pol, co);
     int rc = lua_resume(co, L, 2, &nres);
     lvm_disarm(co);
+    bool answered = false;
+    const char *name = d->p->spec->name;
     if (rc == LUA_YIELD) {
-        log_error(d->p->spec->name, "restart function: it may not wait; "
-                  "deciding as \"on-failure\"");
-        d->delay = MANAGER_DECIDE_FALLBACK;
+        log_error(name, "restart function: it may not wait; deciding as \"on-failure\"");
     } else if (rc != LUA_OK) {
         char *tb = lvm_traceback(co, L);
-        log_error(d->p->spec->name, "restart function: %s; deciding as \"on-failure\"", tb);
+        log_error(name, "restart function: %s; deciding as \"on-failure\"", tb);
         free(tb);
-        d->delay = MANAGER_DECIDE_FALLBACK;
     } else if (nres >= 1 && lua_type(co, -nres) == LUA_TNUMBER) {
         double v = lua_tonumber(co, -nres);
         d->delay = v >= 0 ? v : 0;
+        answered = true;
     } else if (nres == 0 || !lua_toboolean(co, -nres)) {
         d->delay = -1;
+        answered = true;
     } else {
-        log_error(d->p->spec->name, "restart function returned a %s, not seconds or "
-                  "false; deciding as \"on-failure\"", luaL_typename(co, -nres));
-        d->delay = MANAGER_DECIDE_FALLBACK;
+        log_error(name, "restart function returned a %s, not seconds or false; "
+                  "deciding as \"on-failure\"", luaL_typename(co, -nres));
     }
     lua_resetthread(co);
+    lua_pop(L, 1);  /* the thread */
+    return answered;
+}
+
+static int decide_protected(lua_State *L)
+{
+    struct decision *d = lua_touserdata(L, 1);
+    struct policy *pol = policy_of(L);
+    lproc_push(L, d->p);  /* 2 */
+    if (d->p->spec->restart.mode == RESTART_FUNCTION) {
+        lua_getiuservalue(L, 2, UV_RESTART);
+        lproc_push(L, d->p);
+        lstatus_push(L, d->st, d->p->spec->name);
+        if (call_restart_function(L, pol, d))
+            return 0;
+    }
+    /* policy:decide(status, now) -> seconds | nil, why */
+    lua_getiuservalue(L, 2, UV_POLICY);
+    lua_getfield(L, -1, "decide");
+    lua_insert(L, -2);
+    lstatus_push(L, d->st, d->p->spec->name);
+    lua_pushnumber(L, now_mono());
+    lvm_arm(pol, L);
+    lua_call(L, 3, 2);
+    lvm_disarm(L);
+    if (lua_type(L, -2) == LUA_TNUMBER) {
+        d->delay = lua_tonumber(L, -2);
+    } else {
+        d->delay = -1;
+        if (lua_type(L, -1) == LUA_TSTRING)
+            d->st->gave_up = xstrdup(lua_tostring(L, -1));
+    }
     return 0;
 }
 
 double lproc_decide(struct proc *p, struct status *st, void *data)
 {
     struct policy *pol = data;
-    struct decision d = {p, st, MANAGER_DECIDE_FALLBACK};
+    struct decision d = {p, st, -1};
     lua_State *L = pol->L;
     lua_pushcfunction(L, decide_protected);
     lua_pushlightuserdata(L, &d);
-    if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
-        log_error(p->spec->name, "restart function: %s", lua_tostring(L, -1));
+    int rc = lua_pcall(L, 1, 0, 0);
+    lvm_disarm(L);  /* an error may have left the budget hook armed */
+    if (rc != LUA_OK) {
+        log_error(p->spec->name, "restart policy: %s; not restarting", lua_tostring(L, -1));
         lua_pop(L, 1);
+        d.delay = -1;
     }
     return d.delay;
 }

@@ -416,15 +416,6 @@ static struct spec **parse_decl(lua_State *L, struct policy *pol)
     return box;
 }
 
-/* The restart function of the declaration at 1 into the handle on top. */
-static void keep_restart_function(lua_State *L)
-{
-    if (lua_getfield(L, 1, "restart") == LUA_TFUNCTION)
-        lua_setiuservalue(L, -2, 2);
-    else
-        lua_pop(L, 1);
-}
-
 /* tend.proc{...} / tend.spawn{...}: during load, check and record a
  * declaration; afterwards, declare and start the proc now.  Returns the
  * proc. */
@@ -441,7 +432,7 @@ static int l_proc(lua_State *L)
         }
         pol->specs[pol->n++] = s;
         lproc_push_decl(L, pol->n - 1, s->name);
-        keep_restart_function(L);
+        lproc_set_policy(L, 1);
         return 1;
     }
     if (manager_shutting_down(pol->m)) {
@@ -450,7 +441,7 @@ static int l_proc(lua_State *L)
     }
     struct proc *p = manager_add(pol->m, s);
     lproc_push(L, p);
-    keep_restart_function(L);
+    lproc_set_policy(L, 1);
     lproc_follow(pol, p);
     manager_launch(pol->m, p);
     return 1;

@@ -13,7 +13,6 @@
 struct mproc {
     struct manager *m;
     struct proc *p;
-    struct restart_state rs;
     size_t *after;       /* indices of the procs this one starts after */
     size_t nafter;
     size_t *dependents;  /* indices of the procs that start after this one */
@@ -80,21 +79,14 @@ bool manager_shutting_down(const struct manager *m)
     return m->shutting_down;
 }
 
-/* The restart policy, asked by the proc for each terminal status. */
+/* The restart policy (the decider), asked by the proc for each terminal
+ * status; nothing restarts during a shutdown. */
 static double decide(struct proc *p, struct status *st, void *data)
 {
     struct mproc *mp = data;
     if (mp->m->shutting_down)
         return -1;
-    struct restart_policy rp = p->spec->restart;
-    if (rp.mode == RESTART_FUNCTION) {
-        double d = mp->m->decider ? mp->m->decider(p, st, mp->m->decider_data) : -1;
-        if (d != MANAGER_DECIDE_FALLBACK)
-            return d;
-        rp.mode = RESTART_ON_FAILURE;
-    }
-    double rnd = (double)random() / RAND_MAX * 2 - 1;
-    return restart_decide(&rp, &mp->rs, st, now_mono(), rnd, &st->gave_up);
+    return mp->m->decider ? mp->m->decider(p, st, mp->m->decider_data) : -1;
 }
 
 static bool deps_ready(const struct mproc *mp)
@@ -349,7 +341,6 @@ void manager_free(struct manager *m)
     for (size_t i = 0; i < m->n; i++) {
         struct mproc *mp = m->procs[i];
         proc_free(mp->p);
-        restart_state_free(&mp->rs);
         free(mp->after);
         free(mp->dependents);
         free(mp);

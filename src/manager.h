@@ -47,10 +47,9 @@ void manager_stop(struct manager *m, struct proc *p, double timeout);
 /* The policy's pending tasks: tend does not exit while there are some. */
 void manager_tasks_changed(struct manager *m, int pending);
 
-/* A decider for procs whose restart mode is RESTART_FUNCTION: the delay
- * before the next incarnation, -1 for none, or MANAGER_DECIDE_FALLBACK to
- * decide as "on-failure" with the proc's backoff (the function failed). */
-#define MANAGER_DECIDE_FALLBACK (-2.0)
+/* The restart policy: the delay before the next incarnation after the
+ * terminal status `st`, or -1 for none (it may set st->gave_up).  Without
+ * one, nothing restarts. */
 typedef double manager_decider_fn(struct proc *p, struct status *st, void *data);
 void manager_set_decider(struct manager *m, manager_decider_fn *fn, void *data);
 
