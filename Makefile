@@ -79,8 +79,9 @@ run: $(BUILD)/tend
 asan:
 	$(MAKE) BUILD=build/asan SAN=1 test
 
-# The benchmark driver, built with tend's flags but without -Isrc (src/spawn.h
-# would hide <spawn.h>); libc and libm only.
+# The benchmark driver, built with tend's flags but without -Isrc (it needs no
+# project header, and one in src/ must not hide a system header such as
+# <spawn.h>); libc and libm only.
 $(BUILD)/bench: scripts/bench.c
 	@mkdir -p $(dir $@)
 	$(CC) $(filter-out -Isrc,$(CFLAGS)) $(LDFLAGS) -o $@ $< -lm

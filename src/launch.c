@@ -160,14 +160,19 @@ int launch_start(const struct launch_opts *o, struct launch_child *c, char **rea
         *reason = xasprintf("pipe: %s", strerror(errno));
         goto fail;
     }
+    /* vfork: the child borrows tend's memory until it execs, so nothing is
+     * copied (a fork of a large supervisor costs page faults on both
+     * sides).  The child only makes system calls and writes its own stack
+     * frame, and ends in execve or _exit; every signal stays blocked until
+     * it has reset the handlers, so no handler of tend's runs in it. */
     sigset_t all, old;
     sigfillset(&all);
     sigprocmask(SIG_BLOCK, &all, &old);
     pid_t parent = getpid();
-    pid_t pid = fork();
+    pid_t pid = vfork();
     if (pid == 0)
         child_exec(o, parent, outp[1], errp[1], execp[1]);
-    int fork_err = errno;
+    int fork_err = errno;  /* meaningful only when vfork failed */
     sigprocmask(SIG_SETMASK, &old, NULL);
     if (pid < 0) {
         *reason = xasprintf("fork: %s", strerror(fork_err));
