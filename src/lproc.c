@@ -380,12 +380,15 @@ struct watch {
     lua_Integer head, tail;  /* the queue in uservalue 1: [head, tail) */
 };
 
+/* A transition on its way to a watch. */
+struct watch_event {
+    struct watch *w;
+    const struct status *now;
+};
+
 static int watch_push_protected(lua_State *L)
 {
-    struct transition_ref {
-        struct watch *w;
-        const struct status *now;
-    } *t = lua_touserdata(L, 1);
+    struct watch_event *t = lua_touserdata(L, 1);
     struct watch *w = t->w;
     lua_rawgetp(L, LUA_REGISTRYINDEX, &watches_key);
     if (lua_rawgetp(L, -1, w) != LUA_TUSERDATA)
@@ -407,10 +410,7 @@ static void watch_cb(struct proc *p, const struct status *now,
                      const struct status *prev, void *data)
 {
     struct watch *w = data;
-    struct {
-        struct watch *w;
-        const struct status *now;
-    } t = {w, now};
+    struct watch_event t = {w, now};
     lua_State *L = w->pol->L;
     lua_pushcfunction(L, watch_push_protected);
     lua_pushlightuserdata(L, &t);

@@ -54,11 +54,13 @@ field_error(lua_State *L, const char *name, const char *field, const char *fmt, 
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     luaL_where(L, 1);  /* the line of the tend.proc call */
+    /* `name` is a proc's, or a function's ("tend.exec") */
+    lua_pushfstring(L, strncmp(name, "tend.", 5) == 0 ? "%s: " : "proc '%s': ", name);
     if (field)
-        lua_pushfstring(L, "proc '%s': field '%s': %s", name, field, msg);
+        lua_pushfstring(L, "field '%s': %s", field, msg);
     else
-        lua_pushfstring(L, "proc '%s': %s", name, msg);
-    lua_concat(L, 2);
+        lua_pushstring(L, msg);
+    lua_concat(L, 3);
     lua_error(L);
     abort();  /* not reached */
 }
@@ -540,19 +542,19 @@ static int l_exec(lua_State *L)
     }
     lua_setmetatable(L, -2);
     lua_pushvalue(L, 1);
-    a->argv = get_strv(L, "exec", "argv", 1);
+    a->argv = get_strv(L, "tend.exec", "argv", 1);
     lua_pop(L, 1);
     double timeout = 0;
     if (!lua_isnil(L, 2)) {
         luaL_checktype(L, 2, LUA_TTABLE);
         if (lua_getfield(L, 2, "timeout") != LUA_TNIL)
-            timeout = get_number(L, "exec", "timeout", 0);
+            timeout = get_number(L, "tend.exec", "timeout", 0);
         lua_pop(L, 1);
         if (lua_getfield(L, 2, "env") != LUA_TNIL)
-            a->env = get_env(L, "exec");
+            a->env = get_env(L, "tend.exec");
         lua_pop(L, 1);
         if (lua_getfield(L, 2, "cwd") != LUA_TNIL) {
-            char *c = get_string(L, "exec", "cwd");
+            char *c = get_string(L, "tend.exec", "cwd");
             a->cwd = c[0] == '/' ? c : xasprintf("%s/%s", pol->dir, c);
             if (a->cwd != c)
                 free(c);
