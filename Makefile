@@ -90,9 +90,10 @@ bench: $(BUILD)/tend $(BUILD)/bench
 	@sh scripts/bench.sh $(abspath $(BUILD)/tend) $(abspath $(BUILD)/bench)
 
 install: $(BUILD)/tend
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5
 	install -m 755 $(BUILD)/tend $(DESTDIR)$(BINDIR)/tend
 	install -m 644 man/tend.1 $(DESTDIR)$(MANDIR)/man1/tend.1
+	install -m 644 man/tend-lua.5 $(DESTDIR)$(MANDIR)/man5/tend-lua.5
 
 clean:
 	rm -rf build

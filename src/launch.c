@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <stdint.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "spec.h"
@@ -82,11 +84,15 @@ static void __attribute__((noreturn)) child_fail(int fd, int step, int err)
 static void __attribute__((noreturn))
 child_exec(const struct launch_opts *o, pid_t parent, int outw, int errw, int execw)
 {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = SIG_DFL;
+    /* the raw system call: glibc's sigaction refuses its internal signals
+     * (32, 33), which may arrive ignored (glibc's posix_spawn leaves them so) */
+    struct { void (*handler)(int); unsigned long flags; void (*restorer)(void);
+             uint64_t mask; } ksa;
+    memset(&ksa, 0, sizeof ksa);
+    ksa.handler = SIG_DFL;
     for (int sig = 1; sig < NSIG; sig++)
-        sigaction(sig, &sa, NULL);
+        if (sig != SIGKILL && sig != SIGSTOP)
+            syscall(SYS_rt_sigaction, sig, &ksa, NULL, sizeof ksa.mask);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);

@@ -594,6 +594,8 @@ static int m_start(lua_State *L)
 {
     struct proc *p = lproc_check(L, 1);
     lvm_check_yieldable(L, "proc:start()");
+    if (manager_shutting_down(policy_of(L)->m))
+        return luaL_error(L, "proc '%s': cannot start during a shutdown", p->spec->name);
     if (proc_alive(p) && p->st.state != ST_STOPPING) {
         /* running already: nothing to do but wait for ready */
         if (p->st.state == ST_READY) {

@@ -576,15 +576,17 @@ static int l_limits(lua_State *L)
         lua_pushnil(L);
         while (lua_next(L, 1)) {
             const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
+            if (!lua_isinteger(L, -1))
+                return luaL_error(L, "tend.limits: %s must be an integer", k);
             if (strcmp(k, "memory") == 0) {
-                lua_Integer v = luaL_checkinteger(L, -1);
+                lua_Integer v = lua_tointeger(L, -1);
                 if (v < 1024 * 1024)
                     return luaL_error(L, "tend.limits: memory must be at least 1 MiB");
                 if ((size_t)v < pol->mem_used)
                     return luaL_error(L, "tend.limits: memory below what the VM holds now");
                 pol->mem_cap = (size_t)v;
             } else if (strcmp(k, "instructions") == 0) {
-                lua_Integer v = luaL_checkinteger(L, -1);
+                lua_Integer v = lua_tointeger(L, -1);
                 if (v < 1000 || v > 2000000000)
                     return luaL_error(L, "tend.limits: instructions must be 1000..2e9");
                 pol->budget = (long)v;

@@ -2,6 +2,7 @@
 #include "lvm.h"
 
 #include <lauxlib.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,7 +48,10 @@ lua_State *lvm_newstate(struct policy *pol)
 static void budget_hook(lua_State *L, lua_Debug *ar)
 {
     lua_sethook(L, budget_hook, LUA_MASKCOUNT | LUA_MASKLINE, 1);
-    luaL_error(L, "instruction budget exceeded: the code ran too long without waiting");
+    luaL_where(L, 0);  /* the Lua function that was running */
+    lua_pushliteral(L, "instruction budget exceeded: the code ran too long without waiting");
+    lua_concat(L, 2);
+    lua_error(L);
 }
 
 void lvm_arm(struct policy *pol, lua_State *co)
@@ -62,23 +66,53 @@ void lvm_disarm(lua_State *co)
 
 void lvm_check_yieldable(lua_State *L, const char *what)
 {
-    if (!lua_isyieldable(L))
-        luaL_error(L, "%s can only wait inside a hook or a task (tend.task)", what);
+    /* only a coroutine tend runs may wait: one the policy made itself
+     * would be resumed by nobody, or after it was collected */
+    bool ours = false;
+    if (lua_isyieldable(L)) {
+        lua_rawgetp(L, LUA_REGISTRYINDEX, &cos_key);
+        lua_pushthread(L);
+        ours = lua_rawget(L, -2) == LUA_TTABLE;
+        lua_pop(L, 2);
+    }
+    if (!ours)
+        luaL_error(L, "%s can only wait inside a hook or a task (tend.task), not in "
+                   "a restart function, while loading, or in a coroutine of the policy's own",
+                   what);
+}
+
+struct traceback {
+    lua_State *co;
+    const char *msg;
+    char *out;
+};
+
+static int traceback_protected(lua_State *L)
+{
+    struct traceback *t = lua_touserdata(L, 1);
+    luaL_traceback(L, t->co, t->msg, 0);
+    t->out = xstrdup(lua_tostring(L, -1));
+    return 0;
 }
 
 char *lvm_traceback(lua_State *co, lua_State *L)
 {
-    const char *msg = lua_tostring(co, -1);
-    if (!msg) {
-        if (luaL_callmeta(co, -1, "__tostring") && lua_type(co, -1) == LUA_TSTRING)
-            msg = lua_tostring(co, -1);
-        else
-            msg = lua_pushfstring(co, "(error object is a %s value)", luaL_typename(co, -1));
+    const char *msg = lua_type(co, -1) == LUA_TSTRING ? lua_tostring(co, -1)
+                      : lua_isnumber(co, -1)           ? "(error object is a number)"
+                                                       : NULL;
+    if (!msg)
+        msg = luaL_typename(co, -1);  /* a table or such: say what it is */
+    /* building the traceback allocates, and the VM may be out of memory:
+     * then the message alone */
+    struct traceback t = {co, msg, NULL};
+    lua_pushcfunction(L, traceback_protected);
+    lua_pushlightuserdata(L, &t);
+    if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+        lua_pop(L, 1);
+        free(t.out);
+        return xstrdup(msg);
     }
-    luaL_traceback(L, co, msg, 0);
-    char *s = xstrdup(lua_tostring(L, -1));
-    lua_pop(L, 1);
-    return s;
+    return t.out;
 }
 
 /* Forget a coroutine that has ended; returns whether it was a task. */
@@ -129,6 +163,8 @@ void lvm_resume(struct policy *pol, lua_State *co, int nargs)
     }
     free(who);
     lua_resetthread(co);  /* closes its to-be-closed variables */
+    if (st == LUA_ERRMEM)
+        lua_gc(pol->L, LUA_GCCOLLECT);  /* give the survivors room again */
     if (task && --pol->tasks == 0 && pol->m)
         manager_tasks_changed(pol->m, pol->tasks);
 }

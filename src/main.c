@@ -72,7 +72,7 @@ static void raise_fd_limit(void)
 /* --check: what would run, one line a proc. */
 static void print_plan(const struct policy *pol)
 {
-    static const char *const modes[] = {"always", "on-failure", "never"};
+    static const char *const modes[] = {"always", "on-failure", "never", "function"};
     for (size_t i = 0; i < pol->n; i++) {
         const struct spec *s = pol->specs[i];
         printf("%s:", s->name);

@@ -166,6 +166,15 @@ static void on_transition(struct proc *p, const struct status *now,
     }
 }
 
+/* Record that procs[dependent] starts after procs[dep]. */
+static void link_dep(struct manager *m, size_t dependent, size_t dep)
+{
+    struct mproc *mp = m->procs[dependent], *d = m->procs[dep];
+    mp->after[mp->nafter++] = dep;
+    d->dependents = xrealloc(d->dependents, (d->ndependents + 1) * sizeof *d->dependents);
+    d->dependents[d->ndependents++] = dependent;
+}
+
 struct proc *manager_add(struct manager *m, struct spec *spec)
 {
     struct mproc *mp = xcalloc(1, sizeof *mp);
@@ -174,21 +183,22 @@ struct proc *manager_add(struct manager *m, struct spec *spec)
     mp->p = proc_new(m->loop, spec, &owner);
     size_t na = strv_len(spec->after);
     mp->after = xcalloc(na, sizeof *mp->after);
-    for (size_t i = 0; i < na; i++) {
-        long k = find(m, spec->after[i]);
-        if (k < 0)
-            continue;  /* the loader rejects unknown names first */
-        struct mproc *dep = m->procs[k];
-        mp->after[mp->nafter++] = (size_t)k;
-        dep->dependents = xrealloc(dep->dependents,
-                                   (dep->ndependents + 1) * sizeof *dep->dependents);
-        dep->dependents[dep->ndependents++] = m->n;
-    }
     if (m->n == m->cap) {
         m->cap = m->cap ? m->cap * 2 : 16;
         m->procs = xrealloc(m->procs, m->cap * sizeof *m->procs);
     }
+    size_t self = m->n;
     m->procs[m->n++] = mp;
+    /* names declared earlier now; names declared later when they come */
+    for (size_t i = 0; i < na; i++) {
+        long k = find(m, spec->after[i]);
+        if (k >= 0 && (size_t)k != self)
+            link_dep(m, self, (size_t)k);
+    }
+    for (size_t j = 0; j < self; j++)
+        for (char **a = m->procs[j]->p->spec->after; a && *a; a++)
+            if (strcmp(*a, spec->name) == 0)
+                link_dep(m, j, self);
     proc_subscribe(mp->p, on_transition, mp);
     return mp->p;
 }

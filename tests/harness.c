@@ -1,6 +1,7 @@
 /* harness.c -- waits with deadlines, tend runs, process watching. */
 #include "harness.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -173,6 +174,11 @@ const char *tend_path(void)
 
 struct tend_run *tend_start(const char *const *args)
 {
+    return tend_start_in(args, -1);
+}
+
+struct tend_run *tend_start_in(const char *const *args, int stdin_fd)
+{
     struct tend_run *t = calloc(1, sizeof *t);
     int out[2], err[2];
     if (pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC))
@@ -186,7 +192,10 @@ struct tend_run *tend_start(const char *const *args)
         argv[i + 1] = (char *)args[i];
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    if (stdin_fd >= 0)
+        posix_spawn_file_actions_adddup2(&fa, stdin_fd, 0);
+    else
+        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&fa, out[1], 1);
     posix_spawn_file_actions_adddup2(&fa, err[1], 2);
     /* tend gets its own process group, as under a shell */
@@ -311,4 +320,102 @@ size_t read_pids(const char *path, pid_t *pids, size_t max)
     }
     free(s);
     return n;
+}
+
+int pid_watch(pid_t pid)
+{
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+bool pidfd_wait_gone(int fd, double timeout)
+{
+    if (fd < 0)
+        return true;
+    double end = mono() + timeout;
+    bool gone = false;
+    for (;;) {
+        double left = end - mono();
+        if (left <= 0)
+            break;
+        struct pollfd pfd = {fd, POLLIN, 0};
+        int r = poll(&pfd, 1, (int)(left * 1000) + 1);
+        if (r > 0) {
+            gone = true;
+            break;
+        }
+        if (r < 0 && errno != EINTR)
+            break;
+    }
+    close(fd);
+    return gone;
+}
+
+/* Whether /proc/PID/environ holds the entry `want` ("VAR=VALUE"). */
+static bool environ_has(pid_t pid, const char *want)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/environ", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap + 1);
+    ssize_t r;
+    while ((r = read(fd, buf + n, cap - n)) > 0) {
+        n += (size_t)r;
+        if (n == cap)
+            buf = realloc(buf, (cap *= 2) + 1);
+    }
+    close(fd);
+    buf[n] = '\0';
+    bool found = false;
+    for (size_t i = 0; i < n && !found; i += strlen(buf + i) + 1)
+        found = strcmp(buf + i, want) == 0;
+    free(buf);
+    return found;
+}
+
+size_t procs_kill_tagged(const char *var, const char *value, double timeout)
+{
+    char *want;
+    if (asprintf(&want, "%s=%s", var, value) < 0)
+        abort();
+    double end = mono() + timeout;
+    size_t killed = 0;
+    for (;;) {
+        pid_t pids[256];
+        int fds[256];
+        size_t n = 0;
+        DIR *d = opendir("/proc");
+        if (!d)
+            break;
+        struct dirent *e;
+        while ((e = readdir(d)) && n < 256) {
+            char *endp;
+            long v = strtol(e->d_name, &endp, 10);
+            if (*endp || v <= 0 || (pid_t)v == getpid())
+                continue;
+            if (pid_alive((pid_t)v) && environ_has((pid_t)v, want)) {
+                fds[n] = pid_watch((pid_t)v);
+                pids[n++] = (pid_t)v;
+            }
+        }
+        closedir(d);
+        if (n == 0)
+            break;
+        for (size_t i = 0; i < n; i++) {
+            if (fds[i] < 0)
+                continue;
+            if (getpgid(pids[i]) == pids[i])
+                kill(-pids[i], SIGKILL);
+            syscall(SYS_pidfd_send_signal, fds[i], SIGKILL, NULL, 0);
+        }
+        for (size_t i = 0; i < n; i++)
+            pidfd_wait_gone(fds[i], end - mono() > 0 ? end - mono() : 0.01);
+        killed += n;
+        if (mono() >= end)
+            break;
+    }
+    free(want);
+    return killed;
 }

@@ -46,6 +46,8 @@ struct tend_run {
 
 /* Start `$TEND args...` (NULL-terminated) with stdin from /dev/null. */
 struct tend_run *tend_start(const char *const *args);
+/* The same with `stdin_fd` as tend's stdin (-1: /dev/null). */
+struct tend_run *tend_start_in(const char *const *args, int stdin_fd);
 /* Read output until `needle` appears on stream 1 or 2 (0: either); whether
  * it did within `timeout`. */
 bool tend_expect(struct tend_run *t, int stream, const char *needle, double timeout);
@@ -62,5 +64,17 @@ const char *tend_path(void);
 
 /* The pids listed one a line in a file. */
 size_t read_pids(const char *path, pid_t *pids, size_t max);
+
+/* A pidfd for `pid`, taken as soon as the pid is known so that a reused
+ * pid cannot fool a later wait; -1 when the process is already gone. */
+int pid_watch(pid_t pid);
+/* Wait until the process of a pid_watch() fd has exited (-1: it had
+ * already); whether it did within `timeout`.  Closes the fd. */
+bool pidfd_wait_gone(int pidfd, double timeout);
+
+/* SIGKILL every process (and its process group) whose environment holds
+ * VAR=VALUE, until none is left or `timeout` passes; how many were
+ * killed.  The cleanup of last resort for what a test started. */
+size_t procs_kill_tagged(const char *var, const char *value, double timeout);
 
 #endif

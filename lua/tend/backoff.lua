@@ -12,13 +12,17 @@
 
 local M = {}
 
-M.defaults = { initial = 0.1, factor = 2, max = 30, jitter = 0.1, reset_after = 60 }
+-- The defaults of SPEC 3.  M.defaults is a copy for reading: changing it
+-- changes nothing.
+local defaults = { initial = 0.1, factor = 2, max = 30, jitter = 0.1, reset_after = 60 }
+M.defaults = {}
+for k, v in pairs(defaults) do M.defaults[k] = v end
 
 local function merged(opts)
   local o = {}
-  for k, v in pairs(M.defaults) do o[k] = v end
+  for k, v in pairs(defaults) do o[k] = v end
   for k, v in pairs(opts or {}) do
-    if M.defaults[k] == nil then
+    if defaults[k] == nil then
       error("tend.backoff: unknown option '" .. tostring(k) .. "'", 3)
     end
     if type(v) ~= "number" or v < 0 then

@@ -96,8 +96,8 @@ end
 -- Stop every member and call on_give_up.
 function Group:give_up()
   self.gave_up = true
-  tend.log.error("group: more than %d restarts within %gs; stopping the group",
-                 self.restarts, self.within)
+  tend.log.error("group: more than %s restarts within %gs; stopping the group",
+                 tostring(self.restarts), self.within)
   for _, p in ipairs(self.members) do p:stop() end
   if self.on_give_up then self.on_give_up(self) end
 end
