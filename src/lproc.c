@@ -608,8 +608,7 @@ static int m_start(lua_State *L)
         manager_stop(policy_of(L)->m, p, -1);
         return wait_proc(L, p, W_RESTART, "proc:start()");
     }
-    if (!manager_start_now(policy_of(L)->m, p))
-        return luaL_error(L, "proc '%s': cannot start during a shutdown", p->spec->name);
+    manager_start_now(policy_of(L)->m, p);
     if (p->st.state == ST_READY || status_is_terminal(p->st.state)) {
         lstatus_push(L, &p->st, p->spec->name);
         return 1;
