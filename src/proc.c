@@ -251,6 +251,40 @@ struct proc_sub *proc_await_ready(struct proc *p, proc_await_fn *fn, void *data)
 
 /* ---- output ---- */
 
+struct proc_listener *proc_listen(struct proc *p, proc_line_fn *fn, void *data)
+{
+    struct proc_listener *l = xcalloc(1, sizeof *l);
+    l->fn = fn;
+    l->data = data;
+    struct proc_listener **pp = &p->listeners;
+    while (*pp)
+        pp = &(*pp)->next;
+    *pp = l;
+    return l;
+}
+
+/* Free the listeners marked dead, unless somebody walks the list. */
+static void prune_listeners(struct proc *p)
+{
+    if (p->listening)
+        return;
+    for (struct proc_listener **pp = &p->listeners; *pp;) {
+        struct proc_listener *l = *pp;
+        if (l->dead) {
+            *pp = l->next;
+            free(l);
+        } else {
+            pp = &l->next;
+        }
+    }
+}
+
+void proc_unlisten(struct proc *p, struct proc_listener *l)
+{
+    l->dead = true;
+    prune_listeners(p);
+}
+
 static void emit_line(struct proc *p, int i, const char *line, size_t len)
 {
     struct proc_stream *s = &p->out[i];
@@ -259,6 +293,14 @@ static void emit_line(struct proc *p, int i, const char *line, size_t len)
     ring_push(s->ring, p->seq++, line, len);
     if (p->spec->output == OUTPUT_INHERIT)
         output_line(i ? 2 : 1, p->spec->name, line, len);
+    if (p->listeners) {
+        p->listening++;
+        for (struct proc_listener *l = p->listeners; l; l = l->next)
+            if (!l->dead)
+                l->fn(p, i, line, len, l->data);
+        p->listening--;
+        prune_listeners(p);
+    }
 }
 
 /* Append to the unfinished line; a line that reaches PROC_LINE_MAX is
@@ -743,6 +785,11 @@ static void destroy(struct proc *p)
         struct proc_sub *s = p->subs;
         p->subs = s->next;
         sub_free(s);
+    }
+    while (p->listeners) {
+        struct proc_listener *l = p->listeners;
+        p->listeners = l->next;
+        free(l);
     }
     for (int i = 0; i < 2; i++)
         ring_free(p->out[i].ring);

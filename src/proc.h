@@ -39,6 +39,18 @@ struct proc_sub {
     struct proc_sub *next;
 };
 
+/* Called for each line a proc writes (stream 0 stdout, 1 stderr; `line`
+ * without its newline, not NUL-terminated), after it is in the ring. */
+typedef void proc_line_fn(struct proc *p, int stream, const char *line, size_t len,
+                          void *data);
+
+struct proc_listener {
+    proc_line_fn *fn;
+    void *data;
+    bool dead;
+    struct proc_listener *next;
+};
+
 /* What the owner of a proc decides for it. */
 struct proc_owner {
     /* For a terminal status about to be published: the seconds to wait
@@ -89,6 +101,9 @@ struct proc {
     struct exec_error exec_failure;  /* reported; published at reap */
     bool exec_failed;
 
+    struct proc_listener *listeners;
+    int listening;          /* depth of calls into listeners */
+
     struct proc_sub *subs;
     struct proc_event *queue, *queue_tail;
     uint64_t next_event;
@@ -128,6 +143,12 @@ const char *proc_name(const struct proc *p);
  * subscriber; the handle stays valid until proc_unsubscribe. */
 struct proc_sub *proc_subscribe(struct proc *p, proc_sub_fn *fn, void *data);
 void proc_unsubscribe(struct proc *p, struct proc_sub *s);
+
+/* Hear every line the proc writes from now on (e.g. `tend logs -f`, a
+ * log-pattern readiness check).  Safe to call from a listener. */
+struct proc_listener *proc_listen(struct proc *p, proc_line_fn *fn, void *data);
+/* Stop hearing; safe from inside the listener's own call. */
+void proc_unlisten(struct proc *p, struct proc_listener *l);
 
 /* Called once by proc_await_ready: `reached` true when the proc became
  * ready, false with the terminal status that came first. */
