@@ -167,6 +167,7 @@ struct exec_job *exec_start(struct ev_loop *loop, char *const *argv, char **env,
     j->cwd = cwd ? xstrdup(cwd) : NULL;
     j->opts.argv = j->argv;
     j->opts.cwd = j->cwd;
+    j->opts.pass_fd = j->opts.pass_as = -1;
     ev_child_init(&j->child, child_cb, 0, 0);
     ev_timer_init(&j->timer, timeout_cb, timeout > 0 ? timeout : 0, 0);
     ev_idle_init(&j->report, report_cb);

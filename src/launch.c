@@ -103,8 +103,28 @@ child_exec(const struct launch_opts *o, pid_t parent, int outw, int errw, int ex
 
     if (dup2(devnull_fd, 0) < 0 || dup2(outw, 1) < 0 || dup2(errw, 2) < 0)
         child_fail(execw, STEP_SETUP, errno);
-    close_from(3, execw - 1);
-    close_from(execw + 1, ~0U >> 1);
+    int keep = -1;  /* the readiness fd, under the number the policy chose */
+    if (o->pass_as >= 3 && o->pass_fd >= 0) {
+        if (execw == o->pass_as) {  /* move the exec pipe out of the way */
+            int moved = fcntl(execw, F_DUPFD_CLOEXEC, o->pass_as + 1);
+            if (moved < 0)
+                child_fail(execw, STEP_SETUP, errno);
+            execw = moved;
+        }
+        if (o->pass_fd == o->pass_as) {
+            if (fcntl(o->pass_as, F_SETFD, 0) < 0)  /* keep it across exec */
+                child_fail(execw, STEP_SETUP, errno);
+        } else if (dup2(o->pass_fd, o->pass_as) < 0) {
+            child_fail(execw, STEP_SETUP, errno);
+        }
+        keep = o->pass_as;
+    }
+    int lo = keep >= 0 && keep < execw ? keep : execw;
+    int hi = keep >= 0 && keep > execw ? keep : execw;
+    close_from(3, lo - 1);
+    if (lo != hi)
+        close_from(lo + 1, hi - 1);
+    close_from(hi + 1, ~0U >> 1);
 
     if (o->cwd && chdir(o->cwd) != 0)
         child_fail(execw, STEP_CHDIR, errno);

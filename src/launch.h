@@ -25,6 +25,8 @@ struct launch_opts {
     gid_t gid;
     const gid_t *groups;
     int ngroups;
+    int pass_fd;          /* an fd of tend's the child gets ... */
+    int pass_as;          /* ... as this number (>= 3); -1: none */
 };
 
 struct launch_child {

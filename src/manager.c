@@ -33,6 +33,8 @@ struct manager {
     int tasks;           /* the policy's pending tasks */
     manager_decider_fn *decider;
     void *decider_data;
+    manager_checker_fn *checker;
+    void *checker_data;
     ev_signal sig_term, sig_int, sig_hup;
 };
 
@@ -87,6 +89,15 @@ static double decide(struct proc *p, struct status *st, void *data)
     if (mp->m->shutting_down)
         return -1;
     return mp->m->decider ? mp->m->decider(p, st, mp->m->decider_data) : -1;
+}
+
+/* Checks the core cannot run (log patterns, Lua functions) go to the
+ * checker. */
+static void check(struct proc *p, enum check_purpose purpose, unsigned gen, void *data)
+{
+    struct mproc *mp = data;
+    if (mp->m->checker)
+        mp->m->checker(p, purpose, gen, mp->m->checker_data);
 }
 
 static bool deps_ready(const struct mproc *mp)
@@ -179,7 +190,7 @@ struct proc *manager_add(struct manager *m, struct spec *spec)
 {
     struct mproc *mp = xcalloc(1, sizeof *mp);
     mp->m = m;
-    struct proc_owner owner = {decide, mp};
+    struct proc_owner owner = {decide, check, mp};
     mp->p = proc_new(m->loop, spec, &owner);
     size_t na = strv_len(spec->after);
     mp->after = xcalloc(na, sizeof *mp->after);
@@ -249,6 +260,12 @@ void manager_set_decider(struct manager *m, manager_decider_fn *fn, void *data)
 {
     m->decider = fn;
     m->decider_data = data;
+}
+
+void manager_set_checker(struct manager *m, manager_checker_fn *fn, void *data)
+{
+    m->checker = fn;
+    m->checker_data = data;
 }
 
 /* During a shutdown: stop this proc, now that nothing alive depends on it. */

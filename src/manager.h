@@ -53,6 +53,11 @@ void manager_tasks_changed(struct manager *m, int pending);
 typedef double manager_decider_fn(struct proc *p, struct status *st, void *data);
 void manager_set_decider(struct manager *m, manager_decider_fn *fn, void *data);
 
+/* Runs the checks of kinds CHECK_LOG and CHECK_FUNC (see proc_owner). */
+typedef void manager_checker_fn(struct proc *p, enum check_purpose purpose, unsigned gen,
+                                void *data);
+void manager_set_checker(struct manager *m, manager_checker_fn *fn, void *data);
+
 /* Whether a shutdown is under way. */
 bool manager_shutting_down(const struct manager *m);
 

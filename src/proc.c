@@ -10,18 +10,19 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "ready.h"
 #include "util.h"
 
 
 /* A process group whose main process is gone but whose other members got
  * the stop signal: SIGKILL follows at the deadline. */
-struct linger {
+struct leftover {
     struct pgroup group;
     ev_timer timer;
-    struct linger *prev, *next;
+    struct leftover *prev, *next;
 };
 
-static struct linger *lingering;
+static struct leftover *lingering;
 
 static char read_buf[64 * 1024];
 
@@ -465,21 +466,26 @@ static void launch_opts_of(const struct spec *sp, char **env, struct launch_opts
     o->gid = sp->gid;
     o->groups = sp->groups;
     o->ngroups = sp->ngroups;
+    o->pass_fd = o->pass_as = -1;
 }
 
 /* The child's environment: tend's, the spec's env, TEND_PROC,
- * TEND_INCARNATION and, for `user`, HOME, USER and LOGNAME. */
-static char **build_env(const struct proc *p)
+ * TEND_INCARNATION, `extra` (NOTIFY_SOCKET) and, for `user`, HOME, USER
+ * and LOGNAME. */
+static char **build_env(const struct proc *p, const char *extra)
 {
     const struct spec *sp = p->spec;
-    char *more[6] = {
+    char *more[7] = {
         xasprintf("TEND_PROC=%s", sp->name),
         xasprintf("TEND_INCARNATION=%u", p->st.incarnation),
     };
+    int k = 2;
+    if (extra)
+        more[k++] = xstrdup(extra);
     if (sp->user) {
-        more[2] = xasprintf("HOME=%s", sp->home ? sp->home : "/");
-        more[3] = xasprintf("USER=%s", sp->user);
-        more[4] = xasprintf("LOGNAME=%s", sp->user);
+        more[k++] = xasprintf("HOME=%s", sp->home ? sp->home : "/");
+        more[k++] = xasprintf("USER=%s", sp->user);
+        more[k++] = xasprintf("LOGNAME=%s", sp->user);
     }
     char **env = launch_env(sp->env, more);
     for (int i = 0; more[i]; i++)
@@ -512,13 +518,21 @@ void proc_start(struct proc *p, bool by_policy)
     p->inc_seq = p->seq;
     p->sigkilled = false;
 
-    char **env = build_env(p);
     struct launch_opts o;
     struct launch_child c;
-    char *reason = NULL;
-    launch_opts_of(p->spec, env, &o);
-    int rc = launch_start(&o, &c, &reason);
-    strv_free(env);
+    char *reason = NULL, *extra = NULL;
+    launch_opts_of(p->spec, NULL, &o);
+    int rc = ready_prepare(p, &o, &extra, &reason);
+    if (rc == 0) {
+        char **env = build_env(p, extra);
+        o.env = env;
+        rc = launch_start(&o, &c, &reason);
+        strv_free(env);
+    }
+    free(extra);
+    if (o.pass_fd >= 0)
+        close(o.pass_fd);  /* the child's end of the readiness pipe */
+    ready_spawned(p, rc == 0);
     if (rc != 0) {
         hold(p);
         move_commit(p, ev);  /* starting, with no pid */
@@ -543,7 +557,7 @@ void proc_start(struct proc *p, bool by_policy)
     move_commit(p, ev);
 }
 
-/* exec is confirmed: running, and (default readiness) ready at once. */
+/* exec is confirmed: running, then ready as its readiness says. */
 static void exec_confirmed(struct proc *p)
 {
     if (p->st.state != ST_STARTING)
@@ -553,7 +567,19 @@ static void exec_confirmed(struct proc *p)
         return;
     move_commit(p, ev);
     if (p->st.state == ST_RUNNING)
+        ready_running(p);
+}
+
+void proc_report_ready(struct proc *p)
+{
+    if (p->st.state == ST_STARTING) {
+        p->ready.early = true;  /* applied right after `running` */
+    } else if (p->st.state == ST_RUNNING) {
+        hold(p);
+        ready_reached(p);
         proc_move(p, ST_READY);
+        release(p);
+    }
 }
 
 /* Read the exec-confirm pipe (see launch_exec_read); the watcher stops
@@ -582,7 +608,7 @@ static void exec_cb(struct ev_loop *loop, ev_io *w, int revents)
     release(p);
 }
 
-static void linger_end(struct ev_loop *loop, struct linger *l)
+static void linger_end(struct ev_loop *loop, struct leftover *l)
 {
     kill(-l->group.pgid, SIGKILL);
     ev_timer_stop(loop, &l->timer);
@@ -598,7 +624,7 @@ static void linger_end(struct ev_loop *loop, struct linger *l)
 
 static void linger_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
-    linger_end(loop, container_of(w, struct linger, timer));
+    linger_end(loop, container_of(w, struct leftover, timer));
 }
 
 void proc_end_lingering(struct ev_loop *loop)
@@ -615,7 +641,7 @@ static void linger_group(struct proc *p, pid_t pgid, int sig, double timeout)
         return;  /* empty, or nothing more to do */
     if (sig != SIGCONT)
         kill(-pgid, SIGCONT);
-    struct linger *l = xcalloc(1, sizeof *l);
+    struct leftover *l = xcalloc(1, sizeof *l);
     groups_add(&l->group, pgid);
     ev_timer_init(&l->timer, linger_cb, timeout, 0);
     ev_timer_start(p->loop, &l->timer);
@@ -655,6 +681,7 @@ static void child_cb(struct ev_loop *loop, ev_child *w, int revents)
         stream_close(p, i);
     }
     ev_timer_stop(loop, &p->stop_timer);
+    ready_stop(p);
     groups_remove(&p->group);
     linger_group(p, pid, p->sigkilled ? SIGKILL : p->spec->stop_signal,
                  p->spec->stop_timeout);
@@ -721,14 +748,24 @@ int proc_terminate(struct proc *p, double timeout)
     proc_signal(p, p->spec->stop_signal);
     if (p->spec->stop_signal != SIGCONT && p->spec->stop_signal != SIGKILL)
         proc_signal(p, SIGCONT);  /* a stopped program must see the signal */
+    proc_stopping(p, timeout);
+    return 0;
+}
+
+void proc_stopping(struct proc *p, double timeout)
+{
+    if (!proc_alive(p) || p->st.state == ST_STOPPING)
+        return;
+    if (timeout < 0)
+        timeout = p->spec->stop_timeout;
     struct proc_event *ev = move_begin(p, ST_STOPPING);
     if (!ev)
-        return -1;
-    p->st.deadline = deadline;
+        return;
+    ready_stop(p);  /* a late readiness report is ignored from now on */
+    p->st.deadline = now_mono() + timeout;
     ev_timer_set(&p->stop_timer, timeout, 0);
     ev_timer_start(p->loop, &p->stop_timer);
     move_commit(p, ev);
-    return 0;
 }
 
 int proc_kill(struct proc *p)
@@ -771,6 +808,7 @@ struct proc *proc_new(struct ev_loop *loop, struct spec *spec,
     ev_timer_init(&p->stop_timer, stop_timer_cb, 0, 0);
     ev_timer_init(&p->restart_timer, restart_cb, 0, 0);
     p->ow.wake = output_wake;
+    ready_init(p);
     return p;
 }
 
@@ -793,6 +831,7 @@ static void destroy(struct proc *p)
     }
     for (int i = 0; i < 2; i++)
         ring_free(p->out[i].ring);
+    ready_free(p);
     status_clear(&p->st);
     spec_free(p->spec);
     free(p);
@@ -814,6 +853,7 @@ void proc_free(struct proc *p)
     for (int i = 0; i < 2; i++)
         stream_close(p, i);
     output_cancel(&p->ow);
+    ready_stop(p);
     ev_timer_stop(p->loop, &p->stop_timer);
     ev_timer_stop(p->loop, &p->restart_timer);
     groups_remove(&p->group);

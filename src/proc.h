@@ -52,12 +52,37 @@ struct proc_listener {
 };
 
 /* What the owner of a proc decides for it. */
+/* What a check is for. */
+enum check_purpose { CHECK_READY, CHECK_HEALTH };
+
 struct proc_owner {
     /* For a terminal status about to be published: the seconds to wait
      * before the next incarnation, or -1 for none.  It may set
      * st->gave_up.  NULL: never restart. */
     double (*decide)(struct proc *p, struct status *st, void *data);
+    /* Run a check the core cannot (CHECK_LOG, CHECK_FUNC) and answer with
+     * proc_check_done(p, purpose, gen, ...); a later `gen` supersedes. */
+    void (*check)(struct proc *p, enum check_purpose purpose, unsigned gen, void *data);
     void *data;
+};
+
+/* Readiness, watchdog and health of the current incarnation (ready.c). */
+struct proc_ready {
+    int fd;                 /* CHECK_FD: the read end, or -1 */
+    ev_io fd_w;
+    int notify_fd;          /* CHECK_NOTIFY: the proc's socket, or -1 */
+    ev_io notify_w;
+    char *notify_name;      /* its abstract address, without the NUL */
+    ev_timer retry;         /* tcp, exec: the next attempt */
+    struct check_attempt *attempt;
+    ev_timer timeout;       /* ready_timeout */
+    ev_timer watchdog;
+    bool early;             /* reported before `running`: applied then */
+    unsigned gen[2];        /* per purpose: answers of older checks are stale */
+    ev_timer health_timer;  /* the next health check, then its timeout */
+    struct check_attempt *health_attempt;
+    bool health_running;
+    int health_fails;       /* failures in a row */
 };
 
 struct proc_event {
@@ -92,6 +117,7 @@ struct proc {
     ev_timer restart_timer; /* the next incarnation */
     struct pgroup group;     /* the current incarnation's process group */
     struct output_waiter ow;
+    struct proc_ready ready;
 
     uint64_t seq;           /* numbers output lines of both streams */
     uint64_t inc_seq;       /* first line number of this incarnation */
@@ -166,6 +192,15 @@ struct proc_sub *proc_await_ready(struct proc *p, proc_await_fn *fn, void *data)
 char *proc_tail(const struct proc *p, int stream, size_t lines,
                 bool since_incarnation);
 
+/* The program says it is ready (a readiness check passed); ignored unless
+ * the incarnation is starting or running. */
+void proc_report_ready(struct proc *p);
+/* The program says it is stopping (STOPPING=1): `stopping`, with SIGKILL
+ * after `timeout` seconds (< 0: stop_timeout) unless it exits first. */
+void proc_stopping(struct proc *p, double timeout);
+/* The answer of a check the owner ran (see proc_owner.check). */
+void proc_check_done(struct proc *p, enum check_purpose purpose, unsigned gen, bool ok,
+                     const char *why);
 /* SIGKILL and forget the groups still lingering after their main process
  * exited (for the way out of tend). */
 void proc_end_lingering(struct ev_loop *loop);

@@ -14,6 +14,10 @@ struct spec *spec_new(void)
     s->autostart = true;
     s->output = OUTPUT_INHERIT;
     s->uid = (uid_t)-1;
+    s->ready_interval = 0.1;
+    s->health_interval = 10;
+    s->health_timeout = 5;
+    s->health_failures = 3;
     s->gid = (gid_t)-1;
     restart_policy_default(&s->restart);
     return s;
@@ -48,6 +52,38 @@ void spec_free(struct spec *s)
     free(s->groups);
     free(s->home);
     strv_free(s->after);
+    check_clear(&s->ready);
+    check_clear(&s->health);
     free(s->where);
     free(s);
+}
+
+void check_clear(struct check *c)
+{
+    free(c->pattern);
+    free(c->target);
+    strv_free(c->argv);
+    c->pattern = c->target = NULL;
+    c->argv = NULL;
+    c->kind = CHECK_NONE;
+}
+
+char *check_describe(const struct check *c)
+{
+    switch (c->kind) {
+    case CHECK_FD:
+        return xasprintf("fd %d", c->fd);
+    case CHECK_NOTIFY:
+        return xstrdup("notify");
+    case CHECK_LOG:
+        return xasprintf("log %s", c->pattern);
+    case CHECK_TCP:
+        return xasprintf("tcp %s", c->target);
+    case CHECK_EXEC:
+        return xasprintf("exec %s", c->argv[0]);
+    case CHECK_FUNC:
+        return xstrdup("function");
+    default:
+        return xstrdup("none");
+    }
 }

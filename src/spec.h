@@ -11,7 +11,31 @@
 
 #include "restart.h"
 
+#include <sys/socket.h>
+
 enum output_mode { OUTPUT_INHERIT, OUTPUT_DISCARD };
+
+/* A readiness or health check (SPEC 4). */
+enum check_kind {
+    CHECK_NONE,   /* ready as soon as exec succeeds */
+    CHECK_FD,     /* a newline on fd `fd` */
+    CHECK_NOTIFY, /* sd_notify READY=1 on NOTIFY_SOCKET */
+    CHECK_LOG,    /* an output line matching `pattern` (the binding matches) */
+    CHECK_TCP,    /* a connection to `addr` succeeds */
+    CHECK_EXEC,   /* `argv` exits 0 */
+    CHECK_FUNC,   /* a Lua function returns true (the binding runs it) */
+};
+
+struct check {
+    enum check_kind kind;
+    int fd;                        /* CHECK_FD */
+    char *pattern;                 /* CHECK_LOG */
+    int stream;                    /* CHECK_LOG: 0 stdout, 1 stderr, -1 both */
+    struct sockaddr_storage addr;  /* CHECK_TCP */
+    socklen_t addrlen;
+    char *target;                  /* CHECK_TCP: "host:port", for messages */
+    char **argv;                   /* CHECK_EXEC */
+};
 
 struct spec {
     char *name;
@@ -30,12 +54,24 @@ struct spec {
     char **after; /* NULL-terminated names of procs that must be ready first */
     bool autostart;
     enum output_mode output;
+    struct check ready;
+    double ready_timeout;    /* seconds; 0: wait forever */
+    double ready_interval;   /* retry interval of tcp and exec checks */
+    double watchdog;         /* seconds between WATCHDOG=1 pings; 0: none */
+    struct check health;     /* kind CHECK_NONE: no health check */
+    double health_interval, health_timeout;
+    int health_failures;
     char *where;  /* "policy.lua:12", where it was declared */
 };
 
 /* A spec with the defaults of SPEC 3 and no name or command yet. */
 struct spec *spec_new(void);
 void spec_free(struct spec *s);
+/* Free what a check holds. */
+void check_clear(struct check *c);
+/* A short description of a check ("tcp 127.0.0.1:8080"), a new string. */
+char *check_describe(const struct check *c);
+
 /* Free a NULL-terminated array of strings and the strings. */
 void strv_free(char **v);
 /* How many strings a NULL-terminated array holds. */

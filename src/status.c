@@ -62,6 +62,8 @@ void status_copy(struct status *dst, const struct status *src)
     dst->reason = src->reason ? xstrdup(src->reason) : NULL;
     dst->tail = src->tail ? xstrdup(src->tail) : NULL;
     dst->gave_up = src->gave_up ? xstrdup(src->gave_up) : NULL;
+    dst->status_text = src->status_text ? xstrdup(src->status_text) : NULL;
+    dst->health_failure = src->health_failure ? xstrdup(src->health_failure) : NULL;
 }
 
 void status_clear(struct status *st)
@@ -69,5 +71,13 @@ void status_clear(struct status *st)
     free(st->reason);
     free(st->tail);
     free(st->gave_up);
-    st->reason = st->tail = st->gave_up = NULL;
+    free(st->status_text);
+    free(st->health_failure);
+    st->reason = st->tail = st->gave_up = st->status_text = st->health_failure = NULL;
+}
+
+const char *status_health_name(enum health h)
+{
+    static const char *const names[] = {NULL, "unknown", "healthy", "unhealthy"};
+    return (unsigned)h < 4 ? names[h] : NULL;
 }

@@ -8,6 +8,9 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+/* What the health check says (SPEC 4); HEALTH_NONE: the proc has none. */
+enum health { HEALTH_NONE, HEALTH_UNKNOWN, HEALTH_HEALTHY, HEALTH_UNHEALTHY };
+
 enum proc_state {
     ST_PENDING,  /* declared, never started */
     ST_STARTING, /* forked, exec not yet confirmed */
@@ -41,6 +44,9 @@ struct status {
     char *reason;         /* failed */
     char *tail;           /* stopped, killed: the last lines of output */
     char *gave_up;        /* why the restart policy gave up, or NULL */
+    char *status_text;    /* the program's last STATUS= (sd_notify), or NULL */
+    enum health health;
+    char *health_failure; /* why the last health check failed, or NULL */
 };
 
 /* The state's name as the SPEC spells it ("running"). */
@@ -53,6 +59,9 @@ bool status_is_terminal(enum proc_state s);
  * ST_STARTING` is the start of a new incarnation; every other move stays
  * within the incarnation and only goes forward. */
 bool status_can_move(enum proc_state from, enum proc_state to);
+
+/* "healthy", "unhealthy", "unknown", or NULL for HEALTH_NONE. */
+const char *status_health_name(enum health h);
 
 /* A deep copy of `src` into `dst` (which holds no strings of its own). */
 void status_copy(struct status *dst, const struct status *src);

@@ -1,0 +1,404 @@
+/* ready.c -- when `running` becomes `ready`, and when a live incarnation
+ * is terminated for its readiness, watchdog or health.
+ *
+ * Every check runs on the loop and only while it has something to do: a
+ * tcp or exec readiness check wakes once per ready_interval until the proc
+ * is ready, a health check once per interval; nothing is armed for a proc
+ * without checks. */
+#include "ready.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "log.h"
+#include "util.h"
+
+#define NOTIFY_MAX 4096  /* bytes of one sd_notify datagram */
+
+static void start_health(struct proc *p, double after);
+
+/* ---- the readiness fd (s6's notification-fd) ---- */
+
+static void close_fd(struct proc *p)
+{
+    struct proc_ready *r = &p->ready;
+    if (r->fd >= 0) {
+        ev_io_stop(p->loop, &r->fd_w);
+        close(r->fd);
+        r->fd = -1;
+    }
+}
+
+static void fd_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct proc *p = container_of(w, struct proc, ready.fd_w);
+    char buf[512];
+    for (;;) {
+        ssize_t n = read(p->ready.fd, buf, sizeof buf);
+        if (n > 0) {
+            if (memchr(buf, '\n', (size_t)n)) {
+                close_fd(p);
+                proc_report_ready(p);
+                return;
+            }
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        close_fd(p);  /* closed without a newline: never ready this way */
+        return;
+    }
+}
+
+/* ---- sd_notify ---- */
+
+/* Whether the sender (by its credentials) belongs to the incarnation's
+ * process group. */
+static bool sender_is_ours(const struct proc *p, pid_t pid)
+{
+    if (!proc_alive(p) || p->st.pid <= 0 || pid <= 0)
+        return false;
+    return pid == p->st.pid || getpgid(pid) == p->st.pid;
+}
+
+/* Apply one datagram: READY=1, STATUS=, WATCHDOG=1, STOPPING=1. */
+static void notify_apply(struct proc *p, char *msg)
+{
+    for (char *line = strtok(msg, "\n"); line; line = strtok(NULL, "\n")) {
+        if (strcmp(line, "READY=1") == 0) {
+            proc_report_ready(p);
+        } else if (strncmp(line, "STATUS=", 7) == 0) {
+            free(p->st.status_text);
+            p->st.status_text = xstrdup(line + 7);
+        } else if (strcmp(line, "WATCHDOG=1") == 0) {
+            if (ev_is_active(&p->ready.watchdog))
+                ev_timer_again(p->loop, &p->ready.watchdog);
+        } else if (strcmp(line, "STOPPING=1") == 0) {
+            if (proc_alive(p) && p->st.state != ST_STOPPING)
+                proc_stopping(p, -1);
+        }
+        /* other fields are ignored */
+    }
+}
+
+static void notify_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    struct proc *p = container_of(w, struct proc, ready.notify_w);
+    for (int rounds = 0; rounds < 16; rounds++) {
+        char buf[NOTIFY_MAX + 1];
+        union {
+            struct cmsghdr h;
+            char space[CMSG_SPACE(sizeof(struct ucred))];
+        } ctl;
+        struct iovec iov = {buf, NOTIFY_MAX};
+        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1,
+                            .msg_control = &ctl, .msg_controllen = sizeof ctl};
+        ssize_t n = recvmsg(p->ready.notify_fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+        if (n < 0)
+            return;  /* EAGAIN: all read */
+        buf[n] = '\0';
+        pid_t sender = 0;
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+            if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
+                struct ucred uc;
+                memcpy(&uc, CMSG_DATA(c), sizeof uc);
+                sender = uc.pid;
+            }
+        if (!sender_is_ours(p, sender)) {
+            log_warn(p->spec->name, "refused a notification from pid %d, which is not "
+                     "in the proc's process group", (int)sender);
+            continue;
+        }
+        notify_apply(p, buf);
+    }
+}
+
+/* The proc's notify socket, made once: an abstract address that names tend
+ * and the proc. */
+static int notify_open(struct proc *p, char **reason)
+{
+    struct proc_ready *r = &p->ready;
+    if (r->notify_fd >= 0)
+        return 0;
+    r->notify_name = xasprintf("tend/%d/%s", (int)getpid(), p->spec->name);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    size_t len = strlen(r->notify_name);
+    if (len + 1 > sizeof sa.sun_path) {
+        *reason = xasprintf("notify socket: the name is too long");
+        return -1;
+    }
+    memcpy(sa.sun_path + 1, r->notify_name, len);  /* sun_path[0] = 0: abstract */
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int on = 1;
+    if (fd < 0 ||
+        bind(fd, (struct sockaddr *)&sa, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + len)) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof on) != 0) {
+        *reason = xasprintf("notify socket @%s: %s", r->notify_name, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    r->notify_fd = fd;
+    ev_io_init(&r->notify_w, notify_cb, fd, EV_READ);
+    ev_io_start(p->loop, &r->notify_w);
+    return 0;
+}
+
+/* ---- tcp and exec checks, retried until ready ---- */
+
+static void attempt_cb(bool ok, const char *why, void *data);
+
+static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct proc *p = container_of(w, struct proc, ready.retry);
+    p->ready.attempt = check_start(loop, &p->spec->ready, 5.0, attempt_cb, p);
+}
+
+static void attempt_cb(bool ok, const char *why, void *data)
+{
+    struct proc *p = data;
+    p->ready.attempt = NULL;
+    if (ok) {
+        proc_report_ready(p);
+        return;
+    }
+    ev_timer_set(&p->ready.retry, p->spec->ready_interval, 0);
+    ev_timer_start(p->loop, &p->ready.retry);
+}
+
+/* ---- deadlines ---- */
+
+static void timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct proc *p = container_of(w, struct proc, ready.timeout);
+    if (p->st.state != ST_STARTING && p->st.state != ST_RUNNING)
+        return;
+    log_warn(p->spec->name, "not ready within its ready_timeout of %gs: terminating",
+             p->spec->ready_timeout);
+    proc_terminate(p, -1);
+}
+
+static void watchdog_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct proc *p = container_of(w, struct proc, ready.watchdog);
+    ev_timer_stop(loop, w);
+    if (!proc_alive(p) || p->st.state == ST_STOPPING)
+        return;
+    log_warn(p->spec->name, "no WATCHDOG=1 within %gs: terminating", p->spec->watchdog);
+    proc_terminate(p, -1);
+}
+
+/* ---- health ---- */
+
+static void health_result(struct proc *p, bool ok, const char *why)
+{
+    struct proc_ready *r = &p->ready;
+    r->health_running = false;
+    ev_timer_stop(p->loop, &r->health_timer);
+    if (!proc_alive(p) || p->st.state == ST_STOPPING)
+        return;
+    if (ok) {
+        r->health_fails = 0;
+        p->st.health = HEALTH_HEALTHY;
+        free(p->st.health_failure);
+        p->st.health_failure = NULL;
+    } else {
+        r->health_fails++;
+        p->st.health = HEALTH_UNHEALTHY;
+        free(p->st.health_failure);
+        p->st.health_failure = xstrdup(why ? why : "failed");
+        log_warn(p->spec->name, "health check failed (%d of %d): %s", r->health_fails,
+                 p->spec->health_failures, p->st.health_failure);
+        if (r->health_fails >= p->spec->health_failures) {
+            log_warn(p->spec->name, "unhealthy: terminating");
+            proc_terminate(p, -1);
+            return;
+        }
+    }
+    start_health(p, p->spec->health_interval);
+}
+
+static void health_attempt_cb(bool ok, const char *why, void *data)
+{
+    struct proc *p = data;
+    p->ready.health_attempt = NULL;
+    health_result(p, ok, why);
+}
+
+/* The health timer: time for a check, or (while one runs) its timeout. */
+static void health_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct proc *p = container_of(w, struct proc, ready.health_timer);
+    struct proc_ready *r = &p->ready;
+    const struct check *c = &p->spec->health;
+    if (r->health_running) {
+        /* only the owner's checks time out here; tcp and exec ones have
+         * their own timeout */
+        r->gen[CHECK_HEALTH]++;
+        char *what = check_describe(c);
+        char *why = xasprintf("%s: no answer within %gs", what, p->spec->health_timeout);
+        health_result(p, false, why);
+        free(what);
+        free(why);
+        return;
+    }
+    r->health_running = true;
+    if (c->kind == CHECK_TCP || c->kind == CHECK_EXEC) {
+        r->health_attempt = check_start(loop, c, p->spec->health_timeout,
+                                        health_attempt_cb, p);
+    } else if (p->owner.check) {
+        ev_timer_set(w, p->spec->health_timeout, 0);
+        ev_timer_start(loop, w);
+        p->owner.check(p, CHECK_HEALTH, ++r->gen[CHECK_HEALTH], p->owner.data);
+    }
+}
+
+static void start_health(struct proc *p, double after)
+{
+    ev_timer_set(&p->ready.health_timer, after, 0);
+    ev_timer_start(p->loop, &p->ready.health_timer);
+}
+
+/* ---- the life of an incarnation ---- */
+
+void ready_init(struct proc *p)
+{
+    struct proc_ready *r = &p->ready;
+    r->fd = -1;
+    r->notify_fd = -1;
+    ev_io_init(&r->fd_w, fd_cb, -1, EV_READ);
+    ev_timer_init(&r->retry, retry_cb, 0, 0);
+    ev_timer_init(&r->timeout, timeout_cb, 0, 0);
+    ev_timer_init(&r->watchdog, watchdog_cb, 0, 0);
+    ev_timer_init(&r->health_timer, health_timer_cb, 0, 0);
+}
+
+int ready_prepare(struct proc *p, struct launch_opts *o, char **env_extra, char **reason)
+{
+    struct proc_ready *r = &p->ready;
+    const struct spec *sp = p->spec;
+    *env_extra = NULL;
+    r->early = false;
+    r->health_fails = 0;
+    if (sp->ready.kind == CHECK_FD) {
+        int fds[2];
+        if (pipe2(fds, O_CLOEXEC) != 0) {
+            *reason = xasprintf("readiness pipe: %s", strerror(errno));
+            return -1;
+        }
+        r->fd = fds[0];
+        fd_set_nonblock(r->fd, 1);
+        o->pass_fd = fds[1];
+        o->pass_as = sp->ready.fd;
+    }
+    if (sp->ready.kind == CHECK_NOTIFY) {
+        if (notify_open(p, reason) != 0)
+            return -1;
+        *env_extra = xasprintf("NOTIFY_SOCKET=@%s", r->notify_name);
+    }
+    return 0;
+}
+
+void ready_spawned(struct proc *p, bool ok)
+{
+    if (!ok) {
+        close_fd(p);
+        return;
+    }
+    if (p->ready.fd >= 0) {
+        ev_io_set(&p->ready.fd_w, p->ready.fd, EV_READ);
+        ev_io_start(p->loop, &p->ready.fd_w);
+    }
+    if (p->spec->ready_timeout > 0) {
+        ev_timer_set(&p->ready.timeout, p->spec->ready_timeout, 0);
+        ev_timer_start(p->loop, &p->ready.timeout);
+    }
+    p->st.health = p->spec->health.kind != CHECK_NONE ? HEALTH_UNKNOWN : HEALTH_NONE;
+}
+
+void ready_running(struct proc *p)
+{
+    struct proc_ready *r = &p->ready;
+    const struct check *c = &p->spec->ready;
+    if (c->kind == CHECK_NONE || r->early) {
+        proc_report_ready(p);
+        return;
+    }
+    if (c->kind == CHECK_TCP || c->kind == CHECK_EXEC)
+        r->attempt = check_start(p->loop, c, 5.0, attempt_cb, p);
+    else if ((c->kind == CHECK_LOG || c->kind == CHECK_FUNC) && p->owner.check)
+        p->owner.check(p, CHECK_READY, ++r->gen[CHECK_READY], p->owner.data);
+}
+
+/* Stop what only serves to become ready. */
+static void stop_readiness(struct proc *p)
+{
+    struct proc_ready *r = &p->ready;
+    close_fd(p);
+    ev_timer_stop(p->loop, &r->retry);
+    check_cancel(r->attempt);
+    r->attempt = NULL;
+    ev_timer_stop(p->loop, &r->timeout);
+    r->gen[CHECK_READY]++;
+}
+
+void ready_reached(struct proc *p)
+{
+    stop_readiness(p);
+    if (p->spec->watchdog > 0 && p->spec->ready.kind == CHECK_NOTIFY) {
+        p->ready.watchdog.repeat = p->spec->watchdog;
+        ev_timer_again(p->loop, &p->ready.watchdog);
+    }
+    if (p->spec->health.kind != CHECK_NONE)
+        start_health(p, p->spec->health_interval);
+}
+
+void ready_stop(struct proc *p)
+{
+    struct proc_ready *r = &p->ready;
+    stop_readiness(p);
+    ev_timer_stop(p->loop, &r->watchdog);
+    ev_timer_stop(p->loop, &r->health_timer);
+    check_cancel(r->health_attempt);
+    r->health_attempt = NULL;
+    r->health_running = false;
+    r->gen[CHECK_HEALTH]++;
+}
+
+void ready_free(struct proc *p)
+{
+    ready_stop(p);
+    struct proc_ready *r = &p->ready;
+    if (r->notify_fd >= 0) {
+        ev_io_stop(p->loop, &r->notify_w);
+        close(r->notify_fd);
+        r->notify_fd = -1;
+    }
+    free(r->notify_name);
+    r->notify_name = NULL;
+}
+
+void proc_check_done(struct proc *p, enum check_purpose purpose, unsigned gen, bool ok,
+                     const char *why)
+{
+    if (gen != p->ready.gen[purpose])
+        return;  /* an answer to a check that no longer matters */
+    if (purpose == CHECK_READY) {
+        if (ok)
+            proc_report_ready(p);
+        else if (why)
+            log_warn(p->spec->name, "readiness check: %s", why);
+        return;
+    }
+    p->ready.gen[CHECK_HEALTH]++;
+    health_result(p, ok, why);
+}
