@@ -18,7 +18,9 @@ enum {
     UV_RESTART = 2,  /* a restart function */
     UV_HOOKS = 3,    /* state -> list of the proc's hooks */
     UV_POLICY = 4,   /* the tend.restart policy of its declaration */
-    UV_COUNT = 4
+    UV_READY = 5,    /* a readiness function */
+    UV_HEALTH = 6,   /* a health-check function */
+    UV_COUNT = 6
 };
 
 /* A Lua handle on a proc.  Lua never holds a raw pointer it could outlive:
@@ -57,8 +59,13 @@ void lwait_cancel_all(struct policy *pol);
  * restart policy of the declaration table at index `decl`. */
 void lproc_set_policy(lua_State *L, int decl);
 
+/* Runs log-pattern and function checks, for manager_set_checker. */
+void lproc_run_check(struct proc *p, enum check_purpose purpose, unsigned gen, void *data);
+
 /* The restart decider, for manager_set_decider. */
 double lproc_decide(struct proc *p, struct status *st, void *data);
+
+#define CHECK_MT "tend.Check"
 
 /* Register the Proc metatable. */
 void lproc_open(lua_State *L);

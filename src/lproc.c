@@ -55,6 +55,12 @@ void lstatus_push(lua_State *L, const struct status *st, const char *name)
         set_num(L, "restart_at", st->restart_at);
     if (st->pid > 0)
         set_int(L, "pid", st->pid);
+    if (st->status_text)
+        set_str(L, "status_text", st->status_text);
+    if (status_health_name(st->health))
+        set_str(L, "health", status_health_name(st->health));
+    if (st->health_failure)
+        set_str(L, "health_failure", st->health_failure);
     switch (st->state) {
     case ST_STARTING:
         set_num(L, "since", st->since);
@@ -809,7 +815,154 @@ void lproc_set_policy(lua_State *L, int decl)
     lua_setfield(L, -2, "give_up");
     lua_call(L, 1, 1);
     lua_setiuservalue(L, h, UV_POLICY);
+    /* the functions of readiness and health checks */
+    if (lua_getfield(L, decl, "ready") == LUA_TFUNCTION)
+        lua_setiuservalue(L, h, UV_READY);
     lua_settop(L, h);
+    if (lua_getfield(L, decl, "health") == LUA_TTABLE &&
+        lua_getfield(L, -1, "check") == LUA_TFUNCTION)
+        lua_setiuservalue(L, h, UV_HEALTH);
+    lua_settop(L, h);
+}
+
+/* ---- checks the core cannot run: log patterns and functions ---- */
+
+static const char runner_key = 'r';  /* registry: the check runner */
+
+/* report(proc, purpose, gen, ok, why): a function check's answer. */
+static int check_report(lua_State *L)
+{
+    struct proc *p = lproc_check(L, 1);
+    int purpose = (int)luaL_checkinteger(L, 2);
+    unsigned gen = (unsigned)luaL_checkinteger(L, 3);
+    bool ok = lua_toboolean(L, 4);
+    const char *why = luaL_optstring(L, 5, NULL);
+    if (!ok && !why)
+        why = purpose == CHECK_READY ? "the readiness function returned false"
+                                     : "the health function returned false";
+    proc_check_done(p, purpose == CHECK_READY ? CHECK_READY : CHECK_HEALTH, gen, ok, why);
+    return 0;
+}
+
+/* Runs fn(proc) in the hook's coroutine and reports; pcall keeps an error
+ * from leaving the check unanswered (the budget still stops it). */
+static const char runner_src[] =
+    "local report = ...\n"
+    "return function(fn, proc, purpose, gen)\n"
+    "  local ok, res, why = pcall(fn, proc)\n"
+    "  if not ok then return report(proc, purpose, gen, false, tostring(res)) end\n"
+    "  report(proc, purpose, gen, res and true or false, why ~= nil and tostring(why) or nil)\n"
+    "end\n";
+
+static void push_runner(lua_State *L)
+{
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &runner_key) == LUA_TFUNCTION)
+        return;
+    lua_pop(L, 1);
+    if (luaL_loadbuffer(L, runner_src, sizeof runner_src - 1, "=tend.check") != LUA_OK)
+        lua_error(L);
+    lua_pushcfunction(L, check_report);
+    lua_call(L, 1, 1);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &runner_key);
+}
+
+struct log_watch {
+    struct policy *pol;
+    unsigned gen;
+};
+
+struct line_match {
+    const char *line;
+    size_t len;
+    const char *pattern;
+    bool found;
+};
+
+static int match_protected(lua_State *L)
+{
+    struct line_match *m = lua_touserdata(L, 1);
+    lua_getglobal(L, "string");
+    lua_getfield(L, -1, "find");
+    lua_pushlstring(L, m->line, m->len);
+    lua_pushstring(L, m->pattern);
+    lua_call(L, 2, 1);
+    m->found = !lua_isnil(L, -1);
+    return 0;
+}
+
+static void log_line(struct proc *p, int stream, const char *line, size_t len, void *data);
+
+/* The listener of a log-pattern check: stops at the first match or once
+ * the check no longer matters. */
+static void log_line(struct proc *p, int stream, const char *line, size_t len, void *data)
+{
+    struct log_watch *w = data;
+    const struct check *c = &p->spec->ready;
+    struct proc_listener *self = NULL;
+    for (struct proc_listener *l = p->listeners; l; l = l->next)
+        if (l->data == data)
+            self = l;
+    if (w->gen != p->ready.gen[CHECK_READY]) {
+        proc_unlisten(p, self);
+        return;
+    }
+    if (c->stream >= 0 && c->stream != stream)
+        return;
+    struct line_match m = {line, len, c->pattern, false};
+    lua_State *L = w->pol->L;
+    lua_pushcfunction(L, match_protected);
+    lua_pushlightuserdata(L, &m);
+    if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+        log_error(p->spec->name, "readiness pattern: %s", lua_tostring(L, -1));
+        lua_pop(L, 1);
+    }
+    if (m.found) {
+        unsigned gen = w->gen;
+        proc_unlisten(p, self);  /* frees w */
+        proc_check_done(p, CHECK_READY, gen, true, NULL);
+    }
+}
+
+struct check_call {
+    struct proc *p;
+    enum check_purpose purpose;
+    unsigned gen;
+};
+
+static int run_check_protected(lua_State *L)
+{
+    struct check_call *cc = lua_touserdata(L, 1);
+    struct policy *pol = policy_of(L);
+    push_runner(L);
+    lproc_push(L, cc->p);
+    lua_getiuservalue(L, -1, cc->purpose == CHECK_READY ? UV_READY : UV_HEALTH);
+    lua_insert(L, -2);  /* runner, fn, proc */
+    lua_pushinteger(L, cc->purpose);
+    lua_pushinteger(L, cc->gen);
+    lvm_start(pol, 4, cc->p->spec->name, false);
+    return 0;
+}
+
+void lproc_run_check(struct proc *p, enum check_purpose purpose, unsigned gen, void *data)
+{
+    struct policy *pol = data;
+    const struct check *c = purpose == CHECK_READY ? &p->spec->ready : &p->spec->health;
+    if (c->kind == CHECK_LOG) {
+        struct log_watch *w = xcalloc(1, sizeof *w);
+        w->pol = pol;
+        w->gen = gen;
+        proc_listen(p, log_line, w)->own_data = true;
+        return;
+    }
+    struct check_call cc = {p, purpose, gen};
+    lua_State *L = pol->L;
+    lua_pushcfunction(L, run_check_protected);
+    lua_pushlightuserdata(L, &cc);
+    if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+        log_error(p->spec->name, "starting a check: %s", lua_tostring(L, -1));
+        lua_pop(L, 1);
+    }
 }
 
 struct decision {

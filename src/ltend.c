@@ -10,6 +10,7 @@
 #include <lua.h>
 #include <lualib.h>
 #include <math.h>
+#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <pwd.h>
@@ -32,9 +33,8 @@
 static const char *const known_fields[] = {
     "name", "cmd", "env", "cwd", "user", "after", "stop_signal",
     "stop_timeout", "restart", "backoff", "give_up", "output", "autostart",
-    NULL};
-static const char *const later_fields[] = {
     "ready", "ready_timeout", "ready_interval", "watchdog", "health", NULL};
+static const char *const later_fields[] = {NULL};
 
 static bool in_list(const char *const *list, const char *s)
 {
@@ -236,6 +236,62 @@ static void resolve_user(lua_State *L, struct spec *s)
     s->ngroups = ng;
 }
 
+/* A check (a tend.ready.* value or a function) at the top of the stack
+ * into *c; `field` names it in errors. */
+static void get_check(lua_State *L, const char *name, const char *field, struct check *c,
+                      bool health)
+{
+    if (lua_type(L, -1) == LUA_TFUNCTION) {
+        c->kind = CHECK_FUNC;  /* the function itself is kept by the handle */
+        return;
+    }
+    if (!lua_getmetatable(L, -1) || (luaL_getmetatable(L, CHECK_MT), !lua_rawequal(L, -1, -2)))
+        field_error(L, name, field, "a tend.ready.* check or a function expected, got %s",
+                    type_of(L, -1));
+    lua_pop(L, 2);
+    lua_getfield(L, -1, "kind");
+    const char *kind = lua_tostring(L, -1);
+    lua_pop(L, 1);
+    if (strcmp(kind, "fd") == 0 || strcmp(kind, "notify") == 0 || strcmp(kind, "log") == 0) {
+        if (health)
+            field_error(L, name, field, "a %s check cannot be a health check "
+                        "(use tcp, exec or a function)", kind);
+    }
+    if (strcmp(kind, "fd") == 0) {
+        c->kind = CHECK_FD;
+        lua_getfield(L, -1, "fd");
+        c->fd = (int)lua_tointeger(L, -1);
+        lua_pop(L, 1);
+    } else if (strcmp(kind, "notify") == 0) {
+        c->kind = CHECK_NOTIFY;
+    } else if (strcmp(kind, "log") == 0) {
+        c->kind = CHECK_LOG;
+        lua_getfield(L, -1, "pattern");
+        c->pattern = xstrdup(lua_tostring(L, -1));
+        lua_getfield(L, -2, "stream");
+        const char *st = lua_tostring(L, -1);
+        c->stream = !st ? -1 : strcmp(st, "stderr") == 0 ? 1 : 0;
+        lua_pop(L, 2);
+    } else if (strcmp(kind, "tcp") == 0) {
+        c->kind = CHECK_TCP;
+        lua_getfield(L, -1, "addr");
+        size_t len;
+        const char *a = lua_tolstring(L, -1, &len);
+        if (len > sizeof c->addr)
+            len = sizeof c->addr;
+        memcpy(&c->addr, a, len);
+        c->addrlen = (socklen_t)len;
+        lua_getfield(L, -2, "target");
+        c->target = xstrdup(lua_tostring(L, -1));
+        lua_pop(L, 2);
+    } else if (strcmp(kind, "exec") == 0) {
+        c->kind = CHECK_EXEC;
+        lua_getfield(L, -1, "argv");
+        c->argv = get_strv(L, name, field, 1);
+        lua_pop(L, 1);
+    }
+}
+
 /* Fill `s` from the field at the top of the stack, keyed `field`. */
 static void set_field(lua_State *L, struct policy *pol, struct spec *s, const char *field)
 {
@@ -319,6 +375,43 @@ static void set_field(lua_State *L, struct policy *pol, struct spec *s, const ch
         else
             field_error(L, name, field, "\"inherit\" or \"discard\" expected (output "
                         "files are not in this version yet)");
+    } else if (strcmp(field, "ready") == 0) {
+        check_clear(&s->ready);
+        get_check(L, name, field, &s->ready, false);
+    } else if (strcmp(field, "ready_timeout") == 0) {
+        s->ready_timeout = get_number(L, name, field, 0);
+    } else if (strcmp(field, "ready_interval") == 0) {
+        s->ready_interval = get_number(L, name, field, 0.001);
+    } else if (strcmp(field, "watchdog") == 0) {
+        s->watchdog = get_number(L, name, field, 0.001);
+    } else if (strcmp(field, "health") == 0) {
+        if (lua_type(L, -1) != LUA_TTABLE)
+            field_error(L, name, field, "{ check = ..., interval = 10, timeout = 5, "
+                        "failures = 3 } expected, got %s", type_of(L, -1));
+        lua_pushnil(L);
+        while (lua_next(L, -2)) {
+            const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
+            char sub[64];
+            snprintf(sub, sizeof sub, "health.%s", k);
+            if (strcmp(k, "check") == 0) {
+                check_clear(&s->health);
+                get_check(L, name, sub, &s->health, true);
+            } else if (strcmp(k, "interval") == 0) {
+                s->health_interval = get_number(L, name, sub, 0.001);
+            } else if (strcmp(k, "timeout") == 0) {
+                s->health_timeout = get_number(L, name, sub, 0.001);
+            } else if (strcmp(k, "failures") == 0) {
+                double f = get_number(L, name, sub, 1);
+                if (f != floor(f) || f > 1000)
+                    field_error(L, name, sub, "a whole number 1..1000 expected");
+                s->health_failures = (int)f;
+            } else {
+                field_error(L, name, sub, "unknown field");
+            }
+            lua_pop(L, 1);
+        }
+        if (s->health.kind == CHECK_NONE)
+            field_error(L, name, "health.check", "required");
     } else if (strcmp(field, "autostart") == 0) {
         if (lua_type(L, -1) != LUA_TBOOLEAN)
             field_error(L, name, field, "boolean expected, got %s", type_of(L, -1));
@@ -411,6 +504,9 @@ static struct spec **parse_decl(lua_State *L, struct policy *pol)
     }
     if (!s->argv)
         field_error(L, s->name, "cmd", "required");
+    if (s->watchdog > 0 && s->ready.kind != CHECK_NOTIFY)
+        field_error(L, s->name, "watchdog", "needs ready = tend.ready.notify(): the "
+                    "pings are WATCHDOG=1 notifications");
     if (pol->m)
         for (char **a = s->after; a && *a; a++)
             if (!manager_get(pol->m, *a))
@@ -566,6 +662,101 @@ static int l_exec(lua_State *L)
     return lua_yield(L, 0);
 }
 
+/* ---- tend.ready: the readiness checks ---- */
+
+/* A new check table of `kind` (the metatable marks it as made here). */
+static void new_check(lua_State *L, const char *kind)
+{
+    lua_createtable(L, 0, 4);
+    lua_pushstring(L, kind);
+    lua_setfield(L, -2, "kind");
+    luaL_setmetatable(L, CHECK_MT);
+}
+
+/* tend.ready.fd(N): a newline on fd N (s6's notification-fd). */
+static int l_ready_fd(lua_State *L)
+{
+    lua_Integer fd = luaL_checkinteger(L, 1);
+    if (fd < 3 || fd > 1023)
+        return luaL_argerror(L, 1, "an fd number 3..1023 expected (0-2 are stdio)");
+    new_check(L, "fd");
+    lua_pushinteger(L, fd);
+    lua_setfield(L, -2, "fd");
+    return 1;
+}
+
+/* tend.ready.notify(): READY=1 on NOTIFY_SOCKET (sd_notify). */
+static int l_ready_notify(lua_State *L)
+{
+    new_check(L, "notify");
+    return 1;
+}
+
+/* tend.ready.log(pattern [, stream]): a line matching the Lua pattern. */
+static int l_ready_log(lua_State *L)
+{
+    const char *pattern = luaL_checkstring(L, 1);
+    const char *stream = luaL_optstring(L, 2, NULL);
+    if (stream && strcmp(stream, "stdout") != 0 && strcmp(stream, "stderr") != 0)
+        return luaL_argerror(L, 2, "\"stdout\" or \"stderr\" expected");
+    /* a malformed pattern is an error now, not at the first line */
+    lua_getglobal(L, "string");
+    lua_getfield(L, -1, "find");
+    lua_pushliteral(L, "");
+    lua_pushvalue(L, 1);
+    if (lua_pcall(L, 2, 0, 0) != LUA_OK)
+        return luaL_argerror(L, 1, lua_tostring(L, -1));
+    new_check(L, "log");
+    lua_pushvalue(L, 1);
+    lua_setfield(L, -2, "pattern");
+    if (stream) {
+        lua_pushstring(L, stream);
+        lua_setfield(L, -2, "stream");
+    }
+    (void)pattern;
+    return 1;
+}
+
+/* tend.ready.tcp(port [, host]): a TCP connection succeeds.  The host is
+ * resolved now, so the loop never waits for DNS. */
+static int l_ready_tcp(lua_State *L)
+{
+    lua_Integer port = luaL_checkinteger(L, 1);
+    const char *host = luaL_optstring(L, 2, "127.0.0.1");
+    if (port < 1 || port > 65535)
+        return luaL_argerror(L, 1, "a port 1..65535 expected");
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+    char ports[16];
+    snprintf(ports, sizeof ports, "%d", (int)port);
+    int rc = getaddrinfo(host, ports, &hints, &res);
+    if (rc != 0)
+        return luaL_error(L, "tend.ready.tcp: %s: %s", host, gai_strerror(rc));
+    new_check(L, "tcp");
+    lua_pushlstring(L, (const char *)res->ai_addr, res->ai_addrlen);
+    lua_setfield(L, -2, "addr");
+    lua_pushfstring(L, strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, (int)port);
+    lua_setfield(L, -2, "target");
+    freeaddrinfo(res);
+    return 1;
+}
+
+/* tend.ready.exec(argv): the command exits 0. */
+static int l_ready_exec(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    char **argv = get_strv(L, "tend.ready.exec", "argv", 1);
+    strv_free(argv);  /* checked; the declaration copies it */
+    new_check(L, "exec");
+    lua_pushvalue(L, 1);
+    lua_setfield(L, -2, "argv");
+    return 1;
+}
+
+static const luaL_Reg ready_funcs[] = {
+    {"fd", l_ready_fd},     {"notify", l_ready_notify}, {"log", l_ready_log},
+    {"tcp", l_ready_tcp},   {"exec", l_ready_exec},     {NULL, NULL},
+};
+
 /* tend.limits{ memory = BYTES, instructions = N }: the VM's memory cap and
  * the instruction budget of each resume; returns the limits in force. */
 static int l_limits(lua_State *L)
@@ -688,8 +879,12 @@ int luaopen_tend(lua_State *L)
     block_stdlib(L, "os", "execute");
     block_stdlib(L, "io", "popen");
 
+    luaL_newmetatable(L, CHECK_MT);
+    lua_pop(L, 1);
     luaL_newlib(L, tend_funcs);
     luaL_newlib(L, log_funcs);
     lua_setfield(L, -2, "log");
+    luaL_newlib(L, ready_funcs);
+    lua_setfield(L, -2, "ready");
     return 1;
 }

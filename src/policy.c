@@ -175,6 +175,7 @@ void policy_attach(struct policy *pol, struct manager *m, struct ev_loop *loop)
     pol->m = m;
     pol->loop = loop;
     manager_set_decider(m, lproc_decide, pol);
+    manager_set_checker(m, lproc_run_check, pol);
     lua_pushcfunction(pol->L, attach_protected);
     lua_pushlightuserdata(pol->L, pol);
     if (lua_pcall(pol->L, 1, 0, 0) != LUA_OK) {

@@ -273,6 +273,8 @@ static void prune_listeners(struct proc *p)
         struct proc_listener *l = *pp;
         if (l->dead) {
             *pp = l->next;
+            if (l->own_data)
+                free(l->data);
             free(l);
         } else {
             pp = &l->next;
@@ -827,6 +829,8 @@ static void destroy(struct proc *p)
     while (p->listeners) {
         struct proc_listener *l = p->listeners;
         p->listeners = l->next;
+        if (l->own_data)
+            free(l->data);
         free(l);
     }
     for (int i = 0; i < 2; i++)

@@ -48,6 +48,7 @@ struct proc_listener {
     proc_line_fn *fn;
     void *data;
     bool dead;
+    bool own_data;  /* data is freed with the listener */
     struct proc_listener *next;
 };
 
