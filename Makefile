@@ -16,7 +16,7 @@ CC      ?= cc
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter \
            -I/usr/include/lua5.4 -Isrc -MMD -MP
-LDLIBS  += -llua5.4 -lev -lm
+LDLIBS  += -llua5.4 -lev -ljansson -lm
 TESTLIBS = -lcmocka
 
 ifeq ($(SAN),1)
@@ -28,6 +28,8 @@ SRC      := $(wildcard src/*.c)
 CORE_OBJ := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(filter-out src/main.c,$(SRC)))
 MAIN_OBJ := $(BUILD)/obj/main.o
 TESTS    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
+# programs the tests run as children (e.g. an sd_notify speaker)
+HELPERS  := $(patsubst tests/helper_%.c,$(BUILD)/tests/helper-%,$(wildcard tests/helper_*.c))
 HARNESS  := $(BUILD)/obj/tests/harness.o
 DEPS_OK  := $(BUILD)/.deps-ok
 
@@ -62,15 +64,20 @@ $(BUILD)/libtend.a: $(CORE_OBJ)
 $(BUILD)/tend: $(MAIN_OBJ) $(BUILD)/libtend.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(BUILD)/tests/helper-%: tests/helper_%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(filter-out -Isrc,$(CFLAGS)) $(LDFLAGS) -o $@ $<
+
 $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(HARNESS) $(BUILD)/libtend.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(TESTLIBS)
 
 # Each test program runs from the top of the tree; TEND points the
 # integration tests at the binary under test.
-test: $(BUILD)/tend $(TESTS)
+test: $(BUILD)/tend $(TESTS) $(HELPERS)
 	@set -e; for t in $(TESTS); do \
-	    echo "== $$t"; TEND=$(abspath $(BUILD)/tend) $$t; \
+	    echo "== $$t"; TEND=$(abspath $(BUILD)/tend) \
+	    TEND_HELPERS=$(abspath $(BUILD)/tests) $$t; \
 	done; echo "== all tests passed ($(BUILD))"
 
 run: $(BUILD)/tend
