@@ -18,6 +18,7 @@
 #include "manager.h"
 #include "output.h"
 #include "policy.h"
+#include "sdnotify.h"
 #include "util.h"
 
 #define TEND_VERSION "0.1.0"
@@ -138,6 +139,7 @@ static int cmd_run(int argc, char **argv)
 
     signal(SIGPIPE, SIG_IGN);
     raise_fd_limit();
+    sdnotify_init();
     if (subreaper || getpid() == 1)
         prctl(PR_SET_CHILD_SUBREAPER, 1);
     srandom((unsigned)time(NULL) ^ (unsigned)getpid());
@@ -159,6 +161,7 @@ static int cmd_run(int argc, char **argv)
     /* the VM goes first: its waits hold subscriptions on the procs */
     policy_free(pol);
     manager_free(m);
+    sdnotify_close();
     output_finish();
     ev_loop_destroy(loop);
     return code;

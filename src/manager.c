@@ -8,6 +8,7 @@
 
 #include "log.h"
 #include "restart.h"
+#include "sdnotify.h"
 #include "util.h"
 
 struct mproc {
@@ -19,6 +20,7 @@ struct mproc {
     size_t ndependents;
     size_t live_dependents; /* during shutdown: dependents still alive */
     bool started;        /* some incarnation was started */
+    bool was_ready;      /* some incarnation was ready */
 };
 
 struct manager {
@@ -30,6 +32,7 @@ struct manager {
     bool killed_any;     /* the shutdown had to SIGKILL */
     int exit_code;       /* forced by tend.exit(code), or -1 */
     bool running;
+    bool notified_ready; /* READY=1 sent to tend's own supervisor */
     int tasks;           /* the policy's pending tasks */
     manager_decider_fn *decider;
     void *decider_data;
@@ -139,6 +142,19 @@ static void log_end(struct proc *p, const struct status *st, bool m_stopping)
 static void shutdown_step(struct mproc *mp);
 static void check_done(struct manager *m);
 
+/* READY=1 to tend's own supervisor once every autostart proc has been
+ * ready (SPEC 4). */
+static void notify_if_all_ready(struct manager *m)
+{
+    if (m->notified_ready || m->shutting_down)
+        return;
+    for (size_t i = 0; i < m->n; i++)
+        if (m->procs[i]->p->spec->autostart && !m->procs[i]->was_ready)
+            return;
+    m->notified_ready = true;
+    sdnotify_send("READY=1");
+}
+
 /* Every transition of every proc passes here. */
 static void on_transition(struct proc *p, const struct status *now,
                           const struct status *prev, void *data)
@@ -153,6 +169,10 @@ static void on_transition(struct proc *p, const struct status *now,
 
     if (now->state == ST_RUNNING)
         log_info(p->spec->name, "started (pid %d)", (int)now->pid);
+    if (now->state == ST_READY && !mp->was_ready) {
+        mp->was_ready = true;
+        notify_if_all_ready(m);
+    }
     if (now->state == ST_READY && !m->shutting_down) {
         /* whoever waited for this one may start now */
         for (size_t i = 0; i < mp->ndependents; i++) {
@@ -216,6 +236,7 @@ struct proc *manager_add(struct manager *m, struct spec *spec)
 
 void manager_start(struct manager *m)
 {
+    notify_if_all_ready(m);  /* nothing to wait for: ready now */
     for (size_t i = 0; i < m->n && !m->shutting_down; i++) {
         struct mproc *mp = m->procs[i];
         if (mp->p->spec->autostart && mp->p->st.state == ST_PENDING && deps_ready(mp))
@@ -288,6 +309,7 @@ void manager_shutdown(struct manager *m, int code)
     }
     m->shutting_down = true;
     log_info(NULL, "shutting down");
+    sdnotify_send("STOPPING=1");
     for (size_t i = 0; i < m->n; i++) {
         struct mproc *mp = m->procs[i];
         proc_want_down(mp->p);

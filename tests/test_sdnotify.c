@@ -1,0 +1,75 @@
+/* test_sdnotify.c -- tend under a Type=notify supervisor: READY=1 once
+ * every autostart proc is ready, STOPPING=1 on shutdown, and the procs do
+ * not inherit tend's NOTIFY_SOCKET. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+/* The next datagram on fd within `timeout` seconds, or "" on timeout. */
+static const char *receive(int fd, double timeout)
+{
+    static char buf[4096];
+    struct pollfd pfd = {fd, POLLIN, 0};
+    buf[0] = '\0';
+    if (poll(&pfd, 1, (int)(timeout * 1000)) == 1) {
+        ssize_t n = recv(fd, buf, sizeof buf - 1, 0);
+        buf[n > 0 ? n : 0] = '\0';
+    }
+    return buf;
+}
+
+static void test_ready_once_every_autostart_proc_is_ready_then_stopping(void **state)
+{
+    char *dir = tmpdir_new();
+    char sock[sizeof ((struct sockaddr_un *)0)->sun_path], policy[4096];
+    assert_true((size_t)snprintf(sock, sizeof sock, "%s/notify", dir) < sizeof sock);
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    memcpy(sa.sun_path, sock, sizeof sock);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    snprintf(policy, sizeof policy,
+             "tend.proc { name = 'quick', cmd = { 'sleep', '300' } }\n"
+             "tend.proc { name = 'slow', cmd = { 'sh', '-c',\n"
+             "  'echo \"inherited=${NOTIFY_SOCKET:-none}\"; sleep 0.4; echo >&3; exec sleep 300' },\n"
+             "  ready = tend.ready.fd(3) }\n"
+             "tend.proc { name = 'manual', cmd = { 'sleep', '300' }, autostart = false }\n");
+    char *path = write_file(dir, "policy.lua", policy);
+    setenv("NOTIFY_SOCKET", sock, 1);
+    struct tend_run *t = tend_start((const char *[]){"run", path, NULL});
+    unsetenv("NOTIFY_SOCKET");
+    assert_true(tend_expect(t, 1, "slow | inherited=none", DEADLINE));
+    /* slow needs 0.4 s more to be ready: no READY=1 before that */
+    assert_string_equal(receive(fd, 0.2), "");
+    /* not before slow is ready (manual is not autostart: not waited for) */
+    assert_true(tend_expect(t, 2, "slow: started", DEADLINE));
+    const char *msg = receive(fd, DEADLINE);
+    assert_string_equal(msg, "READY=1");
+    assert_non_null(strstr(t->err, "slow: started"));
+    kill(t->pid, SIGTERM);
+    assert_string_equal(receive(fd, DEADLINE), "STOPPING=1");
+    assert_int_equal(tend_wait(t, DEADLINE), 0);
+    tend_free(t);
+    close(fd);
+    free(path);
+    tmpdir_free(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ready_once_every_autostart_proc_is_ready_then_stopping),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
