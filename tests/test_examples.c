@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <glob.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -198,6 +199,25 @@ static void test_container_exits_when_the_critical_proc_gives_up(void **state)
     tend_free(t);
 }
 
+/* Every policy under examples/ loads and checks, including those that
+ * name programs this machine does not have (examples/systemd). */
+static void test_every_example_passes_check(void **state)
+{
+    glob_t g;
+    assert_int_equal(glob("examples/*.lua", 0, NULL, &g), 0);
+    assert_int_equal(glob("examples/*/*.lua", GLOB_APPEND, NULL, &g), 0);
+    assert_true(g.gl_pathc >= 9);
+    for (size_t i = 0; i < g.gl_pathc; i++) {
+        struct tend_run *t = tend_run_sync((const char *[]){"run", "--check", g.gl_pathv[i], NULL},
+                                           DEADLINE);
+        if (tend_wait(t, DEADLINE) != 0)
+            fail_msg("%s: %s", g.gl_pathv[i], t->err);
+        assert_non_null(strstr(t->out, ", ok\n"));
+        tend_free(t);
+    }
+    globfree(&g);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -210,6 +230,7 @@ int main(void)
         cmocka_unit_test(test_rolling_restart_replaces_one_at_a_time),
         cmocka_unit_test(test_watched_service_is_restarted_by_its_task),
         cmocka_unit_test(test_container_exits_when_the_critical_proc_gives_up),
+        cmocka_unit_test(test_every_example_passes_check),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
