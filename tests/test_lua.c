@@ -99,7 +99,8 @@ static void test_terminate_kill_and_already_terminated(void **state)
     assert_int_equal(run_policy(
         "local a = tend.proc { name = 'a', cmd = { 'sleep', '30' }, restart = 'never' }\n"
         "local b = tend.proc { name = 'b', cmd = { 'sh', '-c', 'trap \"\" TERM; echo armed;"
-        " while :; do sleep 0.05; done' }, restart = 'never', output = 'discard' }\n"
+        " while :; do sleep 0.05; done' }, restart = 'never', output = 'discard',\n"
+        "  ready = tend.ready.log('armed') }\n"
         "tend.task(function()\n"
         "  assert(a:ready() == true)\n"
         "  local pid = a:pid()\n"
@@ -110,7 +111,7 @@ static void test_terminate_kill_and_already_terminated(void **state)
         "  assert(x == nil and why == 'already terminated')\n"
         "  x, why = a:kill()\n"
         "  assert(x == nil and why == 'already terminated')\n"
-        "  while not b:tail('stdout'):find('armed') do tend.sleep(0.01) end\n"
+        "  assert(b:ready())  -- its trap is set\n"
         "  local t0 = tend.now()\n"
         "  st = b:terminate(0.2)\n"
         "  assert(st.state == 'killed' and st.signal == 'KILL', st.signal)\n"
@@ -387,6 +388,24 @@ static void test_limits_are_settable(void **state)
         "  tend.exit(42) end)\n"), OK);
 }
 
+static void test_signal_reaches_the_process_group(void **state)
+{
+    assert_int_equal(run_policy(
+        "local a = tend.proc { name = 'a', cmd = { 'sh', '-c',\n"
+        "  'trap \"echo got-usr1\" USR1; echo armed; while :; do sleep 0.02; done' },\n"
+        "  restart = 'never', output = 'discard', ready = tend.ready.log('armed') }\n"
+        "tend.task(function()\n"
+        "  assert(a:ready())  -- its trap is set\n"
+        "  assert(a:signal('USR1') == true)\n"
+        "  while not a:tail('stdout'):find('got%-usr1') do tend.sleep(0.01) end\n"
+        "  assert(not pcall(a.signal, a, 'NOPE'))\n"
+        "  a:kill()\n"
+        "  local ok, why = a:signal('HUP')\n"
+        "  assert(ok == nil and why == 'not running', tostring(why))\n"
+        "  tend.exit(42)\n"
+        "end)\n"), OK);
+}
+
 int main(void)
 {
     loop = ev_default_loop(0);
@@ -411,6 +430,7 @@ int main(void)
         cmocka_unit_test(test_blocking_stdlib_calls_are_refused),
         cmocka_unit_test(test_one_for_all_restarts_the_other_members),
         cmocka_unit_test(test_limits_are_settable),
+        cmocka_unit_test(test_signal_reaches_the_process_group),
         cmocka_unit_test(test_rest_for_one_leaves_earlier_members_alone),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);
