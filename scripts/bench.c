@@ -1,7 +1,12 @@
 /* bench.c -- `make bench`: tend against the physical baseline.
  *
  *   bench TEND_BINARY          (BENCH_QUICK=1 for a short run,
- *                               BENCH_STRICT=1 to exit 1 on a missed target)
+ *                               BENCH_STRICT=1 to exit 1 on a missed target,
+ *                               BENCH_ONLY=churn-hook,latency,... for some only)
+ *   bench --stamp-exit         (as tend's child in the latency scenario: print
+ *                               CLOCK_MONOTONIC seconds, exit 0 at once)
+ *   bench --ignore-term        (as tend's child in the escalation scenario:
+ *                               ignore SIGTERM, print "armed PID", pause)
  *
  * Each scenario measures tend and, in the same run, what the machine itself
  * does for the same work with a bare posix_spawn/waitpid loop; it prints
@@ -38,12 +43,17 @@
 extern char **environ;
 
 #define FANOUT_N 1000
+#define FANOUT_BIG 10000        /* fan-out-10k and memory-10k (issue 6) */
+#define FANOUT_BIG_QUICK 2000
 #define IDLE_N 100
-#define MAX_BASE (FANOUT_N + 16)
+#define MAX_BASE (FANOUT_BIG + 16)
+#define LAT_N 1000              /* latency: exits measured */
+#define ESC_N 20                /* escalation: rounds */
 
 static bool quick;
 static char tmpdir[256];
 static const char *tend_bin;
+static char self_bin[1024];     /* this program: the latency and escalation child */
 
 /* For the emergency exit: what to kill if the bench itself is stopped. */
 static volatile pid_t g_tend = -1, g_helper = -1;
@@ -287,6 +297,9 @@ struct tend {
     long npids, cap;
     char last[4][256];       /* the last lines that were not `started` */
     int nlast;
+    /* a scenario's own look at every line that is not `started` */
+    void (*on_line)(struct tend *t, const char *line, double tn);
+    void *user;
 };
 
 static void tend_line(struct tend *t, char *line)
@@ -312,6 +325,8 @@ static void tend_line(struct tend *t, char *line)
         }
         return;
     }
+    if (t->on_line)
+        t->on_line(t, line, tn);
     if (strstr(line, ": exited with code ") || strstr(line, ": killed by signal ") ||
         strstr(line, ": failed: "))
         t->ends++;
@@ -407,6 +422,8 @@ static bool tend_spawn(struct tend *t, const char *policy, bool want_pids, char 
     if (want_pids) {
         t->cap = 1024;
         t->pids = malloc((size_t)t->cap * sizeof *t->pids);
+        if (!t->pids)
+            die("out of memory");
     }
     int p[2];
     if (pipe2(p, O_CLOEXEC) != 0) {
@@ -583,7 +600,7 @@ struct result {
     char note[2048];
 };
 
-static struct result results[8];
+static struct result results[24];
 static int nresults;
 
 static const char *verdict_name(enum verdict v)
@@ -611,22 +628,40 @@ static void print_error(const struct result *r)
     fflush(stdout);
 }
 
-/* ---- 1. churn ---- */
+/* ---- 1. churn, and churn with a Lua hook on every transition ---- */
 
-static void scenario_churn(double secs)
+struct churn {
+    double rate, window, cpu;  /* restarts/s; s; share of a CPU */
+    long counted;
+    long hooks;                /* the last "hooks N" line of the policy, or -1 */
+    long hooks_started;        /* `started` lines seen when it came */
+};
+
+/* "tend: hooks N": how many times the hook ran (logged by a task once a
+ * second, so that the hook itself does nothing but count). */
+static void churn_line(struct tend *t, const char *line, double tn)
 {
-    struct result *r = new_result("churn", "restarts/s", "/s", ">= 0.8");
-    char *policy = write_policy(
-        "churn.lua",
-        "tend.proc {\n"
-        "  name = \"t\", cmd = { \"/bin/true\" }, restart = \"always\",\n"
-        "  backoff = { initial = 0, factor = 1, max = 0, jitter = 0 },\n"
-        "}\n");
+    struct churn *c = t->user;
+    const char *h = strstr(line, "tend: hooks ");
+    if (h == line) {
+        c->hooks = atol(h + 12);
+        c->hooks_started = t->started;
+    }
+}
+
+/* tend running `policy` (one instantly exiting proc): the `started` lines
+ * from the first one on, for `secs`. */
+static bool churn_tend(const char *policy, double secs, struct churn *c, char *err,
+                       size_t errsz)
+{
+    memset(c, 0, sizeof *c);
+    c->hooks = -1;
     struct tend t;
-    char *err = r->note;
-    size_t errsz = sizeof r->note;
+    bool ok = false;
     if (!tend_spawn(&t, policy, false, err, errsz))
         goto out;
+    t.on_line = churn_line;
+    t.user = c;
     t.target = 1;
     t.counting = true;
     if (!tend_until(&t, reached_target, 10)) {
@@ -646,7 +681,7 @@ static void scenario_churn(double secs)
         sleep_s(fmin(0.01, until - tn));
     }
     tend_pump(&t, 0);
-    double window = now() - t.t_first;
+    c->window = now() - t.t_first;
     t.counting = false;
     stat_fields(t.pid, NULL, NULL, &ticks1);
     if (t.exited) {
@@ -663,19 +698,29 @@ static void scenario_churn(double secs)
         snprintf(err, errsz, "tend dropped %ld log lines: the count is wrong", t.dropped);
         goto out;
     }
-    double rate = (double)t.counted / window;
-    double cpu = (double)(ticks1 - ticks0) / (double)sysconf(_SC_CLK_TCK) / window;
+    c->counted = t.counted;
+    c->rate = (double)t.counted / c->window;
+    c->cpu = (double)(ticks1 - ticks0) / (double)sysconf(_SC_CLK_TCK) / c->window;
+    ok = true;
+out:
+    tend_free(&t);
+    sweep();
+    return ok;
+}
 
-    /* baseline: posix_spawn + waitpid of /bin/true, back to back */
+/* The baseline: posix_spawn + waitpid of /bin/true, back to back. */
+static bool churn_base(double secs, double *rate, char *err, size_t errsz)
+{
     char *argv[] = {"/bin/true", NULL};
     long spawns = 0;
-    double t0 = now(), end = t0 + secs;
+    double tn, t0 = now(), end = t0 + secs;
     while ((tn = now()) < end) {
         pid_t pid;
         int rc = spawn_bare(&pid, "/bin/true", argv);
         if (rc != 0) {
             snprintf(err, errsz, "baseline: posix_spawn /bin/true: %s", strerror(rc));
-            goto out;
+            sweep();
+            return false;
         }
         g_base[0] = pid;
         g_nbase = 1;
@@ -683,32 +728,124 @@ static void scenario_churn(double secs)
         g_nbase = 0;
         spawns++;
     }
-    double base = (double)spawns / (tn - t0);
+    *rate = (double)spawns / (tn - t0);
+    return true;
+}
 
-    r->tend = rate;
+#define CHURN_PROC                                                     \
+    "tend.proc {\n"                                                    \
+    "  name = \"t\", cmd = { \"/bin/true\" }, restart = \"always\",\n" \
+    "  backoff = { initial = 0, factor = 1, max = 0, jitter = 0 },\n"  \
+    "}\n"
+
+static void scenario_churn(double secs)
+{
+    struct result *r = new_result("churn", "restarts/s", "/s", ">= 0.8");
+    char *policy = write_policy("churn.lua", CHURN_PROC);
+    char *err = r->note;
+    size_t errsz = sizeof r->note;
+    struct churn c;
+    double base;
+    if (!churn_tend(policy, secs, &c, err, errsz) || !churn_base(secs, &base, err, errsz)) {
+        print_error(r);
+        return;
+    }
+    r->tend = c.rate;
     r->base = base;
-    r->ratio = rate / base;
+    r->ratio = c.rate / base;
     r->v = r->ratio >= 0.8 ? V_OK : V_MISS;
     snprintf(r->note, sizeof r->note, "%ld restarts in %.2f s; tend itself used %.0f%% of a CPU",
-             t.counted, window, cpu * 100);
-    printf("%-10s tend %.0f restarts/s   baseline %.0f spawns/s   ratio %.2f  "
+             c.counted, c.window, c.cpu * 100);
+    printf("%-10s tend %.0f restarts/s   baseline %.0f spawns/s   ratio %.3f  "
            "(target >= 0.8)  %s   [%s]\n",
-           r->scenario, rate, base, r->ratio, verdict_name(r->v), r->note);
+           r->scenario, c.rate, base, r->ratio, verdict_name(r->v), r->note);
     fflush(stdout);
-out:
-    tend_free(&t);
-    sweep();
-    if (r->v == V_ERROR)
-        print_error(r);
+}
+
+/* The same churn with a Lua hook on every transition (issue 3: >= 0.7;
+ * issue 6: >= 0.8).  The hook only counts; a task logs the count once a
+ * second, which shows that the hook ran for every transition. */
+static void scenario_churn_hook(double secs)
+{
+    struct result *r3 = new_result("churn-hook", "restarts/s (#3)", "/s", ">= 0.7");
+    struct result *r6 = new_result("churn-hook", "restarts/s (#6)", "/s", ">= 0.8");
+    char *policy = write_policy(
+        "churn-hook.lua",
+        "local n = 0\n"
+        "tend.on(\"*\", function(p, st, prev) n = n + 1 end)\n"
+        CHURN_PROC
+        "tend.task(function()\n"
+        "  while true do tend.sleep(1); tend.log.info(\"hooks %d\", n) end\n"
+        "end)\n");
+    char err[2048] = "";
+    struct churn c;
+    double base;
+    if (!churn_tend(policy, secs, &c, err, sizeof err) ||
+        !churn_base(secs, &base, err, sizeof err)) {
+        snprintf(r3->note, sizeof r3->note, "%s", err);
+        snprintf(r6->note, sizeof r6->note, "%s", err);
+        print_error(r3);
+        return;
+    }
+    char hooks[160] = "the hook count was never logged";
+    if (c.hooks >= 0 && c.hooks_started > 0)
+        snprintf(hooks, sizeof hooks, "%.2f hook runs a restart (%ld for %ld starts)",
+                 (double)c.hooks / (double)c.hooks_started, c.hooks, c.hooks_started);
+    for (struct result *r = r3; r <= r6; r++) {
+        r->tend = c.rate;
+        r->base = base;
+        r->ratio = c.rate / base;
+        snprintf(r->note, sizeof r->note,
+                 "%ld restarts in %.2f s; tend itself used %.0f%% of a CPU; %s", c.counted,
+                 c.window, c.cpu * 100, hooks);
+    }
+    r3->v = r3->ratio >= 0.7 ? V_OK : V_MISS;
+    r6->v = r6->ratio >= 0.8 ? V_OK : V_MISS;
+    printf("%-10s tend %.0f restarts/s   baseline %.0f spawns/s   ratio %.3f  "
+           "(target >= 0.7 #3: %s; >= 0.8 #6: %s)   [%s]\n",
+           r3->scenario, c.rate, base, r3->ratio, verdict_name(r3->v),
+           verdict_name(r6->v), r3->note);
+    fflush(stdout);
 }
 
 /* ---- 2 and 3. fan-out, stop-all and memory ---- */
 
 struct fan {
     double start, stop;    /* seconds */
+    double rate_first, rate_last;  /* starts/s over the first and the last tenth */
     long rss_kib, hwm_kib;
     long leftovers, zombies, ends;
 };
+
+/* The spawn rate over the first and the last tenth of the children `pids`
+ * (from their start times in /proc, in clock ticks: 10 ms or so). */
+static void start_rates(const pid_t *pids, long n, double *first, double *last)
+{
+    double *st = malloc((size_t)(n > 0 ? n : 1) * sizeof *st);
+    long m = 0;
+    if (!st)
+        die("out of memory");
+    for (long i = 0; i < n; i++) {
+        char path[64], buf[1024];
+        snprintf(path, sizeof path, "/proc/%d/stat", (int)pids[i]);
+        if (!read_text(path, buf, sizeof buf))
+            continue;
+        char *p = strrchr(buf, ')');
+        for (int k = 0; p && k < 20; k++)  /* to field 22, starttime */
+            p = strchr(p + 1, ' ');
+        if (p)
+            st[m++] = strtod(p + 1, NULL);
+    }
+    *first = *last = 0;
+    if (m >= 100) {
+        qsort(st, (size_t)m, sizeof *st, cmp_double);
+        double hz = (double)sysconf(_SC_CLK_TCK);
+        long k = m / 10;
+        *first = (double)(k - 1) / (fmax(st[k - 1] - st[0], 1) / hz);
+        *last = (double)(k - 1) / (fmax(st[m - 1] - st[m - k], 1) / hz);
+    }
+    free(st);
+}
 
 /* One tend run with n idle procs: start, RSS, stop, leftovers. */
 static bool fan_tend(int n, struct fan *f, char *err, size_t errsz)
@@ -732,6 +869,10 @@ static bool fan_tend(int n, struct fan *f, char *err, size_t errsz)
         tend_pump(&t, settle - now());
     f->rss_kib = status_field(t.pid, "VmRSS");
     f->hwm_kib = status_field(t.pid, "VmHWM");
+    /* tend logs `started` in bursts, after a whole batch of spawns: the
+     * children's own start times say how fast the spawns went */
+    if (n >= 100)
+        start_rates(t.pids, t.npids, &f->rate_first, &f->rate_last);
     if (t.exited) {
         snprintf(err, errsz, "tend exited with its procs running");
         tend_context(&t, err, errsz);
@@ -774,13 +915,20 @@ out:
 }
 
 /* The baseline: posix_spawn n `sleep 1000`, then SIGTERM and reap them. */
+static double base_rate_first, base_rate_last;  /* as struct fan's, of the last run */
+
 static bool fan_base(int n, double *start, double *stop, char *err, size_t errsz)
 {
     char *argv[] = {"sleep", "1000", NULL};
     bool ok = false;
     g_nbase = 0;
-    double t0 = now();
+    double t0 = now(), tk1 = 0, tk2 = 0;
+    int k = n / 10;
     for (int i = 0; i < n; i++) {
+        if (i == k)
+            tk1 = now();
+        if (i == n - k)
+            tk2 = now();
         int rc = spawn_bare(&g_base[i], "sleep", argv);
         if (rc != 0) {
             snprintf(err, errsz, "baseline: posix_spawn sleep #%d: %s", i + 1, strerror(rc));
@@ -789,6 +937,10 @@ static bool fan_base(int n, double *start, double *stop, char *err, size_t errsz
         g_nbase = i + 1;
     }
     double t1 = now();
+    if (k > 0) {
+        base_rate_first = k / (tk1 - t0);
+        base_rate_last = k / (t1 - tk2);
+    }
     for (int i = 0; i < n; i++)
         kill(g_base[i], SIGTERM);
     for (int i = 0; i < n; i++)
@@ -1005,6 +1157,415 @@ out:
         print_error(r);
 }
 
+/* ---- 5. latency: child exit -> Lua hook ---- */
+
+struct samples {
+    double *v;
+    int n, cap, bad;
+    const char *tag;  /* the log line's prefix, "tend: lat " */
+    char first_bad[256];
+};
+
+static void samples_line(struct tend *t, const char *line, double tn)
+{
+    struct samples *s = t->user;
+    size_t k = strlen(s->tag);
+    if (strncmp(line, s->tag, k) != 0)
+        return;
+    char *end;
+    double v = strtod(line + k, &end);
+    if (end == line + k || !isfinite(v)) {
+        if (!s->bad++)
+            snprintf(s->first_bad, sizeof s->first_bad, "%s", line);
+    } else if (s->n < s->cap) {
+        s->v[s->n++] = v;
+    }
+}
+
+/* The nearest-rank percentile of sorted v[0..n-1]. */
+static double pct(const double *v, int n, double p)
+{
+    int k = (int)ceil(p * n) - 1;
+    return v[k < 0 ? 0 : k >= n ? n - 1 : k];
+}
+
+static bool lua_safe_path(const char *s)
+{
+    return !strpbrk(s, "\"\\\n");
+}
+
+static void scenario_latency(void)
+{
+    struct result *r = new_result("latency", "p99 us", "us", "<= 1000");
+    char *err = r->note;
+    size_t errsz = sizeof r->note;
+    const double delay = 0.002;  /* between incarnations: each exit meets a quiet tend */
+    char text[4096];
+    struct tend t;
+    memset(&t, 0, sizeof t);
+    t.fd = t.pidfd = -1;
+    struct samples s = {.cap = LAT_N, .tag = "tend: lat "};
+    s.v = calloc(LAT_N, sizeof *s.v);
+    if (!s.v)
+        die("out of memory");
+    if (!lua_safe_path(self_bin)) {
+        snprintf(err, errsz, "the bench's own path %.900s cannot go into a Lua string", self_bin);
+        goto out;
+    }
+    /* the child prints its CLOCK_MONOTONIC time and exits at once; the hook
+     * reads it back from the proc's stdout tail; tend.now() is
+     * CLOCK_MONOTONIC too */
+    snprintf(text, sizeof text,
+             "local n, N = 0, %d\n"
+             "local p = tend.proc {\n"
+             "  name = \"lat\", cmd = { \"%s\", \"--stamp-exit\" }, restart = \"always\",\n"
+             "  backoff = { initial = %g, factor = 1, max = %g, jitter = 0 },\n"
+             "}\n"
+             "p:on(\"stopped\", function(p, st, prev)\n"
+             "  local t = tend.now()\n"
+             "  local line = p:tail(\"stdout\", 1)\n"
+             "  local stamp = tonumber(line)\n"
+             "  if stamp then\n"
+             "    tend.log.info(\"lat %%.3f\", (t - stamp) * 1e6)\n"
+             "  else\n"
+             "    tend.log.info(\"lat bad stdout %%q\", line)\n"
+             "  end\n"
+             "  n = n + 1\n"
+             "  if n >= N then tend.exit(0) end\n"
+             "end)\n",
+             LAT_N, self_bin, delay, delay);
+    char *policy = write_policy("latency.lua", text);
+    if (!tend_spawn(&t, policy, false, err, errsz))
+        goto out;
+    t.on_line = samples_line;
+    t.user = &s;
+    if (!tend_until(&t, has_exited, 120)) {
+        snprintf(err, errsz, "tend did not finish %d exits within 120 s (%d samples)", LAT_N,
+                 s.n);
+        tend_context(&t, err, errsz);
+        goto out;
+    }
+    tend_until(&t, at_eof, 1);
+    int z = 0, left = list_children(-1, NULL, 0, &z);
+    if (left || z) {
+        snprintf(err, errsz, "after tend exited: %d processes still running, %d unreaped",
+                 left, z);
+        goto out;
+    }
+    if (!WIFEXITED(t.wstatus) || WEXITSTATUS(t.wstatus) != 0 || s.n + s.bad != LAT_N ||
+        s.bad) {
+        snprintf(err, errsz, "%d samples, %d unreadable (%s) of %d; tend's exit status %#x",
+                 s.n, s.bad, s.first_bad, LAT_N, t.wstatus);
+        tend_context(&t, err, errsz);
+        goto out;
+    }
+    qsort(s.v, (size_t)s.n, sizeof *s.v, cmp_double);
+    double p50 = pct(s.v, s.n, 0.5), p90 = pct(s.v, s.n, 0.9), p99 = pct(s.v, s.n, 0.99),
+           mx = s.v[s.n - 1];
+    long over = 0;
+    for (int i = 0; i < s.n; i++)
+        over += s.v[i] > 1000;
+    r->tend = p99;
+    r->v = p99 <= 1000 ? V_OK : V_MISS;
+    snprintf(r->note, sizeof r->note,
+             "%d exits, %.0f ms apart; p50 %.0f us, p90 %.0f us, p99 %.0f us, max %.0f us, "
+             "min %.0f us; %ld over 1 ms; from the child's own stamp before exit to "
+             "tend.now() first thing in a \"stopped\" hook",
+             s.n, delay * 1e3, p50, p90, p99, mx, s.v[0], over);
+    printf("%-10s tend p50 %.0f us, p99 %.0f us, max %.0f us   (target p99 <= 1000 us)  %s"
+           "   [%s]\n",
+           r->scenario, p50, p99, mx, verdict_name(r->v), r->note);
+    fflush(stdout);
+out:
+    free(s.v);
+    tend_free(&t);
+    sweep();
+    if (r->v == V_ERROR)
+        print_error(r);
+}
+
+/* ---- 6. escalation: stop_timeout 200 ms on a child that ignores SIGTERM ---- */
+
+struct esc {
+    double el[ESC_N];  /* ms from proc:terminate(0.2) to its answer */
+    int n, bad;
+    char first_bad[256];
+};
+
+/* "tend: esc MS STATE SIGNAL" */
+static void esc_line(struct tend *t, const char *line, double tn)
+{
+    struct esc *e = t->user;
+    if (strncmp(line, "tend: esc ", 10) != 0)
+        return;
+    char state[32] = "", sig[32] = "";
+    double ms;
+    if (sscanf(line + 10, "%lf %31s %31s", &ms, state, sig) == 3 &&
+        strcmp(state, "killed") == 0 && strcmp(sig, "KILL") == 0) {
+        if (e->n < ESC_N)
+            e->el[e->n++] = ms;
+    } else if (!e->bad++) {
+        snprintf(e->first_bad, sizeof e->first_bad, "%s", line);
+    }
+}
+
+static void scenario_escalation(void)
+{
+    struct result *r = new_result("escalation", "max ms over 200", "ms", "<= 5");
+    char *err = r->note;
+    size_t errsz = sizeof r->note;
+    char text[4096];
+    struct tend t;
+    memset(&t, 0, sizeof t);
+    t.fd = t.pidfd = -1;
+    struct esc e;
+    memset(&e, 0, sizeof e);
+    if (!lua_safe_path(self_bin)) {
+        snprintf(err, errsz, "the bench's own path %.900s cannot go into a Lua string", self_bin);
+        goto out;
+    }
+    /* The child sets SIGTERM to SIG_IGN, then prints "armed PID": the
+     * task waits for that line of this incarnation before each stop, so a
+     * TERM can never land before the child ignores it. */
+    snprintf(text, sizeof text,
+             "local N = %d\n"
+             "local p = tend.proc {\n"
+             "  name = \"esc\", cmd = { \"%s\", \"--ignore-term\" },\n"
+             "  restart = \"never\", stop_timeout = 0.2,\n"
+             "}\n"
+             "tend.task(function()\n"
+             "  for i = 1, N do\n"
+             "    p:start()\n"
+             "    local want = \"armed \" .. tostring(p:pid()) .. \"\\n\"\n"
+             "    local t_arm = tend.now()\n"
+             "    while p:tail(\"stdout\", 1) ~= want do\n"
+             "      if tend.now() - t_arm > 5 then\n"
+             "        tend.log.error(\"esc: the child never armed\")\n"
+             "        tend.exit(3)\n"
+             "      end\n"
+             "      tend.sleep(0.001)\n"
+             "    end\n"
+             "    local t0 = tend.now()\n"
+             "    local st = p:terminate(0.2)\n"
+             "    local el = tend.now() - t0\n"
+             "    tend.log.info(\"esc %%.3f %%s %%s\", el * 1e3, st.state, tostring(st.signal))\n"
+             "  end\n"
+             "  tend.exit(0)\n"
+             "end)\n",
+             ESC_N, self_bin);
+    char *policy = write_policy("escalation.lua", text);
+    if (!tend_spawn(&t, policy, false, err, errsz))
+        goto out;
+    t.on_line = esc_line;
+    t.user = &e;
+    if (!tend_until(&t, has_exited, 60)) {
+        snprintf(err, errsz, "tend did not finish %d rounds within 60 s", ESC_N);
+        tend_context(&t, err, errsz);
+        goto out;
+    }
+    tend_until(&t, at_eof, 1);
+    int z = 0, left = list_children(-1, NULL, 0, &z);
+    if (left || z) {
+        snprintf(err, errsz, "after tend exited: %d processes still running, %d unreaped",
+                 left, z);
+        goto out;
+    }
+    if (!WIFEXITED(t.wstatus) || WEXITSTATUS(t.wstatus) != 0 || e.n != ESC_N || e.bad) {
+        snprintf(err, errsz,
+                 "%d of %d rounds ended `killed` by KILL; %d otherwise (%s); tend's exit "
+                 "status %#x",
+                 e.n, ESC_N, e.bad, e.first_bad, t.wstatus);
+        tend_context(&t, err, errsz);
+        goto out;
+    }
+    double over[ESC_N];
+    for (int i = 0; i < e.n; i++)
+        over[i] = e.el[i] - 200;
+    double med = median(over, e.n);  /* sorts */
+    double mn = over[0], mx = over[e.n - 1];
+    r->tend = mx;
+    r->v = mx <= 5 && mn >= 0 ? V_OK : V_MISS;
+    snprintf(r->note, sizeof r->note,
+             "%d rounds of proc:terminate(0.2) on a child ignoring SIGTERM, each `killed` "
+             "by KILL; elapsed - 200 ms: median %+.2f, min %+.2f, max %+.2f ms%s",
+             e.n, med, mn, mx,
+             mn < 0 ? "; a negative figure: SIGKILL came before the 200 ms were up" : "");
+    printf("%-10s tend 200 ms %+.2f ms median, %+.2f ms max   (target 200 ms + at most 5 ms)  "
+           "%s   [%s]\n",
+           r->scenario, med, mx, verdict_name(r->v), r->note);
+    fflush(stdout);
+out:
+    tend_free(&t);
+    sweep();
+    if (r->v == V_ERROR)
+        print_error(r);
+}
+
+/* ---- 7. fan-out, stop-all and memory with 10,000 procs ---- */
+
+static void scenario_fanout_big(int want, int reps)
+{
+    static char m_start[32], m_stop[32];
+    int n = want;
+    char limit_note[512] = "";
+    rlim_t fits = fd_limit > 64 ? (fd_limit - 64) / 3 : 0;  /* as fd_limit_ok counts */
+    if ((rlim_t)n > fits) {
+        n = (int)(fits / 100 * 100);
+        snprintf(limit_note, sizeof limit_note,
+                 "RLIMIT_NOFILE is %llu and its hard limit cannot be raised here; "
+                 "%d procs need %llu fds in tend (the stdout, stderr and exec-confirm pipes "
+                 "of each proc while it starts); ran %d procs, the most that fit",
+                 (unsigned long long)fd_limit, want, (unsigned long long)want * 3 + 64, n);
+        printf("fan-out-10k NOTE: %s\n", limit_note);
+    }
+    snprintf(m_start, sizeof m_start, "s to start %d", n);
+    snprintf(m_stop, sizeof m_stop, "s to stop %d", n);
+    struct result *rs = new_result("fan-out-10k", m_start, "s", "<= 1.5");
+    struct result *rk = new_result("stop-10k", m_stop, "s", "<= 1.5");
+    struct result *rp = new_result("memory-10k", "KiB a proc", "KiB", "<= 4 KiB");
+    struct result *rm = new_result("memory-10k", "MiB, 10000 procs", "MiB", "<= 64 MiB");
+    char err[2048] = "";
+    if (n < 100) {
+        snprintf(err, sizeof err, "%s", limit_note);
+        goto fail;
+    }
+    if (!fd_limit_ok("fan-out-10k", n, err, sizeof err))
+        goto fail;
+
+    double ts[8], tk[8], bsv[8], bkv[8];
+    long rss = 0, hwm = 0;
+    struct fan f;
+    for (int i = 0; i < reps; i++) {
+        if (i % 2 == 0) {
+            if (!fan_tend(n, &f, err, sizeof err) ||
+                !fan_base(n, &bsv[i], &bkv[i], err, sizeof err))
+                goto fail;
+        } else {
+            if (!fan_base(n, &bsv[i], &bkv[i], err, sizeof err) ||
+                !fan_tend(n, &f, err, sizeof err))
+                goto fail;
+        }
+        ts[i] = f.start;
+        tk[i] = f.stop;
+        if (f.rss_kib > rss)
+            rss = f.rss_kib;
+        if (f.hwm_kib > hwm)
+            hwm = f.hwm_kib;
+    }
+    /* the cost of a spawn as the number of procs grows (the last run) */
+    char rates[200] = "";
+    if (f.rate_first > 0 && base_rate_first > 0)
+        snprintf(rates, sizeof rates,
+                 "; starts/s over the first and last tenth: tend %.0f -> %.0f, "
+                 "baseline %.0f -> %.0f",
+                 f.rate_first, f.rate_last, base_rate_first, base_rate_last);
+    struct fan one;
+    if (!fan_tend(1, &one, err, sizeof err))
+        goto fail;
+
+    char spread_s[64] = "", spread_k[64] = "";
+    if (reps > 1) {
+        double a[8], b[8];
+        memcpy(a, ts, sizeof a);
+        memcpy(b, tk, sizeof b);
+        qsort(a, (size_t)reps, sizeof *a, cmp_double);
+        qsort(b, (size_t)reps, sizeof *b, cmp_double);
+        snprintf(spread_s, sizeof spread_s, "median of %d, %.3f..%.3f s; ", reps, a[0],
+                 a[reps - 1]);
+        snprintf(spread_k, sizeof spread_k, "median of %d, %.3f..%.3f s; ", reps, b[0],
+                 b[reps - 1]);
+    }
+    /* why fewer than 10,000: the quick mode, or the fd limit */
+    const char *why = limit_note[0] ? "the fd limit (see the NOTE)" : "the quick mode";
+    char count_note[128] = "";
+    if (n != FANOUT_BIG)
+        snprintf(count_note, sizeof count_note, "; %d procs, not %d: %s", n, FANOUT_BIG,
+                 why);
+    rs->tend = median(ts, reps);
+    rs->base = median(bsv, reps);
+    rs->ratio = rs->tend / rs->base;
+    rs->v = rs->ratio <= 1.5 ? V_OK : V_MISS;
+    snprintf(rs->note, sizeof rs->note, "%sfrom exec of tend to the %dth `started`%s%s",
+             spread_s, n, rates, count_note);
+    printf("%-10s tend %.3f s to start %d   baseline %.3f s   ratio %.2f  "
+           "(target <= 1.5)  %s   [%s]\n",
+           rs->scenario, rs->tend, n, rs->base, rs->ratio, verdict_name(rs->v), rs->note);
+
+    rk->tend = median(tk, reps);
+    rk->base = median(bkv, reps);
+    rk->ratio = rk->tend / rk->base;
+    rk->v = rk->ratio <= 1.5 ? V_OK : V_MISS;
+    snprintf(rk->note, sizeof rk->note,
+             "%sSIGTERM to tend's exit; all %d exits logged, none left%s", spread_k, n,
+             count_note);
+    printf("%-10s tend %.3f s to stop %d    baseline %.3f s   ratio %.2f  "
+           "(target <= 1.5)  %s   [%s]\n",
+           rk->scenario, rk->tend, n, rk->base, rk->ratio, verdict_name(rk->v), rk->note);
+
+    double per = (double)(rss - one.rss_kib) / (n - 1);
+    double total = n == FANOUT_BIG ? rss / 1024.0
+                                   : (one.rss_kib + per * (FANOUT_BIG - 1)) / 1024.0;
+    rp->tend = per;
+    rp->v = per <= 4 ? V_OK : V_MISS;
+    snprintf(rp->note, sizeof rp->note,
+             "(RSS with %d procs %.1f MiB - RSS with 1 proc %.1f MiB) / %d; VmHWM %.1f MiB",
+             n, rss / 1024.0, one.rss_kib / 1024.0, n - 1, hwm / 1024.0);
+    printf("%-10s tend %.2f KiB a proc   (target <= 4 KiB)  %s   [%s]\n", rp->scenario, per,
+           verdict_name(rp->v), rp->note);
+    rm->tend = total;
+    rm->base = one.rss_kib / 1024.0;
+    rm->ratio = rm->tend / rm->base;
+    rm->v = total <= 64 ? V_OK : V_MISS;
+    if (n == FANOUT_BIG)
+        snprintf(rm->note, sizeof rm->note, "measured with %d procs; baseline: 1 proc", n);
+    else
+        snprintf(rm->note, sizeof rm->note,
+                 "PROJECTED to %d procs from %d (1-proc RSS + %d x %.2f KiB), %d because of "
+                 "%s; measured %.1f MiB with %d",
+                 FANOUT_BIG, n, FANOUT_BIG - 1, per, n, why, rss / 1024.0, n);
+    printf("%-10s tend %.1f MiB RSS with %d procs%s   baseline %.1f MiB (1 proc)  "
+           "(target <= 64 MiB)  %s   [%s]\n",
+           rm->scenario, total, FANOUT_BIG, n == FANOUT_BIG ? "" : " (projected)", rm->base,
+           verdict_name(rm->v), rm->note);
+    fflush(stdout);
+    return;
+fail:
+    for (struct result *r = rs; r <= rm; r++) {
+        snprintf(r->note, sizeof r->note, "%s", err);
+        r->v = V_ERROR;
+    }
+    print_error(rs);
+}
+
+/* ---- the bench binary as a child of tend ---- */
+
+/* --stamp-exit: print this moment's CLOCK_MONOTONIC seconds (the clock of
+ * tend.now()) and exit at once. */
+static int child_stamp_exit(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    char buf[64];
+    int n = snprintf(buf, sizeof buf, "%lld.%09ld\n", (long long)ts.tv_sec, ts.tv_nsec);
+    ssize_t w = write(1, buf, (size_t)n);
+    _exit(w == n ? 0 : 1);
+}
+
+/* --ignore-term: ignore SIGTERM, say "armed PID", wait for SIGKILL. */
+static void child_ignore_term(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGTERM, &sa, NULL);
+    char buf[64];
+    int n = snprintf(buf, sizeof buf, "armed %d\n", (int)getpid());
+    if (write(1, buf, (size_t)n) != n)
+        _exit(1);
+    for (;;)
+        pause();
+}
+
 /* ---- the machine ---- */
 
 static void print_machine(void)
@@ -1041,19 +1602,23 @@ static void print_machine(void)
 static void print_summary(void)
 {
     printf("\nsummary\n");
-    printf("%-10s %-18s %12s %12s %7s  %-9s %s\n", "scenario", "metric", "tend", "baseline",
+    printf("%-11s %-18s %12s %12s %7s  %-9s %s\n", "scenario", "metric", "tend", "baseline",
            "ratio", "target", "result");
     for (int i = 0; i < nresults; i++) {
         const struct result *r = &results[i];
         char a[32] = "-", b[32] = "-", c[32] = "-";
-        int prec = strcmp(r->unit, "s") == 0 ? 3 : strcmp(r->unit, "MiB") == 0 ? 1 : 0;
+        int prec = strcmp(r->unit, "s") == 0     ? 3
+                   : strcmp(r->unit, "ms") == 0  ? 2
+                   : strcmp(r->unit, "KiB") == 0 ? 2
+                   : strcmp(r->unit, "MiB") == 0 ? 1
+                                                 : 0;
         if (!isnan(r->tend))
             snprintf(a, sizeof a, "%.*f", prec, r->tend);
         if (!isnan(r->base))
             snprintf(b, sizeof b, "%.*f", prec, r->base);
         if (!isnan(r->ratio))
             snprintf(c, sizeof c, "%.2f", r->ratio);
-        printf("%-10s %-18s %12s %12s %7s  %-9s %s\n", r->scenario, r->metric, a, b, c,
+        printf("%-11s %-18s %12s %12s %7s  %-9s %s\n", r->scenario, r->metric, a, b, c,
                r->target, verdict_name(r->v));
     }
 }
@@ -1076,13 +1641,35 @@ static void remove_tmpdir(void)
     rmdir(tmpdir);
 }
 
+/* BENCH_ONLY=name,name: only those scenarios (for a closer look at one). */
+static bool run_it(const char *name)
+{
+    const char *only = getenv("BENCH_ONLY");
+    if (!only || !*only)
+        return true;
+    size_t k = strlen(name);
+    for (const char *p = only; *p; p += strcspn(p, ",") + (p[strcspn(p, ",")] == ','))
+        if (strncmp(p, name, k) == 0 && (p[k] == ',' || p[k] == 0))
+            return true;
+    return false;
+}
+
 int main(int argc, char **argv)
 {
-    if (argc != 2)
+    /* the child modes of the latency and escalation scenarios */
+    if (argc == 2 && strcmp(argv[1], "--stamp-exit") == 0)
+        return child_stamp_exit();
+    if (argc == 2 && strcmp(argv[1], "--ignore-term") == 0)
+        child_ignore_term();
+    if (argc != 2 || argv[1][0] == '-')
         die("usage: bench TEND_BINARY   (BENCH_QUICK=1: short run)");
     tend_bin = argv[1];
     if (access(tend_bin, X_OK) != 0)
         die("%s: %s", tend_bin, strerror(errno));
+    ssize_t sl = readlink("/proc/self/exe", self_bin, sizeof self_bin - 1);
+    if (sl <= 0 || (size_t)sl >= sizeof self_bin - 1)
+        die("cannot find this program's own path (/proc/self/exe)");
+    self_bin[sl] = 0;
     const char *q = getenv("BENCH_QUICK");
     quick = q && *q && strcmp(q, "0") != 0;
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1106,13 +1693,26 @@ int main(int argc, char **argv)
 
     double window = quick ? 3 : 10;
     int reps = quick ? 3 : 5;
+    int big = quick ? FANOUT_BIG_QUICK : FANOUT_BIG, big_reps = quick ? 1 : 3;
     print_machine();
-    printf("mode:    %s (churn and idle windows %.0f s, fan-out %d procs x %d)\n\n",
-           quick ? "quick" : "full", window, FANOUT_N, reps);
+    printf("mode:    %s (churn and idle windows %.0f s, fan-out %d procs x %d, "
+           "fan-out-10k %d procs x %d, latency %d exits, escalation %d rounds)\n\n",
+           quick ? "quick" : "full", window, FANOUT_N, reps, big, big_reps, LAT_N, ESC_N);
 
-    scenario_churn(window);
-    scenario_fanout(reps);
-    scenario_idle(window);
+    if (run_it("churn"))
+        scenario_churn(window);
+    if (run_it("churn-hook"))
+        scenario_churn_hook(window);
+    if (run_it("fan-out"))
+        scenario_fanout(reps);
+    if (run_it("idle"))
+        scenario_idle(window);
+    if (run_it("latency"))
+        scenario_latency();
+    if (run_it("escalation"))
+        scenario_escalation();
+    if (run_it("fan-out-10k"))
+        scenario_fanout_big(big, big_reps);
     print_summary();
 
     int errors = 0, misses = 0;

@@ -944,11 +944,42 @@ static int run_check_protected(lua_State *L)
     return 0;
 }
 
+/* Whether a line this incarnation already wrote matches (its output may
+ * be read before its exec is confirmed). */
+static bool log_seen(struct policy *pol, struct proc *p, const struct check *c)
+{
+    for (int st = 0; st < 2; st++) {
+        const struct ring *r = p->out[st].ring;
+        if (!r || (c->stream >= 0 && c->stream != st))
+            continue;
+        for (size_t i = 0; i < ring_count(r); i++) {
+            size_t len;
+            uint64_t seq;
+            const char *line = ring_line(r, i, &len, &seq);
+            if (seq < p->inc_seq)
+                continue;
+            struct line_match m = {line, len, c->pattern, false};
+            lua_State *L = pol->L;
+            lua_pushcfunction(L, match_protected);
+            lua_pushlightuserdata(L, &m);
+            if (lua_pcall(L, 1, 0, 0) != LUA_OK)
+                lua_pop(L, 1);
+            if (m.found)
+                return true;
+        }
+    }
+    return false;
+}
+
 void lproc_run_check(struct proc *p, enum check_purpose purpose, unsigned gen, void *data)
 {
     struct policy *pol = data;
     const struct check *c = purpose == CHECK_READY ? &p->spec->ready : &p->spec->health;
     if (c->kind == CHECK_LOG) {
+        if (log_seen(pol, p, c)) {
+            proc_check_done(p, CHECK_READY, gen, true, NULL);
+            return;
+        }
         struct log_watch *w = xcalloc(1, sizeof *w);
         w->pol = pol;
         w->gen = gen;
