@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <pwd.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "lbind.h"
@@ -292,6 +293,72 @@ static void get_check(lua_State *L, const char *name, const char *field, struct 
     }
 }
 
+/* A path relative to the policy file's directory, made absolute. */
+static char *policy_path(struct policy *pol, const char *path)
+{
+    return path[0] == '/' ? xstrdup(path) : xasprintf("%s/%s", pol->dir, path);
+}
+
+/* `output`: "inherit", "discard", a file path, or { path, max_size, keep }.
+ * The file's directory must exist and be writable now. */
+static void get_output(lua_State *L, struct policy *pol, struct spec *s)
+{
+    const char *name = s->name;
+    const char *path = NULL;
+    if (lua_type(L, -1) == LUA_TSTRING) {
+        const char *o = lua_tostring(L, -1);
+        if (strcmp(o, "inherit") == 0) {
+            s->output = OUTPUT_INHERIT;
+            return;
+        }
+        if (strcmp(o, "discard") == 0) {
+            s->output = OUTPUT_DISCARD;
+            return;
+        }
+        path = o;
+    } else if (lua_type(L, -1) == LUA_TTABLE) {
+        lua_pushnil(L);
+        while (lua_next(L, -2)) {
+            const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
+            char sub[64];
+            snprintf(sub, sizeof sub, "output.%s", k);
+            if (strcmp(k, "path") == 0) {
+                if (lua_type(L, -1) != LUA_TSTRING)
+                    field_error(L, name, sub, "string expected, got %s", type_of(L, -1));
+            } else if (strcmp(k, "max_size") == 0) {
+                s->output_max_size = (off_t)get_number(L, name, sub, 1024);
+            } else if (strcmp(k, "keep") == 0) {
+                double keep = get_number(L, name, sub, 0);
+                if (keep != floor(keep) || keep > 1000)
+                    field_error(L, name, sub, "a whole number 0..1000 expected");
+                s->output_keep = (int)keep;
+            } else {
+                field_error(L, name, sub, "unknown field");
+            }
+            lua_pop(L, 1);
+        }
+        lua_getfield(L, -1, "path");
+        path = lua_tostring(L, -1);
+        lua_pop(L, 1);  /* the string stays reachable from the table */
+        if (!path)
+            field_error(L, name, "output.path", "required");
+    } else {
+        field_error(L, name, "output", "\"inherit\", \"discard\", a file path or "
+                    "{ path = ..., max_size = ..., keep = ... } expected, got %s",
+                    type_of(L, -1));
+    }
+    s->output = OUTPUT_FILE;
+    free(s->output_path);
+    s->output_path = policy_path(pol, path);
+    char *dir = xstrdup(s->output_path);
+    *strrchr(dir, '/') = '\0';
+    int ok = access(*dir ? dir : "/", W_OK) == 0;
+    int err = errno;
+    free(dir);
+    if (!ok)
+        field_error(L, name, "output", "%s: its directory: %s", s->output_path, strerror(err));
+}
+
 /* Fill `s` from the field at the top of the stack, keyed `field`. */
 static void set_field(lua_State *L, struct policy *pol, struct spec *s, const char *field)
 {
@@ -367,14 +434,7 @@ static void set_field(lua_State *L, struct policy *pol, struct spec *s, const ch
         s->restart.give_up_restarts = (unsigned)restarts;
         s->restart.give_up_within = within;
     } else if (strcmp(field, "output") == 0) {
-        const char *o = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
-        if (strcmp(o, "inherit") == 0)
-            s->output = OUTPUT_INHERIT;
-        else if (strcmp(o, "discard") == 0)
-            s->output = OUTPUT_DISCARD;
-        else
-            field_error(L, name, field, "\"inherit\" or \"discard\" expected (output "
-                        "files are not in this version yet)");
+        get_output(L, pol, s);
     } else if (strcmp(field, "ready") == 0) {
         check_clear(&s->ready);
         get_check(L, name, field, &s->ready, false);

@@ -346,7 +346,9 @@ static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
     struct manager *m = w->data;
     if (w->signum == SIGHUP) {
-        log_info(NULL, "SIGHUP: nothing to reload yet");
+        log_info(NULL, "SIGHUP: reopening output files");
+        for (size_t i = 0; i < m->n; i++)
+            proc_reopen_output(m->procs[i]->p);
         return;
     }
     log_info(NULL, "received SIG%s", signal_name(w->signum));

@@ -163,11 +163,16 @@ static size_t format_time(char *buf)
     return n;
 }
 
+size_t output_timestamp(char *buf)
+{
+    return timestamps ? format_time(buf) : 0;
+}
+
 void output_line(int fd, const char *prefix, const char *line, size_t len)
 {
     struct sink *s = &sinks[fd == 2 ? 1 : 0];
     char ts[32];
-    size_t tlen = timestamps ? format_time(ts) : 0;
+    size_t tlen = output_timestamp(ts);
     size_t plen = prefix ? strlen(prefix) : 0;
     size_t need = tlen + (prefix ? plen + 3 : 0) + len + 1;
 

@@ -26,6 +26,10 @@ void output_init(struct ev_loop *loop);
 /* Put an ISO-8601 UTC time before each line from now on. */
 void output_set_timestamps(bool on);
 
+/* With --timestamps, "2026-11-26T16:45:01.123Z " into buf (at least 32
+ * bytes); its length, 0 without. */
+size_t output_timestamp(char *buf);
+
 /* Append one line: "[time ]PREFIX | LINE\n" to stream `fd` (1 or 2).  A NULL
  * prefix writes the line alone. */
 void output_line(int fd, const char *prefix, const char *line, size_t len);

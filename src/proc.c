@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "outfile.h"
 #include "ready.h"
 #include "util.h"
 
@@ -296,6 +297,8 @@ static void emit_line(struct proc *p, int i, const char *line, size_t len)
     ring_push(s->ring, p->seq++, line, len);
     if (p->spec->output == OUTPUT_INHERIT)
         output_line(i ? 2 : 1, p->spec->name, line, len);
+    else if (p->file)
+        outfile_line(p->file, p->spec->name, line, len);
     if (p->listeners) {
         p->listening++;
         for (struct proc_listener *l = p->listeners; l; l = l->next)
@@ -524,7 +527,14 @@ void proc_start(struct proc *p, bool by_policy)
     struct launch_child c;
     char *reason = NULL, *extra = NULL;
     launch_opts_of(p->spec, NULL, &o);
-    int rc = ready_prepare(p, &o, &extra, &reason);
+    int rc = 0;
+    if (p->spec->output == OUTPUT_FILE && !p->file) {
+        p->file = outfile_open(p->spec->output_path, p->spec->output_max_size,
+                               p->spec->output_keep, &reason);
+        rc = p->file ? 0 : -1;
+    }
+    if (rc == 0)
+        rc = ready_prepare(p, &o, &extra, &reason);
     if (rc == 0) {
         char **env = build_env(p, extra);
         o.env = env;
@@ -780,6 +790,12 @@ int proc_kill(struct proc *p)
     return 0;
 }
 
+void proc_reopen_output(struct proc *p)
+{
+    if (p->file)
+        outfile_reopen(p->file, p->spec->name);
+}
+
 void proc_want_down(struct proc *p)
 {
     ev_timer_stop(p->loop, &p->restart_timer);
@@ -836,6 +852,7 @@ static void destroy(struct proc *p)
     for (int i = 0; i < 2; i++)
         ring_free(p->out[i].ring);
     ready_free(p);
+    outfile_close(p->file);
     status_clear(&p->st);
     spec_free(p->spec);
     free(p);

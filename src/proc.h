@@ -119,6 +119,7 @@ struct proc {
     struct pgroup group;     /* the current incarnation's process group */
     struct output_waiter ow;
     struct proc_ready ready;
+    struct outfile *file;   /* output = PATH: opened at the first start */
 
     uint64_t seq;           /* numbers output lines of both streams */
     uint64_t inc_seq;       /* first line number of this incarnation */
@@ -192,6 +193,10 @@ struct proc_sub *proc_await_ready(struct proc *p, proc_await_fn *fn, void *data)
  * since_incarnation: only this incarnation's. */
 char *proc_tail(const struct proc *p, int stream, size_t lines,
                 bool since_incarnation);
+
+/* Reopen the output file by its path (SIGHUP, after an outside rotator
+ * moved it). */
+void proc_reopen_output(struct proc *p);
 
 /* The program says it is ready (a readiness check passed); ignored unless
  * the incarnation is starting or running. */

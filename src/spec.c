@@ -13,6 +13,7 @@ struct spec *spec_new(void)
     s->stop_timeout = 10;
     s->autostart = true;
     s->output = OUTPUT_INHERIT;
+    s->output_keep = 5;
     s->uid = (uid_t)-1;
     s->ready_interval = 0.1;
     s->health_interval = 10;
@@ -52,6 +53,7 @@ void spec_free(struct spec *s)
     free(s->groups);
     free(s->home);
     strv_free(s->after);
+    free(s->output_path);
     check_clear(&s->ready);
     check_clear(&s->health);
     free(s->where);

@@ -13,7 +13,7 @@
 
 #include <sys/socket.h>
 
-enum output_mode { OUTPUT_INHERIT, OUTPUT_DISCARD };
+enum output_mode { OUTPUT_INHERIT, OUTPUT_DISCARD, OUTPUT_FILE };
 
 /* A readiness or health check (SPEC 4). */
 enum check_kind {
@@ -54,6 +54,9 @@ struct spec {
     char **after; /* NULL-terminated names of procs that must be ready first */
     bool autostart;
     enum output_mode output;
+    char *output_path;       /* OUTPUT_FILE: absolute */
+    off_t output_max_size;   /* 0: tend does not rotate it */
+    int output_keep;         /* rotated files kept: PATH.1 .. PATH.keep */
     struct check ready;
     double ready_timeout;    /* seconds; 0: wait forever */
     double ready_interval;   /* retry interval of tcp and exec checks */

@@ -1,0 +1,22 @@
+/* outfile.h -- a proc's output file (SPEC 6): both streams appended,
+ * unprefixed, one whole line per write; reopened on SIGHUP for an outside
+ * rotator, or rotated by tend at max_size into PATH.1 .. PATH.keep. */
+#ifndef TEND_OUTFILE_H
+#define TEND_OUTFILE_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct outfile;
+
+/* Open (create, append) `path`; max_size 0: tend never rotates it.  NULL
+ * with *err when it cannot be opened. */
+struct outfile *outfile_open(const char *path, off_t max_size, int keep, char **err);
+/* Append one line ("[time ]line\n"), rotating first if it would pass
+ * max_size.  Errors are logged once per file, then the line is dropped. */
+void outfile_line(struct outfile *f, const char *name, const char *line, size_t len);
+/* Reopen the file by its path (after an outside rotation). */
+void outfile_reopen(struct outfile *f, const char *name);
+void outfile_close(struct outfile *f);
+
+#endif

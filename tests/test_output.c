@@ -1,0 +1,173 @@
+/* test_output.c -- output files (SPEC 6) through the real binary: both
+ * streams appended unprefixed, --timestamps, rotation by tend, reopening on
+ * SIGHUP after an outside rotator, and a bad path refused at load. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static char *dir;
+
+static int setup(void **state)
+{
+    dir = tmpdir_new();
+    char sock[4200];
+    snprintf(sock, sizeof sock, "%s/tend.sock", dir);
+    setenv("TEND_SOCKET", sock, 1);  /* each tend its own control socket */
+    return dir ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    tmpdir_free(dir);
+    return 0;
+}
+
+static char *path_in(const char *name)
+{
+    char *p;
+    if (asprintf(&p, "%s/%s", dir, name) < 0)
+        abort();
+    return p;
+}
+
+static off_t file_size(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 ? sb.st_size : -1;
+}
+
+static void test_output_file_gets_both_streams_unprefixed_and_appended(void **state)
+{
+    char *log = path_in("out.log");
+    FILE *f = fopen(log, "w");
+    fputs("earlier\n", f);
+    fclose(f);
+    char *policy = write_file(dir, "p.lua",
+        "tend.proc { name = 'w', cmd = { 'sh', '-c', 'echo to-stdout; echo to-stderr >&2' },\n"
+        "  output = 'out.log', restart = 'never' }\n");
+    struct tend_run *t = tend_run_sync((const char *[]){"run", policy, NULL}, DEADLINE);
+    assert_int_equal(tend_wait(t, DEADLINE), 0);
+    char *text = read_file(log);
+    assert_non_null(strstr(text, "earlier\n"));
+    assert_non_null(strstr(text, "to-stdout\n"));
+    assert_non_null(strstr(text, "to-stderr\n"));
+    assert_null(strstr(text, "w | "));
+    assert_null(strstr(t->out, "to-stdout"));  /* not on tend's output */
+    free(text);
+    tend_free(t);
+    free(policy);
+    free(log);
+}
+
+static void test_timestamps_in_output_files(void **state)
+{
+    char *log = path_in("ts.log");
+    char *policy = write_file(dir, "p.lua",
+        "tend.proc { name = 'w', cmd = { 'echo', 'stamped' }, output = 'ts.log',\n"
+        "  restart = 'never' }\n");
+    struct tend_run *t = tend_run_sync((const char *[]){"run", "--timestamps", policy, NULL},
+                                       DEADLINE);
+    assert_int_equal(tend_wait(t, DEADLINE), 0);
+    char *text = read_file(log);
+    /* 2026-11-26T16:45:01.123Z stamped */
+    assert_int_equal(strlen(text), strlen("2026-11-26T16:45:01.123Z stamped\n"));
+    assert_int_equal(text[10], 'T');
+    assert_memory_equal(text + 23, "Z stamped\n", 10);
+    free(text);
+    tend_free(t);
+    free(policy);
+    free(log);
+}
+
+static void test_rotation_keeps_n_files_under_max_size(void **state)
+{
+    char *policy = write_file(dir, "p.lua",
+        "tend.proc { name = 'r', cmd = { 'sh', '-c',\n"
+        "  'i=0; while [ $i -lt 1500 ]; do echo line-$i; i=$((i+1)); done' },\n"
+        "  output = { path = 'rot.log', max_size = 2048, keep = 3 }, restart = 'never' }\n");
+    struct tend_run *t = tend_run_sync((const char *[]){"run", policy, NULL}, DEADLINE);
+    assert_int_equal(tend_wait(t, DEADLINE), 0);
+    char *names[] = {"rot.log", "rot.log.1", "rot.log.2", "rot.log.3"};
+    for (int i = 0; i < 4; i++) {
+        char *p = path_in(names[i]);
+        off_t size = file_size(p);
+        assert_true(size > 0 && size <= 2048);
+        free(p);
+    }
+    char *p4 = path_in("rot.log.4");
+    assert_int_equal(file_size(p4), -1);  /* keep = 3 */
+    free(p4);
+    char *cur = path_in("rot.log"), *text = read_file(cur);
+    assert_non_null(strstr(text, "line-1499\n"));  /* the newest is in PATH */
+    free(text);
+    free(cur);
+    char *old = path_in("rot.log.1"), *t1 = read_file(old);
+    assert_null(strstr(t1, "line-1499\n"));
+    free(t1);
+    free(old);
+    tend_free(t);
+    free(policy);
+}
+
+static void test_sighup_reopens_after_an_outside_rotator(void **state)
+{
+    char *log = path_in("hup.log"), *moved = path_in("hup.log.old");
+    char *policy = write_file(dir, "p.lua",
+        "tend.proc { name = 'w', cmd = { 'sh', '-c',\n"
+        "  'i=0; while :; do echo tick-$i; i=$((i+1)); sleep 0.02; done' },\n"
+        "  output = 'hup.log' }\n");
+    struct tend_run *t = tend_start((const char *[]){"run", policy, NULL});
+    assert_true(file_wait_for(log, "tick-3\n", DEADLINE));
+    assert_int_equal(rename(log, moved), 0);  /* what logrotate does */
+    kill(t->pid, SIGHUP);
+    assert_true(tend_expect(t, 2, "reopening output files", DEADLINE));
+    assert_true(file_wait_for(log, "tick-", DEADLINE));
+    kill(t->pid, SIGTERM);
+    assert_int_equal(tend_wait(t, DEADLINE), 0);
+    char *old = read_file(moved), *cur = read_file(log);
+    assert_non_null(strstr(old, "tick-3\n"));
+    assert_null(strstr(cur, "tick-0\n"));
+    free(old);
+    free(cur);
+    tend_free(t);
+    free(policy);
+    free(log);
+    free(moved);
+}
+
+static void test_an_output_path_that_cannot_be_written_is_refused_at_load(void **state)
+{
+    char *policy = write_file(dir, "p.lua",
+        "tend.proc { name = 'w', cmd = { 'true' },\n"
+        "  output = '/no/such/dir/w.log' }\n");
+    struct tend_run *t = tend_run_sync((const char *[]){"run", policy, NULL}, DEADLINE);
+    assert_int_equal(tend_wait(t, DEADLINE), 2);
+    assert_non_null(strstr(t->err, "p.lua:1:"));
+    assert_non_null(strstr(t->err, "proc 'w'"));
+    assert_non_null(strstr(t->err, "field 'output'"));
+    assert_non_null(strstr(t->err, "/no/such/dir/w.log"));
+    tend_free(t);
+    free(policy);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_output_file_gets_both_streams_unprefixed_and_appended),
+        cmocka_unit_test(test_timestamps_in_output_files),
+        cmocka_unit_test(test_rotation_keeps_n_files_under_max_size),
+        cmocka_unit_test(test_sighup_reopens_after_an_outside_rotator),
+        cmocka_unit_test(test_an_output_path_that_cannot_be_written_is_refused_at_load),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
