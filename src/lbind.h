@@ -45,6 +45,9 @@ void lproc_attach(struct policy *pol, size_t decl, struct proc *p);
 /* Follow `p`'s transitions for the policy's hooks. */
 void lproc_follow(struct policy *pol, struct proc *p);
 
+/* Drop every hook subscription of the policy (its VM is going). */
+void lproc_unfollow_all(struct policy *pol);
+
 /* tend.on(state, fn): register a global hook. */
 int lproc_on_global(lua_State *L);
 /* Wait `seconds` (yields). */

@@ -786,7 +786,20 @@ static void hook_cb(struct proc *p, const struct status *now,
 
 void lproc_follow(struct policy *pol, struct proc *p)
 {
-    proc_subscribe(p, hook_cb, pol);
+    if (pol->nfollows == pol->capfollows) {
+        pol->capfollows = pol->capfollows ? pol->capfollows * 2 : 16;
+        pol->follows = xrealloc(pol->follows, pol->capfollows * sizeof *pol->follows);
+    }
+    pol->follows[pol->nfollows].p = p;
+    pol->follows[pol->nfollows].sub = proc_subscribe(p, hook_cb, pol);
+    pol->nfollows++;
+}
+
+void lproc_unfollow_all(struct policy *pol)
+{
+    for (size_t i = 0; i < pol->nfollows; i++)
+        proc_unsubscribe(pol->follows[i].p, pol->follows[i].sub);
+    pol->nfollows = 0;
 }
 
 /* ---- restart decisions ---- */

@@ -33,6 +33,11 @@ static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     return p;
 }
 
+lua_Alloc capped_alloc_of(void)
+{
+    return capped_alloc;
+}
+
 lua_State *lvm_newstate(struct policy *pol)
 {
     lua_State *L = lua_newstate(capped_alloc, pol);

@@ -18,6 +18,9 @@ struct policy;
 #define LVM_MEM_CAP_DEFAULT (64u * 1024 * 1024)
 #define LVM_BUDGET_DEFAULT 10000000
 
+/* The capped allocator (its ud is the struct policy it counts for). */
+lua_Alloc capped_alloc_of(void);
+
 /* A new Lua state whose allocations are counted against pol->mem_cap. */
 lua_State *lvm_newstate(struct policy *pol);
 

@@ -21,6 +21,12 @@ struct mproc {
     size_t live_dependents; /* during shutdown: dependents still alive */
     bool started;        /* some incarnation was started */
     bool was_ready;      /* some incarnation was ready */
+    /* retired (a reload removed or replaced it): out of the registry,
+     * stopping; then() runs once it has ended */
+    bool retired;
+    void (*then)(void *data);
+    void *then_data;
+    struct mproc *next_retired;
 };
 
 struct manager {
@@ -34,10 +40,14 @@ struct manager {
     bool running;
     bool notified_ready; /* READY=1 sent to tend's own supervisor */
     int tasks;           /* the policy's pending tasks */
+    struct mproc *retired;  /* procs on their way out after a reload */
+    int holds;           /* control requests about to start procs */
     manager_decider_fn *decider;
     void *decider_data;
     manager_checker_fn *checker;
     void *checker_data;
+    manager_reloader_fn *reloader;
+    void *reloader_data;
     ev_signal sig_term, sig_int, sig_hup;
 };
 
@@ -141,6 +151,7 @@ static void log_end(struct proc *p, const struct status *st, bool m_stopping)
 
 static void shutdown_step(struct mproc *mp);
 static void check_done(struct manager *m);
+static void retire_done(struct mproc *mp);
 
 /* READY=1 to tend's own supervisor once every autostart proc has been
  * ready (SPEC 4). */
@@ -166,6 +177,14 @@ static void on_transition(struct proc *p, const struct status *now,
         m->alive++;
     if (was && !is)
         m->alive--;
+    if (mp->retired) {
+        if (status_is_terminal(now->state)) {
+            log_end(p, now, true);
+            retire_done(mp);
+            check_done(m);
+        }
+        return;
+    }
 
     if (now->state == ST_RUNNING)
         log_info(p->spec->name, "started (pid %d)", (int)now->pid);
@@ -245,6 +264,68 @@ void manager_start(struct manager *m)
     check_done(m);
 }
 
+/* Recompute every after/dependents link from the names (after the set of
+ * procs changed). */
+static void relink(struct manager *m)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        struct mproc *mp = m->procs[i];
+        mp->nafter = mp->ndependents = 0;
+        mp->after = xrealloc(mp->after, (strv_len(mp->p->spec->after) + 1) * sizeof *mp->after);
+    }
+    for (size_t i = 0; i < m->n; i++)
+        for (char **a = m->procs[i]->p->spec->after; a && *a; a++) {
+            long k = find(m, *a);
+            if (k >= 0 && (size_t)k != i)
+                link_dep(m, i, (size_t)k);
+        }
+}
+
+static void mproc_free(struct mproc *mp)
+{
+    free(mp->after);
+    free(mp->dependents);
+    free(mp);
+}
+
+/* A retired proc has ended: free it and run what waited for that. */
+static void retire_done(struct mproc *mp)
+{
+    struct manager *m = mp->m;
+    for (struct mproc **pp = &m->retired; *pp; pp = &(*pp)->next_retired)
+        if (*pp == mp) {
+            *pp = mp->next_retired;
+            break;
+        }
+    void (*then)(void *) = mp->then;
+    void *data = mp->then_data;
+    proc_free(mp->p);  /* deferred until its dispatch is over */
+    mproc_free(mp);
+    if (then)
+        then(data);
+}
+
+void manager_retire(struct manager *m, struct proc *p, void (*then)(void *data), void *data)
+{
+    long i = find(m, p->spec->name);
+    if (i < 0)
+        return;
+    struct mproc *mp = m->procs[i];
+    memmove(m->procs + i, m->procs + i + 1, (m->n - (size_t)i - 1) * sizeof *m->procs);
+    m->n--;
+    relink(m);
+    mp->retired = true;
+    mp->then = then;
+    mp->then_data = data;
+    mp->next_retired = m->retired;
+    m->retired = mp;
+    proc_want_down(p);
+    if (proc_alive(p))
+        proc_terminate(p, -1);
+    else
+        retire_done(mp);
+}
+
 void manager_launch(struct manager *m, struct proc *p)
 {
     long i = find(m, p->spec->name);
@@ -277,10 +358,36 @@ void manager_tasks_changed(struct manager *m, int pending)
     check_done(m);
 }
 
+void manager_hold(struct manager *m, bool on)
+{
+    m->holds += on ? 1 : -1;
+    if (!on)
+        check_done(m);
+}
+
 void manager_set_decider(struct manager *m, manager_decider_fn *fn, void *data)
 {
     m->decider = fn;
     m->decider_data = data;
+}
+
+void manager_set_reloader(struct manager *m, manager_reloader_fn *fn, void *data)
+{
+    m->reloader = fn;
+    m->reloader_data = data;
+}
+
+int manager_reload(struct manager *m, char **err)
+{
+    if (m->shutting_down) {
+        *err = xstrdup("tend is shutting down");
+        return -1;
+    }
+    if (!m->reloader) {
+        *err = xstrdup("no policy to reload");
+        return -1;
+    }
+    return m->reloader(m->reloader_data, err);
 }
 
 void manager_set_checker(struct manager *m, manager_checker_fn *fn, void *data)
@@ -305,6 +412,9 @@ void manager_shutdown(struct manager *m, int code)
         for (size_t i = 0; i < m->n; i++)
             if (proc_kill(m->procs[i]->p) == 0)
                 m->killed_any = true;
+        for (struct mproc *r = m->retired; r; r = r->next_retired)
+            if (proc_kill(r->p) == 0)
+                m->killed_any = true;
         return;
     }
     m->shutting_down = true;
@@ -327,7 +437,7 @@ void manager_shutdown(struct manager *m, int code)
 /* Whether no main process is alive and no restart waits. */
 static bool done(const struct manager *m)
 {
-    if (m->alive > 0 || (m->tasks > 0 && !m->shutting_down))
+    if (m->alive > 0 || ((m->tasks > 0 || m->holds > 0) && !m->shutting_down))
         return false;
     for (size_t i = 0; i < m->n; i++)
         if (m->procs[i]->p->st.restart_at > 0)
@@ -346,9 +456,14 @@ static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
     struct manager *m = w->data;
     if (w->signum == SIGHUP) {
-        log_info(NULL, "SIGHUP: reopening output files");
+        log_info(NULL, "SIGHUP: reopening output files and reloading the policy");
         for (size_t i = 0; i < m->n; i++)
             proc_reopen_output(m->procs[i]->p);
+        char *err = NULL;
+        if (manager_reload(m, &err) != 0) {
+            log_error(NULL, "reload refused, the running set is kept: %s", err);
+            free(err);
+        }
         return;
     }
     log_info(NULL, "received SIG%s", signal_name(w->signum));
@@ -389,12 +504,16 @@ void manager_free(struct manager *m)
 {
     if (!m)
         return;
+    while (m->retired) {
+        struct mproc *mp = m->retired;
+        m->retired = mp->next_retired;
+        proc_free(mp->p);
+        mproc_free(mp);
+    }
     for (size_t i = 0; i < m->n; i++) {
         struct mproc *mp = m->procs[i];
         proc_free(mp->p);
-        free(mp->after);
-        free(mp->dependents);
-        free(mp);
+        mproc_free(mp);
     }
     proc_end_lingering(m->loop);
     groups_kill_all(SIGKILL);

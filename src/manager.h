@@ -44,6 +44,11 @@ void manager_launch(struct manager *m, struct proc *p);
 bool manager_start_now(struct manager *m, struct proc *p);
 /* Want `p` down and terminate it (`timeout` < 0: its stop_timeout). */
 void manager_stop(struct manager *m, struct proc *p, double timeout);
+/* Take `p` out of the registry (its name is free again), stop it, and once
+ * it has ended free it and call then(data) (a reload removed or replaced
+ * it). */
+void manager_retire(struct manager *m, struct proc *p, void (*then)(void *data), void *data);
+
 /* The policy's pending tasks: tend does not exit while there are some. */
 void manager_tasks_changed(struct manager *m, int pending);
 
@@ -57,6 +62,17 @@ void manager_set_decider(struct manager *m, manager_decider_fn *fn, void *data);
 typedef void manager_checker_fn(struct proc *p, enum check_purpose purpose, unsigned gen,
                                 void *data);
 void manager_set_checker(struct manager *m, manager_checker_fn *fn, void *data);
+
+/* Keep tend from exiting (`on`) while a control request is between the
+ * stop and the start of a restart, or let it go again; a shutdown does
+ * not wait for holds. */
+void manager_hold(struct manager *m, bool on);
+
+/* What reloads the policy (tend reload, SIGHUP): 0, or -1 with *err. */
+typedef int manager_reloader_fn(void *data, char **err);
+void manager_set_reloader(struct manager *m, manager_reloader_fn *fn, void *data);
+/* Reload the policy now; 0, or -1 with *err (a new string). */
+int manager_reload(struct manager *m, char **err);
 
 /* Whether a shutdown is under way. */
 bool manager_shutting_down(const struct manager *m);

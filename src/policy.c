@@ -170,6 +170,11 @@ static int attach_protected(lua_State *L)
     return 0;
 }
 
+static int reload_for_manager(void *data, char **err)
+{
+    return policy_reload(data, err);
+}
+
 void policy_attach(struct policy *pol, struct manager *m, struct ev_loop *loop)
 {
     pol->m = m;
@@ -182,6 +187,7 @@ void policy_attach(struct policy *pol, struct manager *m, struct ev_loop *loop)
         log_error(NULL, "%s: %s", pol->path, lua_tostring(pol->L, -1));
         lua_pop(pol->L, 1);
     }
+    manager_set_reloader(m, reload_for_manager, pol);
 }
 
 static int run_tasks_protected(lua_State *L)
@@ -209,13 +215,128 @@ void policy_run_tasks(struct policy *pol)
     }
 }
 
+struct replacement {
+    struct manager *m;
+    struct proc *p;
+};
+
+/* The old incarnation of a changed proc has ended: start the new one. */
+static void launch_replacement(void *data)
+{
+    struct replacement *r = data;
+    manager_launch(r->m, r->p);
+    free(r);
+}
+
+/* End the life of the VM: its waits, hooks and (by closing it) tasks. */
+static void vm_close(struct policy *pol)
+{
+    lwait_cancel_all(pol);
+    if (pol->m)
+        lproc_unfollow_all(pol);
+    if (pol->L)
+        lua_close(pol->L);
+    pol->L = NULL;
+}
+
+/* Apply a freshly loaded policy's declarations to the running set. */
+static int reload_protected(lua_State *L)
+{
+    struct policy *pol = lua_touserdata(L, 1);
+    struct manager *m = pol->m;
+    /* removed: stopped, then gone */
+    for (size_t i = manager_count(m); i-- > 0;) {
+        struct proc *p = manager_at(m, i);
+        bool declared = false;
+        for (size_t k = 0; k < pol->n && !declared; k++)
+            declared = strcmp(pol->specs[k]->name, p->spec->name) == 0;
+        if (!declared) {
+            log_info(p->spec->name, "reload: removed; stopping it");
+            manager_retire(m, p, NULL, NULL);
+        }
+    }
+    size_t nfresh = 0;
+    struct proc **fresh = xcalloc(pol->n + 1, sizeof *fresh);
+    for (size_t i = 0; i < pol->n; i++) {
+        struct spec *s = pol->specs[i];
+        struct proc *old = manager_get(m, s->name);
+        pol->specs[i] = NULL;
+        if (old && spec_equal(old->spec, s)) {
+            spec_free(s);  /* unchanged: the proc runs on untouched */
+            lproc_attach(pol, i, old);
+            lproc_follow(pol, old);
+            proc_rebind_checks(old);
+            continue;
+        }
+        if (old) {
+            log_info(s->name, "reload: declaration changed; restarting it");
+            struct replacement *r = xcalloc(1, sizeof *r);
+            r->m = m;
+            manager_retire(m, old, launch_replacement, r);
+            r->p = manager_add(m, s);
+            lproc_attach(pol, i, r->p);
+            lproc_follow(pol, r->p);
+            continue;
+        }
+        log_info(s->name, "reload: new; starting it");
+        fresh[nfresh] = manager_add(m, s);
+        lproc_attach(pol, i, fresh[nfresh]);
+        lproc_follow(pol, fresh[nfresh]);
+        nfresh++;
+    }
+    pol->n = 0;
+    for (size_t i = 0; i < nfresh; i++)
+        manager_launch(m, fresh[i]);
+    free(fresh);
+    return 0;
+}
+
+int policy_reload(struct policy *pol, char **err)
+{
+    struct policy *next = policy_load(pol->path, err);
+    if (!next)
+        return -1;
+    /* the old VM's hooks and tasks end */
+    vm_close(pol);
+    manager_tasks_changed(pol->m, 0);
+    pol->tasks = 0;
+    /* the new VM takes the old one's place in the same struct */
+    for (size_t i = 0; i < pol->n; i++)
+        spec_free(pol->specs[i]);
+    free(pol->specs);
+    pol->L = next->L;
+    pol->specs = next->specs;
+    pol->n = next->n;
+    pol->cap = next->cap;
+    pol->mem_used = next->mem_used;
+    pol->mem_cap = next->mem_cap;
+    pol->budget = next->budget;
+    pol->nhooks = next->nhooks;
+    lua_setallocf(pol->L, capped_alloc_of(), pol);
+    lua_pushlightuserdata(pol->L, pol);
+    lua_rawsetp(pol->L, LUA_REGISTRYINDEX, &policy_key);
+    next->L = NULL;
+    next->specs = NULL;
+    next->n = 0;
+    policy_free(next);
+
+    lua_pushcfunction(pol->L, reload_protected);
+    lua_pushlightuserdata(pol->L, pol);
+    if (lua_pcall(pol->L, 1, 0, 0) != LUA_OK) {
+        log_error(NULL, "%s: reload: %s", pol->path, lua_tostring(pol->L, -1));
+        lua_pop(pol->L, 1);
+    }
+    policy_run_tasks(pol);
+    log_info(NULL, "reloaded %s", pol->path);
+    return 0;
+}
+
 void policy_free(struct policy *pol)
 {
     if (!pol)
         return;
-    lwait_cancel_all(pol);
-    if (pol->L)
-        lua_close(pol->L);
+    vm_close(pol);
+    free(pol->follows);
     for (size_t i = 0; i < pol->n; i++)
         spec_free(pol->specs[i]);
     free(pol->specs);

@@ -14,6 +14,8 @@
 #include <ev.h>
 #include <stdbool.h>
 
+#include "proc.h"
+
 struct lua_State;
 struct manager;
 struct waiter;
@@ -34,6 +36,11 @@ struct policy {
     struct manager *m;
     struct ev_loop *loop;
     struct waiter *waiters;    /* coroutines waiting on the core */
+    struct follow {            /* the hook subscriptions of this VM */
+        struct proc *p;
+        struct proc_sub *sub;
+    } *follows;
+    size_t nfollows, capfollows;
 };
 
 /* Load and check `path`.  On failure NULL, and *err receives a message that
@@ -47,6 +54,13 @@ void policy_free(struct policy *pol);
  * manager_start, policy_run_tasks). */
 void policy_attach(struct policy *pol, struct manager *m, struct ev_loop *loop);
 void policy_run_tasks(struct policy *pol);
+
+/* Run the policy file again in a new VM (tend reload, SIGHUP): procs whose
+ * declaration is unchanged keep running untouched, changed ones are
+ * stopped and started again with the new declaration, removed ones are
+ * stopped, new ones are started; the old VM's hooks and tasks end.  A file
+ * that fails to load changes nothing: -1 and *err. */
+int policy_reload(struct policy *pol, char **err);
 
 /* Queue the function at the top of L's stack to run as a task once the
  * policy is attached (tend.task during load). */

@@ -204,6 +204,9 @@ void proc_report_ready(struct proc *p);
 /* The program says it is stopping (STOPPING=1): `stopping`, with SIGKILL
  * after `timeout` seconds (< 0: stop_timeout) unless it exits first. */
 void proc_stopping(struct proc *p, double timeout);
+/* Run again the checks the owner runs (log patterns, functions): the
+ * owner's VM was replaced by a reload. */
+void proc_rebind_checks(struct proc *p);
 /* The answer of a check the owner ran (see proc_owner.check). */
 void proc_check_done(struct proc *p, enum check_purpose purpose, unsigned gen, bool ok,
                      const char *why);

@@ -402,3 +402,16 @@ void proc_check_done(struct proc *p, enum check_purpose purpose, unsigned gen, b
     p->ready.gen[CHECK_HEALTH]++;
     health_result(p, ok, why);
 }
+
+void proc_rebind_checks(struct proc *p)
+{
+    struct proc_ready *r = &p->ready;
+    enum check_kind rk = p->spec->ready.kind, hk = p->spec->health.kind;
+    if (p->st.state == ST_RUNNING && (rk == CHECK_LOG || rk == CHECK_FUNC) && p->owner.check)
+        p->owner.check(p, CHECK_READY, ++r->gen[CHECK_READY], p->owner.data);
+    if (r->health_running && (hk == CHECK_LOG || hk == CHECK_FUNC)) {
+        r->gen[CHECK_HEALTH]++;
+        r->health_running = false;
+        start_health(p, p->spec->health_interval);
+    }
+}

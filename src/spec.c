@@ -3,6 +3,7 @@
 
 #include <signal.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "util.h"
 
@@ -88,4 +89,62 @@ char *check_describe(const struct check *c)
     default:
         return xstrdup("none");
     }
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+static bool strv_eq(char *const *a, char *const *b)
+{
+    size_t n = strv_len(a);
+    if (n != strv_len(b))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(a[i], b[i]) != 0)
+            return false;
+    return true;
+}
+
+/* The same strings in any order (env is a table: its order is Lua's). */
+static bool strv_same_set(char *const *a, char *const *b)
+{
+    size_t n = strv_len(a);
+    if (n != strv_len(b))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        bool found = false;
+        for (size_t j = 0; j < n && !found; j++)
+            found = strcmp(a[i], b[j]) == 0;
+        if (!found)
+            return false;
+    }
+    return true;
+}
+
+static bool check_eq(const struct check *a, const struct check *b)
+{
+    return a->kind == b->kind && a->fd == b->fd && str_eq(a->pattern, b->pattern) &&
+           a->stream == b->stream && str_eq(a->target, b->target) && strv_eq(a->argv, b->argv);
+}
+
+bool spec_equal(const struct spec *a, const struct spec *b)
+{
+    const struct restart_policy *ra = &a->restart, *rb = &b->restart;
+    return str_eq(a->name, b->name) && strv_eq(a->argv, b->argv) &&
+           strv_same_set(a->env, b->env) && str_eq(a->cwd, b->cwd) &&
+           str_eq(a->user, b->user) && a->stop_signal == b->stop_signal &&
+           a->stop_timeout == b->stop_timeout && ra->mode == rb->mode &&
+           ra->initial == rb->initial && ra->factor == rb->factor && ra->max == rb->max &&
+           ra->jitter == rb->jitter && ra->reset_after == rb->reset_after &&
+           ra->give_up_restarts == rb->give_up_restarts &&
+           ra->give_up_within == rb->give_up_within && strv_same_set(a->after, b->after) &&
+           a->autostart == b->autostart && a->output == b->output &&
+           str_eq(a->output_path, b->output_path) && a->output_max_size == b->output_max_size &&
+           a->output_keep == b->output_keep && check_eq(&a->ready, &b->ready) &&
+           a->ready_timeout == b->ready_timeout && a->ready_interval == b->ready_interval &&
+           a->watchdog == b->watchdog && check_eq(&a->health, &b->health) &&
+           a->health_interval == b->health_interval &&
+           a->health_timeout == b->health_timeout && a->health_failures == b->health_failures;
 }

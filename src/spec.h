@@ -70,6 +70,10 @@ struct spec {
 /* A spec with the defaults of SPEC 3 and no name or command yet. */
 struct spec *spec_new(void);
 void spec_free(struct spec *s);
+/* Whether two declarations are the same in every field but functions (a
+ * reload keeps such a proc running untouched). */
+bool spec_equal(const struct spec *a, const struct spec *b);
+
 /* Free what a check holds. */
 void check_clear(struct check *c);
 /* A short description of a check ("tcp 127.0.0.1:8080"), a new string. */

@@ -1,0 +1,124 @@
+/* test_reload.c -- reloading the policy (SIGHUP) through the real binary:
+ * an unchanged proc keeps its pid, a changed one is restarted, a removed one
+ * is stopped, a new one is started, a broken file is rejected with the
+ * running set intact, and the old VM's hooks end. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static char *dir;
+
+static int setup(void **state)
+{
+    dir = tmpdir_new();
+    char sock[4200];
+    snprintf(sock, sizeof sock, "%s/tend.sock", dir);
+    setenv("TEND_SOCKET", sock, 1);
+    return dir ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    tmpdir_free(dir);
+    return 0;
+}
+
+/* The pid tend last logged as started for `name`, or 0. */
+static pid_t started_pid(const struct tend_run *t, const char *name)
+{
+    char needle[128];
+    snprintf(needle, sizeof needle, "tend: %s: started (pid ", name);
+    pid_t pid = 0;
+    for (const char *p = t->err; (p = strstr(p, needle)); p++)
+        pid = (pid_t)atoi(p + strlen(needle));
+    return pid;
+}
+
+static void test_reload_keeps_restarts_stops_and_starts(void **state)
+{
+    char *policy = write_file(dir, "p.lua",
+        "tend.proc { name = 'keep', cmd = { 'sleep', '300' } }\n"
+        "tend.proc { name = 'change', cmd = { 'sleep', '300' } }\n"
+        "tend.proc { name = 'gone', cmd = { 'sleep', '300' } }\n"
+        "tend.on('ready', function(p) tend.log.info('v1 saw %s ready', p.name) end)\n");
+    struct tend_run *t = tend_start((const char *[]){"run", policy, NULL});
+    assert_true(tend_expect(t, 2, "v1 saw keep ready", DEADLINE));
+    assert_true(tend_expect(t, 2, "v1 saw change ready", DEADLINE));
+    assert_true(tend_expect(t, 2, "v1 saw gone ready", DEADLINE));
+    pid_t keep = started_pid(t, "keep"), change = started_pid(t, "change");
+    pid_t gone = started_pid(t, "gone");
+    int gone_fd = pid_watch(gone), change_fd = pid_watch(change);
+
+    free(write_file(dir, "p.lua",
+        "tend.proc { name = 'keep', cmd = { 'sleep', '300' } }\n"
+        "tend.proc { name = 'change', cmd = { 'sleep', '301' } }\n"
+        "tend.proc { name = 'new', cmd = { 'sleep', '300' } }\n"
+        "tend.on('ready', function(p) tend.log.info('v2 saw %s ready', p.name) end)\n"));
+    kill(t->pid, SIGHUP);
+    assert_true(tend_expect(t, 2, "v2 saw new ready", DEADLINE));
+    assert_true(tend_expect(t, 2, "v2 saw change ready", DEADLINE));
+    assert_true(pidfd_wait_gone(gone_fd, DEADLINE));      /* removed: stopped */
+    assert_true(pidfd_wait_gone(change_fd, DEADLINE));    /* changed: restarted */
+    assert_int_equal(started_pid(t, "keep"), keep);        /* unchanged: untouched */
+    assert_true(pid_alive(keep));
+    assert_true(started_pid(t, "change") != change);
+    assert_true(pid_alive(started_pid(t, "new")));
+    /* the old VM's hooks ended: no v1 line after the reload */
+    const char *reloaded = strstr(t->err, "reloaded");
+    assert_non_null(reloaded);
+    assert_null(strstr(reloaded, "v1 saw"));
+
+    kill(t->pid, SIGTERM);
+    assert_int_equal(tend_wait(t, DEADLINE), 0);
+    assert_false(pid_alive(keep));
+    tend_free(t);
+    free(policy);
+}
+
+static void test_a_broken_file_is_rejected_and_the_running_set_kept(void **state)
+{
+    char *policy = write_file(dir, "p.lua",
+        "tend.proc { name = 'a', cmd = { 'sleep', '300' } }\n");
+    struct tend_run *t = tend_start((const char *[]){"run", policy, NULL});
+    assert_true(tend_expect(t, 2, "a: started (pid ", DEADLINE));
+    pid_t a = started_pid(t, "a");
+    free(write_file(dir, "p.lua",
+        "tend.proc { name = 'a', cmd = { 'sleep', '300' } }\n"
+        "tend.proc { name = 'b', cmd = { 'true' }, bogus = 1 }\n"));
+    kill(t->pid, SIGHUP);
+    assert_true(tend_expect(t, 2, "reload refused, the running set is kept", DEADLINE));
+    assert_non_null(strstr(t->err, "p.lua:2:"));
+    assert_non_null(strstr(t->err, "field 'bogus'"));
+    assert_true(pid_alive(a));
+    assert_null(strstr(t->err, "b: started"));
+    /* a later good file still reloads */
+    free(write_file(dir, "p.lua",
+        "tend.proc { name = 'a', cmd = { 'sleep', '300' } }\n"
+        "tend.proc { name = 'b', cmd = { 'sleep', '300' } }\n"));
+    kill(t->pid, SIGHUP);
+    assert_true(tend_expect(t, 2, "b: started", DEADLINE));
+    assert_int_equal(started_pid(t, "a"), a);
+    kill(t->pid, SIGTERM);
+    assert_int_equal(tend_wait(t, DEADLINE), 0);
+    tend_free(t);
+    free(policy);
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_reload_keeps_restarts_stops_and_starts),
+        cmocka_unit_test(test_a_broken_file_is_rejected_and_the_running_set_kept),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
