@@ -12,6 +12,7 @@ check() {
 check /usr/include/lua5.4/lua.h liblua5.4-dev
 check /usr/include/ev.h libev-dev
 check /usr/include/cmocka.h libcmocka-dev
+check /usr/include/jansson.h libjansson-dev
 
 [ -z "$missing" ] && exit 0
 

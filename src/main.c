@@ -13,6 +13,8 @@
 
 #include <lua.h>
 
+#include "client.h"
+#include "ctl.h"
 #include "groups.h"
 #include "log.h"
 #include "manager.h"
@@ -26,6 +28,13 @@
 static const char usage_text[] =
     "usage: tend run POLICY.lua [--check] [--subreaper] [--timestamps]\n"
     "                           [--log-format text] [--quiet] [--socket PATH]\n"
+    "       tend status [NAME...] [--json]\n"
+    "       tend start|restart|kill NAME...\n"
+    "       tend stop NAME... [--timeout SECONDS]\n"
+    "       tend signal SIGNAL NAME...\n"
+    "       tend logs NAME [-n LINES] [--stream stdout|stderr] [-f]\n"
+    "       tend wait NAME... [--ready | --exit] [--timeout SECONDS]\n"
+    "       tend reload | shutdown\n"
     "       tend --help | --version\n"
     "\n"
     "tend supervises the processes a Lua policy file declares: it starts them\n"
@@ -38,11 +47,24 @@ static const char usage_text[] =
     "  --subreaper       adopt and reap orphaned descendants (automatic as PID 1)\n"
     "  --timestamps      put an ISO-8601 UTC time before each output line\n"
     "  --quiet           log only warnings and errors\n"
-    "  --socket PATH     the control socket path (the control commands come\n"
-    "                    in a later version; the option is accepted now)\n"
+    "  --socket PATH     the control socket (every command takes it; default\n"
+    "                    $TEND_SOCKET, else $XDG_RUNTIME_DIR/tend.sock, else\n"
+    "                    /tmp/tend-$UID/tend.sock)\n"
     "\n"
-    "exit status: 0 when every proc ended with exit code 0 (or after a clean\n"
-    "shutdown), 1 otherwise, 2 for a bad command line or policy file.\n";
+    "The other commands talk to a running tend through its control socket:\n"
+    "  status            a table of the procs (--json: their statuses as JSON)\n"
+    "  start, restart    start (again); return once ready (exit 0) or ended (1)\n"
+    "  stop              want down and stop (--timeout: before SIGKILL)\n"
+    "  kill, signal      SIGKILL, or a signal, to the procs' process groups\n"
+    "  logs              recent output lines (default 20); -f follows\n"
+    "  wait              until ready (default) or ended (--exit)\n"
+    "  shutdown          stop everything and exit; returns once tend is done\n"
+    "\n"
+    "exit status of run: 0 when every proc ended with exit code 0 (or after a\n"
+    "clean shutdown), 1 otherwise, 2 when tend did not start (a bad command\n"
+    "line or policy file, or the control socket is taken or cannot be made).\n"
+    "Of the other commands: 0 done, 1 an error from tend (or a wait that\n"
+    "failed), 2 a bad command line, 3 no tend reachable on the socket.\n";
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -94,7 +116,7 @@ static void print_plan(const struct policy *pol)
 
 static int cmd_run(int argc, char **argv)
 {
-    const char *path = NULL;
+    const char *path = NULL, *socket_opt = NULL;
     bool check = false, subreaper = false;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
@@ -112,6 +134,8 @@ static int cmd_run(int argc, char **argv)
             if (strcmp(a, "--log-format") == 0 && strcmp(argv[i + 1], "text") != 0)
                 return usage_error("--log-format %s: only text in this version",
                                    argv[i + 1]);
+            if (strcmp(a, "--socket") == 0)
+                socket_opt = argv[i + 1];
             i++;
         } else if (a[0] == '-' && a[1])
             return usage_error("run: unknown option %s", a);
@@ -153,11 +177,26 @@ static int cmd_run(int argc, char **argv)
     }
     output_init(loop);
     struct manager *m = manager_new(loop);
+    /* the socket before anything is spawned: a second tend on it stops here */
+    char *sock_path = ctl_socket_path(socket_opt), *sock_err = NULL;
+    struct ctl *ctl = ctl_open(loop, m, sock_path, &sock_err);
+    free(sock_path);
+    if (!ctl) {
+        log_error(NULL, "%s", sock_err);
+        free(sock_err);
+        policy_free(pol);
+        manager_free(m);
+        output_finish();
+        ev_loop_destroy(loop);
+        return 2;
+    }
     policy_attach(pol, m, loop);
     manager_watch_signals(m);
     manager_start(m);
     policy_run_tasks(pol);
     int code = manager_run(m);
+    /* the clients' waits and follows hold on to procs */
+    ctl_close(ctl);
     /* the VM goes first: its waits hold subscriptions on the procs */
     policy_free(pol);
     manager_free(m);
@@ -184,13 +223,7 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "run") == 0)
         return cmd_run(argc - 2, argv + 2);
-    static const char *const later[] = {"status", "start", "stop", "restart", "kill",
-                                        "signal", "logs", "wait", "reload", "shutdown"};
-    for (size_t i = 0; i < ARRAY_LEN(later); i++)
-        if (strcmp(cmd, later[i]) == 0) {
-            fprintf(stderr, "tend: %s: the control commands need the control socket, "
-                    "which this version does not have yet\n", cmd);
-            return 2;
-        }
+    if (client_is_command(cmd))
+        return client_main(argc - 1, argv + 1);
     return usage_error("unknown command '%s'", cmd);
 }

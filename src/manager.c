@@ -48,6 +48,8 @@ struct manager {
     void *checker_data;
     manager_reloader_fn *reloader;
     void *reloader_data;
+    manager_forget_fn *forget;
+    void *forget_data;
     ev_signal sig_term, sig_int, sig_hup;
 };
 
@@ -299,6 +301,8 @@ static void retire_done(struct mproc *mp)
         }
     void (*then)(void *) = mp->then;
     void *data = mp->then_data;
+    if (m->forget)
+        m->forget(mp->p, m->forget_data);
     proc_free(mp->p);  /* deferred until its dispatch is over */
     mproc_free(mp);
     if (then)
@@ -369,6 +373,12 @@ void manager_set_decider(struct manager *m, manager_decider_fn *fn, void *data)
 {
     m->decider = fn;
     m->decider_data = data;
+}
+
+void manager_set_forget(struct manager *m, manager_forget_fn *fn, void *data)
+{
+    m->forget = fn;
+    m->forget_data = data;
 }
 
 void manager_set_reloader(struct manager *m, manager_reloader_fn *fn, void *data)

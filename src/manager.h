@@ -63,6 +63,11 @@ typedef void manager_checker_fn(struct proc *p, enum check_purpose purpose, unsi
                                 void *data);
 void manager_set_checker(struct manager *m, manager_checker_fn *fn, void *data);
 
+/* What must let go of a proc that a reload retired, just before it is
+ * freed (the control socket's waits and follows). */
+typedef void manager_forget_fn(struct proc *p, void *data);
+void manager_set_forget(struct manager *m, manager_forget_fn *fn, void *data);
+
 /* Keep tend from exiting (`on`) while a control request is between the
  * stop and the start of a restart, or let it go again; a shutdown does
  * not wait for holds. */

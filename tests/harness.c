@@ -177,19 +177,50 @@ struct tend_run *tend_start(const char *const *args)
     return tend_start_in(args, -1);
 }
 
-struct tend_run *tend_start_in(const char *const *args, int stdin_fd)
+/* The directory of the per-run sockets, made on first use and removed at
+ * exit. */
+static char *sock_dir;
+
+static void sock_dir_remove(void)
+{
+    tmpdir_free(sock_dir);
+    sock_dir = NULL;
+}
+
+/* The environment of a run: ours, plus a TEND_SOCKET of its own unless
+ * one is set.  The caller frees the array and its last added entry. */
+static char **run_env(char **added)
+{
+    size_t n = 0;
+    while (environ[n])
+        n++;
+    char **env = calloc(n + 2, sizeof *env);
+    memcpy(env, environ, n * sizeof *env);
+    *added = NULL;
+    if (!getenv("TEND_SOCKET")) {
+        static unsigned runs;
+        if (!sock_dir) {
+            char tmpl[] = "/tmp/tend-harness-XXXXXX";
+            sock_dir = strdup(mkdtemp(tmpl) ? tmpl : "/tmp");
+            atexit(sock_dir_remove);
+        }
+        if (asprintf(added, "TEND_SOCKET=%s/run-%u.sock", sock_dir, runs++) < 0)
+            abort();
+        env[n] = *added;
+    }
+    return env;
+}
+
+/* Spawn argv (argv[0] searched in PATH when `search`) with output
+ * captured. */
+static struct tend_run *spawn_captured(char **argv, int stdin_fd, bool search)
 {
     struct tend_run *t = calloc(1, sizeof *t);
     int out[2], err[2];
-    if (pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC))
+    if (pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) {
+        fprintf(stderr, "harness: pipe2: %s\n", strerror(errno));
         abort();
-    size_t n = 0;
-    while (args[n])
-        n++;
-    char **argv = calloc(n + 2, sizeof *argv);
-    argv[0] = (char *)tend_path();
-    for (size_t i = 0; i < n; i++)
-        argv[i + 1] = (char *)args[i];
+    }
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     if (stdin_fd >= 0)
@@ -203,11 +234,18 @@ struct tend_run *tend_start_in(const char *const *args, int stdin_fd)
     posix_spawnattr_init(&attr);
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
     posix_spawnattr_setpgroup(&attr, 0);
-    if (posix_spawn(&t->pid, argv[0], &fa, &attr, argv, environ) != 0)
+    char *added;
+    char **env = run_env(&added);
+    int rc = search ? posix_spawnp(&t->pid, argv[0], &fa, &attr, argv, env)
+                    : posix_spawn(&t->pid, argv[0], &fa, &attr, argv, env);
+    if (rc != 0) {
+        fprintf(stderr, "harness: cannot spawn %s: %s\n", argv[0], strerror(rc));
         abort();
+    }
+    free(env);
+    free(added);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
-    free(argv);
     close(out[1]);
     close(err[1]);
     t->out_fd = out[0];
@@ -215,6 +253,34 @@ struct tend_run *tend_start_in(const char *const *args, int stdin_fd)
     t->out = calloc(1, 1);
     t->err = calloc(1, 1);
     return t;
+}
+
+struct tend_run *tend_start_in(const char *const *args, int stdin_fd)
+{
+    size_t n = 0;
+    while (args[n])
+        n++;
+    char **argv = calloc(n + 2, sizeof *argv);
+    argv[0] = (char *)tend_path();
+    for (size_t i = 0; i < n; i++)
+        argv[i + 1] = (char *)args[i];
+    struct tend_run *t = spawn_captured(argv, stdin_fd, false);
+    free(argv);
+    return t;
+}
+
+struct tend_run *prog_start(const char *const *argv)
+{
+    return spawn_captured((char **)argv, -1, true);
+}
+
+int run_exit_code(const struct tend_run *t)
+{
+    if (!t->exited)
+        return -1;
+    if (WIFEXITED(t->status))
+        return WEXITSTATUS(t->status);
+    return 128 + WTERMSIG(t->status);
 }
 
 /* Read whatever is ready within `ms`; false once both streams are closed. */

@@ -44,10 +44,19 @@ struct tend_run {
     bool exited;
 };
 
-/* Start `$TEND args...` (NULL-terminated) with stdin from /dev/null. */
+/* Start `$TEND args...` (NULL-terminated) with stdin from /dev/null.
+ * Unless TEND_SOCKET is set, each run gets a control socket of its own (in
+ * a directory the harness removes at exit), so tends never meet on the
+ * default socket. */
 struct tend_run *tend_start(const char *const *args);
 /* The same with `stdin_fd` as tend's stdin (-1: /dev/null). */
 struct tend_run *tend_start_in(const char *const *args, int stdin_fd);
+/* Start any program (`argv[0]` searched in PATH) with stdin from /dev/null
+ * and its output captured, like a tend run. */
+struct tend_run *prog_start(const char *const *argv);
+/* The exit code of a finished run (128+signal when killed). */
+int run_exit_code(const struct tend_run *t);
+
 /* Read output until `needle` appears on stream 1 or 2 (0: either); whether
  * it did within `timeout`. */
 bool tend_expect(struct tend_run *t, int stream, const char *needle, double timeout);

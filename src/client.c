@@ -1,0 +1,573 @@
+/* client.c -- the client commands: a request to the control socket, the
+ * answer printed for a person (or as JSON). */
+#include "client.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "util.h"
+
+enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_USAGE = 2, EXIT_UNREACHABLE = 3 };
+
+/* A command line, as read. */
+struct args {
+    const char *cmd;
+    const char *socket;
+    const char **names;
+    size_t nnames;
+    const char *signal;   /* signal */
+    bool json;            /* status --json */
+    double timeout;       /* stop, wait; < 0: none */
+    bool ready, exit;     /* wait */
+    long lines;           /* logs -n; < 0: the default */
+    const char *stream;   /* logs --stream */
+    bool follow;          /* logs -f */
+};
+
+static const struct usage {
+    const char *cmd;
+    const char *text;
+} usages[] = {
+    {"status", "tend status [NAME...] [--json] [--socket PATH]"},
+    {"start", "tend start NAME... [--socket PATH]"},
+    {"stop", "tend stop NAME... [--timeout SECONDS] [--socket PATH]"},
+    {"restart", "tend restart NAME... [--socket PATH]"},
+    {"kill", "tend kill NAME... [--socket PATH]"},
+    {"signal", "tend signal SIGNAL NAME... [--socket PATH]"},
+    {"logs", "tend logs NAME [-n LINES] [--stream stdout|stderr] [-f] [--socket PATH]"},
+    {"wait", "tend wait NAME... [--ready | --exit] [--timeout SECONDS] [--socket PATH]"},
+    {"reload", "tend reload [--socket PATH]"},
+    {"shutdown", "tend shutdown [--socket PATH]"},
+};
+
+bool client_is_command(const char *cmd)
+{
+    for (size_t i = 0; i < ARRAY_LEN(usages); i++)
+        if (strcmp(cmd, usages[i].cmd) == 0)
+            return true;
+    return false;
+}
+
+static const char *usage_of(const char *cmd)
+{
+    for (size_t i = 0; i < ARRAY_LEN(usages); i++)
+        if (strcmp(cmd, usages[i].cmd) == 0)
+            return usages[i].text;
+    return "";
+}
+
+static int usage(const struct args *a, const char *fmt, const char *arg)
+    __attribute__((format(printf, 2, 0)));
+
+/* Misuse: the message and the command's usage on stderr; exit code 2. */
+static int usage(const struct args *a, const char *fmt, const char *arg)
+{
+    fprintf(stderr, "tend %s: ", a->cmd);
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nusage: %s\n", usage_of(a->cmd));
+    return EXIT_USAGE;
+}
+
+/* Seconds from `s`; false unless a finite number >= 0. */
+static bool parse_seconds(const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (!*s || *end || errno || !isfinite(v) || v < 0)
+        return false;
+    *out = v;
+    return true;
+}
+
+/* The value of option `opt` at argv[*i] ("--opt V" or "--opt=V"), or NULL
+ * when argv[*i] is not that option.  *missing when its value is. */
+static const char *opt_value(int argc, char **argv, int *i, const char *opt, bool *missing)
+{
+    size_t n = strlen(opt);
+    const char *a = argv[*i];
+    if (strncmp(a, opt, n) != 0)
+        return NULL;
+    if (a[n] == '=')
+        return a + n + 1;
+    if (a[n] != '\0')
+        return NULL;
+    if (*i + 1 >= argc) {
+        *missing = true;
+        return NULL;
+    }
+    return argv[++*i];
+}
+
+/* Read the command line into `a`; 0, or the exit code of a misuse. */
+static int parse_args(int argc, char **argv, struct args *a)
+{
+    memset(a, 0, sizeof *a);
+    a->cmd = argv[0];
+    a->timeout = -1;
+    a->lines = -1;
+    a->names = xcalloc((size_t)argc, sizeof *a->names);
+    bool options = true;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i], *v;
+        bool missing = false;
+        const char *cmd = a->cmd;
+        if (options && strcmp(arg, "--") == 0) {
+            options = false;
+        } else if (!options || arg[0] != '-' || arg[1] == '\0') {
+            if (strcmp(cmd, "signal") == 0 && !a->signal)
+                a->signal = arg;
+            else
+                a->names[a->nnames++] = arg;
+        } else if ((v = opt_value(argc, argv, &i, "--socket", &missing))) {
+            a->socket = v;
+        } else if (strcmp(cmd, "status") == 0 && strcmp(arg, "--json") == 0) {
+            a->json = true;
+        } else if ((strcmp(cmd, "stop") == 0 || strcmp(cmd, "wait") == 0) &&
+                   (v = opt_value(argc, argv, &i, "--timeout", &missing))) {
+            if (!parse_seconds(v, &a->timeout))
+                return usage(a, "--timeout %s: a number of seconds (0 or more) expected", v);
+        } else if (strcmp(cmd, "wait") == 0 && strcmp(arg, "--ready") == 0) {
+            a->ready = true;
+        } else if (strcmp(cmd, "wait") == 0 && strcmp(arg, "--exit") == 0) {
+            a->exit = true;
+        } else if (strcmp(cmd, "logs") == 0 && (strcmp(arg, "-f") == 0 ||
+                                                strcmp(arg, "--follow") == 0)) {
+            a->follow = true;
+        } else if (strcmp(cmd, "logs") == 0 &&
+                   ((v = opt_value(argc, argv, &i, "-n", &missing)) ||
+                    (!missing && (v = opt_value(argc, argv, &i, "--lines", &missing))))) {
+            char *end;
+            errno = 0;
+            long n = strtol(v, &end, 10);
+            if (!*v || *end || errno || n < 0)
+                return usage(a, "-n %s: a number of lines (0 or more) expected", v);
+            a->lines = n;
+        } else if (strcmp(cmd, "logs") == 0 &&
+                   (v = opt_value(argc, argv, &i, "--stream", &missing))) {
+            if (strcmp(v, "stdout") != 0 && strcmp(v, "stderr") != 0)
+                return usage(a, "--stream %s: stdout or stderr expected", v);
+            a->stream = v;
+        } else if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
+            printf("usage: %s\n", usage_of(cmd));
+            return -1;
+        } else if (missing) {
+            return usage(a, "%s needs a value", arg);
+        } else {
+            return usage(a, "unknown option %s", arg);
+        }
+        if (missing)
+            return usage(a, "%s needs a value", arg);
+    }
+    const char *cmd = a->cmd;
+    if (strcmp(cmd, "signal") == 0) {
+        if (!a->signal)
+            return usage(a, "which signal?%s", "");
+        if (signal_from_name(a->signal) < 0)
+            return usage(a, "unknown signal %s", a->signal);
+    }
+    bool none = strcmp(cmd, "reload") == 0 || strcmp(cmd, "shutdown") == 0;
+    if (none && a->nnames)
+        return usage(a, "takes no proc names (got %s)", a->names[0]);
+    if (!none && strcmp(cmd, "status") != 0 && a->nnames == 0)
+        return usage(a, "which proc?%s", "");
+    if (strcmp(cmd, "logs") == 0 && a->nnames > 1)
+        return usage(a, "one proc at a time (got %s too)", a->names[1]);
+    if (a->ready && a->exit)
+        return usage(a, "--ready or --exit, not both%s", "");
+    return 0;
+}
+
+/* The request for the command line. */
+static json_t *build_request(const struct args *a)
+{
+    json_t *req = json_object();
+    json_object_set_new(req, "cmd", json_string(a->cmd));
+    if (a->nnames) {
+        json_t *names = json_array();
+        for (size_t i = 0; i < a->nnames; i++)
+            json_array_append_new(names, json_string(a->names[i]));
+        json_object_set_new(req, "names", names);
+    }
+    if (a->signal)
+        json_object_set_new(req, "signal", json_string(a->signal));
+    if (a->timeout >= 0)
+        json_object_set_new(req, "timeout", json_real(a->timeout));
+    if (a->exit)
+        json_object_set_new(req, "exit", json_true());
+    if (a->lines >= 0)
+        json_object_set_new(req, "lines", json_integer(a->lines));
+    if (a->stream)
+        json_object_set_new(req, "stream", json_string(a->stream));
+    if (a->follow)
+        json_object_set_new(req, "follow", json_true());
+    return req;
+}
+
+/* ---- the connection ---- */
+
+struct link {
+    int fd;
+    const char *path;
+    char *buf;
+    size_t len, cap;
+};
+
+/* Connect to the socket; 0, or exit code 3 after saying why. */
+static int link_open(struct link *l, const char *path)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    l->path = path;
+    l->buf = NULL;
+    l->len = l->cap = 0;
+    if (strlen(path) >= sizeof sa.sun_path) {
+        fprintf(stderr, "tend: cannot reach tend at %s: the path is too long\n", path);
+        return EXIT_UNREACHABLE;
+    }
+    strcpy(sa.sun_path, path);
+    l->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (l->fd < 0 || connect(l->fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        int e = errno;
+        fprintf(stderr, "tend: cannot reach tend at %s: %s%s\n", path, strerror(e),
+                e == ENOENT || e == ECONNREFUSED
+                    ? " (is it running? --socket PATH or $TEND_SOCKET choose the socket)"
+                    : "");
+        if (l->fd >= 0)
+            close(l->fd);
+        return EXIT_UNREACHABLE;
+    }
+    return 0;
+}
+
+static bool link_send(struct link *l, json_t *msg)
+{
+    char *s = json_dumps(msg, JSON_COMPACT);
+    size_t n = strlen(s), off = 0;
+    bool ok = true;
+    while (ok && off <= n) {
+        /* the request, then its newline */
+        const char *p = off < n ? s + off : "\n";
+        size_t k = off < n ? n - off : 1;
+        ssize_t w = send(l->fd, p, k, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            ok = false;
+        else
+            off += (size_t)w;
+    }
+    free(s);
+    return ok;
+}
+
+/* The next message, NULL at the end of the connection.  A line that is
+ * not JSON ends it too, with a message. */
+static json_t *link_next(struct link *l)
+{
+    for (;;) {
+        char *nl = l->len ? memchr(l->buf, '\n', l->len) : NULL;
+        if (nl) {
+            size_t n = (size_t)(nl - l->buf);
+            json_error_t err;
+            json_t *msg = json_loadb(l->buf, n, 0, &err);
+            memmove(l->buf, nl + 1, l->len - n - 1);
+            l->len -= n + 1;
+            if (!msg)
+                fprintf(stderr, "tend: a malformed answer from %s: %s\n", l->path, err.text);
+            return msg;
+        }
+        if (l->cap - l->len < 65536) {
+            l->cap = l->cap ? l->cap * 2 : 65536;
+            l->buf = xrealloc(l->buf, l->cap);
+        }
+        ssize_t r = read(l->fd, l->buf + l->len, l->cap - l->len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return NULL;
+        l->len += (size_t)r;
+    }
+}
+
+static void link_close(struct link *l)
+{
+    close(l->fd);
+    free(l->buf);
+}
+
+/* ---- printing ---- */
+
+static double num(const json_t *o, const char *key)
+{
+    return json_number_value(json_object_get(o, key));
+}
+
+static const char *str(const json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "";
+}
+
+/* "0:01:02", "3d 4:05:06". */
+static void fmt_duration(double s, char *buf, size_t n)
+{
+    long t = s > 0 ? (long)s : 0;
+    long d = t / 86400, h = t / 3600 % 24, m = t / 60 % 60, sec = t % 60;
+    if (d)
+        snprintf(buf, n, "%ldd %ld:%02ld:%02ld", d, h, m, sec);
+    else
+        snprintf(buf, n, "%ld:%02ld:%02ld", h, m, sec);
+}
+
+/* "12s", "5m", "3h", "2d". */
+static void fmt_short(double s, char *buf, size_t n)
+{
+    if (s < 0)
+        s = 0;
+    if (s < 10)
+        snprintf(buf, n, "%.1fs", s);
+    else if (s < 120)
+        snprintf(buf, n, "%.0fs", s);
+    else if (s < 7200)
+        snprintf(buf, n, "%.0fm", s / 60);
+    else if (s < 172800)
+        snprintf(buf, n, "%.0fh", s / 3600);
+    else
+        snprintf(buf, n, "%.0fd", s / 86400);
+}
+
+/* The ANSI colour of a state, or NULL. */
+static const char *state_colour(const json_t *st)
+{
+    const char *s = str(st, "state");
+    if (!strcmp(s, "ready") || !strcmp(s, "running"))
+        return "32";  /* green */
+    if (!strcmp(s, "starting") || !strcmp(s, "stopping"))
+        return "33";  /* yellow */
+    if (!strcmp(s, "killed") || !strcmp(s, "failed") ||
+        (!strcmp(s, "stopped") && num(st, "exit_code") != 0))
+        return "31";  /* red */
+    if (!strcmp(s, "pending"))
+        return "2";   /* dim */
+    return NULL;
+}
+
+static bool use_colour(void)
+{
+    const char *nc = getenv("NO_COLOR"), *term = getenv("TERM");
+    return isatty(1) && !(nc && *nc) && !(term && strcmp(term, "dumb") == 0);
+}
+
+enum { C_NAME, C_STATE, C_PID, C_UPTIME, C_RESTARTS, C_INFO, C_NEXT, NCOLS };
+
+/* The cells of one status row. */
+static void status_row(const json_t *st, double now, char cells[NCOLS][256])
+{
+    const char *state = str(st, "state");
+    bool alive = !strcmp(state, "starting") || !strcmp(state, "running") ||
+                 !strcmp(state, "ready") || !strcmp(state, "stopping");
+    snprintf(cells[C_NAME], 256, "%s", str(st, "name"));
+    snprintf(cells[C_STATE], 256, "%s", state);
+    if (json_object_get(st, "pid"))
+        snprintf(cells[C_PID], 256, "%lld", (long long)json_integer_value(json_object_get(st, "pid")));
+    else
+        snprintf(cells[C_PID], 256, "-");
+    if (alive && json_object_get(st, "started_at"))
+        fmt_duration(now - num(st, "started_at"), cells[C_UPTIME], 256);
+    else if (alive && json_object_get(st, "since"))
+        fmt_duration(now - num(st, "since"), cells[C_UPTIME], 256);
+    else
+        snprintf(cells[C_UPTIME], 256, "-");
+    snprintf(cells[C_RESTARTS], 256, "%lld",
+             (long long)json_integer_value(json_object_get(st, "restarts")));
+
+    char ago[32] = "";
+    if (json_object_get(st, "ended_at")) {
+        char d[16];
+        fmt_short(now - num(st, "ended_at"), d, sizeof d);
+        snprintf(ago, sizeof ago, ", %s ago", d);
+    }
+    if (!strcmp(state, "stopped"))
+        snprintf(cells[C_INFO], 256, "exit %lld%s",
+                 (long long)json_integer_value(json_object_get(st, "exit_code")), ago);
+    else if (!strcmp(state, "killed"))
+        snprintf(cells[C_INFO], 256, "signal %s%s%s", str(st, "signal"),
+                 json_is_true(json_object_get(st, "core_dumped")) ? " (core dumped)" : "", ago);
+    else if (!strcmp(state, "failed"))
+        snprintf(cells[C_INFO], 256, "%s", str(st, "reason"));
+    else if (json_object_get(st, "health") || json_object_get(st, "status_text"))
+        snprintf(cells[C_INFO], 256, "%s%s%s", str(st, "health"),
+                 json_object_get(st, "health") && json_object_get(st, "status_text") ? ": " : "",
+                 str(st, "status_text"));
+    else
+        snprintf(cells[C_INFO], 256, "-");
+
+    if (json_object_get(st, "restart_at")) {
+        char d[16];
+        fmt_short(num(st, "restart_at") - now, d, sizeof d);
+        snprintf(cells[C_NEXT], 256, "restart in %s", d);
+    } else if (json_object_get(st, "gave_up")) {
+        snprintf(cells[C_NEXT], 256, "gave up: %s", str(st, "gave_up"));
+    } else if (!strcmp(state, "stopping")) {
+        char d[16];
+        fmt_short(num(st, "deadline") - now, d, sizeof d);
+        snprintf(cells[C_NEXT], 256, "SIGKILL in %s", d);
+    } else {
+        snprintf(cells[C_NEXT], 256, "-");
+    }
+    /* one line a proc, whatever a reason holds */
+    for (int c = 0; c < NCOLS; c++)
+        for (char *p = cells[c]; *p; p++)
+            if (*p == '\n' || *p == '\t' || *p == '\r')
+                *p = ' ';
+}
+
+/* The table of `tend status`. */
+static void print_table(const json_t *list)
+{
+    static const char *const heads[NCOLS] = {"NAME", "STATE", "PID", "UPTIME",
+                                             "RESTARTS", "INFO", "NEXT"};
+    size_t n = json_array_size(list);
+    char (*rows)[NCOLS][256] = xcalloc(n ? n : 1, sizeof *rows);
+    size_t width[NCOLS];
+    double now = now_mono();
+    for (int c = 0; c < NCOLS; c++)
+        width[c] = strlen(heads[c]);
+    for (size_t i = 0; i < n; i++) {
+        status_row(json_array_get(list, i), now, rows[i]);
+        for (int c = 0; c < NCOLS; c++)
+            if (strlen(rows[i][c]) > width[c])
+                width[c] = strlen(rows[i][c]);
+    }
+    bool colour = use_colour();
+    for (int c = 0; c < NCOLS - 1; c++)
+        printf("%-*s  ", (int)width[c], heads[c]);
+    printf("%s\n", heads[NCOLS - 1]);
+    for (size_t i = 0; i < n; i++) {
+        const char *col = colour ? state_colour(json_array_get(list, i)) : NULL;
+        for (int c = 0; c < NCOLS; c++) {
+            const char *cell = rows[i][c];
+            if (c == NCOLS - 1) {
+                printf("%s\n", cell);
+            } else if (c == C_STATE && col) {
+                printf("\033[%sm%s\033[0m%*s  ", col, cell,
+                       (int)(width[c] - strlen(cell)), "");
+            } else {
+                printf("%-*s  ", (int)width[c], cell);
+            }
+        }
+    }
+    free(rows);
+}
+
+/* One line a proc after start, stop, restart, kill and signal. */
+static void print_outcome(const struct args *a, const json_t *list)
+{
+    for (size_t i = 0; i < json_array_size(list); i++) {
+        const json_t *st = json_array_get(list, i);
+        const char *state = str(st, "state");
+        printf("%s: %s", str(st, "name"), state);
+        if (json_object_get(st, "pid"))
+            printf(" (pid %lld)", (long long)json_integer_value(json_object_get(st, "pid")));
+        else if (!strcmp(state, "stopped"))
+            printf(" (exit code %lld)",
+                   (long long)json_integer_value(json_object_get(st, "exit_code")));
+        else if (!strcmp(state, "killed"))
+            printf(" (signal %s)", str(st, "signal"));
+        else if (!strcmp(state, "failed"))
+            printf(" (%s)", str(st, "reason"));
+        if (json_object_get(st, "restart_at"))
+            printf("; restarting in %.2gs", num(st, "restart_at") - now_mono());
+        if (!strcmp(a->cmd, "signal"))
+            printf("; sent SIG%s", signal_name(signal_from_name(a->signal)));
+        printf("\n");
+    }
+}
+
+static void print_line(const json_t *line)
+{
+    fputs(str(line, "text"), stdout);
+    fputc('\n', stdout);
+}
+
+/* ---- the commands ---- */
+
+int client_main(int argc, char **argv)
+{
+    struct args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc != 0) {
+        free(a.names);
+        return rc < 0 ? EXIT_OK : rc;
+    }
+    char *path = ctl_socket_path(a.socket);
+    struct link l;
+    if ((rc = link_open(&l, path))) {
+        free(path);
+        free(a.names);
+        return rc;
+    }
+    json_t *req = build_request(&a);
+    /* even when the request cannot be sent, tend may have said why first
+     * (a refused uid) */
+    link_send(&l, req);
+    json_t *reply = link_next(&l);
+    json_decref(req);
+    if (!reply) {
+        fprintf(stderr, "tend: %s: the connection ended before an answer\n", path);
+        rc = EXIT_UNREACHABLE;
+        goto out;
+    }
+    json_t *result = json_object_get(reply, "result");
+    if (!json_is_true(json_object_get(reply, "ok"))) {
+        const char *err = json_string_value(json_object_get(reply, "error"));
+        fprintf(stderr, "tend: %s\n", err ? err : "the supervisor refused the request");
+        rc = EXIT_ERROR;
+        goto out;
+    }
+    const char *cmd = a.cmd;
+    if (strcmp(cmd, "status") == 0) {
+        if (a.json) {
+            json_dumpf(result, stdout, JSON_INDENT(2));
+            fputc('\n', stdout);
+        } else {
+            print_table(result);
+        }
+    } else if (strcmp(cmd, "logs") == 0) {
+        for (size_t i = 0; i < json_array_size(result); i++)
+            print_line(json_array_get(result, i));
+        fflush(stdout);
+        json_t *msg;
+        while (a.follow && (msg = link_next(&l))) {
+            if (json_object_get(msg, "dropped"))
+                fprintf(stderr, "tend: %lld lines dropped (this client fell behind)\n",
+                        (long long)json_integer_value(json_object_get(msg, "dropped")));
+            else
+                print_line(msg);
+            fflush(stdout);
+            json_decref(msg);
+        }
+    } else if (strcmp(cmd, "shutdown") == 0) {
+        /* tend closes the connection on its way out */
+        json_t *msg;
+        while ((msg = link_next(&l)))
+            json_decref(msg);
+    } else if (strcmp(cmd, "wait") != 0 && strcmp(cmd, "reload") != 0) {
+        print_outcome(&a, result);
+    }
+    rc = EXIT_OK;
+out:
+    json_decref(reply);
+    link_close(&l);
+    free(path);
+    free(a.names);
+    return rc;
+}

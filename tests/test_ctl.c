@@ -1,0 +1,989 @@
+/* test_ctl.c -- the control socket and the client commands (SPEC 2, 7, 8),
+ * through the real binary: a `tend run` per test, driven by `tend status`,
+ * `tend stop`, ... and by raw connections that misbehave.
+ *
+ * Every wait is on something observable -- an answer, a line of output, a
+ * process's end -- and bounded by DEADLINE; nothing sleeps.  Each test
+ * gets a fresh directory holding its policy file and its socket
+ * (TEND_SOCKET points there); every process it starts carries
+ * TEND_TEST_TAG=<that directory> and is SIGKILLed at teardown. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <poll.h>
+#include <regex.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define TAG_VAR "TEND_TEST_TAG"
+#define MAX_CLIENTS 16
+
+struct fx {
+    char *dir;            /* this test's directory */
+    char *sock;           /* dir/tend.sock */
+    char *policy;         /* dir/policy.lua once written */
+    struct tend_run *t;   /* the tend under test */
+    struct tend_run *t2;  /* a second tend */
+    struct tend_run *clients[MAX_CLIENTS];
+    size_t nclients;
+};
+
+static int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof *f);
+    f->dir = tmpdir_new();
+    if (!f->dir)
+        return -1;
+    if (asprintf(&f->sock, "%s/tend.sock", f->dir) < 0)
+        return -1;
+    setenv(TAG_VAR, f->dir, 1);
+    setenv("TEND_SOCKET", f->sock, 1);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    for (size_t i = 0; i < f->nclients; i++)
+        tend_free(f->clients[i]);
+    tend_free(f->t);
+    tend_free(f->t2);
+    procs_kill_tagged(TAG_VAR, f->dir, DEADLINE);
+    unsetenv(TAG_VAR);
+    unsetenv("TEND_SOCKET");
+    tmpdir_free(f->dir);
+    free(f->sock);
+    free(f->policy);
+    free(f);
+    return 0;
+}
+
+/* ---- helpers ---- */
+
+static double mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void dump(const struct tend_run *t)
+{
+    if (t)
+        fprintf(stderr, "---- stdout:\n%s\n---- stderr:\n%s\n----\n", t->out, t->err);
+}
+
+/* Write the policy file, "@D" standing for the test's directory. */
+static void policy(struct fx *f, const char *text)
+{
+    size_t cap = strlen(text) * 2 + 4096, n = 0;
+    char *s = malloc(cap);
+    for (const char *p = text; *p;) {
+        if (p[0] == '@' && p[1] == 'D') {
+            n += (size_t)sprintf(s + n, "%s", f->dir);
+            p += 2;
+        } else {
+            s[n++] = *p++;
+        }
+    }
+    s[n] = '\0';
+    free(f->policy);
+    f->policy = write_file(f->dir, "policy.lua", s);
+    free(s);
+}
+
+static const char *in_dir(const struct fx *f, const char *name)
+{
+    static char slots[8][PATH_MAX];
+    static unsigned next;
+    char *p = slots[next++ % 8];
+    snprintf(p, PATH_MAX, "%s/%s", f->dir, name);
+    return p;
+}
+
+#define expect_out(t, stream, needle)                                              \
+    do {                                                                           \
+        if (!tend_expect((t), (stream), (needle), DEADLINE)) {                     \
+            dump(t);                                                               \
+            fail_msg("%s:%d: not seen within %gs: \"%s\"", __FILE__, __LINE__,     \
+                     DEADLINE, (needle));                                          \
+        }                                                                          \
+    } while (0)
+
+#define assert_contains(hay, needle)                                               \
+    do {                                                                           \
+        if (!strstr((hay), (needle)))                                              \
+            fail_msg("%s:%d: \"%s\" not found in:\n%s", __FILE__, __LINE__,        \
+                     (needle), (hay));                                             \
+    } while (0)
+
+#define assert_lacks(hay, needle)                                                  \
+    do {                                                                           \
+        if (strstr((hay), (needle)))                                               \
+            fail_msg("%s:%d: \"%s\" unexpectedly found in:\n%s", __FILE__,         \
+                     __LINE__, (needle), (hay));                                   \
+    } while (0)
+
+/* Start tend on the policy and wait until `started` (a line of its log,
+ * e.g. "web: started") shows that its socket is up. */
+static struct tend_run *run(struct fx *f, const char *started)
+{
+    f->t = tend_start((const char *[]){"run", f->policy, NULL});
+    expect_out(f->t, 0, started);
+    return f->t;
+}
+
+/* Run a client command (NULL-terminated arguments) to its end. */
+static struct tend_run *cli_v(struct fx *f, const char *const *args)
+{
+    assert_true(f->nclients < MAX_CLIENTS);
+    struct tend_run *c = tend_run_sync(args, DEADLINE);
+    f->clients[f->nclients++] = c;
+    if (!c->exited) {
+        dump(c);
+        fail_msg("client `%s %s` still running after %gs", args[0],
+                 args[1] ? args[1] : "", DEADLINE);
+    }
+    return c;
+}
+#define cli(f, ...) cli_v((f), (const char *[]){__VA_ARGS__, NULL})
+
+/* A client command that must exit with `code`. */
+#define expect_cli(code, f, ...)                                                   \
+    ({                                                                             \
+        struct tend_run *c_ = cli(f, __VA_ARGS__);                                 \
+        if (run_exit_code(c_) != (code)) {                                         \
+            dump(c_);                                                              \
+            fail_msg("%s:%d: exit code %d, want %d", __FILE__, __LINE__,           \
+                     run_exit_code(c_), (code));                                   \
+        }                                                                          \
+        c_;                                                                        \
+    })
+
+/* The statuses `tend status --json NAME...` prints. */
+static json_t *status_json(struct fx *f, const char *name)
+{
+    struct tend_run *c = expect_cli(0, f, "status", "--json", name);
+    json_error_t err;
+    json_t *j = json_loads(c->out, 0, &err);
+    if (!j)
+        fail_msg("status --json printed no JSON (%s):\n%s", err.text, c->out);
+    return j;
+}
+
+/* A field of one proc's status. */
+static json_int_t status_int(struct fx *f, const char *name, const char *key)
+{
+    json_t *j = status_json(f, name);
+    json_int_t v = json_integer_value(json_object_get(json_array_get(j, 0), key));
+    json_decref(j);
+    return v;
+}
+
+static char *status_state(struct fx *f, const char *name)
+{
+    static char buf[32];
+    json_t *j = status_json(f, name);
+    snprintf(buf, sizeof buf, "%s",
+             json_string_value(json_object_get(json_array_get(j, 0), "state")));
+    json_decref(j);
+    return buf;
+}
+
+/* ---- raw connections ---- */
+
+static int raw_connect(const char *path)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0)
+        fail_msg("connect %s: %s", path, strerror(errno));
+    return fd;
+}
+
+static void raw_send(int fd, const char *s, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = send(fd, s, n, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            fail_msg("send: %s", strerror(errno));
+        s += w;
+        n -= (size_t)w;
+    }
+}
+
+#define raw_puts(fd, s) raw_send((fd), (s), strlen(s))
+
+/* One reply line, parsed; NULL at EOF or after DEADLINE. */
+static json_t *raw_reply(int fd)
+{
+    char buf[1 << 16];
+    size_t n = 0;
+    double end = mono() + DEADLINE;
+    while (n < sizeof buf - 1) {
+        struct pollfd pfd = {fd, POLLIN, 0};
+        double left = end - mono();
+        if (left <= 0 || poll(&pfd, 1, (int)(left * 1000) + 1) <= 0)
+            return NULL;
+        /* a byte at a time: the next reply stays in the socket */
+        ssize_t r = read(fd, buf + n, 1);
+        if (r <= 0)
+            return NULL;
+        if (buf[n] == '\n')
+            return json_loadb(buf, n, 0, NULL);
+        n++;
+    }
+    return NULL;
+}
+
+/* A reply that must have ok == `ok`; freed, its "error" kept in `err`. */
+static void expect_reply(int fd, bool ok, const char *err_part)
+{
+    json_t *r = raw_reply(fd);
+    if (!r)
+        fail_msg("no reply within %gs", DEADLINE);
+    if (json_is_true(json_object_get(r, "ok")) != ok) {
+        char *s = json_dumps(r, 0);
+        fail_msg("reply %s, want ok = %d", s, ok);
+    }
+    if (err_part) {
+        const char *e = json_string_value(json_object_get(r, "error"));
+        if (!e || !strstr(e, err_part))
+            fail_msg("error \"%s\" lacks \"%s\"", e ? e : "(none)", err_part);
+    }
+    json_decref(r);
+}
+
+/* ---- tend's resources ---- */
+
+static long rss_kib(pid_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    long kib = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return kib;
+}
+
+static int fd_count(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
+    DIR *d = opendir(path);
+    int n = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        n += e->d_name[0] != '.';
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* tend's fd count while one client, answered, is connected (so that the
+ * count holds no connection tend has yet to see close). */
+static int fds_with_one_client(struct fx *f)
+{
+    int fd = raw_connect(f->sock);
+    raw_puts(fd, "{\"cmd\": \"status\"}\n");
+    expect_reply(fd, true, NULL);
+    int n = fd_count(f->t->pid);
+    close(fd);
+    return n;
+}
+
+/* Round trips until tend's fd count is back to `want` (it has seen every
+ * close); whether it was within DEADLINE. */
+static bool fds_settle(struct fx *f, int want)
+{
+    double end = mono() + DEADLINE;
+    while (mono() < end)
+        if (fds_with_one_client(f) == want)
+            return true;
+    return false;
+}
+
+#define WEB "tend.proc { name = 'web', cmd = {'sh', '-c', 'echo hello; echo oops >&2; " \
+            "exec sleep 1000'} }\n"
+
+/* ---- status ---- */
+
+static void test_status_table_shows_every_proc(void **state)
+{
+    struct fx *f = *state;
+    policy(f, WEB
+              "tend.proc { name = 'db', restart = 'never', cmd = {'sh', '-c', 'exit 3'} }\n"
+              "tend.proc { name = 'lazy', autostart = false, cmd = {'sleep', '1000'} }\n");
+    run(f, "db: exited with code 3");
+    struct tend_run *c = expect_cli(0, f, "status");
+    regex_t re;
+    assert_int_equal(regcomp(&re,
+        "^NAME +STATE +PID +UPTIME +RESTARTS +INFO +NEXT\n"
+        "web +ready +[0-9]+ +0:00:0[0-9] +0 +- +-\n"
+        "db +stopped +- +- +0 +exit 3, [0-9.]+s ago +-\n"
+        "lazy +pending +- +- +0 +- +-\n$", REG_EXTENDED), 0);
+    if (regexec(&re, c->out, 0, NULL, 0) != 0)
+        fail_msg("unexpected table:\n%s", c->out);
+    regfree(&re);
+    assert_lacks(c->out, "\033[");  /* not a terminal: no colour */
+}
+
+static void test_status_json_has_spec_fields_and_wall_times(void **state)
+{
+    struct fx *f = *state;
+    policy(f, WEB);
+    run(f, "web: started");
+    json_t *j = status_json(f, NULL);
+    assert_int_equal(json_array_size(j), 1);
+    json_t *st = json_array_get(j, 0);
+    assert_string_equal(json_string_value(json_object_get(st, "name")), "web");
+    assert_string_equal(json_string_value(json_object_get(st, "state")), "ready");
+    assert_string_equal(json_string_value(json_object_get(st, "want")), "up");
+    assert_int_equal(json_integer_value(json_object_get(st, "incarnation")), 1);
+    assert_int_equal(json_integer_value(json_object_get(st, "restarts")), 0);
+    assert_true(json_integer_value(json_object_get(st, "pid")) > 0);
+    double started = json_number_value(json_object_get(st, "started_at"));
+    assert_true(started > 0 && started <= mono());
+    const char *wall = json_string_value(json_object_get(st, "started_at_wall"));
+    regex_t re;
+    assert_int_equal(regcomp(&re, "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}"
+                                  "\\.[0-9]{3}Z$", REG_EXTENDED), 0);
+    assert_non_null(wall);
+    assert_int_equal(regexec(&re, wall, 0, NULL, 0), 0);
+    regfree(&re);
+    assert_non_null(json_object_get(st, "ready_at_wall"));
+    json_decref(j);
+}
+
+static void test_status_of_named_procs_only(void **state)
+{
+    struct fx *f = *state;
+    policy(f, WEB "tend.proc { name = 'lazy', autostart = false, cmd = {'true'} }\n");
+    run(f, "web: started");
+    json_t *j = status_json(f, "lazy");
+    assert_int_equal(json_array_size(j), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(j, 0), "state")),
+                        "pending");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(j, 0), "want")),
+                        "down");
+    json_decref(j);
+}
+
+static void test_unknown_name_lists_known_and_does_nothing(void **state)
+{
+    struct fx *f = *state;
+    policy(f, WEB "tend.proc { name = 'api', cmd = {'sleep', '1000'} }\n");
+    run(f, "api: started");
+    json_int_t pid = status_int(f, "web", "pid");
+    struct tend_run *c = expect_cli(1, f, "stop", "web", "nope");
+    assert_contains(c->err, "no proc named 'nope'");
+    assert_contains(c->err, "known: web, api");
+    assert_string_equal(status_state(f, "web"), "ready");
+    assert_int_equal(status_int(f, "web", "pid"), pid);
+}
+
+/* ---- start, stop, restart, kill, signal ---- */
+
+static void test_start_returns_once_ready(void **state)
+{
+    struct fx *f = *state;
+    policy(f, WEB "tend.proc { name = 'lazy', autostart = false, cmd = {'sleep', '1000'} }\n");
+    run(f, "web: started");
+    struct tend_run *c = expect_cli(0, f, "start", "lazy");
+    assert_contains(c->out, "lazy: ready (pid ");
+    assert_string_equal(status_state(f, "lazy"), "ready");
+}
+
+static void test_start_of_running_proc_does_nothing(void **state)
+{
+    struct fx *f = *state;
+    policy(f, WEB);
+    run(f, "web: started");
+    json_int_t pid = status_int(f, "web", "pid");
+    expect_cli(0, f, "start", "web");
+    assert_int_equal(status_int(f, "web", "pid"), pid);
+    assert_int_equal(status_int(f, "web", "incarnation"), 1);
+}
+
+static void test_start_that_fails_exits_one_with_reason(void **state)
+{
+    struct fx *f = *state;
+    policy(f, WEB "tend.proc { name = 'bad', autostart = false, restart = 'never',\n"
+              "  cmd = {'/nonexistent/prog'} }\n");
+    run(f, "web: started");
+    struct tend_run *c = expect_cli(1, f, "start", "bad");
+    assert_contains(c->err, "bad failed: exec /nonexistent/prog");
+}
+
+static void test_stop_with_timeout_returns_once_killed(void **state)
+{
+    struct fx *f = *state;
+    /* ignores SIGTERM; its own stop_timeout would take 60 s */
+    policy(f, "tend.proc { name = 'stubborn', restart = 'always', stop_timeout = 60,\n"
+              "  cmd = {'sh', '-c', 'trap \"\" TERM; echo up; while :; do sleep 0.05; done'} }\n"
+              WEB);
+    run(f, "stubborn | up");
+    double t0 = mono();
+    struct tend_run *c = expect_cli(0, f, "stop", "stubborn", "--timeout", "0.2");
+    assert_true(mono() - t0 < DEADLINE / 2);
+    assert_contains(c->out, "stubborn: killed (signal KILL)");
+    json_t *j = status_json(f, "stubborn");
+    json_t *st = json_array_get(j, 0);
+    assert_string_equal(json_string_value(json_object_get(st, "want")), "down");
+    assert_null(json_object_get(st, "restart_at"));  /* a stop is not restarted */
+    json_decref(j);
+}
+
+static void test_stop_of_stopped_proc_succeeds(void **state)
+{
+    struct fx *f = *state;
+    policy(f, WEB "tend.proc { name = 'lazy', autostart = false, cmd = {'true'} }\n"
+              "tend.proc { name = 'api', cmd = {'sleep', '1000'} }\n");
+    run(f, "api: started");
+    expect_cli(0, f, "stop", "lazy");
+    struct tend_run *c = expect_cli(0, f, "stop", "web");
+    assert_contains(c->out, "web: killed (signal TERM)");
+    expect_cli(0, f, "stop", "web");
+}
+
+static void test_restart_starts_a_new_incarnation(void **state)
+{
+    struct fx *f = *state;
+    policy(f, WEB);
+    run(f, "web: started");
+    json_int_t pid = status_int(f, "web", "pid");
+    struct tend_run *c = expect_cli(0, f, "restart", "web");
+    assert_contains(c->out, "web: ready (pid ");
+    assert_int_not_equal(status_int(f, "web", "pid"), pid);
+    assert_int_equal(status_int(f, "web", "incarnation"), 2);
+    assert_int_equal(status_int(f, "web", "restarts"), 0);  /* not the policy's */
+}
+
+static void test_kill_sigkills_and_the_policy_restarts(void **state)
+{
+    struct fx *f = *state;
+    policy(f, "tend.proc { name = 'web', restart = 'always', cmd = {'sh', '-c',\n"
+              "  'echo inc=$TEND_INCARNATION; exec sleep 1000'} }\n");
+    run(f, "web | inc=1");
+    struct tend_run *c = expect_cli(0, f, "kill", "web");
+    assert_contains(c->out, "web: killed (signal KILL); restarting in");
+    expect_out(f->t, 1, "web | inc=2");
+    assert_int_equal(status_int(f, "web", "restarts"), 1);
+}
+
+static void test_kill_of_proc_not_running_is_error(void **state)
+{
+    struct fx *f = *state;
+    policy(f, WEB "tend.proc { name = 'lazy', autostart = false, cmd = {'true'} }\n");
+    run(f, "web: started");
+    json_int_t pid = status_int(f, "web", "pid");
+    struct tend_run *c = expect_cli(1, f, "kill", "web", "lazy");
+    assert_contains(c->err, "lazy is not running (it is pending)");
+    assert_int_equal(status_int(f, "web", "pid"), pid);  /* nothing done */
+}
+
+static void test_signal_reaches_the_proc(void **state)
+{
+    struct fx *f = *state;
+    policy(f, "tend.proc { name = 'web', cmd = {'sh', '-c',\n"
+              "  'trap \"echo got-usr1 > @D/usr1\" USR1; echo up; "
+              "while :; do sleep 0.05; done'} }\n");
+    run(f, "web | up");
+    struct tend_run *c = expect_cli(0, f, "signal", "USR1", "web");
+    assert_contains(c->out, "sent SIGUSR1");
+    if (!file_wait_for(in_dir(f, "usr1"), "got-usr1", DEADLINE))
+        fail_msg("the proc never saw SIGUSR1");
+}
+
+static void test_signal_unknown_is_usage_error(void **state)
+{
+    struct fx *f = *state;
+    struct tend_run *c = expect_cli(2, f, "signal", "NOPE", "web");
+    assert_contains(c->err, "unknown signal NOPE");
+    assert_contains(c->err, "usage: tend signal SIGNAL NAME...");
+}
+
+/* ---- logs ---- */
+
+static void test_logs_shows_last_lines_of_a_stream(void **state)
+{
+    struct fx *f = *state;
+    policy(f, "tend.proc { name = 'web', cmd = {'sh', '-c',\n"
+              "  'i=1; while [ $i -le 30 ]; do echo line$i; i=$((i+1)); done; "
+              "echo err1 >&2; echo done > @D/done; exec sleep 1000'} }\n");
+    run(f, "web: started");
+    if (!file_wait_for(in_dir(f, "done"), "done", DEADLINE))
+        fail_msg("the proc did not finish writing");
+    expect_out(f->t, 2, "web | err1");
+    expect_out(f->t, 1, "web | line30");
+    struct tend_run *c = expect_cli(0, f, "logs", "web", "-n", "3", "--stream", "stdout");
+    assert_string_equal(c->out, "line28\nline29\nline30\n");
+    c = expect_cli(0, f, "logs", "web", "--stream", "stderr");
+    assert_string_equal(c->out, "err1\n");
+    c = expect_cli(0, f, "logs", "web", "--stream", "stdout");
+    assert_contains(c->out, "line11\n");  /* the default: 20 lines */
+    assert_lacks(c->out, "line10\n");
+}
+
+static void test_logs_follow_streams_new_lines(void **state)
+{
+    struct fx *f = *state;
+    policy(f, "tend.proc { name = 'web', cmd = {'sh', '-c',\n"
+              "  'echo first; while :; do if [ -e @D/go ]; then rm @D/go; echo second; fi; "
+              "sleep 0.02; done'} }\n");
+    run(f, "web | first");
+    struct tend_run *c = tend_start((const char *[]){"logs", "web", "-f", NULL});
+    f->clients[f->nclients++] = c;
+    expect_out(c, 1, "first\n");  /* the history came: the follow is on */
+    free(write_file(f->dir, "go", ""));
+    expect_out(c, 1, "first\nsecond\n");
+    assert_false(c->exited);
+}
+
+/* ---- wait ---- */
+
+static void test_wait_ready_of_a_pending_proc(void **state)
+{
+    struct fx *f = *state;
+    policy(f, WEB "tend.proc { name = 'lazy', autostart = false, cmd = {'sleep', '1000'} }\n");
+    run(f, "web: started");
+    expect_cli(0, f, "wait", "web", "--ready");
+    struct tend_run *w = tend_start((const char *[]){"wait", "lazy", NULL});
+    f->clients[f->nclients++] = w;
+    expect_cli(0, f, "start", "lazy");
+    assert_int_equal(tend_wait(w, DEADLINE), 0);
+}
+
+static void test_wait_exit_returns_when_terminal(void **state)
+{
+    struct fx *f = *state;
+    policy(f, WEB "tend.proc { name = 'job', restart = 'never', cmd = {'sh', '-c',\n"
+              "  'while [ ! -e @D/go ]; do sleep 0.02; done; exit 0'} }\n");
+    run(f, "job: started");
+    struct tend_run *w = tend_start((const char *[]){"wait", "job", "--exit", NULL});
+    f->clients[f->nclients++] = w;
+    free(write_file(f->dir, "go", ""));
+    assert_int_equal(tend_wait(w, DEADLINE), 0);
+    expect_cli(0, f, "wait", "job", "--exit");  /* already terminal: at once */
+}
+
+static void test_wait_timeout_exits_one(void **state)
+{
+    struct fx *f = *state;
+    policy(f, WEB);
+    run(f, "web: started");
+    struct tend_run *c = expect_cli(1, f, "wait", "web", "--exit", "--timeout", "0.1");
+    assert_contains(c->err, "timed out after 0.1s");
+    assert_contains(c->err, "web is ready");
+}
+
+static void test_wait_ready_fails_when_terminal_first(void **state)
+{
+    struct fx *f = *state;
+    policy(f, WEB "tend.proc { name = 'bad', restart = 'never', cmd = {'sh', '-c', 'exit 4'} }\n");
+    run(f, "bad: exited with code 4");
+    struct tend_run *c = expect_cli(1, f, "wait", "bad", "web");
+    assert_contains(c->err, "bad exited with code 4 before it was ready");
+}
+
+/* ---- shutdown ---- */
+
+static void test_shutdown_stops_everything_and_removes_socket(void **state)
+{
+    struct fx *f = *state;
+    policy(f, WEB);
+    run(f, "web: started");
+    expect_cli(0, f, "shutdown");
+    assert_int_equal(tend_wait(f->t, DEADLINE), 0);
+    assert_contains(f->t->err, "tend: shutting down");
+    struct stat sb;
+    assert_int_equal(stat(f->sock, &sb), -1);
+    struct tend_run *c = expect_cli(3, f, "status");
+    assert_contains(c->err, f->sock);
+}
+
+static void test_start_during_shutdown_is_error(void **state)
+{
+    struct fx *f = *state;
+    policy(f, "tend.proc { name = 'slow', stop_timeout = 30, cmd = {'sh', '-c',\n"
+              "  'trap \"\" TERM; echo up; while :; do sleep 0.05; done'} }\n"
+              "tend.proc { name = 'lazy', autostart = false, cmd = {'true'} }\n");
+    run(f, "slow | up");
+    struct tend_run *s = tend_start((const char *[]){"shutdown", NULL});
+    f->clients[f->nclients++] = s;
+    expect_out(f->t, 2, "tend: shutting down");
+    struct tend_run *c = expect_cli(1, f, "start", "lazy");
+    assert_contains(c->err, "shutting down");
+    expect_cli(0, f, "kill", "slow");
+    assert_int_equal(tend_wait(s, DEADLINE), 0);  /* returns once tend is done */
+    assert_int_equal(tend_wait(f->t, DEADLINE), 1);  /* it had to SIGKILL */
+}
+
+/* ---- reload ---- */
+
+static void test_reload_applies_the_file_and_rejects_a_broken_one(void **state)
+{
+    struct fx *f = *state;
+    policy(f, WEB);
+    run(f, "web: started");
+    json_int_t pid = status_int(f, "web", "pid");
+    policy(f, WEB "tend.proc { name = 'api', cmd = {'sleep', '1000'} }\n");
+    expect_cli(0, f, "reload");
+    expect_cli(0, f, "wait", "api");
+    assert_int_equal(status_int(f, "web", "pid"), pid);  /* unchanged: untouched */
+    policy(f, WEB "tend.proc { name = 'api', cmd = {'sleep', '1000'}, nope = 1 }\n");
+    struct tend_run *c = expect_cli(1, f, "reload");
+    assert_contains(c->err, "policy.lua:2");
+    assert_contains(c->err, "nope");
+    assert_string_equal(status_state(f, "api"), "ready");
+}
+
+static void test_follow_and_wait_on_a_removed_proc_end(void **state)
+{
+    struct fx *f = *state;
+    policy(f, WEB "tend.proc { name = 'gone', cmd = {'sh', '-c', 'echo bye; exec sleep 1000'} }\n");
+    run(f, "gone | bye");
+    struct tend_run *fl = tend_start((const char *[]){"logs", "gone", "-f", NULL});
+    f->clients[f->nclients++] = fl;
+    expect_out(fl, 1, "bye\n");  /* following */
+    int w = raw_connect(f->sock);
+    raw_puts(w, "{\"cmd\": \"wait\", \"names\": [\"gone\"], \"exit\": true}\n");
+    /* tend took the wait in before it answers a request sent after it */
+    expect_cli(0, f, "status");
+    policy(f, WEB);
+    expect_cli(0, f, "reload");
+    assert_int_equal(tend_wait(fl, DEADLINE), 0);  /* the follow ended */
+    expect_reply(w, true, NULL);                   /* it did exit */
+    close(w);
+    struct tend_run *c = expect_cli(1, f, "status", "gone");
+    assert_contains(c->err, "no proc named 'gone' (known: web)");
+}
+
+/* ---- the protocol ---- */
+
+static void test_bad_requests_get_errors_and_connection_stays(void **state)
+{
+    struct fx *f = *state;
+    policy(f, WEB);
+    run(f, "web: started");
+    int fd = raw_connect(f->sock);
+    raw_puts(fd, "\n  \n");  /* ignored */
+    raw_puts(fd, "garbage\n");
+    expect_reply(fd, false, "malformed request");
+    raw_puts(fd, "[1, 2]\n");
+    expect_reply(fd, false, "JSON object");
+    raw_puts(fd, "{\"cmd\": \"fly\"}\n");
+    expect_reply(fd, false, "unknown command 'fly'");
+    raw_puts(fd, "{\"cmd\": \"status\", \"nmaes\": []}\n");
+    expect_reply(fd, false, "unknown field 'nmaes'");
+    raw_puts(fd, "{\"cmd\": \"stop\", \"names\": [\"web\"], \"timeout\": \"soon\"}\n");
+    expect_reply(fd, false, "timeout");
+    raw_puts(fd, "{\"cmd\": \"status\"}\r\n");
+    expect_reply(fd, true, NULL);
+    close(fd);
+}
+
+static void test_oversized_request_gets_error_then_resyncs(void **state)
+{
+    struct fx *f = *state;
+    policy(f, WEB);
+    run(f, "web: started");
+    int fd = raw_connect(f->sock);
+    size_t n = 1 << 20;
+    char *big = malloc(n);
+    memset(big, 'x', n);
+    raw_send(fd, big, n);
+    free(big);
+    raw_puts(fd, "\n{\"cmd\": \"status\"}\n");
+    expect_reply(fd, false, "request too long (over 65536 bytes)");
+    expect_reply(fd, true, NULL);
+    close(fd);
+}
+
+static void test_pipelined_requests_are_answered_in_order(void **state)
+{
+    struct fx *f = *state;
+    policy(f, WEB "tend.proc { name = 'lazy', autostart = false, cmd = {'sleep', '1000'} }\n");
+    run(f, "web: started");
+    int fd = raw_connect(f->sock);
+    raw_puts(fd, "{\"cmd\": \"start\", \"names\": [\"lazy\"]}\n"
+                 "{\"cmd\": \"status\", \"names\": [\"lazy\"]}\n");
+    json_t *r1 = raw_reply(fd), *r2 = raw_reply(fd);
+    assert_non_null(r1);
+    assert_non_null(r2);
+    assert_true(json_is_true(json_object_get(r1, "ok")));
+    json_t *st = json_array_get(json_object_get(r2, "result"), 0);
+    assert_string_equal(json_string_value(json_object_get(st, "state")), "ready");
+    json_decref(r1);
+    json_decref(r2);
+    close(fd);
+}
+
+/* Garbage, a 1 MiB line, half a request and 200 clients at once: tend
+ * answers as before, with its memory and fds back where they were. */
+static void test_abuse_leaves_tend_healthy(void **state)
+{
+    struct fx *f = *state;
+    policy(f, WEB);
+    run(f, "web: started");
+    pid_t pid = f->t->pid;
+    int fds0 = fds_with_one_client(f);
+    long rss[4] = {rss_kib(pid)};
+
+    for (int round = 1; round <= 3; round++) {
+        /* garbage bytes, NULs included */
+        int fd = raw_connect(f->sock);
+        char junk[4096];
+        unsigned seed = 7;
+        for (size_t i = 0; i < sizeof junk; i++)
+            junk[i] = (char)(rand_r(&seed) & 0xff);
+        raw_send(fd, junk, sizeof junk);
+        raw_puts(fd, "\n");
+        close(fd);
+
+        /* 1 MiB without a newline, then gone */
+        fd = raw_connect(f->sock);
+        char *big = malloc(1 << 20);
+        memset(big, '{', 1 << 20);
+        raw_send(fd, big, 1 << 20);
+        free(big);
+        close(fd);
+
+        /* half a request, then gone */
+        fd = raw_connect(f->sock);
+        raw_puts(fd, "{\"cmd\": \"sta");
+        close(fd);
+
+        /* 200 clients at once */
+        enum { N = 200 };
+        int fds[N];
+        for (int i = 0; i < N; i++)
+            fds[i] = raw_connect(f->sock);
+        for (int i = 0; i < N; i++)
+            raw_puts(fds[i], "{\"cmd\": \"status\", \"names\": [\"web\"]}\n");
+        for (int i = 0; i < N; i++) {
+            expect_reply(fds[i], true, NULL);
+            close(fds[i]);
+        }
+        if (!fds_settle(f, fds0))
+            fail_msg("round %d: tend holds %d fds, %d before", round,
+                     fds_with_one_client(f), fds0);
+        rss[round] = rss_kib(pid);
+    }
+
+    struct tend_run *c = expect_cli(0, f, "status");
+    assert_contains(c->out, "web ");
+    print_message("tend: %d fds; RSS %ld KiB before, %ld, %ld, %ld KiB after each round\n",
+                  fds0, rss[0], rss[1], rss[2], rss[3]);
+#if defined(__SANITIZE_ADDRESS__)
+    long slack = 64 * 1024, per_round = 64 * 1024;  /* ASan's quarantine holds memory */
+#else
+    long slack = 2 * 1024, per_round = 256;
+#endif
+    if (rss[3] > rss[0] + slack)
+        fail_msg("tend's RSS grew from %ld KiB to %ld KiB", rss[0], rss[3]);
+    if (rss[3] > rss[1] + per_round)
+        fail_msg("tend's RSS grows with each round: %ld, %ld, %ld KiB", rss[1], rss[2],
+                 rss[3]);
+}
+
+/* A client that sends and never reads does not stop tend from serving
+ * the others, and what tend holds for it stays bounded. */
+static void test_client_that_never_reads_does_not_block(void **state)
+{
+    struct fx *f = *state;
+    policy(f, WEB);
+    run(f, "web: started");
+    long rss0 = rss_kib(f->t->pid);
+    int fd = raw_connect(f->sock);
+    fcntl(fd, F_SETFL, O_NONBLOCK);
+    const char *req = "{\"cmd\": \"status\"}\n";
+    size_t sent = 0;
+    double end = mono() + DEADLINE;
+    /* until tend stops taking requests (it would have to queue replies) */
+    while (mono() < end) {
+        ssize_t w = send(fd, req, strlen(req), MSG_NOSIGNAL);
+        if (w < 0 && errno == EAGAIN) {
+            struct pollfd pfd = {fd, POLLOUT, 0};
+            if (poll(&pfd, 1, 300) == 0)
+                break;  /* tend stopped reading: as meant */
+            continue;
+        }
+        assert_true(w > 0);
+        sent += (size_t)w;
+    }
+    assert_true(sent > 0);
+    expect_cli(0, f, "status");  /* others are served */
+    long rss1 = rss_kib(f->t->pid);
+#if defined(__SANITIZE_ADDRESS__)
+    long slack = 64 * 1024;
+#else
+    long slack = 4 * 1024;
+#endif
+    if (rss1 > rss0 + slack)
+        fail_msg("tend's RSS grew from %ld KiB to %ld KiB", rss0, rss1);
+    close(fd);
+}
+
+/* ---- the socket ---- */
+
+static void test_socket_is_0600_in_a_new_0700_directory(void **state)
+{
+    struct fx *f = *state;
+    char sock[PATH_MAX];
+    snprintf(sock, sizeof sock, "%s/a/b/tend.sock", f->dir);
+    setenv("TEND_SOCKET", sock, 1);
+    policy(f, WEB);
+    run(f, "web: started");
+    struct stat sb;
+    assert_int_equal(stat(sock, &sb), 0);
+    assert_true(S_ISSOCK(sb.st_mode));
+    assert_int_equal(sb.st_mode & 0777, 0600);
+    assert_int_equal(stat(in_dir(f, "a/b"), &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0700);
+    assert_int_equal(stat(in_dir(f, "a"), &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0700);
+    expect_cli(0, f, "status", "--socket", sock);
+}
+
+static void test_other_uid_is_refused(void **state)
+{
+    struct fx *f = *state;
+    if (getuid() != 0)
+        skip();  /* needs root to become nobody */
+    policy(f, WEB);
+    run(f, "web: started");
+    /* open the way to the socket, so that only tend's check stands */
+    chmod(f->dir, 0755);
+    chmod(f->sock, 0666);
+    struct tend_run *c = prog_start((const char *[]){
+        "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+        tend_path(), "status", "--socket", f->sock, NULL});
+    f->clients[f->nclients++] = c;
+    tend_wait(c, DEADLINE);
+    if (run_exit_code(c) != 1) {
+        dump(c);
+        fail_msg("client as nobody: exit code %d, want 1", run_exit_code(c));
+    }
+    assert_contains(c->err, "permission denied: uid 65534");
+    assert_lacks(c->out, "web");
+    expect_out(f->t, 2, "refused a client of uid 65534");
+    expect_cli(0, f, "status");  /* root still is served */
+}
+
+static void test_stale_socket_is_replaced(void **state)
+{
+    struct fx *f = *state;
+    /* a socket file nobody listens on, as a killed tend leaves it */
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", f->sock);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    close(fd);
+    policy(f, WEB);
+    run(f, "web: started");
+    expect_cli(0, f, "status");
+}
+
+static void test_live_socket_refuses_second_tend(void **state)
+{
+    struct fx *f = *state;
+    policy(f, WEB);
+    run(f, "web: started");
+    f->t2 = tend_start((const char *[]){"run", f->policy, NULL});
+    assert_int_equal(tend_wait(f->t2, DEADLINE), 2);
+    assert_contains(f->t2->err, "another tend is running on the control socket");
+    assert_contains(f->t2->err, f->sock);
+    assert_lacks(f->t2->err, "web: started");  /* nothing was spawned */
+    expect_cli(0, f, "status", "web");  /* the first one is untouched */
+}
+
+static void test_unreachable_socket_exits_3_naming_it(void **state)
+{
+    struct fx *f = *state;
+    struct tend_run *c = expect_cli(3, f, "status", "--socket", in_dir(f, "none.sock"));
+    assert_contains(c->err, in_dir(f, "none.sock"));
+}
+
+static void test_missing_names_is_usage_error(void **state)
+{
+    struct fx *f = *state;
+    struct tend_run *c = expect_cli(2, f, "stop");
+    assert_contains(c->err, "usage: tend stop NAME...");
+    c = expect_cli(2, f, "logs", "a", "b");
+    assert_contains(c->err, "one proc at a time");
+    c = expect_cli(2, f, "wait", "a", "--ready", "--exit");
+    assert_contains(c->err, "not both");
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_status_table_shows_every_proc),
+        T(test_status_json_has_spec_fields_and_wall_times),
+        T(test_status_of_named_procs_only),
+        T(test_unknown_name_lists_known_and_does_nothing),
+        T(test_start_returns_once_ready),
+        T(test_start_of_running_proc_does_nothing),
+        T(test_start_that_fails_exits_one_with_reason),
+        T(test_stop_with_timeout_returns_once_killed),
+        T(test_stop_of_stopped_proc_succeeds),
+        T(test_restart_starts_a_new_incarnation),
+        T(test_kill_sigkills_and_the_policy_restarts),
+        T(test_kill_of_proc_not_running_is_error),
+        T(test_signal_reaches_the_proc),
+        T(test_signal_unknown_is_usage_error),
+        T(test_logs_shows_last_lines_of_a_stream),
+        T(test_logs_follow_streams_new_lines),
+        T(test_wait_ready_of_a_pending_proc),
+        T(test_wait_exit_returns_when_terminal),
+        T(test_wait_timeout_exits_one),
+        T(test_wait_ready_fails_when_terminal_first),
+        T(test_shutdown_stops_everything_and_removes_socket),
+        T(test_start_during_shutdown_is_error),
+        T(test_reload_applies_the_file_and_rejects_a_broken_one),
+        T(test_follow_and_wait_on_a_removed_proc_end),
+        T(test_bad_requests_get_errors_and_connection_stays),
+        T(test_oversized_request_gets_error_then_resyncs),
+        T(test_pipelined_requests_are_answered_in_order),
+        T(test_abuse_leaves_tend_healthy),
+        T(test_client_that_never_reads_does_not_block),
+        T(test_socket_is_0600_in_a_new_0700_directory),
+        T(test_other_uid_is_refused),
+        T(test_stale_socket_is_replaced),
+        T(test_live_socket_refuses_second_tend),
+        T(test_unreachable_socket_exits_3_naming_it),
+        T(test_missing_names_is_usage_error),
+    };
+#undef T
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
