@@ -29,13 +29,12 @@
 
 #define NAME_MAX_LEN 64
 
-/* Fields of a declaration this version knows.  The fields of SPEC 3 that
- * it does not implement yet are refused by name rather than ignored. */
+/* The fields of a declaration (SPEC 3). */
 static const char *const known_fields[] = {
     "name", "cmd", "env", "cwd", "user", "after", "stop_signal",
     "stop_timeout", "restart", "backoff", "give_up", "output", "autostart",
     "ready", "ready_timeout", "ready_interval", "watchdog", "health", NULL};
-static const char *const later_fields[] = {NULL};
+
 
 static bool in_list(const char *const *list, const char *s)
 {
@@ -555,8 +554,6 @@ static struct spec **parse_decl(lua_State *L, struct policy *pol)
             field_error(L, s->name, NULL, "field names must be strings, got %s",
                         type_of(L, -2));
         const char *field = lua_tostring(L, -2);
-        if (in_list(later_fields, field))
-            field_error(L, s->name, field, "not supported by this version of tend yet");
         if (!in_list(known_fields, field))
             field_error(L, s->name, field, "unknown field");
         set_field(L, pol, s, field);

@@ -182,7 +182,9 @@ static void dispatch(struct proc *p)
         p->queue = ev->next;
         if (!p->queue)
             p->queue_tail = NULL;
-        for (struct proc_sub *s = p->subs; s && !p->doomed; s = s->next)
+        /* an event reaches every subscriber, even if one of them frees the
+         * proc; only the events after it are dropped */
+        for (struct proc_sub *s = p->subs; s; s = s->next)
             if (!s->dead && s->from <= ev->id)
                 s->fn(p, &ev->now, &ev->prev, s->data);
         event_free(ev);

@@ -142,12 +142,6 @@ static void test_wrong_types(void **state)
                     (const char *[]){"proc 'w'", "field 'cmd'", "required", NULL});
 }
 
-static void test_fields_of_later_versions_are_refused_by_name(void **state)
-{
-    assert_rejected("tend.proc { name = 'w', cmd = { 'true' }, ready_timeout = 3 }",
-                    (const char *[]){"field 'ready_timeout'", "not supported", NULL});
-}
-
 static void test_duplicate_name(void **state)
 {
     assert_rejected("tend.proc { name = 'a', cmd = { 'true' } }\n"
@@ -206,7 +200,6 @@ int main(void)
         cmocka_unit_test(test_require_tend_works),
         cmocka_unit_test(test_unknown_field),
         cmocka_unit_test(test_wrong_types),
-        cmocka_unit_test(test_fields_of_later_versions_are_refused_by_name),
         cmocka_unit_test(test_duplicate_name),
         cmocka_unit_test(test_after_cycle),
         cmocka_unit_test(test_after_unknown_name),
