@@ -2,10 +2,16 @@
 #ifndef TEND_LOG_H
 #define TEND_LOG_H
 
+#include <stdbool.h>
+
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 
 /* Lines below `level` are dropped (--quiet sets LOG_WARN). */
 void log_set_level(enum log_level level);
+
+/* One JSON object a line instead: {"time", "level", "proc", "message"}
+ * (--log-format json, for log shippers). */
+void log_set_json(bool on);
 
 /* "tend: [warning: |error: ][PROC: ]message".  `proc` may be NULL. */
 void log_msg(enum log_level level, const char *proc, const char *fmt, ...)

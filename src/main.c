@@ -27,7 +27,7 @@
 
 static const char usage_text[] =
     "usage: tend run POLICY.lua [--check] [--subreaper] [--timestamps]\n"
-    "                           [--log-format text] [--quiet] [--socket PATH]\n"
+    "                           [--log-format text|json] [--quiet] [--socket PATH]\n"
     "       tend status [NAME...] [--json]\n"
     "       tend start|restart|kill NAME...\n"
     "       tend stop NAME... [--timeout SECONDS]\n"
@@ -131,9 +131,12 @@ static int cmd_run(int argc, char **argv)
         else if (strcmp(a, "--socket") == 0 || strcmp(a, "--log-format") == 0) {
             if (i + 1 >= argc)
                 return usage_error("%s needs a value", a);
-            if (strcmp(a, "--log-format") == 0 && strcmp(argv[i + 1], "text") != 0)
-                return usage_error("--log-format %s: only text in this version",
-                                   argv[i + 1]);
+            if (strcmp(a, "--log-format") == 0) {
+                if (strcmp(argv[i + 1], "json") == 0)
+                    log_set_json(true);
+                else if (strcmp(argv[i + 1], "text") != 0)
+                    return usage_error("--log-format %s: text or json", argv[i + 1]);
+            }
             if (strcmp(a, "--socket") == 0)
                 socket_opt = argv[i + 1];
             i++;

@@ -168,11 +168,25 @@ size_t output_timestamp(char *buf)
     return timestamps ? format_time(buf) : 0;
 }
 
+static void append_line(int fd, bool stamped, const char *prefix, const char *line,
+                        size_t len);
+
 void output_line(int fd, const char *prefix, const char *line, size_t len)
+{
+    append_line(fd, true, prefix, line, len);
+}
+
+void output_line_plain(int fd, const char *line, size_t len)
+{
+    append_line(fd, false, NULL, line, len);
+}
+
+static void append_line(int fd, bool stamped, const char *prefix, const char *line,
+                        size_t len)
 {
     struct sink *s = &sinks[fd == 2 ? 1 : 0];
     char ts[32];
-    size_t tlen = output_timestamp(ts);
+    size_t tlen = stamped ? output_timestamp(ts) : 0;
     size_t plen = prefix ? strlen(prefix) : 0;
     size_t need = tlen + (prefix ? plen + 3 : 0) + len + 1;
 

@@ -34,6 +34,10 @@ size_t output_timestamp(char *buf);
  * prefix writes the line alone. */
 void output_line(int fd, const char *prefix, const char *line, size_t len);
 
+/* Append one line as it is, without a timestamp (JSON log lines carry
+ * their own time). */
+void output_line_plain(int fd, const char *line, size_t len);
+
 /* Whether readers should pause until the sinks drain. */
 bool output_congested(void);
 /* Call w->wake once the sinks are no longer congested. */

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,6 +161,45 @@ static void test_an_output_path_that_cannot_be_written_is_refused_at_load(void *
     free(policy);
 }
 
+static void test_log_format_json_gives_one_object_a_line(void **state)
+{
+    char *policy = write_file(dir, "p.lua",
+        "tend.proc { name = 'a', cmd = { 'sh', '-c', 'echo boom >&2; exit 3' },\n"
+        "  restart = 'never' }\n");
+    struct tend_run *t = tend_run_sync((const char *[]){"run", "--log-format", "json",
+                                                        "--timestamps", policy, NULL}, DEADLINE);
+    assert_int_equal(tend_wait(t, DEADLINE), 1);
+    int objects = 0, exited = 0;
+    char *copy = strdup(t->err), *save = NULL;
+    for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        if (strstr(line, " a | boom"))
+            continue;  /* the proc's own stderr line, not tend's log */
+        json_error_t e;
+        json_t *o = json_loads(line, 0, &e);
+        if (!o)
+            fail_msg("not JSON: %s", line);
+        assert_true(json_is_string(json_object_get(o, "time")));
+        assert_true(json_is_string(json_object_get(o, "level")));
+        assert_true(json_is_string(json_object_get(o, "message")));
+        assert_non_null(json_object_get(o, "proc"));
+        const char *msg = json_string_value(json_object_get(o, "message"));
+        if (strcmp(msg, "exited with code 3") == 0) {
+            assert_string_equal(json_string_value(json_object_get(o, "proc")), "a");
+            assert_string_equal(json_string_value(json_object_get(o, "level")), "warning");
+            exited++;
+        }
+        /* no timestamp prefix before the object, even with --timestamps */
+        assert_int_equal(line[0], '{');
+        json_decref(o);
+        objects++;
+    }
+    free(copy);
+    assert_true(objects >= 2);
+    assert_int_equal(exited, 1);
+    tend_free(t);
+    free(policy);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -168,6 +208,7 @@ int main(void)
         cmocka_unit_test(test_rotation_keeps_n_files_under_max_size),
         cmocka_unit_test(test_sighup_reopens_after_an_outside_rotator),
         cmocka_unit_test(test_an_output_path_that_cannot_be_written_is_refused_at_load),
+        cmocka_unit_test(test_log_format_json_gives_one_object_a_line),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
