@@ -101,6 +101,8 @@ install: $(BUILD)/tend
 	install -m 755 $(BUILD)/tend $(DESTDIR)$(BINDIR)/tend
 	install -m 644 man/tend.1 $(DESTDIR)$(MANDIR)/man1/tend.1
 	install -m 644 man/tend-lua.5 $(DESTDIR)$(MANDIR)/man5/tend-lua.5
+	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	install -m 644 completion/tend.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/tend
 
 clean:
 	rm -rf build

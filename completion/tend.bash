@@ -1,0 +1,72 @@
+# bash completion for tend: the commands, their options, and the names of
+# the procs of the running tend (asked through its control socket).
+# Installed by `make install` into share/bash-completion/completions/tend.
+
+_tend_procs()
+{
+    local sock=()
+    local i
+    for ((i = 1; i < COMP_CWORD; i++)); do
+        if [[ ${COMP_WORDS[i]} == --socket ]]; then
+            sock=(--socket "${COMP_WORDS[i + 1]}")
+        fi
+    done
+    "${COMP_WORDS[0]}" status --json "${sock[@]}" 2>/dev/null |
+        sed -n 's/^ *"name": "\([^"]*\)",*$/\1/p'
+}
+
+_tend()
+{
+    local cur prev cmd
+    cur=${COMP_WORDS[COMP_CWORD]}
+    prev=${COMP_WORDS[COMP_CWORD - 1]}
+    cmd=${COMP_WORDS[1]}
+
+    if ((COMP_CWORD == 1)); then
+        COMPREPLY=($(compgen -W "run status start stop restart kill signal logs wait
+                                 reload shutdown --help --version" -- "$cur"))
+        return
+    fi
+    case $prev in
+    --socket)
+        COMPREPLY=($(compgen -f -- "$cur"))
+        return ;;
+    --log-format)
+        COMPREPLY=($(compgen -W "text json" -- "$cur"))
+        return ;;
+    --stream)
+        COMPREPLY=($(compgen -W "stdout stderr" -- "$cur"))
+        return ;;
+    --timeout | -n)
+        return ;;
+    esac
+    case $cmd in
+    run)
+        if [[ $cur == -* ]]; then
+            COMPREPLY=($(compgen -W "--check --subreaper --timestamps --log-format
+                                     --quiet --socket" -- "$cur"))
+        else
+            COMPREPLY=($(compgen -f -X '!*.lua' -- "$cur") $(compgen -d -- "$cur"))
+        fi ;;
+    signal)
+        if ((COMP_CWORD == 2)); then
+            COMPREPLY=($(compgen -W "HUP INT QUIT KILL USR1 USR2 TERM CONT STOP WINCH" -- "$cur"))
+        else
+            COMPREPLY=($(compgen -W "$(_tend_procs) --socket" -- "$cur"))
+        fi ;;
+    status)
+        COMPREPLY=($(compgen -W "$(_tend_procs) --json --socket" -- "$cur")) ;;
+    start | restart | kill)
+        COMPREPLY=($(compgen -W "$(_tend_procs) --socket" -- "$cur")) ;;
+    stop)
+        COMPREPLY=($(compgen -W "$(_tend_procs) --timeout --socket" -- "$cur")) ;;
+    logs)
+        COMPREPLY=($(compgen -W "$(_tend_procs) -n --stream -f --socket" -- "$cur")) ;;
+    wait)
+        COMPREPLY=($(compgen -W "$(_tend_procs) --ready --exit --timeout --socket" -- "$cur")) ;;
+    reload | shutdown)
+        COMPREPLY=($(compgen -W "--socket" -- "$cur")) ;;
+    esac
+}
+
+complete -F _tend tend
