@@ -92,6 +92,33 @@ void outfile_line(struct outfile *f, const char *name, const char *line, size_t 
     f->size += n;
 }
 
+bool outfile_takes_block(const struct outfile *f, size_t len)
+{
+    char ts[40];
+    if (output_timestamp(ts) > 0)
+        return false;
+    return f->max_size == 0 || f->size + (off_t)len <= f->max_size;
+}
+
+void outfile_write(struct outfile *f, const char *name, const char *data, size_t len)
+{
+    while (len > 0 && f->fd >= 0) {
+        ssize_t n = write(f->fd, data, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (!f->failing)
+                log_error(name, "output %s: %s", f->path, n < 0 ? strerror(errno) : "short write");
+            f->failing = true;
+            return;
+        }
+        f->failing = false;
+        f->size += n;
+        data += n;
+        len -= (size_t)n;
+    }
+}
+
 void outfile_reopen(struct outfile *f, const char *name)
 {
     off_t size;

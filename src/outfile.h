@@ -4,6 +4,7 @@
 #ifndef TEND_OUTFILE_H
 #define TEND_OUTFILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -15,6 +16,12 @@ struct outfile *outfile_open(const char *path, off_t max_size, int keep, char **
 /* Append one line ("[time ]line\n"), rotating first if it would pass
  * max_size.  Errors are logged once per file, then the line is dropped. */
 void outfile_line(struct outfile *f, const char *name, const char *line, size_t len);
+/* Whether a block of `len` bytes of whole lines can go in one write: no
+ * timestamps to put before each line, and no rotation due inside it. */
+bool outfile_takes_block(const struct outfile *f, size_t len);
+/* Append a block of whole lines as it is. */
+void outfile_write(struct outfile *f, const char *name, const char *data, size_t len);
+
 /* Reopen the file by its path (after an outside rotation). */
 void outfile_reopen(struct outfile *f, const char *name);
 void outfile_close(struct outfile *f);

@@ -344,26 +344,90 @@ static void partial_flush(struct proc *p, int i)
     s->partial = NULL;
 }
 
-/* Split what was read into lines. */
+/* Put the last RING_LINES lines of a block of complete lines (each ending
+ * in '\n') into the ring: the earlier ones would only be pushed out again.
+ * The sequence numbers skip the lines left out, which keeps them in
+ * order. */
+static void ring_tail_of_block(struct proc *p, int i, const char *buf, size_t n)
+{
+    struct proc_stream *s = &p->out[i];
+    const char *starts[RING_LINES];
+    size_t k = 0;
+    const char *end = buf + n - 1;  /* the final newline */
+    while (k < RING_LINES && end >= buf) {
+        const char *nl = end > buf ? memrchr(buf, '\n', (size_t)(end - buf)) : NULL;
+        starts[k++] = nl ? nl + 1 : buf;
+        if (!nl)
+            break;
+        end = nl;
+    }
+    if (!s->ring)
+        s->ring = ring_new();
+    p->seq += 1;  /* a gap: the lines before these were not kept */
+    for (size_t j = k; j-- > 0;) {
+        const char *nl = memchr(starts[j], '\n', (size_t)(buf + n - starts[j]));
+        ring_push(s->ring, p->seq++, starts[j], (size_t)(nl - starts[j]));
+    }
+}
+
+/* A block of complete lines, each ending in '\n' (none longer than the
+ * read buffer, so none to split).  Line by line where something needs each
+ * line (listeners, prefixes, timestamps, a rotation inside the block);
+ * else one write for the whole block. */
+static void emit_block(struct proc *p, int i, const char *buf, size_t n)
+{
+    enum output_mode mode = p->spec->output;
+    bool whole = !p->listeners && (mode == OUTPUT_DISCARD ||
+                                   (mode == OUTPUT_FILE && p->file &&
+                                    outfile_takes_block(p->file, n)));
+    if (whole) {
+        if (p->file)
+            outfile_write(p->file, p->spec->name, buf, n);
+        ring_tail_of_block(p, i, buf, n);
+        return;
+    }
+    if (!p->listeners && mode == OUTPUT_INHERIT) {
+        for (const char *l = buf, *end = buf + n; l < end;) {
+            const char *nl = memchr(l, '\n', (size_t)(end - l));
+            output_line(i ? 2 : 1, p->spec->name, l, (size_t)(nl - l));
+            l = nl + 1;
+        }
+        ring_tail_of_block(p, i, buf, n);
+        return;
+    }
+    for (const char *l = buf, *end = buf + n; l < end;) {
+        const char *nl = memchr(l, '\n', (size_t)(end - l));
+        emit_line(p, i, l, (size_t)(nl - l));
+        l = nl + 1;
+    }
+}
+
+/* Split what was read into lines: an unfinished line from before is
+ * completed first, the complete lines go as one block, the rest waits. */
 static void stream_feed(struct proc *p, int i, const char *buf, size_t n)
 {
     struct proc_stream *s = &p->out[i];
-    while (n > 0) {
+    if (s->plen > 0) {
         const char *nl = memchr(buf, '\n', n);
         if (!nl) {
             partial_append(p, i, buf, n);
             return;
         }
         size_t len = (size_t)(nl - buf);
-        if (s->plen == 0 && len <= PROC_LINE_MAX) {
-            emit_line(p, i, buf, len);
-        } else {
-            partial_append(p, i, buf, len);
-            partial_flush(p, i);
-        }
+        partial_append(p, i, buf, len);
+        partial_flush(p, i);
         buf = nl + 1;
         n -= len + 1;
     }
+    const char *last = n ? memrchr(buf, '\n', n) : NULL;
+    if (last) {
+        size_t block = (size_t)(last - buf) + 1;
+        emit_block(p, i, buf, block);
+        buf += block;
+        n -= block;
+    }
+    if (n)
+        partial_append(p, i, buf, n);
 }
 
 static void stream_cb(struct ev_loop *loop, ev_io *w, int revents);
