@@ -226,6 +226,18 @@ static struct waiter *waiter_new(struct policy *pol, lua_State *co, enum wait_ki
     return w;
 }
 
+/* Cancel the waits of one coroutine. */
+static void cancel_waits_of(struct policy *pol, lua_State *co)
+{
+    for (struct waiter *w = pol->waiters, *next; w; w = next) {
+        next = w->next;
+        if (w->co == co) {
+            waiter_unlink(w);
+            free(w);
+        }
+    }
+}
+
 void lwait_cancel_all(struct policy *pol)
 {
     while (pol->waiters) {
@@ -943,17 +955,44 @@ struct check_call {
     unsigned gen;
 };
 
+static const char checkcos_key = 'k';  /* registry: (proc, purpose) -> its check coroutine */
+
 static int run_check_protected(lua_State *L)
 {
     struct check_call *cc = lua_touserdata(L, 1);
     struct policy *pol = policy_of(L);
+    /* a check of this proc and purpose still waiting is past its time (a
+     * health timeout, a new incarnation): end it, or such checks pile up */
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &checkcos_key) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_rawsetp(L, LUA_REGISTRYINDEX, &checkcos_key);
+    }
+    int cos = lua_gettop(L);
+    void *key = (char *)cc->p + cc->purpose;
+    if (lua_rawgetp(L, cos, key) == LUA_TTHREAD) {
+        lua_State *old = lua_tothread(L, -1);
+        if (lvm_running(pol, old)) {
+            cancel_waits_of(pol, old);
+            lvm_end(pol, old);
+        }
+    }
+    lua_pop(L, 1);
     push_runner(L);
     lproc_push(L, cc->p);
     lua_getiuservalue(L, -1, cc->purpose == CHECK_READY ? UV_READY : UV_HEALTH);
     lua_insert(L, -2);  /* runner, fn, proc */
     lua_pushinteger(L, cc->purpose);
     lua_pushinteger(L, cc->gen);
-    lvm_start(pol, 4, cc->p->spec->name, false);
+    lua_State *co = lvm_start(pol, 4, cc->p->spec->name, false);
+    if (co) {
+        lua_pushthread(co);
+        lua_xmove(co, L, 1);
+    } else {
+        lua_pushnil(L);
+    }
+    lua_rawsetp(L, cos, key);
     return 0;
 }
 

@@ -238,6 +238,20 @@ static void resolve_user(lua_State *L, struct spec *s)
 
 /* A check (a tend.ready.* value or a function) at the top of the stack
  * into *c; `field` names it in errors. */
+/* The string field `k` of the check table at the top, or an error: the
+ * table is the policy's to edit, so nothing in it is trusted. */
+static const char *check_string(lua_State *L, const char *name, const char *field,
+                                const char *k)
+{
+    lua_getfield(L, -1, k);
+    if (lua_type(L, -1) != LUA_TSTRING)
+        field_error(L, name, field, "the check's '%s' was changed; make it again with "
+                    "tend.ready.*", k);
+    const char *v = lua_tostring(L, -1);
+    lua_pop(L, 1);  /* still referenced by the table */
+    return v;
+}
+
 static void get_check(lua_State *L, const char *name, const char *field, struct check *c,
                       bool health)
 {
@@ -245,50 +259,55 @@ static void get_check(lua_State *L, const char *name, const char *field, struct 
         c->kind = CHECK_FUNC;  /* the function itself is kept by the handle */
         return;
     }
-    if (!lua_getmetatable(L, -1) || (luaL_getmetatable(L, CHECK_MT), !lua_rawequal(L, -1, -2)))
-        field_error(L, name, field, "a tend.ready.* check or a function expected, got %s",
-                    type_of(L, -1));
+    const char *got = type_of(L, -1);
+    if (lua_type(L, -1) != LUA_TTABLE || !lua_getmetatable(L, -1))
+        field_error(L, name, field, "a tend.ready.* check or a function expected, got %s", got);
+    luaL_getmetatable(L, CHECK_MT);
+    bool ours = lua_rawequal(L, -1, -2);
     lua_pop(L, 2);
-    lua_getfield(L, -1, "kind");
-    const char *kind = lua_tostring(L, -1);
-    lua_pop(L, 1);
-    if (strcmp(kind, "fd") == 0 || strcmp(kind, "notify") == 0 || strcmp(kind, "log") == 0) {
-        if (health)
-            field_error(L, name, field, "a %s check cannot be a health check "
-                        "(use tcp, exec or a function)", kind);
-    }
+    if (!ours)
+        field_error(L, name, field, "a tend.ready.* check or a function expected, got %s", got);
+    const char *kind = check_string(L, name, field, "kind");
+    if (health && (strcmp(kind, "fd") == 0 || strcmp(kind, "notify") == 0 ||
+                   strcmp(kind, "log") == 0))
+        field_error(L, name, field, "a %s check cannot be a health check "
+                    "(use tcp, exec or a function)", kind);
     if (strcmp(kind, "fd") == 0) {
         c->kind = CHECK_FD;
         lua_getfield(L, -1, "fd");
-        c->fd = (int)lua_tointeger(L, -1);
+        lua_Integer fd = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : -1;
         lua_pop(L, 1);
+        if (fd < 3 || fd > 1023)
+            field_error(L, name, field, "the check's fd number must be 3..1023");
+        c->fd = (int)fd;
     } else if (strcmp(kind, "notify") == 0) {
         c->kind = CHECK_NOTIFY;
     } else if (strcmp(kind, "log") == 0) {
         c->kind = CHECK_LOG;
-        lua_getfield(L, -1, "pattern");
-        c->pattern = xstrdup(lua_tostring(L, -1));
-        lua_getfield(L, -2, "stream");
+        c->pattern = xstrdup(check_string(L, name, field, "pattern"));
+        lua_getfield(L, -1, "stream");
         const char *st = lua_tostring(L, -1);
         c->stream = !st ? -1 : strcmp(st, "stderr") == 0 ? 1 : 0;
-        lua_pop(L, 2);
+        lua_pop(L, 1);
     } else if (strcmp(kind, "tcp") == 0) {
         c->kind = CHECK_TCP;
         lua_getfield(L, -1, "addr");
-        size_t len;
-        const char *a = lua_tolstring(L, -1, &len);
-        if (len > sizeof c->addr)
-            len = sizeof c->addr;
+        size_t len = 0;
+        const char *a = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
+        if (!a || len < sizeof(sa_family_t) || len > sizeof c->addr)
+            field_error(L, name, field, "the check's 'addr' was changed; make it again with "
+                        "tend.ready.tcp");
         memcpy(&c->addr, a, len);
         c->addrlen = (socklen_t)len;
-        lua_getfield(L, -2, "target");
-        c->target = xstrdup(lua_tostring(L, -1));
-        lua_pop(L, 2);
+        lua_pop(L, 1);
+        c->target = xstrdup(check_string(L, name, field, "target"));
     } else if (strcmp(kind, "exec") == 0) {
         c->kind = CHECK_EXEC;
         lua_getfield(L, -1, "argv");
         c->argv = get_strv(L, name, field, 1);
         lua_pop(L, 1);
+    } else {
+        field_error(L, name, field, "the check's kind '%s' is not one tend knows", kind);
     }
 }
 

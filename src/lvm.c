@@ -174,7 +174,7 @@ void lvm_resume(struct policy *pol, lua_State *co, int nargs)
         manager_tasks_changed(pol->m, pol->tasks);
 }
 
-void lvm_start(struct policy *pol, int nargs, const char *who, bool task)
+lua_State *lvm_start(struct policy *pol, int nargs, const char *who, bool task)
 {
     lua_State *L = pol->L;
     lua_State *co = lua_newthread(L);
@@ -196,4 +196,26 @@ void lvm_start(struct policy *pol, int nargs, const char *who, bool task)
     if (task && pol->tasks++ == 0 && pol->m)
         manager_tasks_changed(pol->m, pol->tasks);
     lvm_resume(pol, co, nargs);
+    return lvm_running(pol, co) ? co : NULL;
+}
+
+bool lvm_running(struct policy *pol, lua_State *co)
+{
+    lua_State *L = pol->L;
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &cos_key);
+    lua_pushthread(co);
+    lua_xmove(co, L, 1);
+    bool alive = lua_rawget(L, -2) == LUA_TTABLE;
+    lua_pop(L, 2);
+    return alive;
+}
+
+void lvm_end(struct policy *pol, lua_State *co)
+{
+    char *who;
+    bool task = forget(pol, co, &who);
+    free(who);
+    lua_resetthread(co);
+    if (task && --pol->tasks == 0 && pol->m)
+        manager_tasks_changed(pol->m, pol->tasks);
 }

@@ -31,7 +31,14 @@ void lvm_disarm(lua_State *co);
 /* Run the function at the top of the main state's stack, below its `nargs`
  * arguments, in a new coroutine on behalf of proc `who` (NULL: the policy).
  * A task counts as pending until it ends (SPEC 2: tend waits for it). */
-void lvm_start(struct policy *pol, int nargs, const char *who, bool task);
+lua_State *lvm_start(struct policy *pol, int nargs, const char *who, bool task);
+/* lvm_start returns the coroutine if it is waiting (NULL once it ended). */
+
+/* Whether `co` (started by lvm_start) has not ended yet. */
+bool lvm_running(struct policy *pol, lua_State *co);
+/* End a waiting coroutine now, unresumed (its waits must be cancelled
+ * first). */
+void lvm_end(struct policy *pol, lua_State *co);
 
 /* Resume `co`, which yielded waiting for something, with `nargs` values
  * already pushed on its stack. */

@@ -546,13 +546,17 @@ static void launch_opts_of(const struct spec *sp, char **env, struct launch_opts
 static char **build_env(const struct proc *p, const char *extra)
 {
     const struct spec *sp = p->spec;
-    char *more[7] = {
+    char *more[8] = {
         xasprintf("TEND_PROC=%s", sp->name),
         xasprintf("TEND_INCARNATION=%u", p->st.incarnation),
     };
     int k = 2;
-    if (extra)
-        more[k++] = xstrdup(extra);
+    /* extra: "KEY=VALUE" lines (NOTIFY_SOCKET, WATCHDOG_USEC) */
+    for (const char *e = extra; e && *e && k < 4;) {
+        size_t n = strcspn(e, "\n");
+        more[k++] = xstrndup(e, n);
+        e += n + (e[n] == '\n');
+    }
     if (sp->user) {
         more[k++] = xasprintf("HOME=%s", sp->home ? sp->home : "/");
         more[k++] = xasprintf("USER=%s", sp->user);

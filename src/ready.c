@@ -114,8 +114,8 @@ static void notify_cb(struct ev_loop *loop, ev_io *w, int revents)
                 sender = uc.pid;
             }
         if (!sender_is_ours(p, sender)) {
-            log_warn(p->spec->name, "refused a notification from pid %d, which is not "
-                     "in the proc's process group", (int)sender);
+            log_warn(p->spec->name, "refused a notification from pid %d: not a live "
+                     "process of the proc's process group", (int)sender);
             continue;
         }
         notify_apply(p, buf);
@@ -303,13 +303,20 @@ int ready_prepare(struct proc *p, struct launch_opts *o, char **env_extra, char 
     if (sp->ready.kind == CHECK_NOTIFY) {
         if (notify_open(p, reason) != 0)
             return -1;
-        *env_extra = xasprintf("NOTIFY_SOCKET=@%s", r->notify_name);
+        /* sd_watchdog_enabled() reads WATCHDOG_USEC: without it a program
+         * written for systemd would not ping */
+        if (sp->watchdog > 0)
+            *env_extra = xasprintf("NOTIFY_SOCKET=@%s\nWATCHDOG_USEC=%lld", r->notify_name,
+                                   (long long)(sp->watchdog * 1e6));
+        else
+            *env_extra = xasprintf("NOTIFY_SOCKET=@%s", r->notify_name);
     }
     return 0;
 }
 
 void ready_spawned(struct proc *p, bool ok)
 {
+    p->st.health = p->spec->health.kind != CHECK_NONE ? HEALTH_UNKNOWN : HEALTH_NONE;
     if (!ok) {
         close_fd(p);
         return;
@@ -322,7 +329,6 @@ void ready_spawned(struct proc *p, bool ok)
         ev_timer_set(&p->ready.timeout, p->spec->ready_timeout, 0);
         ev_timer_start(p->loop, &p->ready.timeout);
     }
-    p->st.health = p->spec->health.kind != CHECK_NONE ? HEALTH_UNKNOWN : HEALTH_NONE;
 }
 
 void ready_running(struct proc *p)

@@ -334,6 +334,24 @@ static void test_after_waits_on_each_kind_of_readiness(void **state)
     assert_int_equal(run_policy(policy), OK);
 }
 
+static void test_health_functions_that_never_answer_do_not_pile_up(void **state)
+{
+    assert_int_equal(run_policy(
+        "local p = tend.proc { name = 'p', cmd = { 'sleep', '30' },\n"
+        "  health = { check = function() tend.sleep(1000) end, interval = 0.005,\n"
+        "             timeout = 0.005, failures = 1000 } }\n"
+        "tend.task(function()\n"
+        "  p:ready(); tend.sleep(0.2); collectgarbage()\n"
+        "  local before = tend.limits().memory_used\n"
+        "  tend.sleep(0.6); collectgarbage()\n"
+        "  local after = tend.limits().memory_used\n"
+        "  assert(after < before + 16384, ('%d -> %d'):format(before, after))\n"
+        "  assert(p:status().health == 'unhealthy')\n"
+        "  p:stop()\n"
+        "  tend.exit(42)\n"
+        "end)\n"), OK);
+}
+
 static void test_bad_readiness_declarations_are_refused(void **state)
 {
     const char *bad[][2] = {
@@ -347,6 +365,10 @@ static void test_bad_readiness_declarations_are_refused(void **state)
          "cannot be a health check"},
         {"tend.proc { name = 'p', cmd = { 'true' }, ready = tend.ready.log('[') }", "malformed pattern"},
         {"tend.proc { name = 'p', cmd = { 'true' }, ready_timeout = -1 }", "ready_timeout"},
+        {"local c = tend.ready.notify(); c.kind = nil\n"
+         "tend.proc { name = 'p', cmd = { 'true' }, ready = c }", "was changed"},
+        {"local c = tend.ready.fd(3); c.fd = 1\n"
+         "tend.proc { name = 'p', cmd = { 'true' }, ready = c }", "3..1023"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char *path = write_file(dir, "bad.lua", bad[i][0]);
@@ -379,6 +401,7 @@ int main(void)
         cmocka_unit_test(test_a_missed_watchdog_ping_terminates),
         cmocka_unit_test(test_stopping_notification_moves_to_stopping),
         cmocka_unit_test(test_after_waits_on_each_kind_of_readiness),
+        cmocka_unit_test(test_health_functions_that_never_answer_do_not_pile_up),
         cmocka_unit_test(test_bad_readiness_declarations_are_refused),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);
