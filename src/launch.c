@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <stdint.h>
@@ -82,7 +83,8 @@ static void __attribute__((noreturn)) child_fail(int fd, int step, int err)
 
 /* In the child, between fork and exec: only async-signal-safe calls. */
 static void __attribute__((noreturn))
-child_exec(const struct launch_opts *o, pid_t parent, int outw, int errw, int execw)
+child_exec(const struct launch_opts *o, pid_t parent, int nullfd, int outw, int errw,
+           int execw)
 {
     /* the raw system call: glibc's sigaction refuses its internal signals
      * (32, 33), which may arrive ignored (glibc's posix_spawn leaves them so) */
@@ -101,7 +103,7 @@ child_exec(const struct launch_opts *o, pid_t parent, int outw, int errw, int ex
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
         _exit(127);  /* tend is already gone */
 
-    if (dup2(devnull_fd, 0) < 0 || dup2(outw, 1) < 0 || dup2(errw, 2) < 0)
+    if (dup2(nullfd, 0) < 0 || dup2(outw, 1) < 0 || dup2(errw, 2) < 0)
         child_fail(execw, STEP_SETUP, errno);
     int keep = -1;  /* the readiness fd, under the number the policy chose */
     if (o->pass_as >= 3 && o->pass_fd >= 0) {
@@ -167,6 +169,83 @@ child_exec(const struct launch_opts *o, pid_t parent, int outw, int errw, int ex
     child_fail(execw, STEP_EXEC, err);
 }
 
+/* ---- the fast path: fd slots and clone(CLONE_FILES) ----
+ *
+ * A vfork child gets a copy of tend's whole fd table, and closing what it
+ * must not keep costs as much again: with thousands of pipes open, each
+ * spawn costs time in proportion to them.  Instead the few fds a child
+ * needs are put in fixed low slots, the child shares tend's table and, as
+ * its first act, unshares only the fds below SLOT_END (close_range with
+ * CLOSE_RANGE_UNSHARE), whatever tend holds above. */
+#ifndef CLOSE_RANGE_UNSHARE
+#define CLOSE_RANGE_UNSHARE (1U << 1)
+#endif
+enum { SLOT_OUT = 3, SLOT_ERR, SLOT_EXEC, SLOT_NULL, SLOT_PASS, SLOT_END };
+
+static bool slots_ready;
+
+struct clone_arg {
+    const struct launch_opts *o;
+    pid_t parent;
+};
+
+static int clone_main(void *arg)
+{
+    struct clone_arg *a = arg;
+    /* until this succeeds the table is tend's own: touch nothing */
+    if (close_range(SLOT_END, ~0U, CLOSE_RANGE_UNSHARE) != 0)
+        child_fail(SLOT_EXEC, STEP_SETUP, errno);
+    child_exec(a->o, a->parent, SLOT_NULL, SLOT_OUT, SLOT_ERR, SLOT_EXEC);
+}
+
+/* Start the child on the fast path; its pid, or -1 with errno. */
+static pid_t clone_child(const struct launch_opts *o, pid_t parent, int outw, int errw,
+                         int execw)
+{
+    static char stack[64 * 1024] __attribute__((aligned(64)));
+    struct launch_opts copy = *o;
+    dup3(outw, SLOT_OUT, O_CLOEXEC);
+    dup3(errw, SLOT_ERR, O_CLOEXEC);
+    dup3(execw, SLOT_EXEC, O_CLOEXEC);
+    if (copy.pass_fd >= 0) {
+        dup3(copy.pass_fd, SLOT_PASS, O_CLOEXEC);
+        copy.pass_fd = SLOT_PASS;
+    }
+    struct clone_arg a = {&copy, parent};
+    /* CLONE_VFORK: tend waits until the child execs or exits, so one stack
+     * serves every child */
+    pid_t pid = clone(clone_main, stack + sizeof stack,
+                      CLONE_VM | CLONE_VFORK | CLONE_FILES | SIGCHLD, &a);
+    int err = errno;
+    /* the slots go back to /dev/null: the pipe ends live on in the child */
+    dup3(SLOT_NULL, SLOT_OUT, O_CLOEXEC);
+    dup3(SLOT_NULL, SLOT_ERR, O_CLOEXEC);
+    dup3(SLOT_NULL, SLOT_EXEC, O_CLOEXEC);
+    dup3(SLOT_NULL, SLOT_PASS, O_CLOEXEC);
+    errno = err;
+    return pid;
+}
+
+void launch_reserve_slots(void)
+{
+#ifdef __SANITIZE_ADDRESS__
+    return;  /* AddressSanitizer does not follow a child on a stack of ours */
+#endif
+    /* the kernel must know CLOSE_RANGE_UNSHARE (Linux 5.9); on an unshared
+     * table it closes nothing here */
+    if (close_range(~0U, ~0U, CLOSE_RANGE_UNSHARE) != 0)
+        return;
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null < 0)
+        return;
+    for (int fd = SLOT_OUT; fd < SLOT_END; fd++)
+        if (fd != null && dup3(null, fd, O_CLOEXEC) != fd)
+            return;
+    if (null >= SLOT_END)
+        close(null);
+    slots_ready = true;
+}
+
 static void close_pair(int fds[2])
 {
     for (int i = 0; i < 2; i++)
@@ -195,10 +274,15 @@ int launch_start(const struct launch_opts *o, struct launch_child *c, char **rea
     sigfillset(&all);
     sigprocmask(SIG_BLOCK, &all, &old);
     pid_t parent = getpid();
-    pid_t pid = vfork();
-    if (pid == 0)
-        child_exec(o, parent, outp[1], errp[1], execp[1]);
-    int fork_err = errno;  /* meaningful only when vfork failed */
+    pid_t pid;
+    if (slots_ready) {
+        pid = clone_child(o, parent, outp[1], errp[1], execp[1]);
+    } else {
+        pid = vfork();
+        if (pid == 0)
+            child_exec(o, parent, devnull_fd, outp[1], errp[1], execp[1]);
+    }
+    int fork_err = errno;  /* meaningful only when the fork failed */
     sigprocmask(SIG_SETMASK, &old, NULL);
     if (pid < 0) {
         *reason = xasprintf("fork: %s", strerror(fork_err));

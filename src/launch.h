@@ -35,6 +35,12 @@ struct launch_child {
     int exec_fd;          /* the exec-confirm read end: non-blocking */
 };
 
+/* Take fds 3..7 as spawn slots, so that starting a child costs the same
+ * however many fds tend holds (see launch.c).  Call before anything else
+ * opens an fd; without it (or on an old kernel) launch_start still works,
+ * by vfork. */
+void launch_reserve_slots(void);
+
 /* Start the child.  0, or -1 with *reason ("fork: ...", "pipe: ...") and
  * nothing left open. */
 int launch_start(const struct launch_opts *o, struct launch_child *c, char **reason);

@@ -16,6 +16,7 @@
 #include "client.h"
 #include "ctl.h"
 #include "groups.h"
+#include "launch.h"
 #include "log.h"
 #include "manager.h"
 #include "output.h"
@@ -116,6 +117,7 @@ static void print_plan(const struct policy *pol)
 
 static int cmd_run(int argc, char **argv)
 {
+    launch_reserve_slots();  /* fds 3..7, before anything else opens one */
     const char *path = NULL, *socket_opt = NULL;
     bool check = false, subreaper = false;
     for (int i = 0; i < argc; i++) {
