@@ -4,11 +4,14 @@
  *                               BENCH_STRICT=1 to exit 1 on a missed target,
  *                               BENCH_ONLY=churn-hook,latency,... for some only;
  *                               the names: churn, churn-hook, fan-out, idle,
- *                               latency, escalation, fan-out-10k, check-wakeups)
+ *                               latency, escalation, fan-out-10k, check-wakeups,
+ *                               output, control)
  *   bench --stamp-exit         (as tend's child in the latency scenario: print
  *                               CLOCK_MONOTONIC seconds, exit 0 at once)
  *   bench --ignore-term        (as tend's child in the escalation scenario:
  *                               ignore SIGTERM, print "armed PID", pause)
+ *   bench --write-bytes N      (the writer of the output scenario: N bytes of
+ *                               80-byte lines on stdout in 64 KiB writes)
  *
  * Each scenario measures tend and, in the same run, what the machine itself
  * does for the same work with a bare posix_spawn/waitpid loop; it prints
@@ -43,6 +46,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/utsname.h>
@@ -296,6 +300,8 @@ struct tend {
     bool exited;
     int wstatus;
     double t_spawn, t_exit;
+    long exit_ticks;         /* tend's own CPU ticks and ns at its exit (read */
+    long long exit_ns;       /* while it was a zombie), -1 when not known */
     char buf[65536];
     size_t len;
     long started, ends, warnings, other;
@@ -359,9 +365,19 @@ static void tend_reap(struct tend *t)
 {
     if (t->exited)
         return;
+    /* a look at the zombie first: its own CPU time (not its children's) */
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    double tn = now();
+    if (waitid(P_PID, (id_t)t->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+        si.si_pid == t->pid) {
+        if (!stat_fields(t->pid, NULL, NULL, &t->exit_ticks))
+            t->exit_ticks = -1;
+        t->exit_ns = sched_ns(t->pid);
+    }
     if (waitpid(t->pid, &t->wstatus, WNOHANG) == t->pid) {
         t->exited = true;
-        t->t_exit = now();
+        t->t_exit = si.si_pid == t->pid ? tn : now();
         g_tend = -1;
         if (t->pidfd >= 0) {
             close(t->pidfd);
@@ -430,6 +446,7 @@ static bool tend_spawn(struct tend *t, const char *policy, bool want_pids, char 
     memset(t, 0, sizeof *t);
     t->pid = -1;
     t->fd = t->pidfd = -1;
+    t->exit_ticks = t->exit_ns = -1;
     if (want_pids) {
         t->cap = 1024;
         t->pids = malloc((size_t)t->cap * sizeof *t->pids);
@@ -601,7 +618,7 @@ static int spawn_bare(pid_t *pid, const char *file, char *const argv[])
 
 /* ---- results ---- */
 
-enum verdict { V_OK, V_MISS, V_ERROR };
+enum verdict { V_OK, V_MISS, V_ERROR, V_INFO /* a figure without a target */ };
 
 struct result {
     const char *scenario, *metric, *unit;
@@ -611,12 +628,12 @@ struct result {
     char note[2048];
 };
 
-static struct result results[24];
+static struct result results[32];
 static int nresults;
 
 static const char *verdict_name(enum verdict v)
 {
-    return v == V_OK ? "ok" : v == V_MISS ? "MISS" : "ERROR";
+    return v == V_OK ? "ok" : v == V_MISS ? "MISS" : v == V_INFO ? "-" : "ERROR";
 }
 
 static struct result *new_result(const char *scenario, const char *metric,
@@ -1414,21 +1431,31 @@ out:
 
 /* ---- 7. fan-out, stop-all and memory with 10,000 procs ---- */
 
-static void scenario_fanout_big(int want, int reps)
+/* The most idle procs, up to `want`, that tend can hold under the fd limit
+ * (as fd_limit_ok counts, in hundreds); when fewer than `want`, a NOTE
+ * saying why, printed and kept in `note`. */
+static int procs_that_fit(const char *scenario, int want, char *note, size_t notesz)
 {
-    static char m_start[32], m_stop[32];
     int n = want;
-    char limit_note[512] = "";
+    note[0] = 0;
     rlim_t fits = fd_limit > 64 ? (fd_limit - 64) / 3 : 0;  /* as fd_limit_ok counts */
     if ((rlim_t)n > fits) {
         n = (int)(fits / 100 * 100);
-        snprintf(limit_note, sizeof limit_note,
+        snprintf(note, notesz,
                  "RLIMIT_NOFILE is %llu and its hard limit cannot be raised here; "
                  "%d procs need %llu fds in tend (the stdout, stderr and exec-confirm pipes "
                  "of each proc while it starts); ran %d procs, the most that fit",
                  (unsigned long long)fd_limit, want, (unsigned long long)want * 3 + 64, n);
-        printf("fan-out-10k NOTE: %s\n", limit_note);
+        printf("%s NOTE: %s\n", scenario, note);
     }
+    return n;
+}
+
+static void scenario_fanout_big(int want, int reps)
+{
+    static char m_start[32], m_stop[32];
+    char limit_note[512];
+    int n = procs_that_fit("fan-out-10k", want, limit_note, sizeof limit_note);
     snprintf(m_start, sizeof m_start, "s to start %d", n);
     snprintf(m_stop, sizeof m_stop, "s to stop %d", n);
     struct result *rs = new_result("fan-out-10k", m_start, "s", "<= 1.5");
@@ -1787,6 +1814,623 @@ out:
     sweep();
 }
 
+/* ---- 9. output: 1 GiB through tend into a file ---- */
+
+#define OUT_LINE 80             /* bytes a line, the newline included */
+#define OUT_CHUNK (64 * 1024)   /* bytes a write */
+#define OUT_BYTES (1ULL << 30)
+#define OUT_BYTES_QUICK (256ULL << 20)
+
+/* The byte at offset k of the writer's stream (the last one is always a
+ * newline: tend would end an unfinished last line with one). */
+static char out_byte(unsigned long long k)
+{
+    static const char text[] = "a line of eighty bytes, written by bench --write-bytes "
+                               "for the output scenario ";
+    int c = (int)(k % OUT_LINE);
+    return c == OUT_LINE - 1 ? '\n' : text[c % (int)(sizeof text - 1)];
+}
+
+/* `bench --write-bytes N`: N bytes of 80-byte lines on stdout, in 64 KiB
+ * writes (which, like stdio's, end anywhere in a line); the last byte is
+ * a newline.  Exit 0 once all is written, 1 on a write error. */
+static int child_write_bytes(const char *arg)
+{
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(arg, &end, 10);
+    if (errno || end == arg || *end || n == 0)
+        return 2;
+    static char pat[OUT_CHUNK + OUT_LINE], last[OUT_CHUNK];
+    for (size_t k = 0; k < sizeof pat; k++)
+        pat[k] = out_byte(k);
+    for (unsigned long long off = 0; off < n;) {
+        size_t len = n - off < OUT_CHUNK ? (size_t)(n - off) : OUT_CHUNK;
+        const char *p = pat + off % OUT_LINE;
+        if (off + len == n) {  /* the last write: end in a newline */
+            memcpy(last, p, len);
+            last[len - 1] = '\n';
+            p = last;
+        }
+        ssize_t w = write(1, p, len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return 1;
+        off += (unsigned long long)w;
+    }
+    return 0;
+}
+
+/* The file the writer's stream went to: exactly `bytes`, the first and the
+ * last line as written?  Else false with the reason. */
+static bool out_check(const char *path, unsigned long long bytes, char *err, size_t errsz)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0) {
+        snprintf(err, errsz, "%s: %s", path, strerror(errno));
+        return false;
+    }
+    if ((unsigned long long)sb.st_size != bytes) {
+        snprintf(err, errsz, "%s has %lld bytes, not %llu", path, (long long)sb.st_size,
+                 bytes);
+        return false;
+    }
+    char head[OUT_LINE], tail[OUT_LINE];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    bool ok = fd >= 0 && pread(fd, head, sizeof head, 0) == (ssize_t)sizeof head &&
+              pread(fd, tail, sizeof tail, (off_t)(bytes - sizeof tail)) ==
+                  (ssize_t)sizeof tail;
+    if (fd >= 0)
+        close(fd);
+    for (unsigned long long k = 0; ok && k < OUT_LINE; k++) {
+        unsigned long long at = bytes - OUT_LINE + k;
+        ok = head[k] == out_byte(k) && tail[k] == (at == bytes - 1 ? '\n' : out_byte(at));
+    }
+    if (!ok)
+        snprintf(err, errsz, "%s: the first or the last line is not what was written", path);
+    return ok;
+}
+
+struct out_run {
+    double secs;       /* wall time */
+    double cpu;        /* s on the CPU: tend's own, or cat's */
+    double wcpu;       /* the writer's (the baseline only) */
+};
+
+/* tend with one proc, the writer, `output` to a file; from tend's exec to
+ * its exit (it exits once the proc has ended: restart "never"). */
+/* Before each run, not timed: no file of an earlier run, and nothing of the
+ * file system's left to write back (a flush of the last run's data would
+ * fall into this one). */
+static void out_clean(const char *file)
+{
+    unlink(file);
+    int fd = open(tmpdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        syncfs(fd);
+        close(fd);
+    }
+}
+
+static bool out_tend(unsigned long long bytes, const char *file, struct out_run *o, char *err,
+                     size_t errsz)
+{
+    char text[2048];
+    struct tend t;
+    bool ok = false;
+    memset(o, 0, sizeof *o);
+    out_clean(file);
+    snprintf(text, sizeof text,
+             "tend.proc {\n"
+             "  name = \"out\", cmd = { \"%s\", \"--write-bytes\", \"%llu\" },\n"
+             "  restart = \"never\", output = \"%s\",\n"
+             "}\n",
+             self_bin, bytes, file);
+    char *policy = write_policy("output.lua", text);
+    if (!tend_spawn(&t, policy, false, err, errsz))
+        goto out;
+    if (!tend_until(&t, has_exited, 300)) {
+        snprintf(err, errsz, "tend did not exit within 300 s (%llu bytes to write)", bytes);
+        tend_context(&t, err, errsz);
+        goto out;
+    }
+    tend_until(&t, at_eof, 1);
+    if (!WIFEXITED(t.wstatus) || WEXITSTATUS(t.wstatus) != 0 || t.started != 1 ||
+        t.ends != 1) {
+        snprintf(err, errsz, "tend's exit status %#x, %ld started, %ld ended (want 0, 1, 1)",
+                 t.wstatus, t.started, t.ends);
+        tend_context(&t, err, errsz);
+        goto out;
+    }
+    if (!out_check(file, bytes, err, errsz))
+        goto out;
+    o->secs = t.t_exit - t.t_spawn;
+    o->cpu = t.exit_ns >= 0   ? t.exit_ns / 1e9
+             : t.exit_ticks >= 0 ? (double)t.exit_ticks / (double)sysconf(_SC_CLK_TCK)
+                                 : NAN;
+    ok = true;
+out:
+    tend_free(&t);
+    unlink(file);
+    sweep();
+    return ok;
+}
+
+static double ru_secs(const struct rusage *ru)
+{
+    return (double)ru->ru_utime.tv_sec + ru->ru_utime.tv_usec / 1e6 +
+           (double)ru->ru_stime.tv_sec + ru->ru_stime.tv_usec / 1e6;
+}
+
+/* The baseline: the same writer piped into `cat > file`; from the spawn of
+ * the writer to cat's exit. */
+static bool out_base(unsigned long long bytes, const char *file, struct out_run *o, char *err,
+                     size_t errsz)
+{
+    bool ok = false;
+    memset(o, 0, sizeof *o);
+    out_clean(file);
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0) {
+        snprintf(err, errsz, "pipe: %s", strerror(errno));
+        return false;
+    }
+    char nbuf[32];
+    snprintf(nbuf, sizeof nbuf, "%llu", bytes);
+    char *wargv[] = {self_bin, "--write-bytes", nbuf, NULL};
+    char *cargv[] = {"cat", NULL};
+    posix_spawn_file_actions_t fw, fc;
+    posix_spawn_file_actions_init(&fw);
+    posix_spawn_file_actions_addopen(&fw, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fw, p[1], 1);
+    posix_spawn_file_actions_init(&fc);
+    posix_spawn_file_actions_adddup2(&fc, p[0], 0);
+    posix_spawn_file_actions_addopen(&fc, 1, file, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    pid_t wpid = -1, cpid = -1;
+    double t0 = now();
+    int rc = posix_spawn(&wpid, self_bin, &fw, NULL, wargv, environ);
+    if (rc == 0) {
+        g_base[0] = wpid;
+        g_nbase = 1;
+        rc = posix_spawnp(&cpid, "cat", &fc, NULL, cargv, environ);
+        if (rc == 0) {
+            g_base[1] = cpid;
+            g_nbase = 2;
+        }
+    }
+    close(p[0]);
+    close(p[1]);
+    posix_spawn_file_actions_destroy(&fw);
+    posix_spawn_file_actions_destroy(&fc);
+    if (rc != 0) {
+        snprintf(err, errsz, "baseline: posix_spawn %s: %s", wpid < 0 ? self_bin : "cat",
+                 strerror(rc));
+        goto out;
+    }
+    int cst = 0, wst = 0;
+    struct rusage cru, wru;
+    while (wait4(cpid, &cst, 0, &cru) < 0 && errno == EINTR)
+        ;
+    double t1 = now();
+    while (wait4(wpid, &wst, 0, &wru) < 0 && errno == EINTR)
+        ;
+    g_nbase = 0;
+    if (!WIFEXITED(cst) || WEXITSTATUS(cst) != 0 || !WIFEXITED(wst) ||
+        WEXITSTATUS(wst) != 0) {
+        snprintf(err, errsz, "baseline: cat's exit status %#x, the writer's %#x", cst, wst);
+        goto out;
+    }
+    if (!out_check(file, bytes, err, errsz))
+        goto out;
+    o->secs = t1 - t0;
+    o->cpu = ru_secs(&cru);
+    o->wcpu = ru_secs(&wru);
+    ok = true;
+out:
+    unlink(file);
+    sweep();
+    return ok;
+}
+
+static void scenario_output(unsigned long long bytes, int reps)
+{
+    struct result *r = new_result("output", "MB/s into a file", "MB/s", ">= 0.9");
+    char *err = r->note;
+    size_t errsz = sizeof r->note;
+    char file[512];
+    snprintf(file, sizeof file, "%s/out.log", tmpdir);
+    if (!lua_safe_path(self_bin) || !lua_safe_path(file)) {
+        snprintf(err, errsz, "the bench's path %.400s or %.400s cannot go into a Lua string",
+                 self_bin, file);
+        print_error(r);
+        return;
+    }
+    /* a warm-up of both, not counted: page cache, the binaries */
+    struct out_run o, b;
+    if (!out_base(16 << 20, file, &b, err, errsz) || !out_tend(16 << 20, file, &o, err, errsz)) {
+        print_error(r);
+        return;
+    }
+    double ts[8], bs[8], tcpu[8], bcpu[8], wcpu[8];
+    for (int i = 0; i < reps; i++) {
+        /* alternate the order: neither always runs after the other */
+        bool first_tend = i % 2 == 0;
+        if (!(first_tend ? out_tend(bytes, file, &o, err, errsz)
+                         : out_base(bytes, file, &b, err, errsz)) ||
+            !(first_tend ? out_base(bytes, file, &b, err, errsz)
+                         : out_tend(bytes, file, &o, err, errsz))) {
+            print_error(r);
+            return;
+        }
+        ts[i] = o.secs;
+        bs[i] = b.secs;
+        tcpu[i] = o.cpu;
+        bcpu[i] = b.cpu;
+        wcpu[i] = b.wcpu;
+    }
+    /* The figure is each side's best run.  The noise on this kind of
+     * machine only ever slows a run down, and it is large and one-sided for
+     * the baseline (a virtual machine's page cache: the same `cat` run takes
+     * 0.5 s or 1.4 s a GiB), so a median compares tend with the machine's
+     * bad luck; the medians are in the note. */
+    int ti = 0, bi = 0;
+    for (int i = 1; i < reps; i++) {
+        if (ts[i] < ts[ti])
+            ti = i;
+        if (bs[i] < bs[bi])
+            bi = i;
+    }
+    double tbest = ts[ti], bbest = bs[bi];
+    double tmax = ts[0], bmax = bs[0];
+    for (int i = 1; i < reps; i++) {
+        tmax = fmax(tmax, ts[i]);
+        bmax = fmax(bmax, bs[i]);
+    }
+    double tcb = tcpu[ti], bcb = bcpu[bi], wcb = wcpu[bi];
+    double tm = median(ts, reps), bm = median(bs, reps);  /* (sorts) */
+    double mb = (double)bytes / 1e6;
+    r->tend = mb / tbest;
+    r->base = mb / bbest;
+    r->ratio = r->tend / r->base;
+    r->v = r->ratio >= 0.9 ? V_OK : V_MISS;
+    snprintf(r->note, sizeof r->note,
+             "%llu MiB of %d-byte lines in %d KiB writes; best of %d runs each, in turn; "
+             "tend %.3f s (worst %.3f) from its exec to its exit, output = \"<tmp>/out.log\", "
+             "%.3f s on the CPU itself (%.0f%%); baseline %.3f s (worst %.3f) to cat's exit, "
+             "cat %.3f s on the CPU, the writer %.3f s; medians: tend %.0f MB/s, baseline "
+             "%.0f MB/s, ratio %.2f; the file's size and ends checked each run",
+             bytes >> 20, OUT_LINE, OUT_CHUNK / 1024, reps, tbest, tmax, tcb,
+             100 * tcb / tbest, bbest, bmax, bcb, wcb, mb / tm, mb / bm, bm / tm);
+    printf("%-10s tend %.0f MB/s   baseline %.0f MB/s (writer | cat > file)   ratio %.3f  "
+           "(target >= 0.9)  %s   [%s]\n",
+           r->scenario, r->tend, r->base, r->ratio, verdict_name(r->v), r->note);
+    fflush(stdout);
+}
+
+/* ---- 10. control: `tend status` with many procs ---- */
+
+#define CTL_RUNS 5
+
+/* `tend ARGS... --socket SOCK`, stdout to `out`: its wall time in s, from
+ * the spawn to its exit; -1 with `err` when it failed. */
+static double ctl_client(const char *const args[], const char *out, char *err, size_t errsz)
+{
+    const char *argv[16];
+    int k = 0;
+    argv[k++] = tend_bin;
+    for (int i = 0; args[i] && k < 12; i++)
+        argv[k++] = args[i];
+    argv[k++] = "--socket";
+    argv[k++] = sock_path;
+    argv[k] = NULL;
+    char errfile[512];
+    snprintf(errfile, sizeof errfile, "%s/client.err", tmpdir);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&fa, 2, errfile, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    pid_t pid;
+    double t0 = now();
+    int rc = posix_spawn(&pid, tend_bin, &fa, NULL, (char *const *)argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0) {
+        snprintf(err, errsz, "cannot run %s: %s", tend_bin, strerror(rc));
+        return -1;
+    }
+    g_base[0] = pid;
+    g_nbase = 1;
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+        ;
+    double t1 = now();
+    g_nbase = 0;
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        char msg[512] = "";
+        read_text(errfile, msg, sizeof msg);
+        msg[strcspn(msg, "\n")] = 0;
+        snprintf(err, errsz, "`tend %s%s%s` exit status %#x: %s", args[0],
+                 args[1] ? " " : "", args[1] ? args[1] : "", st, msg);
+        return -1;
+    }
+    return t1 - t0;
+}
+
+/* tend's side alone: {"cmd":"status"} over the socket from here, to the
+ * reply's newline (no client to exec, nothing to print).  Its wall time in
+ * s and the reply's size, or -1 with `err`. */
+static double ctl_raw(size_t *bytes, char *err, size_t errsz)
+{
+    double t0 = now();
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    snprintf(sa.sun_path, sizeof sa.sun_path, "%s", sock_path);
+    static const char req[] = "{\"cmd\": \"status\"}\n";
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
+        write(fd, req, sizeof req - 1) != (ssize_t)(sizeof req - 1)) {
+        snprintf(err, errsz, "the status request on %s: %s", sock_path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    static char buf[1 << 16];
+    size_t total = 0;
+    bool done = false, ok_reply = false;
+    ssize_t n;
+    while (!done && (n = read(fd, buf, sizeof buf)) != 0) {
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        if (total == 0)  /* {"ok": true, ... */
+            ok_reply = n >= 10 && memcmp(buf, "{\"ok\":", 6) == 0 &&
+                       memmem(buf + 6, (size_t)(n < 16 ? n : 16) - 6, "true", 4);
+        total += (size_t)n;
+        done = buf[n - 1] == '\n';
+    }
+    double t1 = now();
+    close(fd);
+    if (!done || !ok_reply) {
+        snprintf(err, errsz, "the status request on %s: %s after %zu bytes", sock_path,
+                 done ? "not an ok reply" : "no complete reply", total);
+        return -1;
+    }
+    *bytes = total;
+    return t1 - t0;
+}
+
+/* How many times `needle` occurs in the file `path`, or -1. */
+static long count_in_file(const char *path, const char *needle, size_t *size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat sb;
+    if (fd < 0 || fstat(fd, &sb) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    char *text = malloc((size_t)sb.st_size + 1);
+    if (!text)
+        die("out of memory");
+    size_t len = 0;
+    ssize_t n;
+    while (len < (size_t)sb.st_size && (n = read(fd, text + len, (size_t)sb.st_size - len)) > 0)
+        len += (size_t)n;
+    close(fd);
+    text[len] = 0;
+    long count = 0;
+    size_t k = strlen(needle);
+    for (char *p = text; (p = strstr(p, needle)); p += k)
+        count++;
+    free(text);
+    *size = len;
+    return count;
+}
+
+static double spread_lo(const double *v, int n)
+{
+    double m = v[0];
+    for (int i = 1; i < n; i++)
+        m = fmin(m, v[i]);
+    return m;
+}
+
+static double spread_hi(const double *v, int n)
+{
+    double m = v[0];
+    for (int i = 1; i < n; i++)
+        m = fmax(m, v[i]);
+    return m;
+}
+
+/* One tend with n idle procs, all started: the client commands' times. */
+struct ctl_fig {
+    double json, table, one, raw, ver;        /* medians, ms */
+    double json_lo, json_hi, table_lo, table_hi, one_lo, one_hi;
+    size_t jsize, tsize, raw_bytes;
+    long rss_kib, ticks;
+};
+
+static bool ctl_measure(int n, struct ctl_fig *f, char *err, size_t errsz)
+{
+    memset(f, 0, sizeof *f);
+    struct tend t;
+    bool ok = false;
+    if (!tend_spawn(&t, fanout_policy(n), false, err, errsz))
+        goto out;
+    t.target = n;
+    if (!tend_until(&t, reached_target, 60)) {
+        snprintf(err, errsz, "only %ld of %d procs started within 60 s", t.started, n);
+        tend_context(&t, err, errsz);
+        goto out;
+    }
+    double settle = now() + 0.3;
+    while (now() < settle && !t.exited)
+        tend_pump(&t, settle - now());
+
+    char out_json[512], out_table[512], out_one[512], last[32];
+    snprintf(out_json, sizeof out_json, "%s/status.json", tmpdir);
+    snprintf(out_table, sizeof out_table, "%s/status.txt", tmpdir);
+    snprintf(out_one, sizeof out_one, "%s/status-one.txt", tmpdir);
+    snprintf(last, sizeof last, "s%d", n);  /* the last declared: any lookup goes far */
+    const char *a_json[] = {"status", "--json", NULL};
+    const char *a_table[] = {"status", NULL};
+    const char *a_one[] = {"status", last, NULL};
+    const char *a_ver[] = {"--version", NULL};
+
+    /* once with the output kept: is it all there? */
+    size_t osize = 0;
+    if (ctl_client(a_json, out_json, err, errsz) < 0 ||
+        ctl_client(a_table, out_table, err, errsz) < 0 ||
+        ctl_client(a_one, out_one, err, errsz) < 0)
+        goto out;
+    long jn = count_in_file(out_json, "\"state\": \"ready\"", &f->jsize);
+    long tn = count_in_file(out_table, "\n", &f->tsize);
+    long on = count_in_file(out_one, "\n", &osize);
+    unlink(out_json);
+    unlink(out_table);
+    unlink(out_one);
+    if (jn != n || tn != n + 1 || on != 2) {
+        snprintf(err, errsz,
+                 "the status output: %ld procs `ready` in --json, %ld lines in the table, "
+                 "%ld for one NAME (want %d, %d, 2)",
+                 jn, tn, on, n, n + 1);
+        goto out;
+    }
+    /* the runs, round-robin so that drift touches all alike; a raw request
+     * from here shows tend's side, `tend --version` the cost of the exec */
+    double vj[CTL_RUNS], vt[CTL_RUNS], v1[CTL_RUNS], vr[CTL_RUNS], vv[CTL_RUNS];
+    for (int i = 0; i < CTL_RUNS; i++) {
+        tend_pump(&t, 0);
+        if ((vj[i] = ctl_client(a_json, "/dev/null", err, errsz)) < 0 ||
+            (vt[i] = ctl_client(a_table, "/dev/null", err, errsz)) < 0 ||
+            (v1[i] = ctl_client(a_one, "/dev/null", err, errsz)) < 0 ||
+            (vr[i] = ctl_raw(&f->raw_bytes, err, errsz)) < 0 ||
+            (vv[i] = ctl_client(a_ver, "/dev/null", err, errsz)) < 0)
+            goto out;
+    }
+    if (t.exited) {
+        snprintf(err, errsz, "tend exited during the status requests");
+        tend_context(&t, err, errsz);
+        goto out;
+    }
+    stat_fields(t.pid, NULL, NULL, &f->ticks);
+    f->rss_kib = status_field(t.pid, "VmRSS");
+    f->json_lo = spread_lo(vj, CTL_RUNS) * 1e3;
+    f->json_hi = spread_hi(vj, CTL_RUNS) * 1e3;
+    f->table_lo = spread_lo(vt, CTL_RUNS) * 1e3;
+    f->table_hi = spread_hi(vt, CTL_RUNS) * 1e3;
+    f->one_lo = spread_lo(v1, CTL_RUNS) * 1e3;
+    f->one_hi = spread_hi(v1, CTL_RUNS) * 1e3;
+    f->json = median(vj, CTL_RUNS) * 1e3;
+    f->table = median(vt, CTL_RUNS) * 1e3;
+    f->one = median(v1, CTL_RUNS) * 1e3;
+    f->raw = median(vr, CTL_RUNS) * 1e3;
+    f->ver = median(vv, CTL_RUNS) * 1e3;
+    if (tend_stop(&t, 60) < 0) {
+        snprintf(err, errsz, "tend did not exit within 60 s of SIGTERM");
+        goto out;
+    }
+    ok = true;
+out:
+    tend_free(&t);
+    sweep();
+    return ok;
+}
+
+/* The time with `want` procs from two sizes a and b: a line through them. */
+static double ctl_project(double ya, int a, double yb, int b, int want)
+{
+    return yb + (yb - ya) / (b - a) * (want - b);
+}
+
+static void scenario_control(int want)
+{
+    static char m_json[40], m_table[40], m_one[40];
+    char limit_note[512];
+    int n = procs_that_fit("control", want, limit_note, sizeof limit_note);
+    bool project = n < FANOUT_BIG;
+    snprintf(m_json, sizeof m_json, "ms, --json, %d%s", project ? FANOUT_BIG : n,
+             project ? " (proj)" : "");
+    snprintf(m_table, sizeof m_table, "ms, table, %d", n);
+    snprintf(m_one, sizeof m_one, "ms, one NAME, %d", n);
+    struct result *rj = new_result("control", m_json, "ms", "<= 100 ms");
+    struct result *rt = new_result("control", m_table, "ms", "-");
+    struct result *r1 = new_result("control", m_one, "ms", "-");
+    char err[2048] = "";
+    if (n < 100) {
+        snprintf(err, sizeof err, "%s", limit_note);
+        goto fail;
+    }
+    if (!fd_limit_ok("control", n, err, sizeof err))
+        goto fail;
+    /* with fewer than 10,000 procs (the fd limit, the quick mode), a second
+     * tend with half as many gives the cost a proc: the figure at 10,000
+     * is projected along that line */
+    struct ctl_fig f, h;
+    int half = n / 2;
+    if ((project && !ctl_measure(half, &h, err, sizeof err)) ||
+        !ctl_measure(n, &f, err, sizeof err))
+        goto fail;
+
+    const char *why = limit_note[0] ? "the fd limit (see the NOTE)" : "the quick mode";
+    char proj[400] = "";
+    double fig = f.json;
+    if (project) {
+        fig = ctl_project(h.json, half, f.json, n, FANOUT_BIG);
+        snprintf(proj, sizeof proj,
+                 "PROJECTED to %d procs from %.1f ms with %d and %.1f ms with %d (%.1f us a "
+                 "proc; tend's side alone %.1f and %.1f ms), %d because of %s; ",
+                 FANOUT_BIG, h.json, half, f.json, n, (f.json - h.json) / (n - half) * 1e3,
+                 h.raw, f.raw, n, why);
+    }
+    rj->tend = fig;
+    rj->v = fig <= 100 ? V_OK : V_MISS;
+    snprintf(rj->note, sizeof rj->note,
+             "%s`tend status --json --socket PATH > /dev/null`, spawn to exit, median of %d; "
+             "with %d procs %.1f ms (%.1f..%.1f), %zu bytes of JSON; tend's side alone (a "
+             "raw {\"cmd\":\"status\"} from the bench to the reply's end, %zu bytes): %.1f ms; "
+             "the exec floor (`tend --version`): %.1f ms",
+             proj, CTL_RUNS, n, f.json, f.json_lo, f.json_hi, f.jsize, f.raw_bytes, f.raw,
+             f.ver);
+    printf("%-10s tend %.1f ms for `status --json` with %d procs%s   (target <= 100 ms)  %s"
+           "   [%s]\n",
+           rj->scenario, fig, project ? FANOUT_BIG : n, project ? " (projected)" : "",
+           verdict_name(rj->v), rj->note);
+    rt->tend = f.table;
+    rt->v = V_INFO;
+    snprintf(rt->note, sizeof rt->note,
+             "`tend status`, median of %d, %.1f..%.1f ms; %zu bytes", CTL_RUNS, f.table_lo,
+             f.table_hi, f.tsize);
+    if (project)
+        snprintf(rt->note + strlen(rt->note), sizeof rt->note - strlen(rt->note),
+                 "; %.1f ms with %d procs; projected to %d: %.1f ms", h.table, half,
+                 FANOUT_BIG, ctl_project(h.table, half, f.table, n, FANOUT_BIG));
+    printf("%-10s tend %.1f ms for `status` (the table) with %d procs   (no target)   [%s]\n",
+           rt->scenario, f.table, n, rt->note);
+    r1->tend = f.one;
+    r1->v = V_INFO;
+    snprintf(r1->note, sizeof r1->note,
+             "`tend status s%d` (the last declared of %d), median of %d, %.1f..%.1f ms; "
+             "tend after all requests: RSS %.1f MiB, %ld CPU ticks in all",
+             n, n, CTL_RUNS, f.one_lo, f.one_hi, f.rss_kib / 1024.0, f.ticks);
+    if (project)
+        snprintf(r1->note + strlen(r1->note), sizeof r1->note - strlen(r1->note),
+                 "; with %d procs: %.1f ms", half, h.one);
+    printf("%-10s tend %.1f ms for `status s%d` with %d procs   (no target)   [%s]\n",
+           r1->scenario, f.one, n, n, r1->note);
+    fflush(stdout);
+    return;
+fail:
+    for (struct result *r = rj; r <= r1; r++) {
+        snprintf(r->note, sizeof r->note, "%s", err);
+        r->v = V_ERROR;
+    }
+    print_error(rj);
+}
+
 /* ---- the bench binary as a child of tend ---- */
 
 /* --stamp-exit: print this moment's CLOCK_MONOTONIC seconds (the clock of
@@ -1852,7 +2496,7 @@ static void print_machine(void)
 static void print_summary(void)
 {
     printf("\nsummary\n");
-    printf("%-13s %-18s %12s %12s %7s  %-10s %s\n", "scenario", "metric", "tend",
+    printf("%-13s %-22s %12s %12s %7s  %-10s %s\n", "scenario", "metric", "tend",
            "baseline", "ratio", "target", "result");
     for (int i = 0; i < nresults; i++) {
         const struct result *r = &results[i];
@@ -1869,7 +2513,7 @@ static void print_summary(void)
             snprintf(b, sizeof b, "%.*f", prec, r->base);
         if (!isnan(r->ratio))
             snprintf(c, sizeof c, "%.2f", r->ratio);
-        printf("%-13s %-18s %12s %12s %7s  %-10s %s\n", r->scenario, r->metric, a, b, c,
+        printf("%-13s %-22s %12s %12s %7s  %-10s %s\n", r->scenario, r->metric, a, b, c,
                r->target, verdict_name(r->v));
     }
 }
@@ -1912,6 +2556,8 @@ int main(int argc, char **argv)
         return child_stamp_exit();
     if (argc == 2 && strcmp(argv[1], "--ignore-term") == 0)
         child_ignore_term();
+    if (argc == 3 && strcmp(argv[1], "--write-bytes") == 0)
+        return child_write_bytes(argv[2]);
     if (argc != 2 || argv[1][0] == '-')
         die("usage: bench TEND_BINARY   (BENCH_QUICK=1: short run)");
     tend_bin = argv[1];
@@ -1952,11 +2598,13 @@ int main(int argc, char **argv)
     int big = quick ? FANOUT_BIG_QUICK : FANOUT_BIG, big_reps = quick ? 1 : 3;
     print_machine();
     double cw_window = quick ? 1 : 2;
+    unsigned long long out_bytes = quick ? OUT_BYTES_QUICK : OUT_BYTES;
+    int out_reps = quick ? 3 : 5;
     printf("mode:    %s (churn and idle windows %.0f s, fan-out %d procs x %d, "
            "fan-out-10k %d procs x %d, latency %d exits, escalation %d rounds, "
-           "check-wakeups windows %.0f s)\n\n",
+           "check-wakeups windows %.0f s, output %llu MiB x %d, control up to %d procs)\n\n",
            quick ? "quick" : "full", window, FANOUT_N, reps, big, big_reps, LAT_N, ESC_N,
-           cw_window);
+           cw_window, out_bytes >> 20, out_reps, big);
 
     if (run_it("churn"))
         scenario_churn(window);
@@ -1974,14 +2622,19 @@ int main(int argc, char **argv)
         scenario_fanout_big(big, big_reps);
     if (run_it("check-wakeups"))
         scenario_check_wakeups(cw_window);
+    if (run_it("output"))
+        scenario_output(out_bytes, out_reps);
+    if (run_it("control"))
+        scenario_control(big);
     print_summary();
 
-    int errors = 0, misses = 0;
+    int errors = 0, misses = 0, infos = 0;
     for (int i = 0; i < nresults; i++) {
         errors += results[i].v == V_ERROR;
         misses += results[i].v == V_MISS;
+        infos += results[i].v == V_INFO;
     }
-    printf("\n%d of %d targets met", nresults - errors - misses, nresults);
+    printf("\n%d of %d targets met", nresults - infos - errors - misses, nresults - infos);
     if (misses)
         printf(", %d missed", misses);
     if (errors)
