@@ -292,6 +292,11 @@ int launch_start(const struct launch_opts *o, struct launch_child *c, char **rea
     close(outp[1]);
     close(errp[1]);
     close(execp[1]);
+    /* a deeper pipe lets a fast writer run on while tend writes out what it
+     * read, with fewer wakeups on both sides (the kernel allocates the
+     * pages only as they fill) */
+    fcntl(outp[0], F_SETPIPE_SZ, LAUNCH_PIPE_SIZE);
+    fcntl(errp[0], F_SETPIPE_SZ, LAUNCH_PIPE_SIZE);
     c->pid = pid;
     c->out_fd = outp[0];
     c->err_fd = errp[0];

@@ -16,6 +16,10 @@ struct exec_error {
     int err;
 };
 
+/* The capacity tend gives a child's stdout and stderr pipes: at its exit,
+ * up to this much is still to be read (proc.c reads all of it). */
+#define LAUNCH_PIPE_SIZE (256 * 1024)
+
 struct launch_opts {
     char *const *argv;    /* argv[0] searched in the env's PATH */
     char **env;           /* the complete environment (launch_env) */

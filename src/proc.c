@@ -25,7 +25,10 @@ struct leftover {
 
 static struct leftover *lingering;
 
-static char read_buf[64 * 1024];
+/* Two read buffers, used in turn within a read burst, so the pending tail
+ * of one block (defer_block) can stay where it was read while the next
+ * block comes in. */
+static char read_bufs[2][64 * 1024];
 
 static void dispatch(struct proc *p);
 static void stream_close(struct proc *p, int i);
@@ -291,9 +294,12 @@ void proc_unlisten(struct proc *p, struct proc_listener *l)
     prune_listeners(p);
 }
 
+static void flush_pending(struct proc *p, int i);
+
 static void emit_line(struct proc *p, int i, const char *line, size_t len)
 {
     struct proc_stream *s = &p->out[i];
+    flush_pending(p, i);  /* the lines before this one go first */
     if (!s->ring)
         s->ring = ring_new();
     ring_push(s->ring, p->seq++, line, len);
@@ -351,6 +357,8 @@ static void partial_flush(struct proc *p, int i)
 static void ring_tail_of_block(struct proc *p, int i, const char *buf, size_t n)
 {
     struct proc_stream *s = &p->out[i];
+    if (n == 0)
+        return;
     const char *starts[RING_LINES];
     size_t k = 0;
     const char *end = buf + n - 1;  /* the final newline */
@@ -370,6 +378,43 @@ static void ring_tail_of_block(struct proc *p, int i, const char *buf, size_t n)
     }
 }
 
+/* The ring takes the pending tail now. */
+static void flush_pending(struct proc *p, int i)
+{
+    struct proc_stream *s = &p->out[i];
+    if (s->pend_len) {
+        size_t n = s->pend_len;
+        s->pend_len = 0;
+        ring_tail_of_block(p, i, s->pend, n);
+    }
+}
+
+/* Keep the tail of a block of complete lines for the ring, which takes it
+ * once the current read burst is over (stream_read): when a program writes
+ * fast, most blocks are superseded by the next before anybody could look. */
+static void defer_block(struct proc *p, int i, const char *buf, size_t n)
+{
+    struct proc_stream *s = &p->out[i];
+    /* the start of the last RING_LINES lines (or of the block) */
+    size_t start = 0, pos = n - 1, lines = 0;  /* buf[n - 1] is a newline */
+    bool whole_block = false;
+    while (lines < RING_LINES) {
+        const char *nl = memrchr(buf, '\n', pos);
+        lines++;
+        if (!nl) {
+            start = 0;
+            whole_block = true;
+            break;
+        }
+        start = (size_t)(nl - buf) + 1;
+        pos = (size_t)(nl - buf);
+    }
+    if (whole_block && lines < RING_LINES)
+        flush_pending(p, i);  /* too few lines here: the older ones still count */
+    s->pend = buf + start;  /* in a read buffer, valid until the burst ends */
+    s->pend_len = n - start;
+}
+
 /* A block of complete lines, each ending in '\n' (none longer than the
  * read buffer, so none to split).  Line by line where something needs each
  * line (listeners, prefixes, timestamps, a rotation inside the block);
@@ -383,7 +428,7 @@ static void emit_block(struct proc *p, int i, const char *buf, size_t n)
     if (whole) {
         if (p->file)
             outfile_write(p->file, p->spec->name, buf, n);
-        ring_tail_of_block(p, i, buf, n);
+        defer_block(p, i, buf, n);
         return;
     }
     if (!p->listeners && mode == OUTPUT_INHERIT) {
@@ -392,7 +437,7 @@ static void emit_block(struct proc *p, int i, const char *buf, size_t n)
             output_line(i ? 2 : 1, p->spec->name, l, (size_t)(nl - l));
             l = nl + 1;
         }
-        ring_tail_of_block(p, i, buf, n);
+        defer_block(p, i, buf, n);
         return;
     }
     for (const char *l = buf, *end = buf + n; l < end;) {
@@ -435,10 +480,20 @@ static void stream_cb(struct ev_loop *loop, ev_io *w, int revents);
 /* Read what the pipe holds.  Normally a few reads at a time (other procs
  * get their turn) and a pause while the output sink is congested; when
  * `draining` at exit, everything already there, up to a bound. */
+static void stream_read_burst(struct proc *p, int i, bool draining);
+
+/* Read a burst; the ring is up to date whenever the loop gets control. */
 static void stream_read(struct proc *p, int i, bool draining)
 {
+    stream_read_burst(p, i, draining);
+    flush_pending(p, i);
+}
+
+static void stream_read_burst(struct proc *p, int i, bool draining)
+{
     struct proc_stream *s = &p->out[i];
-    int rounds = draining ? 8 : 4;
+    /* draining at exit: all a full pipe holds, and a little more */
+    int rounds = draining ? (int)(LAUNCH_PIPE_SIZE / sizeof read_bufs[0]) + 4 : 4;
     while (s->fd >= 0 && rounds-- > 0) {
         if (!draining && output_congested()) {
             ev_io_stop(p->loop, &s->w);
@@ -446,9 +501,10 @@ static void stream_read(struct proc *p, int i, bool draining)
             output_wait(&p->ow);
             return;
         }
-        ssize_t n = read(s->fd, read_buf, sizeof read_buf);
+        char *buf = read_bufs[rounds & 1];
+        ssize_t n = read(s->fd, buf, sizeof read_bufs[0]);
         if (n > 0) {
-            stream_feed(p, i, read_buf, (size_t)n);
+            stream_feed(p, i, buf, (size_t)n);
         } else if (n < 0 && errno == EINTR) {
             rounds++;
         } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -477,6 +533,7 @@ static void stream_close(struct proc *p, int i)
     struct proc_stream *s = &p->out[i];
     if (s->fd < 0)
         return;
+    flush_pending(p, i);
     partial_flush(p, i);
     ev_io_stop(p->loop, &s->w);
     close(s->fd);

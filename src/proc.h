@@ -98,6 +98,9 @@ struct proc_stream {
     char *partial;          /* an unfinished line, up to PROC_LINE_MAX */
     size_t plen;
     struct ring *ring;      /* allocated when the first line arrives */
+    const char *pend;       /* the tail of the last block read (in a read
+                             * buffer), for the ring at the burst's end */
+    size_t pend_len;
     bool paused;            /* stopped while the output sink drains */
 };
 

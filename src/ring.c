@@ -151,7 +151,32 @@ static size_t ring_sanitise(const char *line, size_t len, char *out)
     const unsigned char *s = (const unsigned char *)line;
     size_t i = 0, o = 0, keep = 0;
 
+    const size_t limit = RING_LINE_MAX - CUT_MARK_LEN;
     while (i < len) {
+        /* the common case, a run of ASCII, in one copy */
+        size_t run = 0;
+        while (i + run < len && s[i + run] < 0x80)
+            run++;
+        if (run > 0) {
+            if (o + run > RING_LINE_MAX) {
+                /* too long: every ASCII byte is a boundary, so cut at the
+                 * limit if the run reaches it */
+                if (o < limit) {
+                    memcpy(out + o, line + i, limit - o);
+                    keep = limit;
+                }
+                memcpy(out + keep, RING_CUT_MARK, CUT_MARK_LEN);
+                return keep + CUT_MARK_LEN;
+            }
+            memcpy(out + o, line + i, run);
+            if (o + run <= limit)
+                keep = o + run;
+            else if (o <= limit)
+                keep = limit;
+            o += run;
+            i += run;
+            continue;
+        }
         size_t bad = 0, n = utf8_valid_len(s + i, len - i, &bad);
         const char *src = n ? line + i : REPLACEMENT;
         size_t olen = n ? n : REPLACEMENT_LEN;

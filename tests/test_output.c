@@ -70,6 +70,23 @@ static void test_output_file_gets_both_streams_unprefixed_and_appended(void **st
     free(log);
 }
 
+static void test_every_byte_reaches_the_file_even_right_before_exit(void **state)
+{
+    /* 4 MiB of lines written as fast as possible, then exit at once: what
+     * is still in the pipe at the exit must be read before it closes */
+    char *log = path_in("all.log");
+    char *policy = write_file(dir, "p.lua",
+        "tend.proc { name = 'w', cmd = { 'sh', '-c',\n"
+        "  'yes 0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde | head -c 4194304' },\n"
+        "  output = 'all.log', restart = 'never' }\n");
+    struct tend_run *t = tend_run_sync((const char *[]){"run", policy, NULL}, DEADLINE);
+    assert_int_equal(tend_wait(t, DEADLINE), 0);
+    assert_int_equal(file_size(log), 4194304);
+    tend_free(t);
+    free(policy);
+    free(log);
+}
+
 static void test_timestamps_in_output_files(void **state)
 {
     char *log = path_in("ts.log");
@@ -204,6 +221,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_output_file_gets_both_streams_unprefixed_and_appended),
+        cmocka_unit_test(test_every_byte_reaches_the_file_even_right_before_exit),
         cmocka_unit_test(test_timestamps_in_output_files),
         cmocka_unit_test(test_rotation_keeps_n_files_under_max_size),
         cmocka_unit_test(test_sighup_reopens_after_an_outside_rotator),
