@@ -55,7 +55,11 @@ static void at_exit(void)
 
 void groups_install_fatal_handlers(void)
 {
-    static const int fatal[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
+    /* every signal whose default action ends tend and that tend does not
+     * handle itself (TERM, INT, HUP, CHLD and PIPE are the loop's) */
+    static const int fatal[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE,  SIGABRT,  SIGQUIT,
+                                SIGUSR1, SIGUSR2, SIGALRM, SIGXCPU, SIGXFSZ, SIGSYS,
+                                SIGTRAP, SIGPROF, SIGVTALRM, SIGIO, SIGPWR, SIGSTKFLT};
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = fatal_handler;

@@ -130,9 +130,14 @@ child_exec(const struct launch_opts *o, pid_t parent, int nullfd, int outw, int 
 
     if (o->cwd && chdir(o->cwd) != 0)
         child_fail(execw, STEP_CHDIR, errno);
-    if (o->user && (setgroups((size_t)o->ngroups, o->groups) != 0 ||
-                    setgid(o->gid) != 0 || setuid(o->uid) != 0))
-        child_fail(execw, STEP_USER, errno);
+    if (o->user) {
+        if (setgroups((size_t)o->ngroups, o->groups) != 0 || setgid(o->gid) != 0 ||
+            setuid(o->uid) != 0)
+            child_fail(execw, STEP_USER, errno);
+        /* a change of credentials clears the parent-death signal: again */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+            _exit(127);
+    }
 
     const char *file = o->argv[0];
     if (strchr(file, '/')) {

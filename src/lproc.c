@@ -226,9 +226,12 @@ static struct waiter *waiter_new(struct policy *pol, lua_State *co, enum wait_ki
     return w;
 }
 
+static void unwatch_co(struct policy *pol, lua_State *co);
+
 /* Cancel the waits of one coroutine. */
 static void cancel_waits_of(struct policy *pol, lua_State *co)
 {
+    unwatch_co(pol, co);
     for (struct waiter *w = pol->waiters, *next; w; w = next) {
         next = w->next;
         if (w->co == co) {
@@ -324,7 +327,7 @@ int lwait_sleep(lua_State *L, double seconds)
     struct waiter *w = waiter_new(pol, L, W_SLEEP);
     ev_timer_init(&w->timer, sleep_cb, seconds > 0 ? seconds : 0, 0);
     ev_timer_start(pol->loop, &w->timer);
-    return lua_yield(L, 0);
+    return lvm_yield(L);
 }
 
 static void waiter_cb(struct proc *p, const struct status *now,
@@ -382,7 +385,7 @@ static int wait_proc(lua_State *L, struct proc *p, enum wait_kind kind, const ch
     struct waiter *w = waiter_new(policy_of(L), L, kind);
     w->p = p;
     w->sub = proc_subscribe(p, waiter_cb, w);
-    return lua_yield(L, 0);
+    return lvm_yield(L);
 }
 
 /* ---- watch: every following transition, in order ---- */
@@ -411,17 +414,34 @@ static int watch_push_protected(lua_State *L)
     lua_rawgetp(L, LUA_REGISTRYINDEX, &watches_key);
     if (lua_rawgetp(L, -1, w) != LUA_TUSERDATA)
         return 0;  /* being collected */
-    if (w->waiting) {
+    if (w->waiting && lvm_running(w->pol, w->waiting)) {
         lua_State *co = w->waiting;
         w->waiting = NULL;
         lstatus_push(co, t->now, w->p->spec->name);
         lvm_resume(w->pol, co, 1);
         return 0;
     }
+    w->waiting = NULL;
     lua_getiuservalue(L, -1, 1);
     lstatus_push(L, t->now, w->p->spec->name);
     lua_rawseti(L, -2, w->tail++);
     return 0;
+}
+
+/* A coroutine that is being ended no longer waits in any watch iterator. */
+static void unwatch_co(struct policy *pol, lua_State *co)
+{
+    lua_State *L = pol->L;
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &watches_key) == LUA_TTABLE) {
+        lua_pushnil(L);
+        while (lua_next(L, -2)) {
+            struct watch *w = lua_touserdata(L, -1);
+            if (w && w->waiting == co)
+                w->waiting = NULL;
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 1);
 }
 
 static void watch_cb(struct proc *p, const struct status *now,
@@ -454,7 +474,7 @@ static int watch_next(lua_State *L)
         return luaL_error(L, "proc:watch(): one coroutine at a time per iterator");
     lvm_check_yieldable(L, "proc:watch()");
     w->waiting = L;
-    return lua_yield(L, 0);
+    return lvm_yield(L);
 }
 
 static int watch_gc(lua_State *L)

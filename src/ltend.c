@@ -88,8 +88,8 @@ static double get_number(lua_State *L, const char *name, const char *field,
     if (lua_type(L, -1) != LUA_TNUMBER)
         field_error(L, name, field, "number expected, got %s", type_of(L, -1));
     double v = lua_tonumber(L, -1);
-    if (!isfinite(v) || v < min)
-        field_error(L, name, field, "must be a number >= %g", min);
+    if (!isfinite(v) || v < min || v > 1e9)
+        field_error(L, name, field, "must be a number >= %g (and at most 1e9)", min);
     return v;
 }
 
@@ -633,7 +633,7 @@ static int l_task(lua_State *L)
         return 0;
     }
     lua_xmove(L, pol->L, 1);  /* lvm_start takes it from the main state */
-    lvm_start(pol, 0, NULL, true);
+    lvm_start_from(pol, L, 0, NULL, true);
     return 0;
 }
 
@@ -735,7 +735,7 @@ static int l_exec(lua_State *L)
     }
     lwait_exec(L, a->argv, a->env, a->cwd, timeout);  /* copies what it keeps */
     execargs_free(a);
-    return lua_yield(L, 0);
+    return lvm_yield(L);
 }
 
 /* ---- tend.ready: the readiness checks ---- */
@@ -884,7 +884,7 @@ static int l_exit(lua_State *L)
         return luaL_error(L, "tend.exit: the policy file is still loading");
     lvm_check_yieldable(L, "tend.exit");
     manager_shutdown(pol->m, (int)code);
-    return lua_yield(L, 0);  /* never resumed: the VM closes first */
+    return lvm_yield(L);  /* never resumed: the VM closes first */
 }
 
 static int l_now(lua_State *L)

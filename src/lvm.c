@@ -69,6 +69,12 @@ void lvm_disarm(lua_State *co)
     lua_sethook(co, NULL, 0, 0);
 }
 
+int lvm_yield(lua_State *L)
+{
+    policy_of(L)->yield_ok = true;
+    return lua_yield(L, 0);
+}
+
 void lvm_check_yieldable(lua_State *L, const char *what)
 {
     /* only a coroutine tend runs may wait: one the policy made itself
@@ -146,15 +152,35 @@ static bool forget(struct policy *pol, lua_State *co, char **who)
     return task;
 }
 
+static void resume_from(struct policy *pol, lua_State *from, lua_State *co, int nargs);
+
 void lvm_resume(struct policy *pol, lua_State *co, int nargs)
 {
+    resume_from(pol, pol->L, co, nargs);
+}
+
+/* Resume `co` on behalf of `from`, the thread whose C calls it nests in (so
+ * Lua's C-stack limit sees nested starts, e.g. tasks that start tasks). */
+static void resume_from(struct policy *pol, lua_State *from, lua_State *co, int nargs)
+{
     int nres;
+    bool saved = pol->yield_ok;
+    pol->yield_ok = false;
     lvm_arm(pol, co);
-    int st = lua_resume(co, pol->L, nargs, &nres);
+    int st = lua_resume(co, from, nargs, &nres);
     lvm_disarm(co);
-    if (st == LUA_YIELD) {
+    bool waits = pol->yield_ok;
+    pol->yield_ok = saved;
+    if (st == LUA_YIELD && waits) {
         lua_pop(co, nres);  /* it registered what it waits for */
         return;
+    }
+    if (st == LUA_YIELD) {
+        /* coroutine.yield() straight to tend: nobody would resume it */
+        lua_pop(co, nres);
+        lua_pushliteral(co, "coroutine.yield() outside a coroutine of the policy's own: "
+                            "tend resumes only its own waits (tend.sleep, proc:wait, ...)");
+        st = LUA_ERRRUN;
     }
     char *who;
     bool task;
@@ -167,7 +193,9 @@ void lvm_resume(struct policy *pol, lua_State *co, int nargs)
         task = forget(pol, co, &who);
     }
     free(who);
-    lua_resetthread(co);  /* closes its to-be-closed variables */
+    lvm_arm(pol, co);  /* its to-be-closed variables run now: on a budget too */
+    lua_resetthread(co);
+    lvm_disarm(co);
     if (st == LUA_ERRMEM)
         lua_gc(pol->L, LUA_GCCOLLECT);  /* give the survivors room again */
     if (task && --pol->tasks == 0 && pol->m)
@@ -175,6 +203,12 @@ void lvm_resume(struct policy *pol, lua_State *co, int nargs)
 }
 
 lua_State *lvm_start(struct policy *pol, int nargs, const char *who, bool task)
+{
+    return lvm_start_from(pol, pol->L, nargs, who, task);
+}
+
+lua_State *lvm_start_from(struct policy *pol, lua_State *from, int nargs, const char *who,
+                          bool task)
 {
     lua_State *L = pol->L;
     lua_State *co = lua_newthread(L);
@@ -195,7 +229,7 @@ lua_State *lvm_start(struct policy *pol, int nargs, const char *who, bool task)
     lua_xmove(L, co, nargs + 1);
     if (task && pol->tasks++ == 0 && pol->m)
         manager_tasks_changed(pol->m, pol->tasks);
-    lvm_resume(pol, co, nargs);
+    resume_from(pol, from, co, nargs);
     return lvm_running(pol, co) ? co : NULL;
 }
 
@@ -215,7 +249,9 @@ void lvm_end(struct policy *pol, lua_State *co)
     char *who;
     bool task = forget(pol, co, &who);
     free(who);
+    lvm_arm(pol, co);
     lua_resetthread(co);
+    lvm_disarm(co);
     if (task && --pol->tasks == 0 && pol->m)
         manager_tasks_changed(pol->m, pol->tasks);
 }

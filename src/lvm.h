@@ -33,6 +33,10 @@ void lvm_disarm(lua_State *co);
  * A task counts as pending until it ends (SPEC 2: tend waits for it). */
 lua_State *lvm_start(struct policy *pol, int nargs, const char *who, bool task);
 /* lvm_start returns the coroutine if it is waiting (NULL once it ended). */
+/* The same, started from the running thread `from` (a task starting a
+ * task), so that nesting counts against Lua's C-stack limit. */
+lua_State *lvm_start_from(struct policy *pol, lua_State *from, int nargs, const char *who,
+                          bool task);
 
 /* Whether `co` (started by lvm_start) has not ended yet. */
 bool lvm_running(struct policy *pol, lua_State *co);
@@ -43,6 +47,10 @@ void lvm_end(struct policy *pol, lua_State *co);
 /* Resume `co`, which yielded waiting for something, with `nargs` values
  * already pushed on its stack. */
 void lvm_resume(struct policy *pol, lua_State *co, int nargs);
+
+/* Yield from a C function that registered what the coroutine waits for
+ * (use as `return lvm_yield(L)`); any other yield is an error. */
+int lvm_yield(lua_State *L);
 
 /* Raise an error unless the running code may wait (it runs in a coroutine
  * that tend resumes). */

@@ -22,11 +22,13 @@ struct mproc {
     bool started;        /* some incarnation was started */
     bool was_ready;      /* some incarnation was ready */
     /* retired (a reload removed or replaced it): out of the registry,
-     * stopping; then() runs once it has ended */
+     * stopping until it has ended */
     bool retired;
-    void (*then)(void *data);
-    void *then_data;
     struct mproc *next_retired;
+    /* a replacement and the retired proc it waits for, linked both ways:
+     * the new one starts once the old one has ended */
+    struct mproc *successor, *predecessor;
+    bool start_when_free;  /* asked to start while it waited */
 };
 
 struct manager {
@@ -125,6 +127,10 @@ static bool deps_ready(const struct mproc *mp)
 
 static void start(struct mproc *mp)
 {
+    if (mp->predecessor) {
+        mp->start_when_free = true;
+        return;
+    }
     mp->started = true;
     proc_start(mp->p, false);
 }
@@ -299,35 +305,65 @@ static void retire_done(struct mproc *mp)
             *pp = mp->next_retired;
             break;
         }
-    void (*then)(void *) = mp->then;
-    void *data = mp->then_data;
+    struct mproc *next = mp->successor;
     if (m->forget)
         m->forget(mp->p, m->forget_data);
     proc_free(mp->p);  /* deferred until its dispatch is over */
     mproc_free(mp);
-    if (then)
-        then(data);
+    if (next) {
+        /* the replacement may start now */
+        next->predecessor = NULL;
+        if (next->start_when_free)
+            start(next);
+        else
+            manager_launch(m, next->p);
+    }
 }
 
-void manager_retire(struct manager *m, struct proc *p, void (*then)(void *data), void *data)
+/* Take the proc at index i out of the registry and stop it; it is freed
+ * once it has ended (at once if it is not alive).  Returns it if it is
+ * still on its way out. */
+static struct mproc *retire_at(struct manager *m, long i)
 {
-    long i = find(m, p->spec->name);
-    if (i < 0)
-        return;
     struct mproc *mp = m->procs[i];
+    struct proc *p = mp->p;
     memmove(m->procs + i, m->procs + i + 1, (m->n - (size_t)i - 1) * sizeof *m->procs);
     m->n--;
     relink(m);
+    if (mp->predecessor) {  /* a replacement that never started */
+        mp->predecessor->successor = NULL;
+        mp->predecessor = NULL;
+    }
     mp->retired = true;
-    mp->then = then;
-    mp->then_data = data;
     mp->next_retired = m->retired;
     m->retired = mp;
     proc_want_down(p);
-    if (proc_alive(p))
+    if (proc_alive(p)) {
         proc_terminate(p, -1);
-    else
-        retire_done(mp);
+        return mp;
+    }
+    retire_done(mp);
+    return NULL;
+}
+
+void manager_retire(struct manager *m, struct proc *p)
+{
+    long i = find(m, p->spec->name);
+    if (i >= 0)
+        retire_at(m, i);
+}
+
+struct proc *manager_replace(struct manager *m, struct proc *old, struct spec *spec)
+{
+    long i = find(m, old->spec->name);
+    struct mproc *gone = i >= 0 ? retire_at(m, i) : NULL;
+    struct proc *p = manager_add(m, spec);
+    if (gone) {
+        struct mproc *mp = m->procs[m->n - 1];
+        gone->successor = mp;
+        mp->predecessor = gone;
+    }
+    return p;
 }
 
 void manager_launch(struct manager *m, struct proc *p)
@@ -336,6 +372,8 @@ void manager_launch(struct manager *m, struct proc *p)
     if (i < 0 || m->shutting_down)
         return;
     struct mproc *mp = m->procs[i];
+    if (mp->predecessor)
+        return;  /* it starts when the proc it replaces has ended */
     if (p->spec->autostart && p->st.state == ST_PENDING && deps_ready(mp))
         start(mp);
 }
@@ -345,6 +383,10 @@ bool manager_start_now(struct manager *m, struct proc *p)
     long i = find(m, p->spec->name);
     if (i < 0 || m->shutting_down)
         return false;
+    if (m->procs[i]->predecessor) {
+        m->procs[i]->start_when_free = true;  /* never old and new at once */
+        return true;
+    }
     start(m->procs[i]);
     return true;
 }

@@ -44,10 +44,13 @@ void manager_launch(struct manager *m, struct proc *p);
 bool manager_start_now(struct manager *m, struct proc *p);
 /* Want `p` down and terminate it (`timeout` < 0: its stop_timeout). */
 void manager_stop(struct manager *m, struct proc *p, double timeout);
-/* Take `p` out of the registry (its name is free again), stop it, and once
- * it has ended free it and call then(data) (a reload removed or replaced
- * it). */
-void manager_retire(struct manager *m, struct proc *p, void (*then)(void *data), void *data);
+/* Take `p` out of the registry (its name is free again) and stop it; it is
+ * freed once it has ended (a reload removed it). */
+void manager_retire(struct manager *m, struct proc *p);
+/* Retire `old` and register a proc for `spec` (taken over) in its place;
+ * the new one starts (as manager_launch would) only once the old one has
+ * ended, so the two never run at once. */
+struct proc *manager_replace(struct manager *m, struct proc *old, struct spec *spec);
 
 /* The policy's pending tasks: tend does not exit while there are some. */
 void manager_tasks_changed(struct manager *m, int pending);

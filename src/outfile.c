@@ -23,11 +23,25 @@ struct outfile {
     bool failing;     /* an error was logged; quiet until it works again */
 };
 
+/* Open for appending; only a regular file will do (a FIFO or a device
+ * could block the loop).  -1 with errno. */
 static int open_append(const char *path, off_t *size)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    struct stat before;
+    if (stat(path, &before) == 0 && !S_ISREG(before.st_mode)) {
+        errno = EINVAL;  /* a FIFO, a device: refused before opening it */
+        return -1;
+    }
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NONBLOCK, 0644);
     struct stat sb;
-    *size = fd >= 0 && fstat(fd, &sb) == 0 ? sb.st_size : 0;
+    if (fd < 0)
+        return -1;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        close(fd);
+        errno = EINVAL;  /* "Invalid argument": not a regular file */
+        return -1;
+    }
+    *size = sb.st_size;
     return fd;
 }
 
@@ -36,7 +50,8 @@ struct outfile *outfile_open(const char *path, off_t max_size, int keep, char **
     off_t size;
     int fd = open_append(path, &size);
     if (fd < 0) {
-        *err = xasprintf("output %s: %s", path, strerror(errno));
+        *err = xasprintf("output %s: %s", path,
+                         errno == EINVAL ? "not a regular file" : strerror(errno));
         return NULL;
     }
     struct outfile *f = xcalloc(1, sizeof *f);

@@ -216,6 +216,11 @@ static void append_line(int fd, bool stamped, const char *prefix, const char *li
         ev_prepare_start(out_loop, &flusher);
 }
 
+bool output_congested_fd(int fd)
+{
+    return sink_len(&sinks[fd == 2 ? 1 : 0]) > SINK_SOFT;
+}
+
 bool output_congested(void)
 {
     return sink_len(&sinks[0]) > SINK_SOFT || sink_len(&sinks[1]) > SINK_SOFT;

@@ -40,6 +40,9 @@ void output_line_plain(int fd, const char *line, size_t len);
 
 /* Whether readers should pause until the sinks drain. */
 bool output_congested(void);
+/* Whether the sink of fd (1 or 2) is congested: only the streams copied to
+ * it should pause. */
+bool output_congested_fd(int fd);
 /* Call w->wake once the sinks are no longer congested. */
 void output_wait(struct output_waiter *w);
 /* Forget a waiter (its owner is going away). */

@@ -215,19 +215,6 @@ void policy_run_tasks(struct policy *pol)
     }
 }
 
-struct replacement {
-    struct manager *m;
-    struct proc *p;
-};
-
-/* The old incarnation of a changed proc has ended: start the new one. */
-static void launch_replacement(void *data)
-{
-    struct replacement *r = data;
-    manager_launch(r->m, r->p);
-    free(r);
-}
-
 /* End the life of the VM: its waits, hooks and (by closing it) tasks. */
 static void vm_close(struct policy *pol)
 {
@@ -252,7 +239,7 @@ static int reload_protected(lua_State *L)
             declared = strcmp(pol->specs[k]->name, p->spec->name) == 0;
         if (!declared) {
             log_info(p->spec->name, "reload: removed; stopping it");
-            manager_retire(m, p, NULL, NULL);
+            manager_retire(m, p);
         }
     }
     size_t nfresh = 0;
@@ -270,12 +257,10 @@ static int reload_protected(lua_State *L)
         }
         if (old) {
             log_info(s->name, "reload: declaration changed; restarting it");
-            struct replacement *r = xcalloc(1, sizeof *r);
-            r->m = m;
-            manager_retire(m, old, launch_replacement, r);
-            r->p = manager_add(m, s);
-            lproc_attach(pol, i, r->p);
-            lproc_follow(pol, r->p);
+            struct proc *p = manager_replace(m, old, s);
+            lproc_attach(pol, i, p);
+            lproc_follow(pol, p);
+            fresh[nfresh++] = p;  /* launched now, or when the old one ends */
             continue;
         }
         log_info(s->name, "reload: new; starting it");

@@ -31,6 +31,7 @@ struct policy {
     long budget;               /* VM instructions per resume */
     int tasks;                 /* tend.task coroutines not yet ended */
     int nhooks;                /* hooks registered (none: no work per transition) */
+    bool yield_ok;             /* the running coroutine yields for a wait of tend's */
 
     /* set by policy_attach: from then on the policy runs */
     struct manager *m;

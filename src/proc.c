@@ -2,6 +2,7 @@
 #include "proc.h"
 
 #include <errno.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,8 +130,13 @@ static void move_commit(struct proc *p, struct proc_event *ev)
     struct status *st = &p->st;
     if (status_is_terminal(st->state)) {
         double delay = -1;
-        if (st->want_up && p->owner.decide)
+        if (st->want_up && p->owner.decide) {
+            p->deciding = true;  /* a start from inside the decision is refused */
             delay = p->owner.decide(p, st, p->owner.data);
+            p->deciding = false;
+        }
+        if (!isfinite(delay) || delay > 1e9)
+            delay = -1;  /* "never", not an overflow */
         if (delay >= 0) {
             st->restart_at = st->ended_at + delay;
             ev_timer_set(&p->restart_timer, delay, 0);
@@ -495,7 +501,9 @@ static void stream_read_burst(struct proc *p, int i, bool draining)
     /* draining at exit: all a full pipe holds, and a little more */
     int rounds = draining ? (int)(LAUNCH_PIPE_SIZE / sizeof read_bufs[0]) + 4 : 4;
     while (s->fd >= 0 && rounds-- > 0) {
-        if (!draining && output_congested()) {
+        /* only a stream copied to a congested sink waits: a proc writing to
+         * a file, or discarding, is not slowed by tend's stdout */
+        if (!draining && p->spec->output == OUTPUT_INHERIT && output_congested_fd(i ? 2 : 1)) {
             ev_io_stop(p->loop, &s->w);
             s->paused = true;
             output_wait(&p->ow);
@@ -639,7 +647,7 @@ static void fail_with(struct proc *p, char *reason)
 
 void proc_start(struct proc *p, bool by_policy)
 {
-    if (proc_alive(p) || p->doomed)
+    if (proc_alive(p) || p->doomed || p->deciding)
         return;
     ev_timer_stop(p->loop, &p->restart_timer);
     struct proc_event *ev = move_begin(p, ST_STARTING);
@@ -814,6 +822,7 @@ static void child_cb(struct ev_loop *loop, ev_child *w, int revents)
         else
             exec_confirmed(p);
     }
+    ready_drain(p);
     for (int i = 0; i < 2; i++) {
         if (p->out[i].fd >= 0)
             stream_read(p, i, true);
@@ -1001,7 +1010,7 @@ void proc_free(struct proc *p)
     for (int i = 0; i < 2; i++)
         stream_close(p, i);
     output_cancel(&p->ow);
-    ready_stop(p);
+    ready_free(p);  /* now, not at destroy: a successor may want the notify name */
     ev_timer_stop(p->loop, &p->stop_timer);
     ev_timer_stop(p->loop, &p->restart_timer);
     groups_remove(&p->group);

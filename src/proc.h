@@ -140,6 +140,7 @@ struct proc {
     uint64_t next_event;
     int busy;               /* holds: free is deferred while > 0 */
     bool dispatching;
+    bool deciding;          /* the restart policy runs: no new incarnation now */
     bool doomed;
 };
 
@@ -200,6 +201,11 @@ char *proc_tail(const struct proc *p, int stream, size_t lines,
 /* Reopen the output file by its path (SIGHUP, after an outside rotator
  * moved it). */
 void proc_reopen_output(struct proc *p);
+
+/* Read what the readiness fd and the notify socket already hold (the
+ * main process has just been reaped): a report written before the exit
+ * is applied before it (SPEC 1). */
+void ready_drain(struct proc *p);
 
 /* The program says it is ready (a readiness check passed); ignored unless
  * the incarnation is starting or running. */

@@ -90,9 +90,10 @@ static void notify_apply(struct proc *p, char *msg)
     }
 }
 
-static void notify_cb(struct ev_loop *loop, ev_io *w, int revents)
+/* Read the notify socket: up to 16 datagrams.  `reaped`: the main process
+ * has just been reaped, and its own last messages are still accepted. */
+static void notify_read(struct proc *p, bool reaped)
 {
-    struct proc *p = container_of(w, struct proc, ready.notify_w);
     for (int rounds = 0; rounds < 16; rounds++) {
         char buf[NOTIFY_MAX + 1];
         union {
@@ -113,13 +114,28 @@ static void notify_cb(struct ev_loop *loop, ev_io *w, int revents)
                 memcpy(&uc, CMSG_DATA(c), sizeof uc);
                 sender = uc.pid;
             }
-        if (!sender_is_ours(p, sender)) {
+        if (!sender_is_ours(p, sender) && !(reaped && sender == p->st.pid)) {
             log_warn(p->spec->name, "refused a notification from pid %d: not a live "
                      "process of the proc's process group", (int)sender);
             continue;
         }
         notify_apply(p, buf);
     }
+}
+
+static void notify_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+    notify_read(container_of(w, struct proc, ready.notify_w), false);
+}
+
+void ready_drain(struct proc *p)
+{
+    if (p->st.state != ST_RUNNING)
+        return;
+    if (p->ready.fd >= 0)
+        fd_cb(p->loop, &p->ready.fd_w, EV_READ);
+    if (p->ready.notify_fd >= 0 && p->st.state == ST_RUNNING)
+        notify_read(p, true);
 }
 
 /* The proc's notify socket, made once: an abstract address that names tend

@@ -406,6 +406,62 @@ static void test_signal_reaches_the_process_group(void **state)
         "end)\n"), OK);
 }
 
+static void test_tasks_starting_tasks_without_end_are_stopped(void **state)
+{
+    assert_int_equal(run_policy(
+        "local function f() tend.task(f) end\n"
+        "tend.task(f)  -- nests until Lua's C-stack limit: an error, not a crash\n"
+        "tend.task(function() tend.sleep(0.01) tend.exit(42) end)\n"), OK);
+}
+
+static void test_a_bare_yield_ends_the_task(void **state)
+{
+    /* nobody would resume it: an error, and tend does not wait for it */
+    assert_int_equal(run_policy(
+        "tend.task(function() coroutine.yield() end)\n"
+        "tend.task(function() tend.sleep(0.01) tend.exit(42) end)\n"), OK);
+    assert_int_equal(run_policy("tend.task(function() coroutine.yield() end)\n"), 0);
+}
+
+static void test_close_handlers_run_on_a_budget(void **state)
+{
+    assert_int_equal(run_policy(
+        "tend.task(function()\n"
+        "  local g <close> = setmetatable({}, { __close = function() while true do end end })\n"
+        "  error('boom')\n"
+        "end)\n"
+        "tend.task(function() tend.sleep(0.05) tend.exit(42) end)\n"), OK);
+}
+
+static void test_starting_a_proc_from_its_restart_decision_is_refused(void **state)
+{
+    assert_int_equal(run_policy(
+        "local seen = {}\n"
+        "local p\n"
+        "p = tend.proc { name = 'p', cmd = { 'true' },\n"
+        "  restart = function() tend.task(function() p:start() end) return false end }\n"
+        "p:on('*', function(_, st, prev) seen[#seen + 1] = prev.state .. '>' .. st.state end)\n"
+        "tend.task(function()\n"
+        "  local st = p:wait()\n"
+        "  assert(st.state == 'stopped' and st.incarnation == 1, st.state)\n"
+        "  tend.sleep(0.05)\n"
+        "  local got = table.concat(seen, ' ')\n"
+        "  assert(got == 'pending>starting starting>running running>ready ready>stopped', got)\n"
+        "  tend.exit(42)\n"
+        "end)\n"), OK);
+}
+
+static void test_an_infinite_restart_delay_means_no_restart(void **state)
+{
+    assert_int_equal(run_policy(
+        "local p = tend.proc { name = 'p', cmd = { 'true' }, restart = function() return math.huge end }\n"
+        "tend.task(function()\n"
+        "  local st = p:wait()\n"
+        "  assert(st.want == 'down' and not st.restart_at, tostring(st.restart_at))\n"
+        "  tend.exit(42)\n"
+        "end)\n"), OK);
+}
+
 int main(void)
 {
     loop = ev_default_loop(0);
@@ -431,6 +487,11 @@ int main(void)
         cmocka_unit_test(test_one_for_all_restarts_the_other_members),
         cmocka_unit_test(test_limits_are_settable),
         cmocka_unit_test(test_signal_reaches_the_process_group),
+        cmocka_unit_test(test_tasks_starting_tasks_without_end_are_stopped),
+        cmocka_unit_test(test_a_bare_yield_ends_the_task),
+        cmocka_unit_test(test_close_handlers_run_on_a_budget),
+        cmocka_unit_test(test_starting_a_proc_from_its_restart_decision_is_refused),
+        cmocka_unit_test(test_an_infinite_restart_delay_means_no_restart),
         cmocka_unit_test(test_rest_for_one_leaves_earlier_members_alone),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);

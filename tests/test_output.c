@@ -217,6 +217,22 @@ static void test_log_format_json_gives_one_object_a_line(void **state)
     free(policy);
 }
 
+static void test_a_fifo_is_refused_as_an_output_file(void **state)
+{
+    char *fifo = path_in("fifo");
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    char *policy = write_file(dir, "p.lua",
+        "tend.proc { name = 'f', cmd = { 'echo', 'x' }, output = 'fifo', restart = 'never' }\n"
+        "tend.proc { name = 'ok', cmd = { 'echo', 'still-served' }, restart = 'never' }\n");
+    struct tend_run *t = tend_run_sync((const char *[]){"run", policy, NULL}, DEADLINE);
+    assert_int_equal(tend_wait(t, DEADLINE), 1);  /* f failed; tend did not block */
+    assert_non_null(strstr(t->err, "not a regular file"));
+    assert_non_null(strstr(t->out, "ok | still-served"));
+    tend_free(t);
+    free(policy);
+    free(fifo);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -227,6 +243,7 @@ int main(void)
         cmocka_unit_test(test_sighup_reopens_after_an_outside_rotator),
         cmocka_unit_test(test_an_output_path_that_cannot_be_written_is_refused_at_load),
         cmocka_unit_test(test_log_format_json_gives_one_object_a_line),
+        cmocka_unit_test(test_a_fifo_is_refused_as_an_output_file),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -352,6 +352,29 @@ static void test_health_functions_that_never_answer_do_not_pile_up(void **state)
         "end)\n"), OK);
 }
 
+static void test_a_report_written_right_before_exit_counts(void **state)
+{
+    /* the report is in the pipe or the socket when the exit is reaped: it
+     * is applied first, every time */
+    assert_int_equal(run_policy(
+        "local n = os.getenv('NOTIFIER')\n"
+        "local ps = {}\n"
+        "for i = 1, 10 do\n"
+        "  ps[#ps + 1] = tend.proc { name = 'fd' .. i, cmd = { 'sh', '-c', 'echo >&3; exit 0' },\n"
+        "                            ready = tend.ready.fd(3), restart = 'never' }\n"
+        "  ps[#ps + 1] = tend.proc { name = 'nt' .. i, cmd = { n, 'READY=1' },\n"
+        "                            ready = tend.ready.notify(), restart = 'never' }\n"
+        "end\n"
+        "local readied = 0\n"
+        "tend.on('ready', function() readied = readied + 1 end)\n"
+        "tend.task(function()\n"
+        "  for _, p in ipairs(ps) do p:wait() end\n"
+        "  tend.sleep(0)\n"
+        "  assert(readied == #ps, readied .. ' of ' .. #ps .. ' became ready')\n"
+        "  tend.exit(42)\n"
+        "end)\n"), OK);
+}
+
 static void test_bad_readiness_declarations_are_refused(void **state)
 {
     const char *bad[][2] = {
@@ -402,6 +425,7 @@ int main(void)
         cmocka_unit_test(test_stopping_notification_moves_to_stopping),
         cmocka_unit_test(test_after_waits_on_each_kind_of_readiness),
         cmocka_unit_test(test_health_functions_that_never_answer_do_not_pile_up),
+        cmocka_unit_test(test_a_report_written_right_before_exit_counts),
         cmocka_unit_test(test_bad_readiness_declarations_are_refused),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);

@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -74,10 +76,57 @@ static void test_subreaper_adopts_and_reaps_orphans(void **state)
     tmpdir_free(dir);
 }
 
+static void test_an_unhandled_fatal_signal_leaves_no_orphans(void **state)
+{
+    char *dir = tmpdir_new();
+    char policy[4400], pidfile[256];
+    snprintf(pidfile, sizeof pidfile, "%s/gc", dir);
+    snprintf(policy, sizeof policy,
+             "tend.proc { name = 'p', cmd = { 'sh', '-c', 'sleep 300 & echo $! > %s; wait' } }\n",
+             pidfile);
+    char *path = write_file(dir, "policy.lua", policy);
+    struct tend_run *t = tend_start((const char *[]){"run", path, NULL});
+    assert_true(file_wait_for(pidfile, "\n", DEADLINE));
+    pid_t gc;
+    assert_int_equal(read_pids(pidfile, &gc, 1), 1);
+    kill(t->pid, SIGUSR1);  /* tend does not handle it: it dies of it */
+    assert_int_equal(tend_wait(t, DEADLINE), 128 + SIGUSR1);
+    assert_true(pid_wait_gone(gc, DEADLINE));
+    tend_free(t);
+    free(path);
+    tmpdir_free(dir);
+}
+
+static void test_a_proc_run_as_another_user_dies_with_tend(void **state)
+{
+    if (geteuid() != 0)
+        skip();
+    char *dir = tmpdir_new();
+    char policy[4400], pidfile[256];
+    snprintf(pidfile, sizeof pidfile, "%s/pid", dir);
+    chmod(dir, 0777);
+    snprintf(policy, sizeof policy,
+             "tend.proc { name = 'p', user = 'nobody', cmd = { 'sh', '-c', 'echo $$ > %s; exec sleep 300' } }\n",
+             pidfile);
+    char *path = write_file(dir, "policy.lua", policy);
+    struct tend_run *t = tend_start((const char *[]){"run", path, NULL});
+    assert_true(file_wait_for(pidfile, "\n", DEADLINE));
+    pid_t child;
+    assert_int_equal(read_pids(pidfile, &child, 1), 1);
+    kill(t->pid, SIGKILL);
+    tend_wait(t, DEADLINE);
+    assert_true(pid_wait_gone(child, DEADLINE));  /* PR_SET_PDEATHSIG survived setuid */
+    tend_free(t);
+    free(path);
+    tmpdir_free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_subreaper_adopts_and_reaps_orphans),
+        cmocka_unit_test(test_an_unhandled_fatal_signal_leaves_no_orphans),
+        cmocka_unit_test(test_a_proc_run_as_another_user_dies_with_tend),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

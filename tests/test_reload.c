@@ -113,12 +113,44 @@ static void test_a_broken_file_is_rejected_and_the_running_set_kept(void **state
     free(policy);
 }
 
+static void test_reload_of_changed_procs_not_running_and_twice_in_a_row(void **state)
+{
+    char *policy = write_file(dir, "p.lua",
+        "tend.proc { name = 'idle', cmd = { 'sleep', '1' }, autostart = false }\n"
+        "tend.proc { name = 'slow', cmd = { 'sh', '-c', 'trap \"sleep 0.3; exit 0\" TERM;"
+        " while :; do sleep 0.05; done' } }\n");
+    struct tend_run *t = tend_start((const char *[]){"run", policy, NULL});
+    assert_true(tend_expect(t, 2, "slow: started (pid ", DEADLINE));
+    /* idle is not running: replaced at once; slow is stopping slowly */
+    free(write_file(dir, "p.lua",
+        "tend.proc { name = 'idle', cmd = { 'sleep', '2' }, autostart = false }\n"
+        "tend.proc { name = 'slow', cmd = { 'sh', '-c', 'trap \"sleep 0.3; exit 0\" TERM;"
+        " while :; do sleep 0.06; done' } }\n"));
+    kill(t->pid, SIGHUP);
+    assert_true(tend_expect(t, 2, "reloaded", DEADLINE));
+    /* and again while the first slow is still on its way out */
+    free(write_file(dir, "p.lua",
+        "tend.proc { name = 'idle', cmd = { 'sleep', '3' }, autostart = false }\n"
+        "tend.proc { name = 'slow', cmd = { 'sh', '-c', 'trap \"sleep 0.3; exit 0\" TERM;"
+        " while :; do sleep 0.07; done' } }\n"));
+    kill(t->pid, SIGHUP);
+    assert_true(tend_expect(t, 2, "slow: exited with code 0", DEADLINE));
+    assert_true(tend_expect(t, 2, "slow: started", DEADLINE));
+    const char *second = strstr(strstr(t->err, "slow: started") + 1, "slow: started");
+    assert_non_null(second);  /* one new incarnation, after the old one ended */
+    kill(t->pid, SIGTERM);
+    assert_int_equal(tend_wait(t, DEADLINE), 0);
+    tend_free(t);
+    free(policy);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reload_keeps_restarts_stops_and_starts),
         cmocka_unit_test(test_a_broken_file_is_rejected_and_the_running_set_kept),
+        cmocka_unit_test(test_reload_of_changed_procs_not_running_and_twice_in_a_row),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
