@@ -2,8 +2,10 @@
 #include "ctl.h"
 
 #include <errno.h>
+#include <math.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,8 +59,8 @@ struct conn {
     char *in;                 /* input held: a partial line, or lines that wait */
     size_t inlen, incap;
     bool skipping;            /* dropping an oversized line up to its newline */
-    char *out;                /* replies not yet written: out[outstart..outend) */
-    size_t outstart, outend, outcap;
+    struct ctl_buf out;       /* replies not yet written: out.p[outstart..out.len) */
+    size_t outstart;
     struct request *req;      /* the request being answered */
     struct proc *follow;      /* logs -f: the proc followed */
     struct proc_listener *listener;
@@ -245,7 +247,7 @@ fail:
 
 /* ---- statuses as JSON ---- */
 
-/* A JSON string; bytes that are not UTF-8 become '?'. */
+/* A JSON string for jansson; bytes that are not UTF-8 become '?'. */
 static json_t *jstr(const char *s)
 {
     json_t *j = json_string(s ? s : "");
@@ -260,87 +262,379 @@ static json_t *jstr(const char *s)
     return j;
 }
 
-/* "2026-11-26T16:45:01.123Z" for a monotonic time. */
-static void iso_wall(double mono, char *buf, size_t n)
+/* A status reply holds ~300 bytes a proc: the text is written straight
+ * into the output buffer, not built as a jansson tree and then dumped
+ * (which cost ~10 us a proc).  What is written is byte for byte what
+ * json_dumps(JSON_COMPACT) made of the tree. */
+
+/* Room for `n` more bytes. */
+static void buf_reserve(struct ctl_buf *b, size_t n)
 {
-    double wall = mono + (now_wall() - now_mono());
+    if (b->cap - b->len >= n)
+        return;
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap - b->len < n)
+        cap *= 2;
+    b->p = xrealloc(b->p, cap);
+    b->cap = cap;
+}
+
+static void buf_put(struct ctl_buf *b, const char *s, size_t n)
+{
+    if (n == 0)
+        return;
+    buf_reserve(b, n);
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+}
+
+#define buf_lit(b, s) buf_put((b), "" s, sizeof(s) - 1)
+
+static const char digit_pairs[] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
+/* `v` in decimal, right-aligned to end at `end`; the first digit. */
+static char *u64_digits(uint64_t v, char *end)
+{
+    char *p = end;
+    while (v >= 100) {
+        p -= 2;
+        memcpy(p, digit_pairs + 2 * (v % 100), 2);
+        v /= 100;
+    }
+    if (v >= 10) {
+        p -= 2;
+        memcpy(p, digit_pairs + 2 * v, 2);
+    } else {
+        *--p = (char)('0' + v);
+    }
+    return p;
+}
+
+static void buf_int(struct ctl_buf *b, long long v)
+{
+    char tmp[24], *end = tmp + sizeof tmp;
+    char *p = u64_digits(v < 0 ? -(uint64_t)v : (uint64_t)v, end);
+    if (v < 0)
+        *--p = '-';
+    buf_put(b, p, (size_t)(end - p));
+}
+
+/* Whether s[0..n) is UTF-8 as jansson accepts it: no overlong forms, no
+ * surrogates, nothing past U+10FFFF. */
+static bool utf8_ok(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = s[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t k;
+        uint32_t v;
+        if (c >= 0xC2 && c <= 0xDF)
+            k = 2, v = c & 0x1F;
+        else if (c >= 0xE0 && c <= 0xEF)
+            k = 3, v = c & 0x0F;
+        else if (c >= 0xF0 && c <= 0xF4)
+            k = 4, v = c & 0x07;
+        else
+            return false;
+        if (n - i < k)
+            return false;
+        for (size_t j = 1; j < k; j++) {
+            if ((s[i + j] & 0xC0) != 0x80)
+                return false;
+            v = (v << 6) | (s[i + j] & 0x3F);
+        }
+        if (v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF) || (k == 3 && v < 0x800) ||
+            (k == 4 && v < 0x10000))
+            return false;
+        i += k;
+    }
+    return true;
+}
+
+/* `s` (NULL: "") as a JSON string, escaped as jansson's dump escapes:
+ * '"', '\\' and the control characters (\b \t \n \f \r, else \u00XX);
+ * other bytes as they are.  Not UTF-8: each byte over 0x7F becomes '?'
+ * (what jstr does).  One pass over `s`, without a strlen first. */
+static void buf_str(struct ctl_buf *b, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    const unsigned char *u = (const unsigned char *)(s ? s : ""), *q = u;
+    size_t start = b->len;
+    unsigned high = 0;  /* the bytes copied, or-ed: any over 0x7F? */
+    buf_reserve(b, 64);
+    char *o = b->p + b->len, *room = b->p + b->cap - 8;  /* an escape and the '"' fit */
+    *o++ = '"';
+    for (;; q++) {
+        unsigned char c = *q;
+        if (o >= room) {
+            b->len = (size_t)(o - b->p);
+            buf_reserve(b, 64);
+            o = b->p + b->len;
+            room = b->p + b->cap - 8;
+        }
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            high |= c;
+            *o++ = (char)c;
+            continue;
+        }
+        if (c == 0)
+            break;
+        *o++ = '\\';
+        switch (c) {
+        case '"': *o++ = '"'; break;
+        case '\\': *o++ = '\\'; break;
+        case '\b': *o++ = 'b'; break;
+        case '\t': *o++ = 't'; break;
+        case '\n': *o++ = 'n'; break;
+        case '\f': *o++ = 'f'; break;
+        case '\r': *o++ = 'r'; break;
+        default:
+            memcpy(o, "u00", 3);
+            o[3] = hex[c >> 4];
+            o[4] = hex[c & 15];
+            o += 5;
+        }
+    }
+    *o++ = '"';
+    b->len = (size_t)(o - b->p);
+    /* escapes are ASCII: the bytes over 0x7F written are those of `s` */
+    if ((high & 0x80) && !utf8_ok(u, (size_t)(q - u)))
+        for (char *p = b->p + start; p < o; p++)
+            if ((unsigned char)*p >= 0x80)
+                *p = '?';
+}
+
+/* `v` as jansson prints a real: printf's "%.17g", then ".0" added when
+ * there is neither a '.' nor an 'e', and no '+' or leading zeros in the
+ * exponent.  Reals from 1 to 1e17 (every time tend keeps) are rounded
+ * here exactly as printf rounds (to nearest, ties to even, on the exact
+ * binary value), without printf's multiple-precision arithmetic. */
+static void buf_real(struct ctl_buf *b, double v)
+{
+    static const uint64_t pow10[] = {
+        1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL,
+        100000000ULL, 1000000000ULL, 10000000000ULL, 100000000000ULL,
+        1000000000000ULL, 10000000000000ULL, 100000000000000ULL,
+        1000000000000000ULL, 10000000000000000ULL, 100000000000000000ULL};
+    char tmp[40];
+    if (v >= 1 && v < 1e17) {
+        uint64_t bits;
+        memcpy(&bits, &v, sizeof bits);
+        int e = (int)((bits >> 52) & 0x7FF) - 1075;  /* v = m * 2^e, exactly */
+        uint64_t m = (bits & ((1ULL << 52) - 1)) | (1ULL << 52);
+        uint64_t whole = e >= 0 ? m << e : m >> -e;
+        int d = 1;  /* digits before the point */
+        while (d < 17 && whole >= pow10[d])
+            d++;
+        int k = 17 - d;  /* and after it */
+        uint64_t q;      /* v * 10^k, rounded */
+        if (e >= 0) {
+            q = whole * pow10[k];
+        } else {
+            unsigned __int128 x = (unsigned __int128)m * pow10[k];
+            int s = -e;
+            unsigned __int128 rest = x & (((unsigned __int128)1 << s) - 1);
+            unsigned __int128 half = (unsigned __int128)1 << (s - 1);
+            q = (uint64_t)(x >> s);
+            if (rest > half || (rest == half && (q & 1)))
+                q++;
+        }
+        if (q < pow10[17]) {  /* else rounding carried into another digit */
+            char *digits = u64_digits(q, tmp + 17);  /* 17 of them */
+            int last = 17;
+            while (last > d && digits[last - 1] == '0')
+                last--;
+            buf_reserve(b, 20);
+            char *o = b->p + b->len;
+            memcpy(o, digits, (size_t)d);
+            o += d;
+            *o++ = '.';
+            if (last == d) {
+                *o++ = '0';
+            } else {
+                memcpy(o, digits + d, (size_t)(last - d));
+                o += last - d;
+            }
+            b->len = (size_t)(o - b->p);
+            return;
+        }
+    }
+    int n = snprintf(tmp, sizeof tmp - 2, "%.17g", v);
+    if (n < 0 || (size_t)n >= sizeof tmp - 2)
+        n = snprintf(tmp, sizeof tmp, "0.0");
+    for (char *p = tmp; *p; p++)
+        if (*p == ',')  /* a locale's decimal point */
+            *p = '.';
+    char *ex = strchr(tmp, 'e');
+    if (!ex && !strchr(tmp, '.')) {
+        memcpy(tmp + n, ".0", 3);
+        n += 2;
+    } else if (ex) {
+        char *from = ex + 1, *to = ex + 1;
+        if (*from == '+')
+            from++;
+        else if (*from == '-')
+            from++, to++;
+        while (*from == '0' && from[1])
+            from++;
+        memmove(to, from, strlen(from) + 1);
+        n = (int)strlen(tmp);
+    }
+    buf_put(b, tmp, (size_t)n);
+}
+
+/* "2026-11-26T16:45:01" of the last second asked for: statuses in one
+ * reply mostly share it. */
+static time_t wall_secs_cached = -1;
+static char wall_date[64];
+static size_t wall_date_len;
+
+/* ,"KEY":T,"KEY_wall":"2026-11-26T16:45:01.123Z" for a monotonic time;
+ * `offset` is the wall clock less the monotonic clock. */
+static void buf_time(struct ctl_buf *b, const char *key, double t, double offset)
+{
+    if (!isfinite(t))
+        return;  /* never so: jansson has no such number either */
+    size_t klen = strlen(key);
+    buf_reserve(b, 2 * klen + 16);
+    buf_lit(b, ",\"");
+    buf_put(b, key, klen);
+    buf_lit(b, "\":");
+    buf_real(b, t);
+    buf_lit(b, ",\"");
+    buf_put(b, key, klen);
+    buf_lit(b, "_wall\":\"");
+    double wall = t + offset;
     time_t secs = (time_t)wall;
     int ms = (int)((wall - (double)secs) * 1000);
     if (ms > 999)
         ms = 999;
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    size_t k = strftime(buf, n, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + k, n - k, ".%03dZ", ms);
+    if (secs != wall_secs_cached || wall_secs_cached < 0) {
+        struct tm tm;
+        gmtime_r(&secs, &tm);
+        wall_date_len = strftime(wall_date, sizeof wall_date, "%Y-%m-%dT%H:%M:%S", &tm);
+        wall_secs_cached = secs;
+    }
+    buf_put(b, wall_date, wall_date_len);
+    char tail[24];
+    if (ms >= 0) {
+        tail[0] = '.';
+        tail[1] = (char)('0' + ms / 100);
+        memcpy(tail + 2, digit_pairs + 2 * (ms % 100), 2);
+        memcpy(tail + 4, "Z\"", 2);
+        buf_put(b, tail, 6);
+    } else {  /* before 1970 */
+        buf_put(b, tail, (size_t)snprintf(tail, sizeof tail, ".%03dZ\"", ms));
+    }
 }
 
-static void set_time(json_t *o, const char *key, double t)
+/* ,"KEY":"VALUE" */
+static void buf_field_str(struct ctl_buf *b, const char *key, const char *value)
 {
-    char wkey[64], iso[40];
-    json_object_set_new(o, key, json_real(t));
-    snprintf(wkey, sizeof wkey, "%s_wall", key);
-    iso_wall(t, iso, sizeof iso);
-    json_object_set_new(o, wkey, json_string(iso));
+    buf_lit(b, ",\"");
+    buf_put(b, key, strlen(key));
+    buf_lit(b, "\":");
+    buf_str(b, value);
 }
 
-json_t *ctl_status_json(const struct status *st, const char *name)
+/* ,"KEY":N */
+static void buf_field_int(struct ctl_buf *b, const char *key, long long v)
 {
-    json_t *o = json_object();
-    json_object_set_new(o, "name", jstr(name));
-    json_object_set_new(o, "state", json_string(status_state_name(st->state)));
-    json_object_set_new(o, "incarnation", json_integer(st->incarnation));
-    json_object_set_new(o, "restarts", json_integer(st->restarts));
-    json_object_set_new(o, "want", json_string(st->want_up ? "up" : "down"));
+    buf_lit(b, ",\"");
+    buf_put(b, key, strlen(key));
+    buf_lit(b, "\":");
+    buf_int(b, v);
+}
+
+/* The fields in the order the jansson tree had them. */
+static void status_write(struct ctl_buf *b, const struct status *st, const char *name,
+                         double offset)
+{
+    buf_lit(b, "{\"name\":");
+    buf_str(b, name);
+    buf_field_str(b, "state", status_state_name(st->state));
+    buf_field_int(b, "incarnation", st->incarnation);
+    buf_field_int(b, "restarts", st->restarts);
+    buf_field_str(b, "want", st->want_up ? "up" : "down");
     if (st->gave_up)
-        json_object_set_new(o, "gave_up", jstr(st->gave_up));
+        buf_field_str(b, "gave_up", st->gave_up);
     if (st->restart_at > 0)
-        set_time(o, "restart_at", st->restart_at);
+        buf_time(b, "restart_at", st->restart_at, offset);
     if (st->pid > 0)
-        json_object_set_new(o, "pid", json_integer(st->pid));
+        buf_field_int(b, "pid", st->pid);
     if (st->status_text)
-        json_object_set_new(o, "status_text", jstr(st->status_text));
+        buf_field_str(b, "status_text", st->status_text);
     if (status_health_name(st->health))
-        json_object_set_new(o, "health", json_string(status_health_name(st->health)));
+        buf_field_str(b, "health", status_health_name(st->health));
     if (st->health_failure)
-        json_object_set_new(o, "health_failure", jstr(st->health_failure));
+        buf_field_str(b, "health_failure", st->health_failure);
     switch (st->state) {
     case ST_STARTING:
-        set_time(o, "since", st->since);
+        buf_time(b, "since", st->since, offset);
         break;
     case ST_READY:
-        set_time(o, "started_at", st->started_at);
-        set_time(o, "ready_at", st->ready_at);
+        buf_time(b, "started_at", st->started_at, offset);
+        buf_time(b, "ready_at", st->ready_at, offset);
         break;
     case ST_RUNNING:
-        set_time(o, "started_at", st->started_at);
+        buf_time(b, "started_at", st->started_at, offset);
         break;
     case ST_STOPPING:
         if (st->started_at > 0)
-            set_time(o, "started_at", st->started_at);
-        set_time(o, "deadline", st->deadline);
+            buf_time(b, "started_at", st->started_at, offset);
+        buf_time(b, "deadline", st->deadline, offset);
         break;
     case ST_STOPPED:
     case ST_KILLED:
         if (st->state == ST_STOPPED) {
-            json_object_set_new(o, "exit_code", json_integer(st->exit_code));
+            buf_field_int(b, "exit_code", st->exit_code);
         } else {
-            json_object_set_new(o, "signal", json_string(signal_name(st->signal)));
-            json_object_set_new(o, "core_dumped", json_boolean(st->core_dumped));
+            buf_field_str(b, "signal", signal_name(st->signal));
+            if (st->core_dumped)
+                buf_lit(b, ",\"core_dumped\":true");
+            else
+                buf_lit(b, ",\"core_dumped\":false");
         }
         if (st->started_at > 0)
-            set_time(o, "started_at", st->started_at);
-        set_time(o, "ended_at", st->ended_at);
-        json_object_set_new(o, "tail", jstr(st->tail));
+            buf_time(b, "started_at", st->started_at, offset);
+        buf_time(b, "ended_at", st->ended_at, offset);
+        buf_field_str(b, "tail", st->tail);
         break;
     case ST_FAILED:
-        json_object_set_new(o, "reason", jstr(st->reason));
+        buf_field_str(b, "reason", st->reason);
         if (st->ended_at > 0)
-            set_time(o, "ended_at", st->ended_at);
+            buf_time(b, "ended_at", st->ended_at, offset);
         break;
     default:
         break;
     }
-    return o;
+    buf_lit(b, "}");
+}
+
+void ctl_status_write(struct ctl_buf *b, const struct status *st, const char *name)
+{
+    status_write(b, st, name, now_wall() - now_mono());
+}
+
+/* [status,...] of `procs`. */
+static void statuses_write(struct ctl_buf *b, struct proc *const *procs, size_t n)
+{
+    double offset = now_wall() - now_mono();
+    buf_reserve(b, 320 * n + 2);
+    buf_lit(b, "[");
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            buf_lit(b, ",");
+        status_write(b, &procs[i]->st, procs[i]->spec->name, offset);
+    }
+    buf_lit(b, "]");
 }
 
 /* How an incarnation ended, for error messages ("exited with code 3"). */
@@ -362,39 +656,40 @@ static char *describe_end(const struct status *st)
 
 static size_t out_len(const struct conn *c)
 {
-    return c->outend - c->outstart;
+    return c->out.len - c->outstart;
 }
 
-static void out_append(struct conn *c, const char *p, size_t n)
+/* The output buffer, to append about `need` bytes to; what was sent is
+ * dropped first when that makes room. */
+static struct ctl_buf *out_buf(struct conn *c, size_t need)
 {
-    if (c->outend + n > c->outcap && c->outstart > 0) {
-        memmove(c->out, c->out + c->outstart, out_len(c));
-        c->outend -= c->outstart;
+    if (c->outstart > 0 && c->out.cap - c->out.len < need) {
+        memmove(c->out.p, c->out.p + c->outstart, out_len(c));
+        c->out.len -= c->outstart;
         c->outstart = 0;
     }
-    if (c->outend + n > c->outcap) {
-        size_t cap = c->outcap ? c->outcap : 4096;
-        while (cap < c->outend + n)
-            cap *= 2;
-        c->out = xrealloc(c->out, cap);
-        c->outcap = cap;
-    }
-    memcpy(c->out + c->outend, p, n);
-    c->outend += n;
+    return &c->out;
 }
 
-/* Queue one message (taken over) as a line; the write watcher sends it. */
+/* The line appended to the output is complete: the write watcher sends it. */
+static void out_ready(struct conn *c)
+{
+    buf_lit(&c->out, "\n");
+    if (!ev_is_active(&c->ww))
+        ev_io_start(c->ctl->loop, &c->ww);
+}
+
+/* Queue one message (taken over) as a line. */
 static void conn_send(struct conn *c, json_t *msg)
 {
     char *s = json_dumps(msg, JSON_COMPACT);
     json_decref(msg);
     if (!s)
         s = xstrdup("{\"ok\": false, \"error\": \"cannot encode the reply\"}");
-    out_append(c, s, strlen(s));
-    out_append(c, "\n", 1);
+    size_t n = strlen(s);
+    buf_put(out_buf(c, n + 1), s, n);
     free(s);
-    if (!ev_is_active(&c->ww))
-        ev_io_start(c->ctl->loop, &c->ww);
+    out_ready(c);
 }
 
 static void conn_ok(struct conn *c, json_t *result)
@@ -406,11 +701,11 @@ static void conn_ok(struct conn *c, json_t *result)
     conn_send(c, r);
 }
 
-static void conn_error(struct conn *c, json_t *result, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static void conn_error(struct conn *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
-/* An error reply, with the statuses reached so far when there are some. */
-static void conn_error(struct conn *c, json_t *result, const char *fmt, ...)
+/* An error reply. */
+static void conn_error(struct conn *c, const char *fmt, ...)
 {
     char *msg;
     va_list ap;
@@ -421,10 +716,27 @@ static void conn_error(struct conn *c, json_t *result, const char *fmt, ...)
     json_t *r = json_object();
     json_object_set_new(r, "ok", json_false());
     json_object_set_new(r, "error", jstr(msg ? msg : "out of memory"));
-    if (result)
-        json_object_set_new(r, "result", result);
     free(msg);
     conn_send(c, r);
+}
+
+/* A reply of statuses, written straight into the output:
+ * {"ok":true,"result":[...]}, or with an error (NULL: none)
+ * {"ok":false,"error":"...","result":[...]}. */
+static void conn_statuses(struct conn *c, struct proc *const *procs, size_t n,
+                          const char *err)
+{
+    struct ctl_buf *b = out_buf(c, 320 * n + 256);
+    if (err) {
+        buf_lit(b, "{\"ok\":false,\"error\":");
+        buf_str(b, err);
+        buf_lit(b, ",\"result\":");
+    } else {
+        buf_lit(b, "{\"ok\":true,\"result\":");
+    }
+    statuses_write(b, procs, n);
+    buf_lit(b, "}");
+    out_ready(c);
 }
 
 /* ---- connections ---- */
@@ -466,7 +778,7 @@ static void conn_close(struct conn *c)
         c->next->prev = c->prev;
     ctl->nconns--;
     free(c->in);
-    free(c->out);
+    free(c->out.p);
     free(c);
 }
 
@@ -488,20 +800,20 @@ static void conn_new(struct ctl *ctl, int fd)
     struct ucred cred;
     socklen_t len = sizeof cred;
     if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
-        conn_error(c, NULL, "cannot tell who you are: %s", strerror(errno));
+        conn_error(c, "cannot tell who you are: %s", strerror(errno));
         c->closing = true;
         return;
     }
     if (cred.uid != getuid() && cred.uid != 0) {
         log_warn(NULL, "control socket: refused a client of uid %u (pid %d)",
                  (unsigned)cred.uid, (int)cred.pid);
-        conn_error(c, NULL, "permission denied: uid %u may not control this tend "
+        conn_error(c, "permission denied: uid %u may not control this tend "
                    "(it runs as uid %u)", (unsigned)cred.uid, (unsigned)getuid());
         c->closing = true;
         return;
     }
     if (ctl->nconns > CONNS_MAX) {
-        conn_error(c, NULL, "too many connections (%d)", CONNS_MAX);
+        conn_error(c, "too many connections (%d)", CONNS_MAX);
         c->closing = true;
         return;
     }
@@ -541,7 +853,7 @@ static void conn_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
     struct conn *c = w->data;
     while (out_len(c) > 0) {
-        ssize_t n = send(c->fd, c->out + c->outstart, out_len(c), MSG_NOSIGNAL);
+        ssize_t n = send(c->fd, c->out.p + c->outstart, out_len(c), MSG_NOSIGNAL);
         if (n > 0) {
             c->outstart += (size_t)n;
             continue;
@@ -554,11 +866,11 @@ static void conn_write_cb(struct ev_loop *loop, ev_io *w, int revents)
         return;
     }
     if (out_len(c) == 0) {
-        c->outstart = c->outend = 0;
-        if (c->outcap > 64 * 1024) {  /* a big reply went out: give it back */
-            free(c->out);
-            c->out = NULL;
-            c->outcap = 0;
+        c->outstart = c->out.len = 0;
+        if (c->out.cap > 64 * 1024) {  /* a big reply went out: give it back */
+            free(c->out.p);
+            c->out.p = NULL;
+            c->out.cap = 0;
         }
         ev_io_stop(loop, &c->ww);
         if (c->closing) {
@@ -597,7 +909,7 @@ static void in_append(struct conn *c, const char *p, size_t n)
 
 static void too_long(struct conn *c)
 {
-    conn_error(c, NULL, "request too long (over %d bytes)", CTL_REQUEST_MAX);
+    conn_error(c, "request too long (over %d bytes)", CTL_REQUEST_MAX);
 }
 
 /* Take bytes from the client: whole lines are handled while the
@@ -878,11 +1190,11 @@ static void request_go(struct request *r)
 static void request_answer(struct request *r)
 {
     struct conn *c = r->c;
-    json_t *result = json_array();
+    struct proc **procs = xcalloc(r->n ? r->n : 1, sizeof *procs);
     char *err = NULL;
     for (size_t i = 0; i < r->n; i++) {
         struct target *t = &r->t[i];
-        json_array_append_new(result, ctl_status_json(&t->p->st, t->p->spec->name));
+        procs[i] = t->p;
         if (t->done && t->ok)
             continue;
         char *what;
@@ -908,10 +1220,8 @@ static void request_answer(struct request *r)
         free(err);
         err = msg;
     }
-    if (err)
-        conn_error(c, result, "%s", err);
-    else
-        conn_ok(c, result);
+    conn_statuses(c, procs, r->n, err);
+    free(procs);
     free(err);
     request_free(r);
     conn_wake(c);
@@ -944,11 +1254,11 @@ static struct proc **req_procs(struct conn *c, json_t *req, const char *cmd, boo
     json_t *names = json_object_get(req, "names");
     size_t k = names ? json_array_size(names) : 0;
     if (names && !json_is_array(names)) {
-        conn_error(c, NULL, "%s: \"names\" must be an array of proc names", cmd);
+        conn_error(c, "%s: \"names\" must be an array of proc names", cmd);
         return NULL;
     }
     if (k == 0 && !all) {
-        conn_error(c, NULL, "%s: which procs? (\"names\" is empty)", cmd);
+        conn_error(c, "%s: which procs? (\"names\" is empty)", cmd);
         return NULL;
     }
     size_t total = k ? k : manager_count(m);
@@ -965,9 +1275,9 @@ static struct proc **req_procs(struct conn *c, json_t *req, const char *cmd, boo
         if (!p) {
             char *known = known_names(m);
             if (json_is_string(v))
-                conn_error(c, NULL, "no proc named '%s' (%s)", json_string_value(v), known);
+                conn_error(c, "no proc named '%s' (%s)", json_string_value(v), known);
             else
-                conn_error(c, NULL, "%s: \"names\" must be an array of proc names", cmd);
+                conn_error(c, "%s: \"names\" must be an array of proc names", cmd);
             free(known);
             free(procs);
             return NULL;
@@ -990,7 +1300,7 @@ static bool req_seconds(struct conn *c, json_t *req, const char *cmd, const char
     if (!v)
         return true;
     if (!json_is_number(v) || json_number_value(v) < 0 || json_number_value(v) > 1e9) {
-        conn_error(c, NULL, "%s: \"%s\" must be a number of seconds (0 or more)", cmd, key);
+        conn_error(c, "%s: \"%s\" must be a number of seconds (0 or more)", cmd, key);
         return false;
     }
     *out = json_number_value(v);
@@ -1004,7 +1314,7 @@ static bool req_flag(struct conn *c, json_t *req, const char *cmd, const char *k
     json_t *v = json_object_get(req, key);
     *out = v && json_is_true(v);
     if (v && !json_is_boolean(v)) {
-        conn_error(c, NULL, "%s: \"%s\" must be true or false", cmd, key);
+        conn_error(c, "%s: \"%s\" must be true or false", cmd, key);
         return false;
     }
     return true;
@@ -1016,7 +1326,7 @@ static bool all_alive(struct conn *c, struct proc **procs, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         if (!proc_alive(procs[i])) {
-            conn_error(c, NULL, "%s is not running (it is %s)", procs[i]->spec->name,
+            conn_error(c, "%s is not running (it is %s)", procs[i]->spec->name,
                        status_state_name(procs[i]->st.state));
             free(procs);
             return false;
@@ -1030,11 +1340,8 @@ static void cmd_status(struct conn *c, json_t *req)
     struct proc **procs = req_procs(c, req, "status", true, &n);
     if (!procs)
         return;
-    json_t *result = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(result, ctl_status_json(&procs[i]->st, procs[i]->spec->name));
+    conn_statuses(c, procs, n, NULL);
     free(procs);
-    conn_ok(c, result);
 }
 
 /* start and restart: the new (or current) incarnation ready, or terminal. */
@@ -1047,7 +1354,7 @@ static void start_or_restart(struct conn *c, json_t *req, const char *cmd, bool 
         return;
     if (manager_shutting_down(m)) {
         free(procs);
-        conn_error(c, NULL, "%s: tend is shutting down", cmd);
+        conn_error(c, "%s: tend is shutting down", cmd);
         return;
     }
     struct request *r = request_new(c, cmd, procs, n);
@@ -1127,26 +1434,23 @@ static void cmd_signal(struct conn *c, json_t *req)
     else if (json_is_integer(v) && json_integer_value(v) > 0 && json_integer_value(v) < NSIG)
         sig = (int)json_integer_value(v);
     if (sig < 0) {
-        conn_error(c, NULL, "signal: \"signal\" must be a signal name such as \"HUP\"");
+        conn_error(c, "signal: \"signal\" must be a signal name such as \"HUP\"");
         return;
     }
     size_t n;
     struct proc **procs = req_procs(c, req, "signal", false, &n);
     if (!procs || !all_alive(c, procs, n))
         return;
-    json_t *result = json_array();
     for (size_t i = 0; i < n; i++) {
         if (proc_signal(procs[i], sig) != 0 && errno != ESRCH) {
-            json_decref(result);
-            conn_error(c, NULL, "signal %s to %s: %s", signal_name(sig),
+            conn_error(c, "signal %s to %s: %s", signal_name(sig),
                        procs[i]->spec->name, strerror(errno));
             free(procs);
             return;
         }
-        json_array_append_new(result, ctl_status_json(&procs[i]->st, procs[i]->spec->name));
     }
+    conn_statuses(c, procs, n, NULL);
     free(procs);
-    conn_ok(c, result);
 }
 
 static void cmd_wait(struct conn *c, json_t *req)
@@ -1157,7 +1461,7 @@ static void cmd_wait(struct conn *c, json_t *req)
         !req_seconds(c, req, "wait", "timeout", &timeout, -1))
         return;
     if (ready && exit) {
-        conn_error(c, NULL, "wait: \"ready\" or \"exit\", not both");
+        conn_error(c, "wait: \"ready\" or \"exit\", not both");
         return;
     }
     size_t n;
@@ -1259,13 +1563,13 @@ static void cmd_logs(struct conn *c, json_t *req)
         const char *s = json_is_string(v) ? json_string_value(v) : "";
         stream = strcmp(s, "stdout") == 0 ? 0 : strcmp(s, "stderr") == 0 ? 1 : -2;
         if (stream == -2) {
-            conn_error(c, NULL, "logs: \"stream\" must be \"stdout\" or \"stderr\"");
+            conn_error(c, "logs: \"stream\" must be \"stdout\" or \"stderr\"");
             return;
         }
     }
     if ((v = json_object_get(req, "lines"))) {
         if (!json_is_integer(v) || json_integer_value(v) < 0) {
-            conn_error(c, NULL, "logs: \"lines\" must be a whole number (0 or more)");
+            conn_error(c, "logs: \"lines\" must be a whole number (0 or more)");
             return;
         }
         want = (size_t)json_integer_value(v);
@@ -1276,7 +1580,7 @@ static void cmd_logs(struct conn *c, json_t *req)
         return;
     if (n != 1) {
         free(procs);
-        conn_error(c, NULL, "logs: one proc at a time");
+        conn_error(c, "logs: one proc at a time");
         return;
     }
     struct proc *p = procs[0];
@@ -1301,7 +1605,7 @@ static void cmd_reload(struct conn *c, json_t *req)
 {
     char *err = NULL;
     if (manager_reload(c->ctl->m, &err) != 0)
-        conn_error(c, NULL, "reload: %s", err ? err : "failed");
+        conn_error(c, "reload: %s", err ? err : "failed");
     else
         conn_ok(c, NULL);
     free(err);
@@ -1368,13 +1672,13 @@ static void handle_line(struct conn *c, char *line, size_t len)
     json_error_t jerr;
     json_t *req = json_loadb(line + skip, len - skip, JSON_REJECT_DUPLICATES, &jerr);
     if (!req) {
-        conn_error(c, NULL, "malformed request: %s (at byte %d)", jerr.text, jerr.position);
+        conn_error(c, "malformed request: %s (at byte %d)", jerr.text, jerr.position);
         return;
     }
     json_t *cmdv = json_object_get(req, "cmd");
     const char *cmd = json_string_value(cmdv);
     if (!json_is_object(req) || !cmd) {
-        conn_error(c, NULL, "a request is a JSON object with a \"cmd\" string");
+        conn_error(c, "a request is a JSON object with a \"cmd\" string");
         json_decref(req);
         return;
     }
@@ -1383,7 +1687,7 @@ static void handle_line(struct conn *c, char *line, size_t len)
         if (strcmp(commands[i].name, cmd) == 0)
             k = &commands[i];
     if (!k) {
-        conn_error(c, NULL, "unknown command '%s'", cmd);
+        conn_error(c, "unknown command '%s'", cmd);
         json_decref(req);
         return;
     }
@@ -1394,7 +1698,7 @@ static void handle_line(struct conn *c, char *line, size_t len)
         for (size_t i = 0; !ok && i < ARRAY_LEN(k->fields) && k->fields[i]; i++)
             ok = strcmp(key, k->fields[i]) == 0;
         if (!ok) {
-            conn_error(c, NULL, "%s: unknown field '%s'", cmd, key);
+            conn_error(c, "%s: unknown field '%s'", cmd, key);
             json_decref(req);
             return;
         }
@@ -1410,7 +1714,7 @@ void ctl_close(struct ctl *c)
     while (c->conns) {
         struct conn *k = c->conns;
         if (out_len(k) > 0)  /* a last answer, if the client takes it now */
-            (void)!send(k->fd, k->out + k->outstart, out_len(k), MSG_NOSIGNAL | MSG_DONTWAIT);
+            (void)!send(k->fd, k->out.p + k->outstart, out_len(k), MSG_NOSIGNAL | MSG_DONTWAIT);
         conn_close(k);
     }
     manager_set_forget(c->m, NULL, NULL);

@@ -35,8 +35,19 @@ struct ctl *ctl_open(struct ev_loop *loop, struct manager *m, const char *path,
  * connection, stop listening and remove the socket file (if still ours). */
 void ctl_close(struct ctl *c);
 
-/* A status as a JSON object (SPEC 1): times in monotonic seconds, each
- * with a wall-clock ISO-8601 UTC twin named NAME_wall. */
-json_t *ctl_status_json(const struct status *st, const char *name);
+/* A growable buffer of bytes (JSON text is written into it).  Zeroed is
+ * empty; p is not NUL-terminated; free(p) when done. */
+struct ctl_buf {
+    char *p;
+    size_t len, cap;
+};
+
+/* Append a status to `b` as a compact JSON object (SPEC 1): times in
+ * monotonic seconds, each with a wall-clock ISO-8601 UTC twin named
+ * NAME_wall.  The text is what jansson's json_dumps(JSON_COMPACT) makes of
+ * the same fields: numbers as jansson prints them (reals with 17
+ * significant digits), strings escaped as jansson escapes them; a string
+ * that is not valid UTF-8 has each of its bytes over 0x7F replaced by '?'. */
+void ctl_status_write(struct ctl_buf *b, const struct status *st, const char *name);
 
 #endif

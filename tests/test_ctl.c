@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
+#include <math.h>
 #include <poll.h>
 #include <regex.h>
 #include <signal.h>
@@ -31,7 +32,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ctl.h"
 #include "harness.h"
+#include "util.h"
 
 #define TAG_VAR "TEND_TEST_TAG"
 #define MAX_CLIENTS 16
@@ -407,6 +410,216 @@ static void test_unknown_name_lists_known_and_does_nothing(void **state)
     assert_contains(c->err, "known: web, api");
     assert_string_equal(status_state(f, "web"), "ready");
     assert_int_equal(status_int(f, "web", "pid"), pid);
+}
+
+/* What `tend status --json` prints is what jansson's JSON_INDENT(2) makes
+ * of it (the client indents tend's text as it stands). */
+static void assert_jansson_indented(const char *out, json_t *j)
+{
+    char *want = json_dumps(j, JSON_INDENT(2));
+    size_t n = strlen(want);
+    if (strncmp(out, want, n) != 0 || strcmp(out + n, "\n") != 0)
+        fail_msg("status --json is not as jansson indents it:\n%s\n---- want:\n%s\n", out,
+                 want);
+    free(want);
+}
+
+static void test_status_json_of_awkward_text_is_valid(void **state)
+{
+    struct fx *f = *state;
+    const char *h = getenv("TEND_HELPERS");
+    char text[2048];
+    /* stderr with quotes, a backslash, control characters, UTF-8 and a
+     * byte that is not (the ring makes that U+FFFD); a STATUS= that is not
+     * UTF-8 at all (each byte over 0x7F becomes '?') */
+    snprintf(text, sizeof text,
+             "tend.proc { name = 'odd', restart = 'never', cmd = {'sh', '-c',\n"
+             "  [[printf 'say \"hi\" \\\\ b\\001\\033[31mred\\tT\\r\\n\\303\\251t\\303\\251 \\377 end\\n' >&2;"
+             " exit 3]]} }\n"
+             "tend.proc { name = 'note', ready = tend.ready.notify(), cmd = {'sh', '-c',\n"
+             "  [[exec \"$0\" \"STATUS=$(printf 'q\" \\\\ \\001\\033 \\377\\376 \\303\\251 /')\" READY=1"
+             " -- sleep 1000]], '%s/helper-notify'} }\n",
+             h && *h ? h : "build/tests");
+    policy(f, text);
+    run(f, "odd: exited with code 3");
+    expect_cli(0, f, "wait", "note", "--ready");
+
+    struct tend_run *c = expect_cli(0, f, "status", "--json");
+    json_error_t err;
+    json_t *j = json_loads(c->out, 0, &err);
+    if (!j)
+        fail_msg("status --json printed no JSON (%s):\n%s", err.text, c->out);
+    assert_jansson_indented(c->out, j);
+    json_t *odd = json_array_get(j, 0), *note = json_array_get(j, 1);
+    assert_string_equal(json_string_value(json_object_get(odd, "tail")),
+                        "say \"hi\" \\ b\001\033[31mred\tT\n\303\251t\303\251 \357\277\275 end\n");
+    assert_string_equal(json_string_value(json_object_get(note, "status_text")),
+                        "q\" \\ \001\033 ?? ?? /");
+    json_decref(j);
+
+    /* the table: one line a proc all the same */
+    c = expect_cli(0, f, "status");
+    assert_contains(c->out, "\nodd ");
+    assert_contains(c->out, "exit 3, ");
+    assert_contains(c->out, "\nnote ");
+    assert_contains(c->out, " q\" \\ \001\033 ?? ?? /  ");
+}
+
+/* ctl_status_write `st` into a parsed object, checking that the text is
+ * exactly what jansson's json_dumps(JSON_COMPACT) makes of it. */
+static json_t *status_written(const struct status *st, const char *name)
+{
+    struct ctl_buf b = {0};
+    ctl_status_write(&b, st, name);
+    json_error_t err;
+    json_t *j = json_loadb(b.p, b.len, 0, &err);
+    if (!j)
+        fail_msg("not JSON (%s): %.*s", err.text, (int)b.len, b.p);
+    char *again = json_dumps(j, JSON_COMPACT);
+    if (strlen(again) != b.len || memcmp(again, b.p, b.len) != 0)
+        fail_msg("not as jansson writes it:\n%.*s\n%s", (int)b.len, b.p, again);
+    free(again);
+    free(b.p);
+    return j;
+}
+
+/* `s` with each byte over 0x7F made '?'. */
+static char *questioned(const char *s)
+{
+    char *t = strdup(s);
+    for (char *p = t; *p; p++)
+        if ((unsigned char)*p >= 0x80)
+            *p = '?';
+    return t;
+}
+
+static void test_status_text_is_what_jansson_writes(void **state)
+{
+    static const char valid[] = "a \"q\" \\ \\\\ \x01\x08\x09\x0a\x0c\x0d\x1b\x1f\x7f / "
+                                "\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xef\xbf\xbf end";
+    static const char *const invalid[] = {
+        "lone \xff byte \"q\"",    "overlong \xc0\x80 \\",       "surrogate \xed\xa0\x80",
+        "too big \xf4\x90\x80\x80", "cut \xe2\x82",               "cut at the end \xc3",
+        "\x80 continuation first",  "3-byte overlong \xe0\x80\x80 \xc3\xa9 \x01",
+    };
+    struct status st = {0};
+    st.state = ST_RUNNING;
+    st.incarnation = 4294967295u;
+    st.restarts = 7;
+    st.pid = 2147483647;
+    st.want_up = true;
+    st.started_at = 12345.678901234567;
+    st.restart_at = 1.5;
+    st.gave_up = (char *)valid;
+    st.status_text = (char *)valid;
+    st.health = HEALTH_UNHEALTHY;
+    st.health_failure = (char *)valid;
+    json_t *j = status_written(&st, "web-1.x@y_z");
+    static const char *const keys[] = {
+        "name", "state", "incarnation", "restarts", "want", "gave_up", "restart_at",
+        "restart_at_wall", "pid", "status_text", "health", "health_failure", "started_at",
+        "started_at_wall"};
+    size_t k = 0;
+    const char *key;
+    json_t *v;
+    json_object_foreach(j, key, v) {
+        assert_true(k < ARRAY_LEN(keys));
+        assert_string_equal(key, keys[k++]);
+    }
+    assert_int_equal(k, ARRAY_LEN(keys));
+    assert_string_equal(json_string_value(json_object_get(j, "status_text")), valid);
+    assert_string_equal(json_string_value(json_object_get(j, "gave_up")), valid);
+    assert_string_equal(json_string_value(json_object_get(j, "health_failure")), valid);
+    assert_true(json_integer_value(json_object_get(j, "incarnation")) == 4294967295LL);
+    assert_true(json_real_value(json_object_get(j, "started_at")) == st.started_at);
+    json_decref(j);
+
+    for (size_t i = 0; i < ARRAY_LEN(invalid); i++) {
+        char *want = questioned(invalid[i]);
+        struct status t = {0};
+        t.state = ST_STOPPED;
+        t.exit_code = -1;
+        t.ended_at = 2.25;
+        t.tail = (char *)invalid[i];
+        t.status_text = (char *)invalid[i];
+        j = status_written(&t, "x");
+        assert_string_equal(json_string_value(json_object_get(j, "tail")), want);
+        assert_string_equal(json_string_value(json_object_get(j, "status_text")), want);
+        assert_int_equal(json_integer_value(json_object_get(j, "exit_code")), -1);
+        json_decref(j);
+        t.state = ST_FAILED;
+        t.reason = (char *)invalid[i];
+        j = status_written(&t, "x");
+        assert_string_equal(json_string_value(json_object_get(j, "reason")), want);
+        json_decref(j);
+        free(want);
+    }
+
+    struct status killed = {.state = ST_KILLED, .signal = 9, .core_dumped = true,
+                            .ended_at = 3};
+    j = status_written(&killed, "k");
+    assert_string_equal(json_string_value(json_object_get(j, "signal")), "KILL");
+    assert_true(json_is_true(json_object_get(j, "core_dumped")));
+    assert_string_equal(json_string_value(json_object_get(j, "tail")), "");
+    json_decref(j);
+}
+
+static void test_status_times_are_what_jansson_writes(void **state)
+{
+    /* every kind of real (status_written compares the text with jansson's,
+     * 17 significant digits), and the value read back is the same */
+    uint64_t x = 0x9E3779B97F4A7C15ULL;
+    for (int i = 0; i < 200000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        double t;
+        switch (i % 5) {
+        case 0:  /* seconds since boot, to the nanosecond */
+            t = (double)(x % 100000000000000ULL) / 1e9;
+            break;
+        case 1:  /* any magnitude */
+            t = ldexp((double)(x >> 11), (int)(x % 120) - 100);
+            break;
+        case 2:  /* halfway cases of the rounding: k / 2^s */
+            t = ldexp((double)((x >> 11) | 1), -(int)(x % 12) - 1);
+            break;
+        case 3:  /* around powers of ten */
+            t = nextafter(pow(10, (double)(x % 19)), (x >> 32) & 1 ? 0 : INFINITY);
+            break;
+        default:
+            memcpy(&t, &x, sizeof t);
+            if (!isfinite(t) || t <= 0)
+                t = 1;
+        }
+        struct status st = {.state = ST_RUNNING, .pid = 1, .started_at = t};
+        json_t *j = status_written(&st, "p");
+        if (json_real_value(json_object_get(j, "started_at")) != t)
+            fail_msg("%.17g read back as %.17g", t,
+                     json_real_value(json_object_get(j, "started_at")));
+        json_decref(j);
+    }
+
+    /* the wall-clock twins, and their dates a day apart */
+    double now = mono();
+    struct status st = {.state = ST_READY, .pid = 1, .started_at = now - 86400,
+                        .ready_at = now};
+    json_t *j = status_written(&st, "p");
+    const char *started = json_string_value(json_object_get(j, "started_at_wall"));
+    const char *ready = json_string_value(json_object_get(j, "ready_at_wall"));
+    struct tm tm = {0};
+    assert_non_null(ready);
+    assert_non_null(strptime(ready, "%Y-%m-%dT%H:%M:%S", &tm));
+    double off = (double)timegm(&tm) - (double)time(NULL);
+    assert_true(off > -3 && off < 3);
+    tm.tm_mday--;
+    time_t yesterday = timegm(&tm);
+    char want[32];
+    strftime(want, sizeof want, "%Y-%m-%dT%H:%M:%S", gmtime_r(&yesterday, &tm));
+    assert_non_null(started);
+    assert_memory_equal(started, want, 19);
+    assert_string_equal(started + 19, ready + 19);  /* the same milliseconds */
+    json_decref(j);
 }
 
 /* ---- start, stop, restart, kill, signal ---- */
@@ -952,6 +1165,9 @@ int main(void)
         T(test_status_json_has_spec_fields_and_wall_times),
         T(test_status_of_named_procs_only),
         T(test_unknown_name_lists_known_and_does_nothing),
+        T(test_status_json_of_awkward_text_is_valid),
+        T(test_status_text_is_what_jansson_writes),
+        T(test_status_times_are_what_jansson_writes),
         T(test_start_returns_once_ready),
         T(test_start_of_running_proc_does_nothing),
         T(test_start_that_fails_exits_one_with_reason),
