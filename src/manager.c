@@ -356,7 +356,12 @@ void manager_retire(struct manager *m, struct proc *p)
 struct proc *manager_replace(struct manager *m, struct proc *old, struct spec *spec)
 {
     long i = find(m, old->spec->name);
+    /* replacing a replacement that still waits: the new one waits for the
+     * same predecessor, the one still running */
+    struct mproc *pred = i >= 0 ? m->procs[i]->predecessor : NULL;
     struct mproc *gone = i >= 0 ? retire_at(m, i) : NULL;
+    if (!gone)
+        gone = pred;
     struct proc *p = manager_add(m, spec);
     if (gone) {
         struct mproc *mp = m->procs[m->n - 1];

@@ -85,6 +85,8 @@ static void test_web_db_starts_web_after_db_and_stops_it_first(void **state)
 {
     struct tend_run *t = run_example("web-db.lua");
     assert_true(tend_expect(t, 1, "web | web: serving on port 8080", DEADLINE));
+    assert_true(tend_expect(t, 2, "web: started", DEADLINE));
+    assert_non_null(strstr(t->err, "db: started"));
     assert_true(strstr(t->err, "db: started") < strstr(t->err, "web: started"));
     stop_and_expect(t, SIGTERM, 0);
     const char *web_end = strstr(t->err, "web: killed by signal TERM");
