@@ -412,37 +412,13 @@ static void print_line(const json_t *line)
  * an object.  Reals alone are taken as written (checking them would mean
  * converting each twice): tend writes them as jansson does, "%.17g". */
 
-struct obuf {
-    char *p;
-    size_t len, cap;
-};
-
-static void ob_reserve(struct obuf *b, size_t n)
-{
-    if (b->cap - b->len >= n)
-        return;
-    size_t cap = b->cap ? b->cap : 65536;
-    while (cap - b->len < n)
-        cap *= 2;
-    b->p = xrealloc(b->p, cap);
-    b->cap = cap;
-}
-
-static void ob_put(struct obuf *b, const char *s, size_t n)
-{
-    if (n == 0)
-        return;
-    ob_reserve(b, n);
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-}
 
 /* `n` spaces. */
-static void ob_pad(struct obuf *b, size_t n)
+static void ob_pad(struct buf *b, size_t n)
 {
     if (n == 0)
         return;
-    ob_reserve(b, n);
+    buf_reserve(b, n);
     memset(b->p + b->len, ' ', n);
     b->len += n;
 }
@@ -451,20 +427,20 @@ static void ob_pad(struct obuf *b, size_t n)
  * indented as JSON_INDENT(2) does. */
 struct pretty {
     const char *p, *end;  /* the input left */
-    struct obuf *out;
+    struct buf *out;
 };
 
 static void pp_put(struct pretty *pp, const char *s, size_t n)
 {
     if (pp->out)
-        ob_put(pp->out, s, n);
+        buf_put(pp->out, s, n);
 }
 
 /* A newline and the indent of `depth`. */
 static void pp_newline(struct pretty *pp, int depth)
 {
     if (pp->out) {
-        ob_put(pp->out, "\n", 1);
+        buf_put(pp->out, "\n", 1);
         ob_pad(pp->out, 2 * (size_t)depth);
     }
 }
@@ -709,17 +685,17 @@ static bool reply_result(const char *line, size_t n, struct pretty *pp)
  * printed, to leave it to the parse. */
 static bool print_result_as_is(const char *line, size_t n)
 {
-    struct obuf out = {0};
+    struct buf out = {0};
     struct pretty pp = {.out = &out};
     if (!reply_result(line, n, &pp))
         return false;
-    ob_reserve(&out, n + n / 2 + 2);
+    buf_reserve(&out, n + n / 2 + 2);
     pp_space(&pp);
     /* json_dumpf writes nothing of a result that is neither */
     bool ok = pp.p < pp.end && (*pp.p == '[' || *pp.p == '{') && pp_value(&pp, 0);
     pp_space(&pp);
     if (ok && pp.p == pp.end) {
-        ob_put(&out, "\n", 1);
+        buf_put(&out, "\n", 1);
         fwrite(out.p, 1, out.len, stdout);
     }
     free(out.p);
@@ -935,11 +911,11 @@ static void status_row(const struct fobj *st, double now, char cells[NCOLS][CELL
 /* The table of `tend status` for the list of statuses at pp (an array;
  * anything else is an empty list), written to `out`.  False when that is
  * not JSON as jansson writes it. */
-static bool table_text(struct pretty *pp, struct obuf *out)
+static bool table_text(struct pretty *pp, struct buf *out)
 {
     static const char *const heads[NCOLS] = {"NAME", "STATE", "PID", "UPTIME",
                                              "RESTARTS", "INFO", "NEXT"};
-    struct obuf cells = {0};  /* every cell, NUL-terminated, row after row */
+    struct buf cells = {0};  /* every cell, NUL-terminated, row after row */
     const char **colours = NULL;
     size_t n = 0, width[NCOLS];
     double now = now_mono();
@@ -963,36 +939,36 @@ static bool table_text(struct pretty *pp, struct obuf *out)
                 size_t len = strlen(row[c]);
                 if (len > width[c])
                     width[c] = len;
-                ob_put(&cells, row[c], len + 1);
+                buf_put(&cells, row[c], len + 1);
             }
             n++;
         } while (pp_take(pp, ','));
         ok = ok && pp_take(pp, ']');
     }
     if (ok) {
-        ob_reserve(out, cells.len + n * NCOLS * 8 + 256);
+        buf_reserve(out, cells.len + n * NCOLS * 8 + 256);
         for (int c = 0; c < NCOLS - 1; c++) {
-            ob_put(out, heads[c], strlen(heads[c]));
+            buf_put(out, heads[c], strlen(heads[c]));
             ob_pad(out, width[c] - strlen(heads[c]) + 2);
         }
-        ob_put(out, heads[NCOLS - 1], strlen(heads[NCOLS - 1]));
-        ob_put(out, "\n", 1);
+        buf_put(out, heads[NCOLS - 1], strlen(heads[NCOLS - 1]));
+        buf_put(out, "\n", 1);
         const char *cell = cells.p;
         for (size_t i = 0; i < n; i++) {
             const char *col = colour ? colours[i] : NULL;
             for (int c = 0; c < NCOLS; c++) {
                 size_t len = strlen(cell);
                 if (c == C_STATE && col) {
-                    ob_put(out, "\033[", 2);
-                    ob_put(out, col, strlen(col));
-                    ob_put(out, "m", 1);
-                    ob_put(out, cell, len);
-                    ob_put(out, "\033[0m", 4);
+                    buf_put(out, "\033[", 2);
+                    buf_put(out, col, strlen(col));
+                    buf_put(out, "m", 1);
+                    buf_put(out, cell, len);
+                    buf_put(out, "\033[0m", 4);
                 } else {
-                    ob_put(out, cell, len);
+                    buf_put(out, cell, len);
                 }
                 if (c == NCOLS - 1)
-                    ob_put(out, "\n", 1);
+                    buf_put(out, "\n", 1);
                 else
                     ob_pad(out, width[c] - len + 2);
                 cell += len + 1;
@@ -1009,7 +985,7 @@ static bool table_text(struct pretty *pp, struct obuf *out)
  * to leave it to the parse. */
 static bool print_table_as_is(const char *line, size_t n)
 {
-    struct obuf out = {0};
+    struct buf out = {0};
     struct pretty pp = {0};
     bool ok = reply_result(line, n, &pp) && table_text(&pp, &out);
     pp_space(&pp);
@@ -1024,7 +1000,7 @@ static bool print_table_as_is(const char *line, size_t n)
 static bool print_table(const json_t *list)
 {
     char *text = json_is_array(list) ? json_dumps(list, JSON_COMPACT) : xstrdup("[]");
-    struct obuf out = {0};
+    struct buf out = {0};
     struct pretty pp = {.p = text, .end = text ? text + strlen(text) : NULL};
     bool ok = text && table_text(&pp, &out);
     if (ok)

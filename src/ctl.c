@@ -59,7 +59,7 @@ struct conn {
     char *in;                 /* input held: a partial line, or lines that wait */
     size_t inlen, incap;
     bool skipping;            /* dropping an oversized line up to its newline */
-    struct ctl_buf out;       /* replies not yet written: out.p[outstart..out.len) */
+    struct buf out;       /* replies not yet written: out.p[outstart..out.len) */
     size_t outstart;
     struct request *req;      /* the request being answered */
     struct proc *follow;      /* logs -f: the proc followed */
@@ -267,26 +267,6 @@ static json_t *jstr(const char *s)
  * (which cost ~10 us a proc).  What is written is byte for byte what
  * json_dumps(JSON_COMPACT) made of the tree. */
 
-/* Room for `n` more bytes. */
-static void buf_reserve(struct ctl_buf *b, size_t n)
-{
-    if (b->cap - b->len >= n)
-        return;
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap - b->len < n)
-        cap *= 2;
-    b->p = xrealloc(b->p, cap);
-    b->cap = cap;
-}
-
-static void buf_put(struct ctl_buf *b, const char *s, size_t n)
-{
-    if (n == 0)
-        return;
-    buf_reserve(b, n);
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-}
 
 #define buf_lit(b, s) buf_put((b), "" s, sizeof(s) - 1)
 
@@ -313,7 +293,7 @@ static char *u64_digits(uint64_t v, char *end)
     return p;
 }
 
-static void buf_int(struct ctl_buf *b, long long v)
+static void buf_int(struct buf *b, long long v)
 {
     char tmp[24], *end = tmp + sizeof tmp;
     char *p = u64_digits(v < 0 ? -(uint64_t)v : (uint64_t)v, end);
@@ -362,7 +342,7 @@ static bool utf8_ok(const unsigned char *s, size_t n)
  * '"', '\\' and the control characters (\b \t \n \f \r, else \u00XX);
  * other bytes as they are.  Not UTF-8: each byte over 0x7F becomes '?'
  * (what jstr does).  One pass over `s`, without a strlen first. */
-static void buf_str(struct ctl_buf *b, const char *s)
+static void buf_str(struct buf *b, const char *s)
 {
     static const char hex[] = "0123456789ABCDEF";
     const unsigned char *u = (const unsigned char *)(s ? s : ""), *q = u;
@@ -416,7 +396,7 @@ static void buf_str(struct ctl_buf *b, const char *s)
  * exponent.  Reals from 1 to 1e17 (every time tend keeps) are rounded
  * here exactly as printf rounds (to nearest, ties to even, on the exact
  * binary value), without printf's multiple-precision arithmetic. */
-static void buf_real(struct ctl_buf *b, double v)
+static void buf_real(struct buf *b, double v)
 {
     static const uint64_t pow10[] = {
         1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL,
@@ -498,7 +478,7 @@ static size_t wall_date_len;
 
 /* ,"KEY":T,"KEY_wall":"2026-11-26T16:45:01.123Z" for a monotonic time;
  * `offset` is the wall clock less the monotonic clock. */
-static void buf_time(struct ctl_buf *b, const char *key, double t, double offset)
+static void buf_time(struct buf *b, const char *key, double t, double offset)
 {
     if (!isfinite(t))
         return;  /* never so: jansson has no such number either */
@@ -536,7 +516,7 @@ static void buf_time(struct ctl_buf *b, const char *key, double t, double offset
 }
 
 /* ,"KEY":"VALUE" */
-static void buf_field_str(struct ctl_buf *b, const char *key, const char *value)
+static void buf_field_str(struct buf *b, const char *key, const char *value)
 {
     buf_lit(b, ",\"");
     buf_put(b, key, strlen(key));
@@ -545,7 +525,7 @@ static void buf_field_str(struct ctl_buf *b, const char *key, const char *value)
 }
 
 /* ,"KEY":N */
-static void buf_field_int(struct ctl_buf *b, const char *key, long long v)
+static void buf_field_int(struct buf *b, const char *key, long long v)
 {
     buf_lit(b, ",\"");
     buf_put(b, key, strlen(key));
@@ -554,7 +534,7 @@ static void buf_field_int(struct ctl_buf *b, const char *key, long long v)
 }
 
 /* The fields in the order the jansson tree had them. */
-static void status_write(struct ctl_buf *b, const struct status *st, const char *name,
+static void status_write(struct buf *b, const struct status *st, const char *name,
                          double offset)
 {
     buf_lit(b, "{\"name\":");
@@ -618,13 +598,13 @@ static void status_write(struct ctl_buf *b, const struct status *st, const char 
     buf_lit(b, "}");
 }
 
-void ctl_status_write(struct ctl_buf *b, const struct status *st, const char *name)
+void ctl_status_write(struct buf *b, const struct status *st, const char *name)
 {
     status_write(b, st, name, now_wall() - now_mono());
 }
 
 /* [status,...] of `procs`. */
-static void statuses_write(struct ctl_buf *b, struct proc *const *procs, size_t n)
+static void statuses_write(struct buf *b, struct proc *const *procs, size_t n)
 {
     double offset = now_wall() - now_mono();
     buf_reserve(b, 320 * n + 2);
@@ -661,7 +641,7 @@ static size_t out_len(const struct conn *c)
 
 /* The output buffer, to append about `need` bytes to; what was sent is
  * dropped first when that makes room. */
-static struct ctl_buf *out_buf(struct conn *c, size_t need)
+static struct buf *out_buf(struct conn *c, size_t need)
 {
     if (c->outstart > 0 && c->out.cap - c->out.len < need) {
         memmove(c->out.p, c->out.p + c->outstart, out_len(c));
@@ -726,7 +706,7 @@ static void conn_error(struct conn *c, const char *fmt, ...)
 static void conn_statuses(struct conn *c, struct proc *const *procs, size_t n,
                           const char *err)
 {
-    struct ctl_buf *b = out_buf(c, 320 * n + 256);
+    struct buf *b = out_buf(c, 320 * n + 256);
     if (err) {
         buf_lit(b, "{\"ok\":false,\"error\":");
         buf_str(b, err);

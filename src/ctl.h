@@ -37,10 +37,7 @@ void ctl_close(struct ctl *c);
 
 /* A growable buffer of bytes (JSON text is written into it).  Zeroed is
  * empty; p is not NUL-terminated; free(p) when done. */
-struct ctl_buf {
-    char *p;
-    size_t len, cap;
-};
+#include "util.h"
 
 /* Append a status to `b` as a compact JSON object (SPEC 1): times in
  * monotonic seconds, each with a wall-clock ISO-8601 UTC twin named
@@ -48,6 +45,6 @@ struct ctl_buf {
  * the same fields: numbers as jansson prints them (reals with 17
  * significant digits), strings escaped as jansson escapes them; a string
  * that is not valid UTF-8 has each of its bytes over 0x7F replaced by '?'. */
-void ctl_status_write(struct ctl_buf *b, const struct status *st, const char *name);
+void ctl_status_write(struct buf *b, const struct status *st, const char *name);
 
 #endif

@@ -136,3 +136,23 @@ int fd_set_cloexec(int fd, int on)
     fl = on ? (fl | FD_CLOEXEC) : (fl & ~FD_CLOEXEC);
     return fcntl(fd, F_SETFD, fl);
 }
+
+void buf_reserve(struct buf *b, size_t n)
+{
+    if (b->cap - b->len >= n)
+        return;
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap - b->len < n)
+        cap *= 2;
+    b->p = xrealloc(b->p, cap);
+    b->cap = cap;
+}
+
+void buf_put(struct buf *b, const char *s, size_t n)
+{
+    if (n == 0)
+        return;
+    buf_reserve(b, n);
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+}

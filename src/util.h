@@ -28,6 +28,17 @@ int signal_from_name(const char *name);
 /* Name of a signal without "SIG" ("TERM"); a number as text if unknown. */
 const char *signal_name(int sig);
 
+/* A growable byte buffer (for replies and printed output; the bounded
+ * things a child writes use rings instead). */
+struct buf {
+    char *p;
+    size_t len, cap;
+};
+/* Room for `n` more bytes. */
+void buf_reserve(struct buf *b, size_t n);
+/* Append `n` bytes. */
+void buf_put(struct buf *b, const char *s, size_t n);
+
 /* Set or clear O_NONBLOCK / FD_CLOEXEC; -1 on error. */
 int fd_set_nonblock(int fd, int on);
 int fd_set_cloexec(int fd, int on);

@@ -1,6 +1,9 @@
 /* harness.c -- waits with deadlines, tend runs, process watching. */
 #include "harness.h"
 
+#include "manager.h"
+#include "policy.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -484,4 +487,32 @@ size_t procs_kill_tagged(const char *var, const char *value, double timeout)
     }
     free(want);
     return killed;
+}
+
+static void policy_deadline_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+    manager_shutdown(w->data, 124);
+    manager_shutdown(w->data, 124);  /* and kill what is left */
+}
+
+int policy_run_text(struct ev_loop *loop, const char *dir, const char *text, char **err)
+{
+    char *path = write_file(dir, "policy.lua", text);
+    struct policy *pol = policy_load(path, err);
+    free(path);
+    if (!pol)
+        return -1;
+    struct manager *m = manager_new(loop);
+    policy_attach(pol, m, loop);
+    manager_start(m);
+    policy_run_tasks(pol);
+    ev_timer deadline;
+    ev_timer_init(&deadline, policy_deadline_cb, DEADLINE, 0);
+    deadline.data = m;
+    ev_timer_start(loop, &deadline);
+    int code = manager_run(m);
+    ev_timer_stop(loop, &deadline);
+    policy_free(pol);
+    manager_free(m);
+    return code;
 }

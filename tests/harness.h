@@ -71,6 +71,12 @@ struct tend_run *tend_run_sync(const char *const *args, double timeout);
 /* The path of the tend binary under test ($TEND, else build/tend). */
 const char *tend_path(void);
 
+/* In-process: write `text` to dir/policy.lua, load it, attach it to a new
+ * manager on `loop`, run until tend would exit (at most DEADLINE, then a
+ * shutdown with code 124) and free everything; the exit code, or -1 with
+ * *err when the policy does not load. */
+int policy_run_text(struct ev_loop *loop, const char *dir, const char *text, char **err);
+
 /* The pids listed one a line in a file. */
 size_t read_pids(const char *path, pid_t *pids, size_t max);
 

@@ -469,7 +469,7 @@ static void test_status_json_of_awkward_text_is_valid(void **state)
  * exactly what jansson's json_dumps(JSON_COMPACT) makes of it. */
 static json_t *status_written(const struct status *st, const char *name)
 {
-    struct ctl_buf b = {0};
+    struct buf b = {0};
     ctl_status_write(&b, st, name);
     json_error_t err;
     json_t *j = json_loadb(b.p, b.len, 0, &err);

@@ -24,33 +24,13 @@
 static struct ev_loop *loop;
 static char *dir;
 
-static void deadline_cb(struct ev_loop *l, ev_timer *w, int revents)
-{
-    manager_shutdown(w->data, 124);
-    manager_shutdown(w->data, 124);  /* and kill what is left */
-}
-
 /* Load and run `text` as a policy until tend would exit; its exit code. */
 static int run_policy(const char *text)
 {
-    char *path = write_file(dir, "policy.lua", text);
     char *err = NULL;
-    struct policy *pol = policy_load(path, &err);
-    free(path);
-    if (!pol)
+    int code = policy_run_text(loop, dir, text, &err);
+    if (code < 0)
         fail_msg("policy did not load: %s", err);
-    struct manager *m = manager_new(loop);
-    policy_attach(pol, m, loop);
-    manager_start(m);
-    policy_run_tasks(pol);
-    ev_timer deadline;
-    ev_timer_init(&deadline, deadline_cb, DEADLINE, 0);
-    deadline.data = m;
-    ev_timer_start(loop, &deadline);
-    int code = manager_run(m);
-    ev_timer_stop(loop, &deadline);
-    policy_free(pol);
-    manager_free(m);
     return code;
 }
 
