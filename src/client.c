@@ -507,25 +507,8 @@ static bool pp_string(struct pretty *pp)
             q += 6;
             continue;
         }
-        size_t k;
-        unsigned v;
-        if (c >= 0xC2 && c <= 0xDF)
-            k = 2, v = c & 0x1F;
-        else if (c >= 0xE0 && c <= 0xEF)
-            k = 3, v = c & 0x0F;
-        else if (c >= 0xF0 && c <= 0xF4)
-            k = 4, v = c & 0x07;
-        else
-            return false;
-        if ((size_t)(end - q) < k)
-            return false;
-        for (size_t j = 1; j < k; j++) {
-            if ((q[j] & 0xC0) != 0x80)
-                return false;
-            v = (v << 6) | (q[j] & 0x3F);
-        }
-        if (v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF) || (k == 3 && v < 0x800) ||
-            (k == 4 && v < 0x10000))
+        size_t bad, k = utf8_char(q, (size_t)(end - q), &bad);
+        if (k == 0)
             return false;
         q += k;
     }

@@ -306,35 +306,10 @@ static void buf_int(struct buf *b, long long v)
  * surrogates, nothing past U+10FFFF. */
 static bool utf8_ok(const unsigned char *s, size_t n)
 {
-    size_t i = 0;
-    while (i < n) {
-        unsigned c = s[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t k;
-        uint32_t v;
-        if (c >= 0xC2 && c <= 0xDF)
-            k = 2, v = c & 0x1F;
-        else if (c >= 0xE0 && c <= 0xEF)
-            k = 3, v = c & 0x0F;
-        else if (c >= 0xF0 && c <= 0xF4)
-            k = 4, v = c & 0x07;
-        else
+    size_t bad;
+    for (size_t i = 0, k; i < n; i += k)
+        if ((k = utf8_char(s + i, n - i, &bad)) == 0)
             return false;
-        if (n - i < k)
-            return false;
-        for (size_t j = 1; j < k; j++) {
-            if ((s[i + j] & 0xC0) != 0x80)
-                return false;
-            v = (v << 6) | (s[i + j] & 0x3F);
-        }
-        if (v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF) || (k == 3 && v < 0x800) ||
-            (k == 4 && v < 0x10000))
-            return false;
-        i += k;
-    }
     return true;
 }
 

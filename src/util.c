@@ -156,3 +156,45 @@ void buf_put(struct buf *b, const char *s, size_t n)
     memcpy(b->p + b->len, s, n);
     b->len += n;
 }
+
+/* Length of the valid UTF-8 sequence at s (n >= 1 bytes available), or 0
+ * when it is invalid, with *bad set to the length of its maximal subpart
+ * (at least 1), i.e. how many bytes one U+FFFD stands for.  The ranges are
+ * those of Unicode table 3-7 (well-formed byte sequences), which exclude
+ * overlongs, surrogates and anything above U+10FFFF. */
+size_t utf8_char(const unsigned char *s, size_t n, size_t *bad)
+{
+    unsigned char c = s[0], lo = 0x80, hi = 0xBF;
+    size_t need;
+
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF)
+        need = 1;
+    else if (c == 0xE0)
+        need = 2, lo = 0xA0;
+    else if (c == 0xED)
+        need = 2, hi = 0x9F;
+    else if (c >= 0xE1 && c <= 0xEF)
+        need = 2;
+    else if (c == 0xF0)
+        need = 3, lo = 0x90;
+    else if (c == 0xF4)
+        need = 3, hi = 0x8F;
+    else if (c >= 0xF1 && c <= 0xF3)
+        need = 3;
+    else {
+        *bad = 1;
+        return 0;
+    }
+    for (size_t i = 1; i <= need; i++) {
+        if (i >= n || s[i] < lo || s[i] > hi) {
+            *bad = i;
+            return 0;
+        }
+        /* Only the second byte has a narrowed range. */
+        lo = 0x80;
+        hi = 0xBF;
+    }
+    return need + 1;
+}

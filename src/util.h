@@ -39,6 +39,11 @@ void buf_reserve(struct buf *b, size_t n);
 /* Append `n` bytes. */
 void buf_put(struct buf *b, const char *s, size_t n);
 
+/* The length of the valid UTF-8 character at s (n > 0 bytes there), or 0
+ * when it is invalid, with *bad the length of the maximal invalid subpart
+ * (Unicode 3.9, table 3-7). */
+size_t utf8_char(const unsigned char *s, size_t n, size_t *bad);
+
 /* Set or clear O_NONBLOCK / FD_CLOEXEC; -1 on error. */
 int fd_set_nonblock(int fd, int on);
 int fd_set_cloexec(int fd, int on);

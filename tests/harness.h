@@ -77,6 +77,21 @@ const char *tend_path(void);
  * *err when the policy does not load. */
 int policy_run_text(struct ev_loop *loop, const char *dir, const char *text, char **err);
 
+/* cmocka checks that say what they looked for (use after <cmocka.h>). */
+#define assert_contains(hay, needle)                                               \
+    do {                                                                           \
+        if (!strstr((hay), (needle)))                                              \
+            fail_msg("%s:%d: \"%s\" not found in:\n%s", __FILE__, __LINE__,        \
+                     (needle), (hay));                                             \
+    } while (0)
+
+#define assert_lacks(hay, needle)                                                  \
+    do {                                                                           \
+        if (strstr((hay), (needle)))                                               \
+            fail_msg("%s:%d: \"%s\" unexpectedly found in:\n%s", __FILE__,         \
+                     __LINE__, (needle), (hay));                                   \
+    } while (0)
+
 /* The pids listed one a line in a file. */
 size_t read_pids(const char *path, pid_t *pids, size_t max);
 

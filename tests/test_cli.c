@@ -169,19 +169,6 @@ static struct tend_run *run(struct fx *f, const char *opt1, const char *opt2)
         }                                                                          \
     } while (0)
 
-#define assert_contains(hay, needle)                                               \
-    do {                                                                           \
-        if (!strstr((hay), (needle)))                                              \
-            fail_msg("%s:%d: \"%s\" not found in:\n%s", __FILE__, __LINE__,        \
-                     (needle), (hay));                                             \
-    } while (0)
-
-#define assert_lacks(hay, needle)                                                  \
-    do {                                                                           \
-        if (strstr((hay), (needle)))                                               \
-            fail_msg("%s:%d: \"%s\" unexpectedly found in:\n%s", __FILE__,         \
-                     __LINE__, (needle), (hay));                                   \
-    } while (0)
 
 /* Offset of `needle` in `hay`, or -1. */
 static long offset_of(const char *hay, const char *needle)

@@ -132,19 +132,6 @@ static const char *in_dir(const struct fx *f, const char *name)
         }                                                                          \
     } while (0)
 
-#define assert_contains(hay, needle)                                               \
-    do {                                                                           \
-        if (!strstr((hay), (needle)))                                              \
-            fail_msg("%s:%d: \"%s\" not found in:\n%s", __FILE__, __LINE__,        \
-                     (needle), (hay));                                             \
-    } while (0)
-
-#define assert_lacks(hay, needle)                                                  \
-    do {                                                                           \
-        if (strstr((hay), (needle)))                                               \
-            fail_msg("%s:%d: \"%s\" unexpectedly found in:\n%s", __FILE__,         \
-                     __LINE__, (needle), (hay));                                   \
-    } while (0)
 
 /* Start tend on the policy and wait until `started` (a line of its log,
  * e.g. "web: started") shows that its socket is up. */
