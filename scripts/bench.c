@@ -983,6 +983,33 @@ out:
     return ok;
 }
 
+/* `reps` rounds of tend and the bare loop with n procs, in alternating
+ * order so that neither always runs on a fresh machine: start and stop
+ * times of each, tend's largest RSS and high-water mark, and tend's last
+ * round in *last. */
+static bool fan_rounds(int n, int reps, double *ts, double *tk, double *bsv, double *bkv,
+                       long *rss, long *hwm, struct fan *last, char *err, size_t errsz)
+{
+    struct fan f = {0};
+    for (int i = 0; i < reps; i++) {
+        if (i % 2 == 0) {
+            if (!fan_tend(n, &f, err, errsz) || !fan_base(n, &bsv[i], &bkv[i], err, errsz))
+                return false;
+        } else {
+            if (!fan_base(n, &bsv[i], &bkv[i], err, errsz) || !fan_tend(n, &f, err, errsz))
+                return false;
+        }
+        ts[i] = f.start;
+        tk[i] = f.stop;
+        if (f.rss_kib > *rss)
+            *rss = f.rss_kib;
+        if (f.hwm_kib > *hwm)
+            *hwm = f.hwm_kib;
+    }
+    *last = f;
+    return true;
+}
+
 static void scenario_fanout(int reps)
 {
     struct result *rs = new_result("fan-out", "s to start 1000", "s", "<= 2.0");
@@ -1000,24 +1027,8 @@ static void scenario_fanout(int reps)
 
     double ts[8], tk[8], bsv[8], bkv[8];
     long rss = 0, hwm = 0;
-    for (int i = 0; i < reps; i++) {
-        /* alternate the order so that neither always runs on a fresh machine */
-        if (i % 2 == 0) {
-            if (!fan_tend(FANOUT_N, &f, err, sizeof err) ||
-                !fan_base(FANOUT_N, &bsv[i], &bkv[i], err, sizeof err))
-                goto fail;
-        } else {
-            if (!fan_base(FANOUT_N, &bsv[i], &bkv[i], err, sizeof err) ||
-                !fan_tend(FANOUT_N, &f, err, sizeof err))
-                goto fail;
-        }
-        ts[i] = f.start;
-        tk[i] = f.stop;
-        if (f.rss_kib > rss)
-            rss = f.rss_kib;
-        if (f.hwm_kib > hwm)
-            hwm = f.hwm_kib;
-    }
+    if (!fan_rounds(FANOUT_N, reps, ts, tk, bsv, bkv, &rss, &hwm, &f, err, sizeof err))
+        goto fail;
     /* memory reference: the same policy with one proc */
     struct fan one;
     if (!fan_tend(1, &one, err, sizeof err))
@@ -1473,23 +1484,8 @@ static void scenario_fanout_big(int want, int reps)
     double ts[8], tk[8], bsv[8], bkv[8];
     long rss = 0, hwm = 0;
     struct fan f;
-    for (int i = 0; i < reps; i++) {
-        if (i % 2 == 0) {
-            if (!fan_tend(n, &f, err, sizeof err) ||
-                !fan_base(n, &bsv[i], &bkv[i], err, sizeof err))
-                goto fail;
-        } else {
-            if (!fan_base(n, &bsv[i], &bkv[i], err, sizeof err) ||
-                !fan_tend(n, &f, err, sizeof err))
-                goto fail;
-        }
-        ts[i] = f.start;
-        tk[i] = f.stop;
-        if (f.rss_kib > rss)
-            rss = f.rss_kib;
-        if (f.hwm_kib > hwm)
-            hwm = f.hwm_kib;
-    }
+    if (!fan_rounds(n, reps, ts, tk, bsv, bkv, &rss, &hwm, &f, err, sizeof err))
+        goto fail;
     /* the cost of a spawn as the number of procs grows (the last run) */
     char rates[200] = "";
     if (f.rate_first > 0 && base_rate_first > 0)

@@ -109,9 +109,8 @@ void outfile_line(struct outfile *f, const char *name, const char *line, size_t 
 
 bool outfile_takes_block(const struct outfile *f, size_t len)
 {
-    char ts[40];
-    if (output_timestamp(ts) > 0)
-        return false;
+    if (output_timestamps_on())
+        return false;  /* each line gets its own time */
     return f->max_size == 0 || f->size + (off_t)len <= f->max_size;
 }
 

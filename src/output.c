@@ -163,6 +163,11 @@ static size_t format_time(char *buf)
     return n;
 }
 
+bool output_timestamps_on(void)
+{
+    return timestamps;
+}
+
 size_t output_timestamp(char *buf)
 {
     return timestamps ? format_time(buf) : 0;

@@ -26,6 +26,8 @@ void output_init(struct ev_loop *loop);
 /* Put an ISO-8601 UTC time before each line from now on. */
 void output_set_timestamps(bool on);
 
+/* Whether --timestamps is on. */
+bool output_timestamps_on(void);
 /* With --timestamps, "2026-11-26T16:45:01.123Z " into buf (at least 32
  * bytes); its length, 0 without. */
 size_t output_timestamp(char *buf);
