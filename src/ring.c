@@ -101,6 +101,23 @@ static struct ring_entry *ring_entry_at(const struct ring *r, size_t i)
 }
 
 
+/* How many bytes from s on are ASCII: of the first n, looking at no more
+ * than about `enough` (a run that long is cut anyway).  Eight at a time. */
+static size_t ascii_run(const unsigned char *s, size_t n, size_t enough)
+{
+    size_t k = 0;
+    if (n > enough)
+        n = enough;
+    for (uint64_t w; k + 8 <= n; k += 8) {
+        memcpy(&w, s + k, 8);
+        if (w & 0x8080808080808080ULL)
+            break;
+    }
+    while (k < n && s[k] < 0x80)
+        k++;
+    return k;
+}
+
 /* Writes the sanitised, possibly cut form of line[0..len) to out (which has
  * room for RING_LINE_MAX bytes) and returns its length; see the rules at the
  * top of this file.  Reads no more of the input than it needs, so a huge
@@ -113,9 +130,7 @@ static size_t ring_sanitise(const char *line, size_t len, char *out)
     const size_t limit = RING_LINE_MAX - CUT_MARK_LEN;
     while (i < len) {
         /* the common case, a run of ASCII, in one copy */
-        size_t run = 0;
-        while (i + run < len && s[i + run] < 0x80)
-            run++;
+        size_t run = ascii_run(s + i, len - i, RING_LINE_MAX + 1 - o);
         if (run > 0) {
             if (o + run > RING_LINE_MAX) {
                 /* too long: every ASCII byte is a boundary, so cut at the

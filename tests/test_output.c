@@ -87,6 +87,59 @@ static void test_every_byte_reaches_the_file_even_right_before_exit(void **state
     free(log);
 }
 
+/* The lines of `text` have these lengths, in this order, and no others? */
+static void assert_line_lengths(const char *text, const size_t *want, size_t n)
+{
+    size_t k = 0;
+    for (const char *l = text; *l; k++) {
+        const char *nl = strchr(l, '\n');
+        assert_non_null(nl);
+        assert_true(k < n);
+        assert_int_equal((size_t)(nl - l), want[k]);
+        l = nl + 1;
+    }
+    assert_int_equal(k, n);
+}
+
+static void test_long_lines_split_at_64_kib_however_they_are_read(void **state)
+{
+    /* A line of exactly 64 KiB stays one line; one of 200,000 bytes is
+     * three of 64 KiB and the rest.  The same text comes from one proc in
+     * big writes (cat: most of it in one read by tend) and from one in
+     * 1000-byte writes (tend completes the long lines across reads); both
+     * files must come out the same. */
+    char *data = path_in("long.txt");
+    char *cmd;
+    if (asprintf(&cmd, "{ head -c 65536 /dev/zero | tr '\\0' a; echo;"
+                       " head -c 200000 /dev/zero | tr '\\0' b; echo; echo end; } > '%s'",
+                 data) < 0)
+        abort();
+    assert_int_equal(system(cmd), 0);
+    char *policy = write_file(dir, "p.lua",
+        "tend.proc { name = 'big', cmd = { 'cat', 'long.txt' }, cwd = '.',\n"
+        "  output = 'big.log', restart = 'never' }\n"
+        "tend.proc { name = 'small', cmd = { 'dd', 'if=long.txt', 'bs=1000', 'status=none' },\n"
+        "  cwd = '.', output = 'small.log', restart = 'never' }\n");
+    struct tend_run *t = tend_run_sync((const char *[]){"run", policy, NULL}, DEADLINE);
+    assert_int_equal(tend_wait(t, DEADLINE), 0);
+    const size_t want[] = {65536, 65536, 65536, 65536, 200000 - 3 * 65536, 3};
+    const char *logs[] = {"big.log", "small.log"};
+    for (int i = 0; i < 2; i++) {
+        char *log = path_in(logs[i]);
+        char *text = read_file(log);
+        assert_non_null(text);
+        assert_line_lengths(text, want, sizeof want / sizeof want[0]);
+        assert_int_equal(text[0], 'a');
+        assert_int_equal(text[65537], 'b');
+        free(text);
+        free(log);
+    }
+    tend_free(t);
+    free(policy);
+    free(cmd);
+    free(data);
+}
+
 static void test_timestamps_in_output_files(void **state)
 {
     char *log = path_in("ts.log");
@@ -238,6 +291,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_output_file_gets_both_streams_unprefixed_and_appended),
         cmocka_unit_test(test_every_byte_reaches_the_file_even_right_before_exit),
+        cmocka_unit_test(test_long_lines_split_at_64_kib_however_they_are_read),
         cmocka_unit_test(test_timestamps_in_output_files),
         cmocka_unit_test(test_rotation_keeps_n_files_under_max_size),
         cmocka_unit_test(test_sighup_reopens_after_an_outside_rotator),
