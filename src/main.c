@@ -83,14 +83,27 @@ static void open_std_fds(void)
             exit(1);
 }
 
-/* Many procs need many pipes: take the hard limit. */
-static void raise_fd_limit(void)
+/* Many procs need many pipes: take the hard limit, and say so at once when
+ * even that is too few for `nprocs` (two pipes each while running, a few
+ * more while starting, and tend's own). */
+static void raise_fd_limit(size_t nprocs)
 {
     struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    if (rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;
-        setrlimit(RLIMIT_NOFILE, &rl);
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            getrlimit(RLIMIT_NOFILE, &rl);
     }
+    unsigned long long need = 2ULL * nprocs + 32;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
+        log_warn(NULL,
+                 "%zu procs need about %llu file descriptors, but RLIMIT_NOFILE is %llu "
+                 "and cannot be raised further (hard limit %llu): procs past it fail to "
+                 "start with \"Too many open files\"",
+                 nprocs, need, (unsigned long long)rl.rlim_cur,
+                 (unsigned long long)rl.rlim_max);
 }
 
 /* --check: what would run, one line a proc. */
@@ -167,7 +180,7 @@ static int cmd_run(int argc, char **argv)
     }
 
     signal(SIGPIPE, SIG_IGN);
-    raise_fd_limit();
+    raise_fd_limit(pol->n);
     sdnotify_init();
     if (subreaper || getpid() == 1)
         prctl(PR_SET_CHILD_SUBREAPER, 1);

@@ -647,6 +647,26 @@ static void test_child_has_no_fds_beyond_stdio(void **state)
     assert_string_equal(t->out, "a | 0\na | 1\na | 2\n");
 }
 
+/* More procs than the fd limit allows: said once at the start, with the
+ * numbers, before any proc fails for it. */
+static void test_too_few_fds_for_the_procs_is_said_at_start(void **state)
+{
+    struct fx *f = *state;
+    policy(f, "for i = 1, 40 do\n"
+              "  tend.proc { name = 'p' .. i, restart = 'never', cmd = {'true'} }\n"
+              "end\n");
+    const char *sock = in_dir(f, "fd.sock");
+    f->t = prog_start((const char *[]){
+        "sh", "-c", "ulimit -n 48 && exec \"$0\" run --socket \"$1\" \"$2\"",
+        tend_path(), sock, f->policy, NULL});
+    assert_true(tend_expect(f->t, 2, "RLIMIT_NOFILE is 48", DEADLINE));
+    assert_int_not_equal(tend_wait(f->t, DEADLINE), -1);
+    const char *warn = strstr(f->t->err, "40 procs need about 112 file descriptors");
+    assert_non_null(warn);
+    /* the first thing tend says */
+    assert_ptr_equal(warn, f->t->err + strlen("tend: warning: "));
+}
+
 /* The signal mask and ignored signals are reset, even when tend was
  * started with a signal blocked and another ignored. */
 static void test_child_signal_mask_and_ignores_reset(void **state)
@@ -989,6 +1009,7 @@ int main(void)
         T(test_child_cwd_relative_to_policy_dir),
         T(test_child_stdin_is_dev_null),
         T(test_child_has_no_fds_beyond_stdio),
+        T(test_too_few_fds_for_the_procs_is_said_at_start),
         T(test_child_signal_mask_and_ignores_reset),
         T(test_child_runs_in_own_process_group),
         T(test_restart_always_restarts_after_exit_0),
