@@ -16,7 +16,7 @@ CC      ?= cc
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter \
            -I/usr/include/lua5.4 -Isrc -MMD -MP
-LDLIBS  += -llua5.4 -lev -ljansson -lm
+LDLIBS  += -llua5.4 -lev -ljansson -lanl -lm
 TESTLIBS = -lcmocka
 
 ifeq ($(SAN),1)

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "exec.h"
+#include "resolve.h"
 #include "util.h"
 
 struct check_attempt {
@@ -21,6 +22,7 @@ struct check_attempt {
     ev_timer timer;         /* the attempt's timeout */
     ev_idle report;         /* an immediate answer is told from the loop */
     struct exec_job *job;   /* exec */
+    struct resolve *lookup; /* tcp to a host name: its address */
     bool ok;
     char *why;
 };
@@ -34,6 +36,7 @@ static void attempt_free(struct check_attempt *a)
     ev_timer_stop(a->loop, &a->timer);
     ev_idle_stop(a->loop, &a->report);
     exec_cancel(a->job);
+    resolve_cancel(a->lookup);
     free(a->why);
     free(a);
 }
@@ -100,6 +103,34 @@ static void exec_done(const struct exec_result *r, void *data)
     finish(a, why == NULL, why);
 }
 
+/* Connect, without waiting: the answer comes from the loop. */
+static void tcp_connect(struct check_attempt *a, const struct sockaddr *sa, socklen_t len)
+{
+    a->fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (a->fd < 0) {
+        report_later(a, false, xasprintf("socket: %s", strerror(errno)));
+        return;
+    }
+    if (connect(a->fd, sa, len) == 0) {
+        report_later(a, true, NULL);
+    } else if (errno == EINPROGRESS) {
+        ev_io_init(&a->w, connected_cb, a->fd, EV_WRITE);
+        ev_io_start(a->loop, &a->w);
+    } else {
+        report_later(a, false, xasprintf("connect %s: %s", a->c->target, strerror(errno)));
+    }
+}
+
+static void resolved(const struct sockaddr *sa, socklen_t len, const char *err, void *data)
+{
+    struct check_attempt *a = data;
+    a->lookup = NULL;  /* done: resolve frees it */
+    if (sa)
+        tcp_connect(a, sa, len);
+    else
+        finish(a, false, xstrdup(err));
+}
+
 struct check_attempt *check_start(struct ev_loop *loop, const struct check *c,
                                   double timeout, check_done_fn *fn, void *data)
 {
@@ -116,19 +147,15 @@ struct check_attempt *check_start(struct ev_loop *loop, const struct check *c,
         a->job = exec_start(loop, c->argv, NULL, NULL, 0, exec_done, a);
         return a;
     }
-    a->fd = socket(c->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (a->fd < 0) {
-        report_later(a, false, xasprintf("socket: %s", strerror(errno)));
+    if (c->addrlen > 0) {
+        tcp_connect(a, (const struct sockaddr *)&c->addr, c->addrlen);
         return a;
     }
-    if (connect(a->fd, (const struct sockaddr *)&c->addr, c->addrlen) == 0) {
-        report_later(a, true, NULL);
-    } else if (errno == EINPROGRESS) {
-        ev_io_init(&a->w, connected_cb, a->fd, EV_WRITE);
-        ev_io_start(loop, &a->w);
-    } else {
-        report_later(a, false, xasprintf("connect %s: %s", c->target, strerror(errno)));
-    }
+    /* a host name: looked up afresh for each attempt, off the loop */
+    char *err = NULL;
+    a->lookup = resolve_start(loop, c->host, c->port, resolved, a, &err);
+    if (!a->lookup)
+        report_later(a, false, err);
     return a;
 }
 

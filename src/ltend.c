@@ -294,12 +294,17 @@ static void get_check(lua_State *L, const char *name, const char *field, struct 
         lua_getfield(L, -1, "addr");
         size_t len = 0;
         const char *a = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
-        if (!a || len < sizeof(sa_family_t) || len > sizeof c->addr)
-            field_error(L, name, field, "the check's 'addr' was changed; make it again with "
-                        "tend.ready.tcp");
-        memcpy(&c->addr, a, len);
-        c->addrlen = (socklen_t)len;
         lua_pop(L, 1);
+        if (a) {
+            if (len < sizeof(sa_family_t) || len > sizeof c->addr)
+                field_error(L, name, field, "the check's 'addr' was changed; make it again "
+                            "with tend.ready.tcp");
+            memcpy(&c->addr, a, len);
+            c->addrlen = (socklen_t)len;
+        } else {
+            c->host = xstrdup(check_string(L, name, field, "host"));
+            c->port = xstrdup(check_string(L, name, field, "port"));
+        }
         c->target = xstrdup(check_string(L, name, field, "target"));
     } else if (strcmp(kind, "exec") == 0) {
         c->kind = CHECK_EXEC;
@@ -793,26 +798,39 @@ static int l_ready_log(lua_State *L)
     return 1;
 }
 
-/* tend.ready.tcp(port [, host]): a TCP connection succeeds.  The host is
- * resolved now, so the loop never waits for DNS. */
+/* tend.ready.tcp(port [, host]): a TCP connection succeeds.  A numeric
+ * address is parsed now; a host name is looked up at each attempt, off the
+ * loop (resolve.c), so the loop never waits for DNS, even at a reload, and
+ * a name whose address changes is followed. */
 static int l_ready_tcp(lua_State *L)
 {
     lua_Integer port = luaL_checkinteger(L, 1);
     const char *host = luaL_optstring(L, 2, "127.0.0.1");
     if (port < 1 || port > 65535)
         return luaL_argerror(L, 1, "a port 1..65535 expected");
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+    if (!*host)
+        return luaL_argerror(L, 2, "a host name or address expected");
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST};
+    struct addrinfo *res = NULL;
     char ports[16];
     snprintf(ports, sizeof ports, "%d", (int)port);
     int rc = getaddrinfo(host, ports, &hints, &res);
-    if (rc != 0)
+    if (rc != 0 && rc != EAI_NONAME)
         return luaL_error(L, "tend.ready.tcp: %s: %s", host, gai_strerror(rc));
     new_check(L, "tcp");
-    lua_pushlstring(L, (const char *)res->ai_addr, res->ai_addrlen);
-    lua_setfield(L, -2, "addr");
+    if (res) {
+        lua_pushlstring(L, (const char *)res->ai_addr, res->ai_addrlen);
+        lua_setfield(L, -2, "addr");
+    } else {
+        lua_pushstring(L, host);
+        lua_setfield(L, -2, "host");
+        lua_pushstring(L, ports);
+        lua_setfield(L, -2, "port");
+    }
     lua_pushfstring(L, strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, (int)port);
     lua_setfield(L, -2, "target");
-    freeaddrinfo(res);
+    if (res)
+        freeaddrinfo(res);
     return 1;
 }
 

@@ -634,7 +634,72 @@ static char *terminal_tail(const struct proc *p)
 /* ---- spawning ---- */
 
 static void exec_cb(struct ev_loop *loop, ev_io *w, int revents);
+/* ---- reaping ----
+ *
+ * One ev_child watcher for every child (pid 0), and the procs awaiting
+ * their main process in a hash table by pid: libev keeps per-pid child
+ * watchers in 16 lists it walks at each exit, which made reaping O(n) a
+ * child with thousands of procs.  Other children of tend (tend.exec) have
+ * watchers of their own and are not in the table. */
+
 static void child_cb(struct ev_loop *loop, ev_child *w, int revents);
+
+static ev_child reaper;
+static struct ev_loop *reaper_loop;
+static struct proc **awaited;  /* buckets, a power of two of them */
+static size_t nbuckets, nawaited;
+
+static size_t pid_bucket(pid_t pid, size_t n)
+{
+    return ((size_t)pid * 2654435761u) & (n - 1);
+}
+
+static void await_child(struct proc *p, pid_t pid)
+{
+    if (nawaited >= nbuckets) {  /* grow: at most one proc a bucket on average */
+        size_t n = nbuckets ? nbuckets * 2 : 64;
+        struct proc **b = xcalloc(n, sizeof *b);
+        for (size_t i = 0; i < nbuckets; i++) {
+            for (struct proc *q = awaited[i], *next; q; q = next) {
+                next = q->reap_next;
+                size_t k = pid_bucket(q->reap_pid, n);
+                q->reap_next = b[k];
+                b[k] = q;
+            }
+        }
+        free(awaited);
+        awaited = b;
+        nbuckets = n;
+    }
+    size_t k = pid_bucket(pid, nbuckets);
+    p->reap_pid = pid;
+    p->reap_next = awaited[k];
+    awaited[k] = p;
+    if (nawaited++ == 0) {
+        reaper_loop = p->loop;
+        ev_child_init(&reaper, child_cb, 0, 0);
+        ev_child_start(reaper_loop, &reaper);
+    }
+}
+
+/* The proc awaiting `pid`, taken out of the table; NULL if none is. */
+static struct proc *take_awaited(pid_t pid)
+{
+    if (!nbuckets)
+        return NULL;
+    for (struct proc **pp = &awaited[pid_bucket(pid, nbuckets)]; *pp; pp = &(*pp)->reap_next) {
+        struct proc *p = *pp;
+        if (p->reap_pid != pid)
+            continue;
+        *pp = p->reap_next;
+        p->reap_pid = 0;
+        p->reap_next = NULL;
+        if (--nawaited == 0)
+            ev_child_stop(reaper_loop, &reaper);
+        return p;
+    }
+    return NULL;
+}
 
 /* How the spec's program is spawned, with `env` as its environment. */
 static void launch_opts_of(const struct spec *sp, char **env, struct launch_opts *o)
@@ -733,8 +798,7 @@ void proc_start(struct proc *p, bool by_policy)
         return;
     }
     groups_add(&p->group, c.pid);
-    ev_child_set(&p->child_w, c.pid, 0);
-    ev_child_start(p->loop, &p->child_w);
+    await_child(p, c.pid);
     p->exec_fd = c.exec_fd;
     ev_io_set(&p->exec_w, p->exec_fd, EV_READ);
     ev_io_start(p->loop, &p->exec_w);
@@ -845,10 +909,11 @@ static void linger_group(struct proc *p, pid_t pgid, int sig, double timeout)
 
 static void child_cb(struct ev_loop *loop, ev_child *w, int revents)
 {
-    struct proc *p = container_of(w, struct proc, child_w);
     int rstatus = w->rstatus;
     pid_t pid = w->rpid;
-    ev_child_stop(loop, w);
+    struct proc *p = take_awaited(pid);
+    if (!p)
+        return;  /* not a proc's main process */
     hold(p);
 
     /* In the order things happened: the exec report, the output already
@@ -997,7 +1062,6 @@ struct proc *proc_new(struct ev_loop *loop, struct spec *spec,
     p->st.state = ST_PENDING;
     p->st.want_up = spec->autostart;
     p->exec_fd = -1;
-    ev_child_init(&p->child_w, child_cb, 0, 0);
     ev_io_init(&p->exec_w, exec_cb, -1, EV_READ);
     for (int i = 0; i < 2; i++) {
         p->out[i].fd = -1;
@@ -1046,7 +1110,8 @@ void proc_free(struct proc *p)
     p->doomed = true;
     if (proc_alive(p) && p->st.pid > 0)
         kill(-p->st.pid, SIGKILL);
-    ev_child_stop(p->loop, &p->child_w);
+    if (p->reap_pid > 0)
+        take_awaited(p->reap_pid);
     if (p->exec_fd >= 0) {
         ev_io_stop(p->loop, &p->exec_w);
         close(p->exec_fd);

@@ -113,7 +113,8 @@ struct proc {
     struct proc_owner owner;
     struct status st;
 
-    ev_child child_w;
+    pid_t reap_pid;         /* the main process awaited, or 0 */
+    struct proc *reap_next; /* the next awaited proc in its bucket */
     int exec_fd;            /* read end of the exec-confirm pipe, or -1 */
     ev_io exec_w;
     struct proc_stream out[2];  /* stdout, stderr */

@@ -65,8 +65,11 @@ void check_clear(struct check *c)
 {
     free(c->pattern);
     free(c->target);
+    free(c->host);
+    free(c->port);
     strv_free(c->argv);
-    c->pattern = c->target = NULL;
+    c->pattern = c->target = c->host = c->port = NULL;
+    c->addrlen = 0;
     c->argv = NULL;
     c->kind = CHECK_NONE;
 }

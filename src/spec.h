@@ -31,8 +31,9 @@ struct check {
     int fd;                        /* CHECK_FD */
     char *pattern;                 /* CHECK_LOG */
     int stream;                    /* CHECK_LOG: 0 stdout, 1 stderr, -1 both */
-    struct sockaddr_storage addr;  /* CHECK_TCP */
-    socklen_t addrlen;
+    struct sockaddr_storage addr;  /* CHECK_TCP to a numeric address */
+    socklen_t addrlen;             /* 0: look host up at each attempt */
+    char *host, *port;             /* CHECK_TCP to a host name */
     char *target;                  /* CHECK_TCP: "host:port", for messages */
     char **argv;                   /* CHECK_EXEC */
 };

@@ -534,7 +534,7 @@ static void test_owner_decides_restarts(void **state)
     s->argv[1] = xstrdup("-c");
     s->argv[2] = xstrdup("echo $TEND_INCARNATION; exit 1");
     s->output = OUTPUT_DISCARD;
-    struct proc_owner owner = {decide_restart_twice, NULL};
+    struct proc_owner owner = {.decide = decide_restart_twice};
     struct proc *p = proc_new(loop, s, &owner);
     proc_subscribe(p, rec_cb, &r);
     proc_start(p, false);

@@ -134,6 +134,37 @@ static void test_tcp_port_that_opens_after_a_delay(void **state)
     assert_int_equal(run_policy(policy), OK);
 }
 
+/* A host name is looked up at each attempt, off the loop: "localhost"
+ * reaches the listener once it is up; a name that does not resolve fails
+ * each health check with the lookup's error, and the loop keeps serving
+ * (the task runs on while the lookups are out). */
+static void test_tcp_to_a_host_name(void **state)
+{
+    /* where DNS does not answer, the resolver gives up in a second or two */
+    setenv("RES_OPTIONS", "timeout:1 attempts:1", 1);
+    char policy[2048];
+    int port = free_port();
+    snprintf(policy, sizeof policy,
+             "local p = tend.proc { name = 'p', cmd = { 'sh', '-c',\n"
+             "  'sleep 0.3; exec \"$0\" %d', os.getenv('LISTENER') },\n"
+             "  ready = tend.ready.tcp(%d, 'localhost'), ready_interval = 0.05 }\n"
+             "local q = tend.proc { name = 'q', cmd = { 'sleep', '30' },\n"
+             "  health = { check = tend.ready.tcp(1, 'no-such-host.invalid'), interval = 0.05,\n"
+             "             timeout = 8, failures = 1 } }\n"
+             "tend.task(function()\n"
+             "  assert(p:ready() == true)\n"
+             "  local st = p:status()\n"
+             "  assert(st.ready_at - st.started_at >= 0.25, 'not before the port opened')\n"
+             "  for st in q:watch() do\n"
+             "    if st.health == 'unhealthy' then break end\n"
+             "  end\n"
+             "  local why = q:status().health_failure or ''\n"
+             "  assert(why:find('resolve no-such-host.invalid: ', 1, true), why)\n"
+             "  tend.exit(42)\n"
+             "end)\n", port, port);
+    assert_int_equal(run_policy(policy), OK);
+}
+
 static void test_log_pattern_split_across_two_reads(void **state)
 {
     assert_int_equal(run_policy(
@@ -395,6 +426,7 @@ int main(void)
         cmocka_unit_test(test_notify_ready_status_and_abstract_socket),
         cmocka_unit_test(test_notify_from_an_unrelated_process_is_refused),
         cmocka_unit_test(test_tcp_port_that_opens_after_a_delay),
+        cmocka_unit_test(test_tcp_to_a_host_name),
         cmocka_unit_test(test_log_pattern_split_across_two_reads),
         cmocka_unit_test(test_exec_readiness),
         cmocka_unit_test(test_function_readiness_may_sleep),
