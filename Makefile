@@ -4,6 +4,7 @@
 #   make run        build, then run examples/hello.lua (Ctrl-C stops it)
 #   make test       build and run every test (unit and integration)
 #   make asan       the same tests under AddressSanitizer + UBSan
+#   make valgrind   tend under valgrind, driven by the integration tests
 #   make bench      the benchmarks (BENCH_QUICK=1 for a short run)
 #   make install    install under $(DESTDIR)$(PREFIX)
 
@@ -33,7 +34,7 @@ HELPERS  := $(patsubst tests/helper_%.c,$(BUILD)/tests/helper-%,$(wildcard tests
 HARNESS  := $(BUILD)/obj/tests/harness.o
 DEPS_OK  := $(BUILD)/.deps-ok
 
-.PHONY: all run test asan bench install clean deps
+.PHONY: all run test asan valgrind bench install clean deps
 
 all: $(BUILD)/tend
 
@@ -85,6 +86,24 @@ run: $(BUILD)/tend
 
 asan:
 	$(MAKE) BUILD=build/asan SAN=1 test
+
+# tend itself under valgrind (memcheck), driven by the integration tests
+# that run the binary; any report valgrind writes fails the target.  Slow
+# (about two minutes), so not part of `make test`.
+VG_TESTS := test_cli test_ctl test_output test_reload test_examples test_reaper test_sdnotify
+valgrind: $(BUILD)/tend $(TESTS) $(HELPERS)
+	@command -v valgrind >/dev/null || { \
+	    echo "make valgrind: valgrind is not installed (apt-get install valgrind)" >&2; exit 1; }
+	@set -e; logs=$(abspath $(BUILD)/valgrind); rm -rf $$logs; mkdir -p $$logs; \
+	for t in $(VG_TESTS); do \
+	    echo "== $$t, tend under valgrind"; \
+	    TEND=$(abspath scripts/valgrind-tend) TEND_REAL=$(abspath $(BUILD)/tend) \
+	    TEND_VG_LOGS=$$logs TEND_UNDER_VALGRIND=1 \
+	    TEND_HELPERS=$(abspath $(BUILD)/tests) $(BUILD)/tests/$$t; \
+	done; \
+	bad=$$(find $$logs -name 'vg.*.log' -size +0 | sort); \
+	if [ -n "$$bad" ]; then cat $$bad; echo "== valgrind reported errors (above)"; exit 1; fi; \
+	echo "== valgrind: no reports from $$(ls $$logs | wc -l) runs of tend"
 
 # The benchmark driver, built with tend's flags but without -Isrc (it needs no
 # project header, and one in src/ must not hide a system header such as
