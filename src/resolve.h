@@ -23,8 +23,9 @@ typedef void resolve_fn(const struct sockaddr *sa, socklen_t len, const char *er
  * cannot even start. */
 struct resolve *resolve_start(struct ev_loop *loop, const char *host, const char *port,
                               resolve_fn *fn, void *data, char **err);
-/* Abandon a lookup: fn is not called.  A lookup already running finishes in
- * its thread and is freed when it does. */
+/* Abandon a lookup: fn is not called.  The lookup still runs to its end in
+ * its thread (and counts towards RESOLVE_MAX until then); it is freed
+ * when it is over. */
 void resolve_cancel(struct resolve *r);
 
 #endif
