@@ -20,6 +20,7 @@ struct check_attempt {
     int fd;                 /* tcp: the connecting socket */
     ev_io w;
     ev_timer timer;         /* the attempt's timeout */
+    double timeout;
     ev_idle report;         /* an immediate answer is told from the loop */
     struct exec_job *job;   /* exec */
     struct resolve *lookup; /* tcp to a host name: its address */
@@ -81,7 +82,7 @@ static void timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
     struct check_attempt *a = container_of(w, struct check_attempt, timer);
     char *what = check_describe(a->c);
-    char *why = xasprintf("%s: no answer within %gs", what, a->timer.repeat);
+    char *why = xasprintf("%s: no answer within %gs", what, a->timeout);
     free(what);
     if (a->job) {
         exec_cancel(a->job);
@@ -141,6 +142,7 @@ struct check_attempt *check_start(struct ev_loop *loop, const struct check *c,
     a->c = c;
     a->fd = -1;
     ev_idle_init(&a->report, report_cb);
+    a->timeout = timeout;
     ev_timer_init(&a->timer, timeout_cb, timeout, 0);
     ev_timer_start(loop, &a->timer);
     if (c->kind == CHECK_EXEC) {

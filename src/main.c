@@ -92,9 +92,21 @@ static void raise_fd_limit(size_t nprocs)
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
         return;
     if (rl.rlim_cur < rl.rlim_max) {
+        rlim_t soft = rl.rlim_cur;
         rl.rlim_cur = rl.rlim_max;
-        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+            /* a hard limit above the kernel's fs.nr_open cannot be had */
+            unsigned long long nr_open = 0;
+            FILE *f = fopen("/proc/sys/fs/nr_open", "re");
+            if (f && fscanf(f, "%llu", &nr_open) == 1 && nr_open > soft &&
+                nr_open < rl.rlim_max) {
+                rl.rlim_cur = (rlim_t)nr_open;
+                setrlimit(RLIMIT_NOFILE, &rl);
+            }
+            if (f)
+                fclose(f);
             getrlimit(RLIMIT_NOFILE, &rl);
+        }
     }
     unsigned long long need = 2ULL * nprocs + 32;
     if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)

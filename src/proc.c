@@ -549,6 +549,10 @@ static void stream_read_burst(struct proc *p, int i, bool draining)
             return;
         }
         char *buf = read_bufs[rounds & 1];
+        /* the pending ring tail may still sit in this buffer: a read that
+         * only lengthened an unfinished line came in between */
+        if (s->pend_len && s->pend >= buf && s->pend < buf + sizeof read_bufs[0])
+            flush_pending(p, i);
         /* a short unfinished line goes in front of what is read, so the
          * line it becomes is part of the block, not written on its own */
         size_t carry = s->plen <= READ_CARRY_MAX ? s->plen : 0;

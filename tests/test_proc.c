@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -579,6 +581,82 @@ static void test_long_and_partial_lines(void **state)
     done_with(p, &r);
 }
 
+static bool has_21_lines(void *arg)
+{
+    const struct ring *ring = ((struct proc *)arg)->out[0].ring;
+    return ring && ring_count(ring) >= 21;
+}
+
+static bool has_partial(void *arg)
+{
+    return ((struct proc *)arg)->out[0].plen > 0;
+}
+
+/* A backlog that fills the read buffer but for the last bytes of an
+ * unfinished line: the first read takes all the complete lines (their
+ * tail waits for the ring), the second only lengthens the unfinished line,
+ * and the third, into the first read's buffer, must not overwrite that
+ * tail.  The ring must hold the lines as written. */
+static void test_ring_keeps_a_backlog_whose_last_line_is_unfinished(void **state)
+{
+    char *dir = tmpdir_new();
+    char big[4096], fifo[4096], done[4096];
+    snprintf(big, sizeof big, "%s/big", dir);
+    snprintf(fifo, sizeof fifo, "%s/go", dir);
+    snprintf(done, sizeof done, "%s/done", dir);
+    /* "def\n", 20 lines of 13,000 bytes, 2,140 bytes without a newline:
+     * 262,144 bytes, one pipe's worth */
+    FILE *f = fopen(big, "w");
+    assert_non_null(f);
+    fputs("def\n", f);
+    for (int k = 0; k < 20; k++) {
+        for (int j = 0; j < 13000 - 1; j++)
+            fputc('A' + k, f);
+        fputc('\n', f);
+    }
+    for (int j = 0; j < 2140; j++)
+        fputc('T', f);
+    assert_int_equal(ftell(f), 262144);
+    fclose(f);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    struct rec r = {0};
+    struct proc *p = make((const char *[]){"sh", "-c",
+        "printf abc; read x < \"$0\"; cat \"$1\"; : > \"$2\"; exec sleep 30",
+        fifo, big, done, NULL}, &r);
+    proc_start(p, false);
+    /* tend has "abc" as an unfinished line */
+    assert_true(loop_until(loop, has_partial, p, DEADLINE));
+    /* the whole backlog goes into the pipe while the loop does not run */
+    int w = open(fifo, O_WRONLY);
+    assert_true(w >= 0);
+    assert_int_equal(write(w, "\n", 1), 1);
+    close(w);
+    assert_true(file_wait_for(done, "", DEADLINE));
+    /* run until the ring has the 21 lines */
+    assert_true(loop_until(loop, has_21_lines, p, DEADLINE));
+    const struct ring *ring = p->out[0].ring;
+    size_t len;
+    const char *l = ring_line(ring, 0, &len, NULL);
+    assert_int_equal(len, 6);
+    assert_memory_equal(l, "abcdef", 6);
+    for (size_t k = 1; k <= 20; k++) {
+        l = ring_line(ring, k, &len, NULL);
+        assert_int_equal(len, RING_LINE_MAX);  /* cut, and marked */
+        for (size_t j = 0; j < len - strlen(RING_CUT_MARK); j++)
+            if (l[j] != (char)('A' + k - 1))
+                fail_msg("line %zu, byte %zu: %#x, want %c", k, j, l[j], (char)('A' + k - 1));
+    }
+    proc_terminate(p, 5);
+    assert_true(loop_until(loop, terminal, p, DEADLINE));
+    /* the unfinished line came last, at the end */
+    assert_int_equal(ring_count(ring), 22);
+    l = ring_line(ring, 21, &len, NULL);
+    assert_int_equal(len, RING_LINE_MAX);
+    assert_int_equal(l[0], 'T');
+    done_with(p, &r);
+    tmpdir_free(dir);
+}
+
 /* In a child that runs as nobody with RLIMIT_NPROC at 1 (itself), so that
  * fork fails: the proc must end `failed` with the fork error. */
 static void test_fork_failure_is_failed_with_reason(void **state)
@@ -641,6 +719,7 @@ int main(void)
         cmocka_unit_test(test_await_ready_succeeds),
         cmocka_unit_test(test_owner_decides_restarts),
         cmocka_unit_test(test_long_and_partial_lines),
+        cmocka_unit_test(test_ring_keeps_a_backlog_whose_last_line_is_unfinished),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     output_finish();

@@ -165,6 +165,24 @@ static void test_tcp_to_a_host_name(void **state)
     assert_int_equal(run_policy(policy), OK);
 }
 
+/* A check that does not answer in time fails with its timeout in the
+ * reason. */
+static void test_a_check_without_an_answer_says_how_long_it_waited(void **state)
+{
+    assert_int_equal(run_policy(
+        "local p = tend.proc { name = 'p', cmd = { 'sleep', '30' },\n"
+        "  health = { check = tend.ready.exec({ 'sleep', '30' }), interval = 0.05,\n"
+        "             timeout = 0.25, failures = 1 } }\n"
+        "tend.task(function()\n"
+        "  for st in p:watch() do\n"
+        "    if st.health == 'unhealthy' then break end\n"
+        "  end\n"
+        "  local why = p:status().health_failure or ''\n"
+        "  assert(why == 'exec sleep: no answer within 0.25s', why)\n"
+        "  tend.exit(42)\n"
+        "end)\n"), OK);
+}
+
 static void test_log_pattern_split_across_two_reads(void **state)
 {
     assert_int_equal(run_policy(
@@ -427,6 +445,7 @@ int main(void)
         cmocka_unit_test(test_notify_from_an_unrelated_process_is_refused),
         cmocka_unit_test(test_tcp_port_that_opens_after_a_delay),
         cmocka_unit_test(test_tcp_to_a_host_name),
+        cmocka_unit_test(test_a_check_without_an_answer_says_how_long_it_waited),
         cmocka_unit_test(test_log_pattern_split_across_two_reads),
         cmocka_unit_test(test_exec_readiness),
         cmocka_unit_test(test_function_readiness_may_sleep),

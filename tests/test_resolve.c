@@ -93,16 +93,37 @@ static void test_an_abandoned_lookup_never_answers(void **state)
     assert_int_equal(kept.calls, 1);
 }
 
+/* Two waits for the same name: each gets the answer once, and one that
+ * gives up does not take the answer from the other. */
+static void test_waits_for_the_same_name(void **state)
+{
+    struct answer a = {0}, b = {0}, c = {0};
+    char *err = NULL;
+    assert_non_null(resolve_start(loop, "localhost", "7", answered, &a, &err));
+    struct resolve *rb = resolve_start(loop, "localhost", "7", answered, &b, &err);
+    assert_non_null(rb);
+    assert_non_null(resolve_start(loop, "localhost", "7", answered, &c, &err));
+    resolve_cancel(rb);
+    run_until_idle();
+    assert_int_equal(a.calls, 1);
+    assert_int_equal(b.calls, 0);
+    assert_int_equal(c.calls, 1);
+    assert_int_equal(a.port, 7);
+    assert_int_equal(c.port, 7);
+}
+
 static void test_lookups_in_flight_are_bounded(void **state)
 {
     static struct answer a[RESOLVE_MAX + 1];
     struct resolve *r[RESOLVE_MAX];
     char *err = NULL;
+    char port[16];
     for (int i = 0; i < RESOLVE_MAX; i++) {
-        r[i] = resolve_start(loop, "localhost", "1", answered, &a[i], &err);
+        snprintf(port, sizeof port, "%d", 1000 + i);  /* each a lookup of its own */
+        r[i] = resolve_start(loop, "localhost", port, answered, &a[i], &err);
         assert_non_null(r[i]);
     }
-    assert_null(resolve_start(loop, "localhost", "1", answered, &a[RESOLVE_MAX], &err));
+    assert_null(resolve_start(loop, "localhost", "999", answered, &a[RESOLVE_MAX], &err));
     assert_non_null(err);
     assert_non_null(strstr(err, "lookups in flight"));
     free(err);
@@ -127,6 +148,7 @@ int main(void)
         cmocka_unit_test(test_localhost_is_answered_on_the_loop),
         cmocka_unit_test(test_a_name_that_does_not_resolve_says_so),
         cmocka_unit_test(test_an_abandoned_lookup_never_answers),
+        cmocka_unit_test(test_waits_for_the_same_name),
         cmocka_unit_test(test_lookups_in_flight_are_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
