@@ -204,7 +204,7 @@ static void on_transition(struct proc *p, const struct status *now,
         /* whoever waited for this one may start now */
         for (size_t i = 0; i < mp->ndependents; i++) {
             struct mproc *d = m->procs[mp->dependents[i]];
-            if (d->p->st.state == ST_PENDING && d->p->spec->autostart && deps_ready(d))
+            if (d->p->st.state == ST_PENDING && d->p->st.want_up && deps_ready(d))
                 start(d);
         }
     }
@@ -266,7 +266,7 @@ void manager_start(struct manager *m)
     notify_if_all_ready(m);  /* nothing to wait for: ready now */
     for (size_t i = 0; i < m->n && !m->shutting_down; i++) {
         struct mproc *mp = m->procs[i];
-        if (mp->p->spec->autostart && mp->p->st.state == ST_PENDING && deps_ready(mp))
+        if (mp->p->st.want_up && mp->p->st.state == ST_PENDING && deps_ready(mp))
             start(mp);
     }
     check_done(m);
@@ -379,7 +379,7 @@ void manager_launch(struct manager *m, struct proc *p)
     struct mproc *mp = m->procs[i];
     if (mp->predecessor)
         return;  /* it starts when the proc it replaces has ended */
-    if (p->spec->autostart && p->st.state == ST_PENDING && deps_ready(mp))
+    if (p->st.want_up && p->st.state == ST_PENDING && deps_ready(mp))
         start(mp);
 }
 

@@ -368,6 +368,28 @@ static void test_limits_are_settable(void **state)
         "  tend.exit(42) end)\n"), OK);
 }
 
+/* A proc stopped while it waits for its `after` stays down when they are
+ * ready (SPEC 1: want is down once stopped on purpose). */
+static void test_a_proc_stopped_while_waiting_for_after_stays_down(void **state)
+{
+    assert_int_equal(run_policy(
+        "local db = tend.proc { name = 'db', cmd = { 'sleep', '30' }, autostart = false }\n"
+        "local web = tend.proc { name = 'web', cmd = { 'sleep', '30' }, after = { db } }\n"
+        "local probe = tend.proc { name = 'probe', cmd = { 'sleep', '30' }, after = { db } }\n"
+        "tend.task(function()\n"
+        "  assert(web:status().state == 'pending')\n"
+        "  web:stop()\n"
+        "  assert(web:status().want == 'down')\n"
+        "  db:start()\n"
+        "  assert(probe:ready())  -- started with web, had web been started\n"
+        "  local st = web:status()\n"
+        "  assert(st.state == 'pending' and st.want == 'down', st.state .. ' ' .. st.want)\n"
+        "  web:start()\n"
+        "  assert(web:ready())\n"
+        "  tend.exit(42)\n"
+        "end)\n"), OK);
+}
+
 static void test_signal_reaches_the_process_group(void **state)
 {
     assert_int_equal(run_policy(
@@ -466,6 +488,7 @@ int main(void)
         cmocka_unit_test(test_blocking_stdlib_calls_are_refused),
         cmocka_unit_test(test_one_for_all_restarts_the_other_members),
         cmocka_unit_test(test_limits_are_settable),
+        cmocka_unit_test(test_a_proc_stopped_while_waiting_for_after_stays_down),
         cmocka_unit_test(test_signal_reaches_the_process_group),
         cmocka_unit_test(test_tasks_starting_tasks_without_end_are_stopped),
         cmocka_unit_test(test_a_bare_yield_ends_the_task),
