@@ -943,7 +943,7 @@ static void child_cb(struct ev_loop *loop, ev_child *w, int revents)
         stream_close(p, i);
     }
     ev_timer_stop(loop, &p->stop_timer);
-    ready_stop(p);
+    ready_stop(p, true);
     groups_remove(&p->group);
     linger_group(p, pid, p->sigkilled ? SIGKILL : p->spec->stop_signal,
                  p->spec->stop_timeout);
@@ -1023,7 +1023,7 @@ void proc_stopping(struct proc *p, double timeout)
     struct proc_event *ev = move_begin(p, ST_STOPPING);
     if (!ev)
         return;
-    ready_stop(p);  /* a late readiness report is ignored from now on */
+    ready_stop(p, false);  /* a late readiness report is ignored from now on */
     p->st.deadline = now_mono() + timeout;
     ev_timer_set(&p->stop_timer, timeout, 0);
     ev_timer_start(p->loop, &p->stop_timer);

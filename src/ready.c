@@ -305,6 +305,7 @@ int ready_prepare(struct proc *p, struct launch_opts *o, char **env_extra, char 
     *env_extra = NULL;
     r->early = false;
     r->health_fails = 0;
+    close_fd(p);  /* the last incarnation's, if it was never closed */
     if (sp->ready.kind == CHECK_FD) {
         int fds[2];
         if (pipe2(fds, O_CLOEXEC) != 0) {
@@ -362,10 +363,16 @@ void ready_running(struct proc *p)
 }
 
 /* Stop what only serves to become ready. */
-static void stop_readiness(struct proc *p)
+/* Readiness no longer matters.  The fd form's pipe is closed unless the
+ * program may still write to it (`keep_fd`): a late report must not get it
+ * SIGPIPE; its pipe is closed when it has exited. */
+static void stop_readiness(struct proc *p, bool keep_fd)
 {
     struct proc_ready *r = &p->ready;
-    close_fd(p);
+    if (keep_fd)
+        ev_io_stop(p->loop, &r->fd_w);
+    else
+        close_fd(p);
     ev_timer_stop(p->loop, &r->retry);
     check_cancel(r->attempt);
     r->attempt = NULL;
@@ -375,7 +382,7 @@ static void stop_readiness(struct proc *p)
 
 void ready_reached(struct proc *p)
 {
-    stop_readiness(p);
+    stop_readiness(p, false);  /* as with s6: one report, then it is closed */
     if (p->spec->watchdog > 0 && p->spec->ready.kind == CHECK_NOTIFY) {
         p->ready.watchdog.repeat = p->spec->watchdog;
         ev_timer_again(p->loop, &p->ready.watchdog);
@@ -384,10 +391,10 @@ void ready_reached(struct proc *p)
         start_health(p, p->spec->health_interval);
 }
 
-void ready_stop(struct proc *p)
+void ready_stop(struct proc *p, bool exited)
 {
     struct proc_ready *r = &p->ready;
-    stop_readiness(p);
+    stop_readiness(p, !exited);
     ev_timer_stop(p->loop, &r->watchdog);
     ev_timer_stop(p->loop, &r->health_timer);
     check_cancel(r->health_attempt);
@@ -398,7 +405,7 @@ void ready_stop(struct proc *p)
 
 void ready_free(struct proc *p)
 {
-    ready_stop(p);
+    ready_stop(p, true);
     struct proc_ready *r = &p->ready;
     if (r->notify_fd >= 0) {
         ev_io_stop(p->loop, &r->notify_w);

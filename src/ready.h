@@ -20,8 +20,10 @@ void ready_running(struct proc *p);
 /* The incarnation is ready: stop the readiness checks, start the watchdog
  * and the health checks. */
 void ready_reached(struct proc *p);
-/* The incarnation is stopping or gone: stop every check and timer. */
-void ready_stop(struct proc *p);
+/* The incarnation is stopping (`exited` false) or gone: stop every check
+ * and timer.  A stopping program may still write its readiness report to
+ * the fd form's pipe, which stays open (and unread) until it has exited. */
+void ready_stop(struct proc *p, bool exited);
 /* Free what outlives incarnations (the notify socket). */
 void ready_free(struct proc *p);
 

@@ -832,6 +832,24 @@ static void check_signal_stops_gracefully(struct fx *f, int sig)
     assert_contains(t->err, "tend: b: exited with code 0\n");
 }
 
+/* A program that reports readiness only once it is told to stop (a late
+ * report, SPEC 1): the report is ignored, and it does not die of SIGPIPE
+ * for it. */
+static void test_a_late_readiness_report_is_ignored_not_fatal(void **state)
+{
+    struct fx *f = *state;
+    policy(f, "tend.proc { name = 'a', ready = tend.ready.fd(3), cmd = {'sh', '-c',\n"
+              "  [[trap 'echo >&3; echo reported > @D/late; exit 0' TERM; "
+              "echo up > @D/a.up; sleep 300 & wait]]} }\n");
+    struct tend_run *t = run(f, NULL, NULL);
+    expect_file(in_dir(f, "a.up"), "up\n");
+    kill(t->pid, SIGTERM);
+    expect_exit(t, 0);
+    expect_file(in_dir(f, "late"), "reported\n");
+    assert_contains(t->err, "tend: a: exited with code 0\n");
+    assert_lacks(t->err, "PIPE");
+}
+
 /* SIGTERM stops every proc with its stop signal; tend exits 0. */
 static void test_sigterm_stops_every_proc_gracefully(void **state)
 {
@@ -1020,6 +1038,7 @@ int main(void)
         T(test_after_starts_dependent_once_dependency_ready),
         T(test_after_failed_dependency_never_starts_dependent),
         T(test_sigterm_stops_every_proc_gracefully),
+        T(test_a_late_readiness_report_is_ignored_not_fatal),
         T(test_sigint_stops_like_sigterm),
         T(test_sigterm_stops_dependents_first),
         T(test_stop_timeout_sigkills_and_exits_one),
