@@ -676,6 +676,8 @@ static int m_tail(lua_State *L)
         else if (strcmp(s, "stderr") != 0)
             return luaL_argerror(L, arg, "\"stdout\" or \"stderr\" expected");
         arg++;
+    } else if (lua_isnil(L, arg) && !lua_isnone(L, arg + 1)) {
+        arg++;  /* tail(nil, n): the default stream */
     }
     lua_Integer lines = luaL_optinteger(L, arg, 20);
     if (lines < 0)

@@ -368,6 +368,24 @@ static void test_limits_are_settable(void **state)
         "  tend.exit(42) end)\n"), OK);
 }
 
+/* proc:tail([stream], [lines]), each argument left out in turn. */
+static void test_tail_arguments(void **state)
+{
+    assert_int_equal(run_policy(
+        "local a = tend.proc { name = 'a', restart = 'never', output = 'discard', cmd = {\n"
+        "  'sh', '-c', 'printf \"e1\\ne2\\ne3\\n\" >&2; printf \"o1\\no2\\n\"' } }\n"
+        "tend.task(function()\n"
+        "  a:wait()\n"
+        "  assert(a:tail() == 'e1\\ne2\\ne3\\n', a:tail())\n"
+        "  assert(a:tail(nil, 2) == 'e2\\ne3\\n', a:tail(nil, 2))\n"
+        "  assert(a:tail(1) == 'e3\\n', a:tail(1))\n"
+        "  assert(a:tail('stdout') == 'o1\\no2\\n', a:tail('stdout'))\n"
+        "  assert(a:tail('stdout', 1) == 'o2\\n', a:tail('stdout', 1))\n"
+        "  assert(not pcall(a.tail, a, 'stdin'))\n"
+        "  tend.exit(42)\n"
+        "end)\n"), OK);
+}
+
 /* A proc stopped while it waits for its `after` stays down when they are
  * ready (SPEC 1: want is down once stopped on purpose). */
 static void test_a_proc_stopped_while_waiting_for_after_stays_down(void **state)
@@ -488,6 +506,7 @@ int main(void)
         cmocka_unit_test(test_blocking_stdlib_calls_are_refused),
         cmocka_unit_test(test_one_for_all_restarts_the_other_members),
         cmocka_unit_test(test_limits_are_settable),
+        cmocka_unit_test(test_tail_arguments),
         cmocka_unit_test(test_a_proc_stopped_while_waiting_for_after_stays_down),
         cmocka_unit_test(test_signal_reaches_the_process_group),
         cmocka_unit_test(test_tasks_starting_tasks_without_end_are_stopped),
