@@ -131,8 +131,16 @@ struct policy *policy_load(const char *path, char **err)
     lvm_disarm(L);
     if (rc != LUA_OK) {
         const char *msg = lua_tostring(L, -1);
-        /* "cannot open x.lua" already names the file; so do "file:line:" */
-        *err = xstrdup(msg ? msg : "error object is not a string");
+        /* "cannot open x.lua" already names the file; so do "file:line:".
+         * error({}), error() and error("x", 0) name nothing: the file is
+         * said first */
+        if (!msg)
+            *err = xasprintf("%s: the file raised an error without a message (a %s value)", path,
+                             luaL_typename(L, -1));
+        else if (!strstr(msg, path))
+            *err = xasprintf("%s: %s", path, msg);
+        else
+            *err = xstrdup(msg);
         policy_free(pol);
         return NULL;
     }

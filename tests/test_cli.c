@@ -478,6 +478,19 @@ static void test_policy_runtime_error_rejected(void **state)
                    (const char *[]){"@P:3:", "boom", NULL});
 }
 
+/* Errors that carry no position still name the file. */
+static void test_policy_error_without_a_position_names_the_file(void **state)
+{
+    check_rejected(*state, MARKER_PROC "error({})\n",
+                   (const char *[]){"tend: error: @P: ", "without a message (a table value)",
+                                    NULL});
+    struct fx *f = *state;
+    tend_free(f->t);
+    f->t = NULL;
+    check_rejected(*state, MARKER_PROC "error('plain', 0)\n",
+                   (const char *[]){"tend: error: @P: plain\n", NULL});
+}
+
 static void test_policy_cmd_string_rejected(void **state)
 {
     check_rejected(*state,
@@ -1015,6 +1028,7 @@ int main(void)
         T(test_policy_after_unknown_name_rejected),
         T(test_policy_syntax_error_rejected),
         T(test_policy_runtime_error_rejected),
+        T(test_policy_error_without_a_position_names_the_file),
         T(test_policy_cmd_string_rejected),
         T(test_policy_missing_file_exits_2_naming_it),
         T(test_check_prints_plan_without_spawning),
