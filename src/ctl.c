@@ -1291,6 +1291,10 @@ static bool all_alive(struct conn *c, struct proc **procs, size_t n)
 
 static void cmd_status(struct conn *c, json_t *req)
 {
+    /* `tend status --json` as a request: the socket always answers JSON */
+    bool json;
+    if (!req_flag(c, req, "status", "json", &json))
+        return;
     size_t n;
     struct proc **procs = req_procs(c, req, "status", true, &n);
     if (!procs)
@@ -1602,7 +1606,7 @@ static const struct command {
     const char *fields[5];  /* allowed besides "cmd" */
     cmd_fn *run;
 } commands[] = {
-    {"status", {"names"}, cmd_status},
+    {"status", {"names", "json"}, cmd_status},
     {"start", {"names"}, cmd_start},
     {"stop", {"names", "timeout"}, cmd_stop},
     {"restart", {"names"}, cmd_restart},

@@ -907,6 +907,11 @@ static void test_bad_requests_get_errors_and_connection_stays(void **state)
     expect_reply(fd, false, "timeout");
     raw_puts(fd, "{\"cmd\": \"status\"}\r\n");
     expect_reply(fd, true, NULL);
+    /* status's own option, as the command line has it */
+    raw_puts(fd, "{\"cmd\": \"status\", \"json\": true}\n");
+    expect_reply(fd, true, NULL);
+    raw_puts(fd, "{\"cmd\": \"status\", \"json\": 1}\n");
+    expect_reply(fd, false, "\"json\" must be true or false");
     close(fd);
 }
 
