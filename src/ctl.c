@@ -1672,6 +1672,11 @@ void ctl_close(struct ctl *c)
         return;
     while (c->conns) {
         struct conn *k = c->conns;
+        if (k->req) {  /* wait, start, stop...: what they waited for never came */
+            const char *cmd = k->req->cmd;
+            request_free(k->req);
+            conn_error(k, "%s: tend exited before it was done", cmd);
+        }
         if (out_len(k) > 0)  /* a last answer, if the client takes it now */
             (void)!send(k->fd, k->out.p + k->outstart, out_len(k), MSG_NOSIGNAL | MSG_DONTWAIT);
         conn_close(k);

@@ -813,6 +813,24 @@ static void test_wait_ready_fails_when_terminal_first(void **state)
     assert_contains(c->err, "bad exited with code 4 before it was ready");
 }
 
+/* A wait still out when tend exits gets an answer, not a cut connection
+ * (which the client would report as an unreachable socket, exit 3). */
+static void test_wait_answered_when_tend_exits_first(void **state)
+{
+    struct fx *f = *state;
+    policy(f, WEB "tend.proc { name = 'lazy', autostart = false, cmd = {'sleep', '1000'} }\n");
+    run(f, "web: started");
+    int fd = raw_connect(f->sock);
+    /* the status reply says the wait behind it in the same write has been
+     * read and taken up too */
+    raw_puts(fd, "{\"cmd\": \"status\"}\n{\"cmd\": \"wait\", \"names\": [\"lazy\"]}\n");
+    expect_reply(fd, true, NULL);
+    expect_cli(0, f, "shutdown");
+    expect_reply(fd, false, "wait: tend exited before it was done");
+    close(fd);
+    assert_int_equal(tend_wait(f->t, DEADLINE), 0);
+}
+
 /* ---- shutdown ---- */
 
 static void test_shutdown_stops_everything_and_removes_socket(void **state)
@@ -1180,6 +1198,7 @@ int main(void)
         T(test_wait_exit_returns_when_terminal),
         T(test_wait_timeout_exits_one),
         T(test_wait_ready_fails_when_terminal_first),
+        T(test_wait_answered_when_tend_exits_first),
         T(test_shutdown_stops_everything_and_removes_socket),
         T(test_start_during_shutdown_is_error),
         T(test_reload_applies_the_file_and_rejects_a_broken_one),
