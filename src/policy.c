@@ -264,8 +264,15 @@ static int reload_protected(lua_State *L)
             continue;
         }
         if (old) {
-            log_info(s->name, "reload: declaration changed; restarting it");
+            /* a proc that is down (stopped on purpose, or ended with no
+             * restart to come) stays down with its new declaration */
+            bool up = old->st.want_up;
+            if (up)
+                log_info(s->name, "reload: declaration changed; restarting it");
+            else
+                log_info(s->name, "reload: declaration changed; it stays down until started");
             struct proc *p = manager_replace(m, old, s);
+            p->st.want_up = up;
             lproc_attach(pol, i, p);
             lproc_follow(pol, p);
             fresh[nfresh++] = p;  /* launched now, or when the old one ends */

@@ -328,6 +328,29 @@ bool tend_expect(struct tend_run *t, int stream, const char *needle, double time
     }
 }
 
+static int occurrences(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    return n;
+}
+
+bool tend_expect_n(struct tend_run *t, int stream, const char *needle, int n, double timeout)
+{
+    double end = mono() + timeout;
+    for (;;) {
+        int seen = (stream != 2 ? occurrences(t->out, needle) : 0) +
+                   (stream != 1 ? occurrences(t->err, needle) : 0);
+        if (seen >= n)
+            return true;
+        double left = end - mono();
+        if (left <= 0 || !pump(t, (int)(left * 1000) + 1))
+            return (stream != 2 ? occurrences(t->out, needle) : 0) +
+                       (stream != 1 ? occurrences(t->err, needle) : 0) >= n;
+    }
+}
+
 int tend_wait(struct tend_run *t, double timeout)
 {
     double end = mono() + timeout;

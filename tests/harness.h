@@ -60,6 +60,9 @@ int run_exit_code(const struct tend_run *t);
 /* Read output until `needle` appears on stream 1 or 2 (0: either); whether
  * it did within `timeout`. */
 bool tend_expect(struct tend_run *t, int stream, const char *needle, double timeout);
+/* The same, until `needle` has appeared `n` times (counted over both
+ * streams when stream is 0). */
+bool tend_expect_n(struct tend_run *t, int stream, const char *needle, int n, double timeout);
 /* Wait for tend to exit, reading its output; its exit code (128+signal
  * when killed), or -1 on timeout. */
 int tend_wait(struct tend_run *t, double timeout);
