@@ -43,6 +43,7 @@ struct manager {
     bool notified_ready; /* READY=1 sent to tend's own supervisor */
     int tasks;           /* the policy's pending tasks */
     struct mproc *retired;  /* procs on their way out after a reload */
+    bool breaking;          /* check_done asked the loop to return */
     int holds;           /* control requests about to start procs */
     manager_decider_fn *decider;
     void *decider_data;
@@ -237,7 +238,7 @@ struct proc *manager_add(struct manager *m, struct spec *spec)
 {
     struct mproc *mp = xcalloc(1, sizeof *mp);
     mp->m = m;
-    struct proc_owner owner = {decide, check, mp};
+    struct proc_owner owner = {decide, check, on_transition, mp};
     mp->p = proc_new(m->loop, spec, &owner);
     size_t na = strv_len(spec->after);
     mp->after = xcalloc(na, sizeof *mp->after);
@@ -257,7 +258,6 @@ struct proc *manager_add(struct manager *m, struct spec *spec)
         for (char **a = m->procs[j]->p->spec->after; a && *a; a++)
             if (strcmp(*a, spec->name) == 0)
                 link_dep(m, j, self);
-    proc_subscribe(mp->p, on_transition, mp);
     return mp->p;
 }
 
@@ -505,8 +505,10 @@ static bool done(const struct manager *m)
 /* Leave the loop once done. */
 static void check_done(struct manager *m)
 {
-    if (m->running && done(m))
+    if (m->running && done(m)) {
+        m->breaking = true;
         ev_break(m->loop, EVBREAK_ONE);
+    }
 }
 
 static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
@@ -542,8 +544,16 @@ void manager_watch_signals(struct manager *m)
 int manager_run(struct manager *m)
 {
     m->running = true;
-    if (!done(m))
+    /* A break is asked for when a transition leaves nothing to run, but
+     * the callback that made it may start something after all (a restart
+     * from the control socket starts the proc again once it has ended):
+     * done() is asked again once the loop is back here. */
+    while (!done(m)) {
+        m->breaking = false;
         ev_run(m->loop, 0);
+        if (!m->breaking)
+            break;  /* no watcher left: nothing more can happen */
+    }
     m->running = false;
     if (m->exit_code >= 0)
         return m->exit_code;

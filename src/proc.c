@@ -202,6 +202,8 @@ static void dispatch(struct proc *p)
         for (struct proc_sub *s = p->subs; s; s = s->next)
             if (!s->dead && s->from <= ev->id)
                 s->fn(p, &ev->now, &ev->prev, s->data);
+        if (p->owner.saw)
+            p->owner.saw(p, &ev->now, &ev->prev, p->owner.data);
         event_free(ev);
     }
     /* drop unsubscribed entries now that nobody walks the list */

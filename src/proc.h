@@ -64,6 +64,11 @@ struct proc_owner {
     /* Run a check the core cannot (CHECK_LOG, CHECK_FUNC) and answer with
      * proc_check_done(p, purpose, gen, ...); a later `gen` supersedes. */
     void (*check)(struct proc *p, enum check_purpose purpose, unsigned gen, void *data);
+    /* Every transition, after every subscriber has seen it: what the
+     * owner does about it (start a dependent, stop what a stopped proc
+     * depended on) comes after it in everybody's order. */
+    void (*saw)(struct proc *p, const struct status *now, const struct status *prev,
+                void *data);
     void *data;
 };
 

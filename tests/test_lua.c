@@ -368,6 +368,24 @@ static void test_limits_are_settable(void **state)
         "  tend.exit(42) end)\n"), OK);
 }
 
+/* A hook on every proc sees transitions in the order they happened:
+ * db's ready before the start of web, which waited for it. */
+static void test_a_global_hook_sees_cause_before_effect(void **state)
+{
+    assert_int_equal(run_policy(
+        "local seen = {}\n"
+        "tend.on('*', function(p, st) seen[#seen + 1] = p.name .. ' ' .. st.state end)\n"
+        "local db = tend.proc { name = 'db', cmd = { 'sleep', '30' } }\n"
+        "local web = tend.proc { name = 'web', cmd = { 'sleep', '30' }, after = { db } }\n"
+        "tend.task(function()\n"
+        "  assert(web:ready())\n"
+        "  local order = table.concat(seen, ', ')\n"
+        "  local i, j = order:find('db ready', 1, true), order:find('web starting', 1, true)\n"
+        "  assert(i and j and i < j, order)\n"
+        "  tend.exit(42)\n"
+        "end)\n"), OK);
+}
+
 /* proc:tail([stream], [lines]), each argument left out in turn. */
 static void test_tail_arguments(void **state)
 {
@@ -506,6 +524,7 @@ int main(void)
         cmocka_unit_test(test_blocking_stdlib_calls_are_refused),
         cmocka_unit_test(test_one_for_all_restarts_the_other_members),
         cmocka_unit_test(test_limits_are_settable),
+        cmocka_unit_test(test_a_global_hook_sees_cause_before_effect),
         cmocka_unit_test(test_tail_arguments),
         cmocka_unit_test(test_a_proc_stopped_while_waiting_for_after_stays_down),
         cmocka_unit_test(test_signal_reaches_the_process_group),
