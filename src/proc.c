@@ -816,7 +816,15 @@ void proc_start(struct proc *p, bool by_policy)
         ev_io_start(p->loop, &s->w);
     }
     p->st.pid = c.pid;
+    hold(p);
     move_commit(p, ev);
+    /* The spawn waited until the child exec'd or failed (vfork), so the
+     * answer is usually there already: taking it now keeps procs started
+     * together `running` in the order they were started.  If the child's
+     * end is not closed yet, the watcher brings the answer. */
+    if (p->st.state == ST_STARTING && p->exec_fd >= 0 && !p->doomed)
+        exec_cb(p->loop, &p->exec_w, EV_READ);
+    release(p);
 }
 
 /* exec is confirmed: running, then ready as its readiness says. */
