@@ -19,6 +19,8 @@ struct mproc {
     size_t *dependents;  /* indices of the procs that start after this one */
     size_t ndependents;
     size_t live_dependents; /* during shutdown: dependents still alive */
+    bool counted;           /* during shutdown: counted in its after procs'
+                             * live_dependents, until its end is seen */
     bool started;        /* some incarnation was started */
     bool was_ready;      /* some incarnation was ready */
     /* retired (a reload removed or replaced it): out of the registry,
@@ -168,9 +170,13 @@ static void notify_if_all_ready(struct manager *m)
 {
     if (m->notified_ready || m->shutting_down)
         return;
-    for (size_t i = 0; i < m->n; i++)
-        if (m->procs[i]->p->spec->autostart && !m->procs[i]->was_ready)
+    for (size_t i = 0; i < m->n; i++) {
+        const struct proc *p = m->procs[i]->p;
+        /* an autostart proc stopped before it ever ran is not waited for */
+        bool left_down = !p->st.want_up && !proc_alive(p);
+        if (p->spec->autostart && !m->procs[i]->was_ready && !left_down)
             return;
+    }
     m->notified_ready = true;
     sdnotify_send("READY=1");
 }
@@ -210,15 +216,19 @@ static void on_transition(struct proc *p, const struct status *now,
         }
     }
     if (status_is_terminal(now->state)) {
-        log_end(p, now, m->shutting_down);
+        /* stopped by the shutdown, or ended on its own before it */
+        log_end(p, now, m->shutting_down && prev->state == ST_STOPPING);
         if (m->shutting_down) {
             if (p->sigkilled)
                 m->killed_any = true;
             /* what this one depended on may stop now */
-            for (size_t i = 0; i < mp->nafter; i++) {
-                struct mproc *d = m->procs[mp->after[i]];
-                if (d->live_dependents > 0 && --d->live_dependents == 0)
-                    shutdown_step(d);
+            if (mp->counted && !proc_alive(p)) {
+                mp->counted = false;
+                for (size_t i = 0; i < mp->nafter; i++) {
+                    struct mproc *d = m->procs[mp->after[i]];
+                    if (d->live_dependents > 0 && --d->live_dependents == 0)
+                        shutdown_step(d);
+                }
             }
         }
         check_done(m);
@@ -390,6 +400,7 @@ bool manager_start_now(struct manager *m, struct proc *p)
         return false;
     if (m->procs[i]->predecessor) {
         m->procs[i]->start_when_free = true;  /* never old and new at once */
+        p->st.want_up = true;  /* wanted up: a second reload keeps it so */
         return true;
     }
     start(m->procs[i]);
@@ -400,6 +411,7 @@ void manager_stop(struct manager *m, struct proc *p, double timeout)
 {
     proc_want_down(p);
     proc_terminate(p, timeout);
+    notify_if_all_ready(m);  /* it may have been the one still awaited */
     check_done(m);
 }
 
@@ -484,6 +496,9 @@ void manager_shutdown(struct manager *m, int code)
         for (size_t k = 0; k < mp->ndependents; k++)
             if (alive(m->procs[mp->dependents[k]]->p->st.state))
                 mp->live_dependents++;
+        /* counted above, so its end counts down: one that ended already
+         * (a hook on its end may be what shut tend down) does not */
+        mp->counted = alive(mp->p->st.state);
     }
     for (size_t i = 0; i < m->n; i++)
         if (m->procs[i]->live_dependents == 0)

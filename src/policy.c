@@ -102,6 +102,19 @@ static int load_chunk(lua_State *L)
     return 0;
 }
 
+/* Whether Lua's message names the file: whole, or shortened by Lua to
+ * "..." and the end of the path when it is long. */
+static bool names_file(const char *msg, const char *path)
+{
+    if (strstr(msg, path))
+        return true;
+    if (strncmp(msg, "...", 3) != 0)
+        return false;
+    const char *colon = strchr(msg + 3, ':');
+    size_t n = colon ? (size_t)(colon - (msg + 3)) : strlen(msg + 3), len = strlen(path);
+    return n > 0 && n <= len && strncmp(path + len - n, msg + 3, n) == 0;
+}
+
 struct policy *policy_load(const char *path, char **err)
 {
     struct policy *pol = xcalloc(1, sizeof *pol);
@@ -137,7 +150,7 @@ struct policy *policy_load(const char *path, char **err)
         if (!msg)
             *err = xasprintf("%s: the file raised an error without a message (a %s value)", path,
                              luaL_typename(L, -1));
-        else if (!strstr(msg, path))
+        else if (!names_file(msg, path))
             *err = xasprintf("%s: %s", path, msg);
         else
             *err = xstrdup(msg);

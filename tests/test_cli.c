@@ -896,6 +896,28 @@ static void test_sigterm_stops_dependents_first(void **state)
     free(order);
 }
 
+/* A hook on a proc's end that shuts tend down: the procs that depend on
+ * db still stop before db (the one that ended is not waited for twice). */
+static void test_shutdown_from_a_hook_still_stops_dependents_first(void **state)
+{
+    struct fx *f = *state;
+    policy(f, "local db = tend.proc { name = 'db', cmd = {'sh', '-c',\n"
+              "  [[trap 'echo db >> @D/order; exit 0' TERM; echo up > @D/db.up; sleep 300 & wait]]} }\n"
+              "tend.proc { name = 'api', after = {'db'}, cmd = {'sh', '-c',\n"
+              "  [[trap 'sleep 0.3; echo api >> @D/order; exit 0' TERM; echo up > @D/api.up; "
+              "sleep 300 & wait]]} }\n"
+              "local web = tend.proc { name = 'web', after = {'db'}, restart = 'never',\n"
+              "  cmd = {'sh', '-c', [[while [ ! -e @D/api.up ]; do sleep 0.02; done; exit 1]]} }\n"
+              "web:on('stopped', function() tend.exit(3) end)\n");
+    struct tend_run *t = run(f, NULL, NULL);
+    expect_exit(t, 3);
+    char *order = read_file(in_dir(f, "order"));
+    assert_non_null(order);
+    assert_string_equal(order, "api\ndb\n");
+    free(order);
+    assert_contains(t->err, "tend: warning: web: exited with code 1");
+}
+
 /* A proc that ignores its stop signal is SIGKILLed after stop_timeout;
  * a shutdown that had to SIGKILL exits 1. */
 static void test_stop_timeout_sigkills_and_exits_one(void **state)
@@ -1052,6 +1074,7 @@ int main(void)
         T(test_after_starts_dependent_once_dependency_ready),
         T(test_after_failed_dependency_never_starts_dependent),
         T(test_sigterm_stops_every_proc_gracefully),
+        T(test_shutdown_from_a_hook_still_stops_dependents_first),
         T(test_a_late_readiness_report_is_ignored_not_fatal),
         T(test_sigint_stops_like_sigterm),
         T(test_sigterm_stops_dependents_first),

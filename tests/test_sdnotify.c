@@ -66,10 +66,48 @@ static void test_ready_once_every_autostart_proc_is_ready_then_stopping(void **s
     tmpdir_free(dir);
 }
 
+/* An autostart proc stopped while it waited for its `after` procs is not
+ * waited for: READY=1 comes once the rest is ready. */
+static void test_ready_without_a_proc_stopped_before_it_ran(void **state)
+{
+    char *dir = tmpdir_new();
+    char sock[sizeof ((struct sockaddr_un *)0)->sun_path], ctl[4200];
+    assert_true((size_t)snprintf(sock, sizeof sock, "%s/notify", dir) < sizeof sock);
+    snprintf(ctl, sizeof ctl, "%s/tend.sock", dir);
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    memcpy(sa.sun_path, sock, sizeof sock);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    char *path = write_file(dir, "policy.lua",
+        "tend.proc { name = 'db', ready = tend.ready.fd(3), cmd = { 'sh', '-c',\n"
+        "  'while [ ! -e go ]; do sleep 0.02; done; echo >&3; exec sleep 300' }, cwd = '.' }\n"
+        "tend.proc { name = 'web', cmd = { 'sleep', '300' }, after = { 'db' } }\n");
+    setenv("NOTIFY_SOCKET", sock, 1);
+    setenv("TEND_SOCKET", ctl, 1);
+    struct tend_run *t = tend_start((const char *[]){"run", path, NULL});
+    unsetenv("NOTIFY_SOCKET");
+    assert_true(tend_expect(t, 2, "db: started", DEADLINE));
+    struct tend_run *c = tend_run_sync((const char *[]){"stop", "web", NULL}, DEADLINE);
+    assert_int_equal(run_exit_code(c), 0);
+    tend_free(c);
+    free(write_file(dir, "go", ""));
+    assert_string_equal(receive(fd, DEADLINE), "READY=1");
+    kill(t->pid, SIGTERM);
+    assert_string_equal(receive(fd, DEADLINE), "STOPPING=1");
+    assert_int_equal(tend_wait(t, DEADLINE), 0);
+    assert_null(strstr(t->err, "web: started"));
+    unsetenv("TEND_SOCKET");
+    tend_free(t);
+    close(fd);
+    free(path);
+    tmpdir_free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ready_once_every_autostart_proc_is_ready_then_stopping),
+        cmocka_unit_test(test_ready_without_a_proc_stopped_before_it_ran),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
