@@ -186,6 +186,19 @@ static double median(double *v, int n)
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+/* "median of N, LOW..HIGH s; " of reps (at most 8) timings, or "" for
+ * one; v is left as it was. */
+static void spread_note(char *out, size_t size, const double *v, int reps)
+{
+    out[0] = '\0';
+    if (reps < 2)
+        return;
+    double a[8];
+    memcpy(a, v, (size_t)reps * sizeof *a);
+    qsort(a, (size_t)reps, sizeof *a, cmp_double);
+    snprintf(out, size, "median of %d, %.3f..%.3f s; ", reps, a[0], a[reps - 1]);
+}
+
 /* ---- our children: the leftover check and the sweep ---- */
 
 /* The children of this process other than `except`: how many are alive
@@ -1010,6 +1023,40 @@ static bool fan_rounds(int n, int reps, double *ts, double *tk, double *bsv, dou
     return true;
 }
 
+/* The start and stop results of a fan-out of n procs: medians of reps
+ * runs against the baseline's, a ratio of at most `limit` to pass;
+ * tail_s and tail_k end the two notes. */
+static void fan_report(struct result *rs, struct result *rk, int n, int reps, double limit,
+                       double *ts, double *tk, double *bsv, double *bkv, const char *tail_s,
+                       const char *tail_k)
+{
+    char spread_s[64], spread_k[64];
+    spread_note(spread_s, sizeof spread_s, ts, reps);
+    spread_note(spread_k, sizeof spread_k, tk, reps);
+    rs->tend = median(ts, reps);
+    rs->base = median(bsv, reps);
+    rs->ratio = rs->tend / rs->base;
+    rs->v = rs->ratio <= limit ? V_OK : V_MISS;
+    snprintf(rs->note, sizeof rs->note, "%sfrom exec of tend to the %dth `started`%s",
+             spread_s, n, tail_s);
+    printf("%-10s tend %.3f s to start %d   baseline %.3f s   ratio %.2f  "
+           "(target <= %.1f)  %s   [%s]\n",
+           rs->scenario, rs->tend, n, rs->base, rs->ratio, limit, verdict_name(rs->v),
+           rs->note);
+
+    rk->tend = median(tk, reps);
+    rk->base = median(bkv, reps);
+    rk->ratio = rk->tend / rk->base;
+    rk->v = rk->ratio <= limit ? V_OK : V_MISS;
+    snprintf(rk->note, sizeof rk->note,
+             "%sSIGTERM to tend's exit; all %d exits logged, none left%s", spread_k, n,
+             tail_k);
+    printf("%-10s tend %.3f s to stop %d    baseline %.3f s   ratio %.2f  "
+           "(target <= %.1f)  %s   [%s]\n",
+           rk->scenario, rk->tend, n, rk->base, rk->ratio, limit, verdict_name(rk->v),
+           rk->note);
+}
+
 static void scenario_fanout(int reps)
 {
     struct result *rs = new_result("fan-out", "s to start 1000", "s", "<= 2.0");
@@ -1034,40 +1081,7 @@ static void scenario_fanout(int reps)
     if (!fan_tend(1, &one, err, sizeof err))
         goto fail;
 
-    char spread_s[64] = "", spread_k[64] = "";
-    if (reps > 1) {
-        double a[8], b[8];
-        memcpy(a, ts, sizeof a);
-        memcpy(b, tk, sizeof b);
-        qsort(a, (size_t)reps, sizeof *a, cmp_double);
-        qsort(b, (size_t)reps, sizeof *b, cmp_double);
-        snprintf(spread_s, sizeof spread_s, "median of %d, %.3f..%.3f s; ", reps, a[0],
-                 a[reps - 1]);
-        snprintf(spread_k, sizeof spread_k, "median of %d, %.3f..%.3f s; ", reps, b[0],
-                 b[reps - 1]);
-    }
-    rs->tend = median(ts, reps);
-    rs->base = median(bsv, reps);
-    rs->ratio = rs->tend / rs->base;
-    rs->v = rs->ratio <= 2.0 ? V_OK : V_MISS;
-    snprintf(rs->note, sizeof rs->note, "%sfrom exec of tend to the %dth `started`",
-             spread_s, FANOUT_N);
-    printf("%-10s tend %.3f s to start %d   baseline %.3f s   ratio %.2f  "
-           "(target <= 2.0)  %s   [%s]\n",
-           rs->scenario, rs->tend, FANOUT_N, rs->base, rs->ratio, verdict_name(rs->v),
-           rs->note);
-
-    rk->tend = median(tk, reps);
-    rk->base = median(bkv, reps);
-    rk->ratio = rk->tend / rk->base;
-    rk->v = rk->ratio <= 2.0 ? V_OK : V_MISS;
-    snprintf(rk->note, sizeof rk->note,
-             "%sSIGTERM to tend's exit; all %d exits logged, none left", spread_k,
-             FANOUT_N);
-    printf("%-10s tend %.3f s to stop %d    baseline %.3f s   ratio %.2f  "
-           "(target <= 2.0)  %s   [%s]\n",
-           rk->scenario, rk->tend, FANOUT_N, rk->base, rk->ratio, verdict_name(rk->v),
-           rk->note);
+    fan_report(rs, rk, FANOUT_N, reps, 2.0, ts, tk, bsv, bkv, "", "");
 
     rm->tend = rss / 1024.0;
     rm->base = one.rss_kib / 1024.0;
@@ -1497,44 +1511,15 @@ static void scenario_fanout_big(int want, int reps)
     if (!fan_tend(1, &one, err, sizeof err))
         goto fail;
 
-    char spread_s[64] = "", spread_k[64] = "";
-    if (reps > 1) {
-        double a[8], b[8];
-        memcpy(a, ts, sizeof a);
-        memcpy(b, tk, sizeof b);
-        qsort(a, (size_t)reps, sizeof *a, cmp_double);
-        qsort(b, (size_t)reps, sizeof *b, cmp_double);
-        snprintf(spread_s, sizeof spread_s, "median of %d, %.3f..%.3f s; ", reps, a[0],
-                 a[reps - 1]);
-        snprintf(spread_k, sizeof spread_k, "median of %d, %.3f..%.3f s; ", reps, b[0],
-                 b[reps - 1]);
-    }
     /* why fewer than 10,000: the quick mode, or the fd limit */
     const char *why = limit_note[0] ? "the fd limit (see the NOTE)" : "the quick mode";
     char count_note[128] = "";
     if (n != FANOUT_BIG)
         snprintf(count_note, sizeof count_note, "; %d procs, not %d: %s", n, FANOUT_BIG,
                  why);
-    rs->tend = median(ts, reps);
-    rs->base = median(bsv, reps);
-    rs->ratio = rs->tend / rs->base;
-    rs->v = rs->ratio <= 1.5 ? V_OK : V_MISS;
-    snprintf(rs->note, sizeof rs->note, "%sfrom exec of tend to the %dth `started`%s%s",
-             spread_s, n, rates, count_note);
-    printf("%-10s tend %.3f s to start %d   baseline %.3f s   ratio %.2f  "
-           "(target <= 1.5)  %s   [%s]\n",
-           rs->scenario, rs->tend, n, rs->base, rs->ratio, verdict_name(rs->v), rs->note);
-
-    rk->tend = median(tk, reps);
-    rk->base = median(bkv, reps);
-    rk->ratio = rk->tend / rk->base;
-    rk->v = rk->ratio <= 1.5 ? V_OK : V_MISS;
-    snprintf(rk->note, sizeof rk->note,
-             "%sSIGTERM to tend's exit; all %d exits logged, none left%s", spread_k, n,
-             count_note);
-    printf("%-10s tend %.3f s to stop %d    baseline %.3f s   ratio %.2f  "
-           "(target <= 1.5)  %s   [%s]\n",
-           rk->scenario, rk->tend, n, rk->base, rk->ratio, verdict_name(rk->v), rk->note);
+    char start_tail[400];
+    snprintf(start_tail, sizeof start_tail, "%s%s", rates, count_note);
+    fan_report(rs, rk, n, reps, 1.5, ts, tk, bsv, bkv, start_tail, count_note);
 
     double per = (double)(rss - one.rss_kib) / (n - 1);
     double total = n == FANOUT_BIG ? rss / 1024.0

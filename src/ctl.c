@@ -56,8 +56,7 @@ struct conn {
     struct ctl *ctl;
     int fd;
     ev_io rw, ww;
-    char *in;                 /* input held: a partial line, or lines that wait */
-    size_t inlen, incap;
+    struct buf in;            /* input held: a partial line, or lines that wait */
     bool skipping;            /* dropping an oversized line up to its newline */
     struct buf out;       /* replies not yet written: out.p[outstart..out.len) */
     size_t outstart;
@@ -732,7 +731,7 @@ static void conn_close(struct conn *c)
     if (c->next)
         c->next->prev = c->prev;
     ctl->nconns--;
-    free(c->in);
+    free(c->in.p);
     free(c->out.p);
     free(c);
 }
@@ -840,7 +839,7 @@ static void conn_write_cb(struct ev_loop *loop, ev_io *w, int revents)
         conn_send(c, d);
     }
     if (!c->follow && !c->req && !c->closing && out_len(c) <= OUT_SOFT &&
-        (c->inlen || !ev_is_active(&c->rw)))
+        (c->in.len || !ev_is_active(&c->rw)))
         conn_wake(c);
 }
 
@@ -848,18 +847,14 @@ static void conn_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 static void handle_line(struct conn *c, char *line, size_t len);
 
-/* Hold input for later, within the bound the read side keeps. */
-static void in_append(struct conn *c, const char *p, size_t n)
+/* The held input, handed over (the caller frees it); nothing is held
+ * after. */
+static char *in_take(struct conn *c, size_t *n)
 {
-    if (c->inlen + n > c->incap) {
-        size_t cap = c->incap ? c->incap : 256;
-        while (cap < c->inlen + n)
-            cap *= 2;
-        c->in = xrealloc(c->in, cap);
-        c->incap = cap;
-    }
-    memcpy(c->in + c->inlen, p, n);
-    c->inlen += n;
+    char *p = c->in.p;
+    *n = c->in.len;
+    c->in = (struct buf){0};
+    return p;
 }
 
 static void too_long(struct conn *c)
@@ -882,31 +877,29 @@ static void conn_take(struct conn *c, char *buf, size_t n)
             continue;
         }
         if (conn_busy(c)) {
-            in_append(c, buf, n);
+            buf_put(&c->in, buf, n);
             return;
         }
         char *nl = memchr(buf, '\n', n);
         if (!nl) {
-            if (c->inlen + n > CTL_REQUEST_MAX) {
+            if (c->in.len + n > CTL_REQUEST_MAX) {
                 too_long(c);
-                c->inlen = 0;
+                c->in.len = 0;
                 c->skipping = true;
             } else {
-                in_append(c, buf, n);
+                buf_put(&c->in, buf, n);
             }
             return;
         }
         size_t len = (size_t)(nl - buf);
-        if (c->inlen + len > CTL_REQUEST_MAX) {
+        if (c->in.len + len > CTL_REQUEST_MAX) {
             too_long(c);
-            c->inlen = 0;
-        } else if (c->inlen) {
+            c->in.len = 0;
+        } else if (c->in.len) {
             /* the held start of the line and its end make one request */
-            in_append(c, buf, len);
-            char *line = c->in;
-            size_t llen = c->inlen;
-            c->in = NULL;
-            c->inlen = c->incap = 0;
+            buf_put(&c->in, buf, len);
+            size_t llen;
+            char *line = in_take(c, &llen);
             handle_line(c, line, llen);
             free(line);
         } else {
@@ -920,12 +913,10 @@ static void conn_take(struct conn *c, char *buf, size_t n)
 /* Handle what was held while the connection was busy. */
 static void conn_resume(struct conn *c)
 {
-    if (conn_busy(c) || c->inlen == 0)
+    if (conn_busy(c) || c->in.len == 0)
         return;
-    char *held = c->in;
-    size_t n = c->inlen;
-    c->in = NULL;
-    c->inlen = c->incap = 0;
+    size_t n;
+    char *held = in_take(c, &n);
     conn_take(c, held, n);
     free(held);
 }
@@ -936,12 +927,10 @@ static void conn_resume(struct conn *c)
 static bool conn_after_eof(struct conn *c)
 {
     conn_resume(c);
-    if (!conn_busy(c) && c->inlen && !c->skipping) {
+    if (!conn_busy(c) && c->in.len && !c->skipping) {
         /* a last request without its newline */
-        char *line = c->in;
-        size_t n = c->inlen;
-        c->in = NULL;
-        c->inlen = c->incap = 0;
+        size_t n;
+        char *line = in_take(c, &n);
         handle_line(c, line, n);
         free(line);
     }
@@ -985,7 +974,7 @@ static void conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
         size_t want = sizeof read_buf;
         if (conn_busy(c) && !c->follow) {
             /* hold what comes meanwhile, up to a bound; then wait */
-            size_t room = c->inlen < IN_HELD_MAX ? IN_HELD_MAX - c->inlen : 0;
+            size_t room = c->in.len < IN_HELD_MAX ? IN_HELD_MAX - c->in.len : 0;
             if (room == 0) {
                 ev_io_stop(loop, &c->rw);
                 return;

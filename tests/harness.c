@@ -315,20 +315,7 @@ static bool pump(struct tend_run *t, int ms)
     return true;
 }
 
-bool tend_expect(struct tend_run *t, int stream, const char *needle, double timeout)
-{
-    double end = mono() + timeout;
-    for (;;) {
-        if ((stream != 2 && strstr(t->out, needle)) || (stream != 1 && strstr(t->err, needle)))
-            return true;
-        double left = end - mono();
-        if (left <= 0 || !pump(t, (int)(left * 1000) + 1))
-            return (stream != 2 && strstr(t->out, needle)) ||
-                   (stream != 1 && strstr(t->err, needle));
-    }
-}
-
-static int occurrences(const char *hay, const char *needle)
+int count_of(const char *hay, const char *needle)
 {
     int n = 0;
     for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
@@ -336,19 +323,28 @@ static int occurrences(const char *hay, const char *needle)
     return n;
 }
 
+/* How often `needle` was seen on stream 1 or 2 (0: both). */
+static int seen(const struct tend_run *t, int stream, const char *needle)
+{
+    return (stream != 2 ? count_of(t->out, needle) : 0) +
+           (stream != 1 ? count_of(t->err, needle) : 0);
+}
+
 bool tend_expect_n(struct tend_run *t, int stream, const char *needle, int n, double timeout)
 {
     double end = mono() + timeout;
     for (;;) {
-        int seen = (stream != 2 ? occurrences(t->out, needle) : 0) +
-                   (stream != 1 ? occurrences(t->err, needle) : 0);
-        if (seen >= n)
+        if (seen(t, stream, needle) >= n)
             return true;
         double left = end - mono();
         if (left <= 0 || !pump(t, (int)(left * 1000) + 1))
-            return (stream != 2 ? occurrences(t->out, needle) : 0) +
-                       (stream != 1 ? occurrences(t->err, needle) : 0) >= n;
+            return seen(t, stream, needle) >= n;
     }
+}
+
+bool tend_expect(struct tend_run *t, int stream, const char *needle, double timeout)
+{
+    return tend_expect_n(t, stream, needle, 1, timeout);
 }
 
 int tend_wait(struct tend_run *t, double timeout)

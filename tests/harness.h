@@ -63,6 +63,8 @@ bool tend_expect(struct tend_run *t, int stream, const char *needle, double time
 /* The same, until `needle` has appeared `n` times (counted over both
  * streams when stream is 0). */
 bool tend_expect_n(struct tend_run *t, int stream, const char *needle, int n, double timeout);
+/* How many times `needle` (not empty) occurs in `hay`, not overlapping. */
+int count_of(const char *hay, const char *needle);
 /* Wait for tend to exit, reading its output; its exit code (128+signal
  * when killed), or -1 on timeout. */
 int tend_wait(struct tend_run *t, double timeout);

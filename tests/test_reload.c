@@ -144,15 +144,6 @@ static void test_reload_of_changed_procs_not_running_and_twice_in_a_row(void **s
     free(policy);
 }
 
-/* How many times `needle` occurs in `hay`. */
-static int count_of(const char *hay, const char *needle)
-{
-    int n = 0;
-    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
-        n++;
-    return n;
-}
-
 /* A changed proc that is down (stopped on purpose, or a job that has
  * finished) stays down with its new declaration; a running one restarts. */
 static void test_changed_procs_that_are_down_stay_down(void **state)
