@@ -1086,7 +1086,7 @@ static bool call_restart_function(lua_State *L, struct policy *pol, struct decis
     int nres;
     lvm_arm(pol, co);
     int rc = lua_resume(co, L, 2, &nres);
-    lvm_disarm(co);
+    lvm_disarm(pol, co);
     bool answered = false;
     const char *name = d->p->spec->name;
     if (rc == LUA_YIELD) {
@@ -1129,9 +1129,7 @@ static int decide_protected(lua_State *L)
     lua_insert(L, -2);
     lstatus_push(L, d->st, d->p->spec->name);
     lua_pushnumber(L, now_mono());
-    lvm_arm(pol, L);
     lua_call(L, 3, 2);
-    lvm_disarm(L);
     if (lua_type(L, -2) == LUA_TNUMBER) {
         d->delay = lua_tonumber(L, -2);
     } else {
@@ -1149,8 +1147,9 @@ double lproc_decide(struct proc *p, struct status *st, void *data)
     lua_State *L = pol->L;
     lua_pushcfunction(L, decide_protected);
     lua_pushlightuserdata(L, &d);
+    lvm_arm(pol, L);
     int rc = lua_pcall(L, 1, 0, 0);
-    lvm_disarm(L);  /* an error may have left the budget hook armed */
+    lvm_disarm(pol, L);
     if (rc != LUA_OK) {
         log_error(p->spec->name, "restart policy: %s; not restarting", lua_tostring(L, -1));
         lua_pop(L, 1);

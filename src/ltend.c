@@ -637,6 +637,7 @@ static int l_task(lua_State *L)
         policy_queue_task(L, pol);
         return 0;
     }
+    lvm_charge(L, LVM_QUANTUM);  /* a loop of tasks spends its own budget */
     lua_xmove(L, pol->L, 1);  /* lvm_start takes it from the main state */
     lvm_start_from(pol, L, 0, NULL, true);
     return 0;
@@ -928,23 +929,6 @@ static int l_log_info(lua_State *L) { return log_at(L, LOG_INFO); }
 static int l_log_warn(lua_State *L) { return log_at(L, LOG_WARN); }
 static int l_log_error(lua_State *L) { return log_at(L, LOG_ERROR); }
 
-/* os.execute and io.popen block the loop and race its reaper. */
-static int l_blocked(lua_State *L)
-{
-    return luaL_error(L, "%s would block the supervisor; use tend.exec",
-                      lua_tostring(L, lua_upvalueindex(1)));
-}
-
-static void block_stdlib(lua_State *L, const char *lib, const char *fn)
-{
-    if (lua_getglobal(L, lib) == LUA_TTABLE) {
-        lua_pushfstring(L, "%s.%s", lib, fn);
-        lua_pushcclosure(L, l_blocked, 1);
-        lua_setfield(L, -2, fn);
-    }
-    lua_pop(L, 1);
-}
-
 static const luaL_Reg log_funcs[] = {
     {"info", l_log_info},
     {"warn", l_log_warn},
@@ -970,8 +954,6 @@ static const luaL_Reg tend_funcs[] = {
 int luaopen_tend(lua_State *L)
 {
     lproc_open(L);
-    block_stdlib(L, "os", "execute");
-    block_stdlib(L, "io", "popen");
 
     luaL_newmetatable(L, CHECK_MT);
     lua_pop(L, 1);

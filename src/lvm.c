@@ -48,25 +48,59 @@ lua_State *lvm_newstate(struct policy *pol)
     return L;
 }
 
-/* Once the budget is spent, raise at every line and instruction until the
- * error leaves the coroutine: a pcall in the script only delays it. */
+/* The budget is counted in quanta: the hook runs every LVM_QUANTUM
+ * instructions of any thread of the VM (coroutines the policy creates
+ * inherit it) and takes a quantum from the one budget of the current run,
+ * so fresh coroutines do not bring fresh budgets.  Once it is spent, raise
+ * at every line and instruction until the error leaves the coroutine: a
+ * pcall in the script only delays it. */
 static void budget_hook(lua_State *L, lua_Debug *ar)
 {
+    struct policy *pol = policy_of(L);
+    if (!pol || !pol->armed)
+        return;  /* not in a run (lvm_arm): nothing to count against */
+    if (lua_gethookcount(L) != LVM_QUANTUM) {
+        /* a thread left raising by an earlier run's spent budget */
+        if (pol->budget_left > 0) {
+            lua_sethook(L, budget_hook, LUA_MASKCOUNT, LVM_QUANTUM);
+            return;
+        }
+    } else if ((pol->budget_left -= LVM_QUANTUM) > 0) {
+        return;
+    }
     lua_sethook(L, budget_hook, LUA_MASKCOUNT | LUA_MASKLINE, 1);
-    luaL_where(L, 0);  /* the Lua function that was running */
+    /* where: the innermost Lua function (level 0 is a C function when
+     * lvm_charge raises) */
+    lua_Debug d;
+    int level = 0;
+    while (lua_getstack(L, level, &d) && lua_getinfo(L, "l", &d) && d.currentline <= 0)
+        level++;
+    luaL_where(L, level);
     lua_pushliteral(L, "instruction budget exceeded: the code ran too long without waiting");
     lua_concat(L, 2);
     lua_error(L);
 }
 
-void lvm_arm(struct policy *pol, lua_State *co)
+void lvm_charge(lua_State *L, long units)
 {
-    lua_sethook(co, budget_hook, LUA_MASKCOUNT, (int)pol->budget);
+    struct policy *pol = policy_of(L);
+    if (!pol || !pol->armed || (pol->budget_left -= units) > 0)
+        return;
+    budget_hook(L, NULL);
 }
 
-void lvm_disarm(lua_State *co)
+void lvm_arm(struct policy *pol, lua_State *co)
 {
-    lua_sethook(co, NULL, 0, 0);
+    if (pol->armed++ == 0)
+        pol->budget_left = pol->budget;  /* one budget for the whole run */
+    lua_sethook(co, budget_hook, LUA_MASKCOUNT, LVM_QUANTUM);
+}
+
+void lvm_disarm(struct policy *pol, lua_State *co)
+{
+    /* a nested run may share its thread with the run it nests in */
+    if (pol->armed > 0 && --pol->armed == 0)
+        lua_sethook(co, NULL, 0, 0);
 }
 
 int lvm_yield(lua_State *L)
@@ -168,7 +202,7 @@ static void resume_from(struct policy *pol, lua_State *from, lua_State *co, int 
     pol->yield_ok = false;
     lvm_arm(pol, co);
     int st = lua_resume(co, from, nargs, &nres);
-    lvm_disarm(co);
+    lvm_disarm(pol, co);
     bool waits = pol->yield_ok;
     pol->yield_ok = saved;
     if (st == LUA_YIELD && waits) {
@@ -195,7 +229,7 @@ static void resume_from(struct policy *pol, lua_State *from, lua_State *co, int 
     free(who);
     lvm_arm(pol, co);  /* its to-be-closed variables run now: on a budget too */
     lua_resetthread(co);
-    lvm_disarm(co);
+    lvm_disarm(pol, co);
     if (st == LUA_ERRMEM)
         lua_gc(pol->L, LUA_GCCOLLECT);  /* give the survivors room again */
     if (task && --pol->tasks == 0 && pol->m)
@@ -251,7 +285,7 @@ void lvm_end(struct policy *pol, lua_State *co)
     free(who);
     lvm_arm(pol, co);
     lua_resetthread(co);
-    lvm_disarm(co);
+    lvm_disarm(pol, co);
     if (task && --pol->tasks == 0 && pol->m)
         manager_tasks_changed(pol->m, pol->tasks);
 }

@@ -24,9 +24,21 @@ lua_Alloc capped_alloc_of(void);
 /* A new Lua state whose allocations are counted against pol->mem_cap. */
 lua_State *lvm_newstate(struct policy *pol);
 
-/* Arm the instruction budget on `co` for one run. */
+/* Instructions between two looks at the budget (the hook's count). */
+#define LVM_QUANTUM 1000
+
+/* Arm the instruction budget on `co` for one run.  Arms nest: the budget
+ * is filled by the outermost arm only, so code that runs nested (a task
+ * started by a task, a hook fired by a call of a hook) spends the budget of
+ * the run it nests in.  Every arm is paired with a disarm in C, never
+ * skipped by an error. */
 void lvm_arm(struct policy *pol, lua_State *co);
-void lvm_disarm(lua_State *co);
+void lvm_disarm(struct policy *pol, lua_State *co);
+
+/* Charge `units` of work done in C for the running code (pattern
+ * matching, a new coroutine) to its budget; raises once it is spent.
+ * Nothing outside an armed run, or in a state without a policy. */
+void lvm_charge(lua_State *L, long units);
 
 /* Run the function at the top of the main state's stack, below its `nargs`
  * arguments, in a new coroutine on behalf of proc `who` (NULL: the policy).

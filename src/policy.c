@@ -8,9 +8,11 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "bundle.h"
 #include "lbind.h"
+#include "lsafe.h"
 #include "lvm.h"
 #include "manager.h"
 #include "log.h"
@@ -92,11 +94,17 @@ static int load_chunk(lua_State *L)
 {
     struct policy *pol = lua_touserdata(L, 1);
     luaL_openlibs(L);
+    lsafe_open(L);
     bundle_preload(L);
     luaL_requiref(L, "tend", luaopen_tend, 1);
     lua_pop(L, 1);
-    /* luaL_loadfile names the chunk "@path": errors read "path:line:" */
-    if (luaL_loadfile(L, pol->path) != LUA_OK)
+    /* only a regular file: a FIFO would block tend until someone writes */
+    struct stat st;
+    if (stat(pol->path, &st) == 0 && !S_ISREG(st.st_mode))
+        return luaL_error(L, "cannot read %s: not a regular file", pol->path);
+    /* luaL_loadfilex names the chunk "@path": errors read "path:line:";
+     * text only, since Lua does not verify bytecode */
+    if (luaL_loadfilex(L, pol->path, "t") != LUA_OK)
         return lua_error(L);
     lua_call(L, 0, 0);
     return 0;
@@ -141,7 +149,7 @@ struct policy *policy_load(const char *path, char **err)
     lua_pushlightuserdata(L, pol);
     lvm_arm(pol, L);  /* a file that loops forever is an error too */
     int rc = lua_pcall(L, 1, 0, 0);
-    lvm_disarm(L);
+    lvm_disarm(pol, L);
     if (rc != LUA_OK) {
         const char *msg = lua_tostring(L, -1);
         /* "cannot open x.lua" already names the file; so do "file:line:".

@@ -28,7 +28,9 @@ struct policy {
     size_t n, cap;
 
     size_t mem_used, mem_cap;  /* bytes the VM holds, and may hold */
-    long budget;               /* VM instructions per resume */
+    long budget;               /* VM instructions per run (lvm.h) */
+    long budget_left;          /* of the current run */
+    int armed;                 /* runs nested now (0: no Lua runs) */
     int tasks;                 /* tend.task coroutines not yet ended */
     int nhooks;                /* hooks registered (none: no work per transition) */
     bool yield_ok;             /* the running coroutine yields for a wait of tend's */

@@ -499,6 +499,35 @@ static void test_policy_cmd_string_rejected(void **state)
                    (const char *[]){"@P:2:", "proc 'a'", "'cmd'", NULL});
 }
 
+/* What could hang tend at load ends it with exit 2 instead: a looping
+ * finalizer, a loop of fresh coroutines, a binary chunk. */
+static void test_policy_that_would_hang_or_crash_the_load_rejected(void **state)
+{
+    struct fx *f = *state;
+    check_rejected(f, MARKER_PROC "setmetatable({}, { __gc = function() while true do end end })\n",
+                   (const char *[]){"@P:2:", "__gc is not allowed", NULL});
+    tend_free(f->t);
+    f->t = NULL;
+    check_rejected(f, MARKER_PROC "while true do coroutine.wrap(function() end)() end\n",
+                   (const char *[]){"@P:2:", "instruction budget exceeded", NULL});
+    tend_free(f->t);
+    f->t = NULL;
+    check_rejected(f, "\x1bLua\x54\x00garbage",
+                   (const char *[]){"@P", "binary chunk", NULL});
+}
+
+/* A FIFO as the policy file would block the load for good. */
+static void test_policy_that_is_not_a_regular_file_rejected(void **state)
+{
+    struct fx *f = *state;
+    const char *path = in_dir(f, "fifo.lua");
+    assert_int_equal(mkfifo(path, 0600), 0);
+    f->t = tend_run_sync((const char *[]){"run", path, NULL}, DEADLINE);
+    expect_exit(f->t, 2);
+    assert_contains(f->t->err, path);
+    assert_contains(f->t->err, "not a regular file");
+}
+
 /* A policy file that does not exist: exit 2, its path in the message. */
 static void test_policy_missing_file_exits_2_naming_it(void **state)
 {
@@ -1052,6 +1081,8 @@ int main(void)
         T(test_policy_runtime_error_rejected),
         T(test_policy_error_without_a_position_names_the_file),
         T(test_policy_cmd_string_rejected),
+        T(test_policy_that_would_hang_or_crash_the_load_rejected),
+        T(test_policy_that_is_not_a_regular_file_rejected),
         T(test_policy_missing_file_exits_2_naming_it),
         T(test_check_prints_plan_without_spawning),
         T(test_no_command_is_usage_error),

@@ -13,11 +13,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "harness.h"
 #include "manager.h"
 #include "output.h"
 #include "policy.h"
+#include "util.h"
 
 #define OK 42
 
@@ -471,6 +474,75 @@ static void test_close_handlers_run_on_a_budget(void **state)
         "tend.task(function() tend.sleep(0.05) tend.exit(42) end)\n"), OK);
 }
 
+static void test_fresh_coroutines_do_not_bring_fresh_budgets(void **state)
+{
+    /* each coroutine runs less than a quantum: without the charge at
+     * creation the loop would never be seen by the hook */
+    assert_int_equal(run_policy(
+        "tend.task(function()\n"
+        "  while true do coroutine.wrap(function() for i = 1, 990 do end end)() end\n"
+        "end)\n"
+        "tend.task(function()\n"
+        "  while true do coroutine.resume(coroutine.create(function() end)) end\n"
+        "end)\n"
+        "tend.task(function() tend.sleep(0.01) tend.exit(42) end)\n"), OK);
+}
+
+static void test_tasks_started_in_a_loop_share_one_budget(void **state)
+{
+    assert_int_equal(run_policy(
+        "tend.task(function()\n"
+        "  while true do tend.task(function() for i = 1, 1e5 do end end) end\n"
+        "end)\n"
+        "tend.task(function() tend.sleep(0.01) tend.exit(42) end)\n"), OK);
+}
+
+static void test_what_would_escape_the_budget_is_refused(void **state)
+{
+    char *text = xasprintf(
+        "local dir = '%s'\n"
+        "local function refused(f, what)\n"
+        "  local ok, err = pcall(f)\n"
+        "  assert(not ok and err:find(what, 1, true), tostring(err))\n"
+        "end\n"
+        "refused(function() setmetatable({}, { __gc = function() while true do end end }) end,\n"
+        "        '__gc is not allowed')\n"
+        "refused(function() debug.setmetatable({}, { __gc = print }) end, '__gc is not allowed')\n"
+        "refused(function() debug.sethook() end, 'debug.sethook is not allowed')\n"
+        "refused(function() load(string.dump(function() end), 'x', 'b') end, 'binary chunks')\n"
+        "local f, err = load(string.dump(function() end))\n"
+        "assert(f == nil and err:find('binary chunk'), err)\n"
+        "local bc = io.open(dir .. '/bc.lua', 'wb') bc:write(string.dump(function() end)) bc:close()\n"
+        "assert(loadfile(dir .. '/bc.lua') == nil)\n"
+        "refused(function() dofile(dir .. '/bc.lua') end, 'binary chunk')\n"
+        "package.path = dir .. '/?.lua'\n"
+        "refused(function() require 'bc' end, 'binary chunk')\n"
+        "refused(function() dofile() end, 'string expected')\n"
+        "-- a metatable without __gc is fine\n"
+        "assert(getmetatable(setmetatable({}, { __index = {} })))\n"
+        "tend.task(function() tend.exit(42) end)\n", dir);
+    assert_int_equal(run_policy(text), OK);
+    free(text);
+}
+
+static void test_files_that_would_block_are_refused(void **state)
+{
+    char *fifo = xasprintf("%s/fifo", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    char *text = xasprintf(
+        "local fifo = '%s'\n"
+        "local f, err = io.open(fifo)\n"
+        "assert(f == nil and err:find('not a regular file'), tostring(err))\n"
+        "assert(not pcall(io.lines, fifo))\n"
+        "assert(not pcall(dofile, fifo))\n"
+        "assert(io.open('/dev/null')):close()\n"
+        "tend.task(function() tend.exit(42) end)\n", fifo);
+    assert_int_equal(run_policy(text), OK);
+    free(text);
+    unlink(fifo);
+    free(fifo);
+}
+
 static void test_starting_a_proc_from_its_restart_decision_is_refused(void **state)
 {
     assert_int_equal(run_policy(
@@ -531,6 +603,10 @@ int main(void)
         cmocka_unit_test(test_tasks_starting_tasks_without_end_are_stopped),
         cmocka_unit_test(test_a_bare_yield_ends_the_task),
         cmocka_unit_test(test_close_handlers_run_on_a_budget),
+        cmocka_unit_test(test_fresh_coroutines_do_not_bring_fresh_budgets),
+        cmocka_unit_test(test_tasks_started_in_a_loop_share_one_budget),
+        cmocka_unit_test(test_what_would_escape_the_budget_is_refused),
+        cmocka_unit_test(test_files_that_would_block_are_refused),
         cmocka_unit_test(test_starting_a_proc_from_its_restart_decision_is_refused),
         cmocka_unit_test(test_an_infinite_restart_delay_means_no_restart),
         cmocka_unit_test(test_rest_for_one_leaves_earlier_members_alone),
