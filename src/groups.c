@@ -60,10 +60,15 @@ void groups_install_fatal_handlers(void)
     static const int fatal[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE,  SIGABRT,  SIGQUIT,
                                 SIGUSR1, SIGUSR2, SIGALRM, SIGXCPU, SIGXFSZ, SIGSYS,
                                 SIGTRAP, SIGPROF, SIGVTALRM, SIGIO, SIGPWR, SIGSTKFLT};
+    /* a stack of its own: a stack overflow (SIGSEGV on the guard page)
+     * must still reach the handler, so that no group outlives tend */
+    static char altstack[64 * 1024];
+    stack_t ss = {.ss_sp = altstack, .ss_size = sizeof altstack, .ss_flags = 0};
+    sigaltstack(&ss, NULL);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = fatal_handler;
-    sa.sa_flags = SA_RESETHAND | SA_NODEFER;
+    sa.sa_flags = SA_RESETHAND | SA_NODEFER | SA_ONSTACK;
     sigemptyset(&sa.sa_mask);
     for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++)
         sigaction(fatal[i], &sa, NULL);
