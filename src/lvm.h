@@ -15,7 +15,7 @@
 
 struct policy;
 
-#define LVM_MEM_CAP_DEFAULT (64u * 1024 * 1024)
+#define LVM_MEM_CAP_DEFAULT (256u * 1024 * 1024)
 #define LVM_BUDGET_DEFAULT 10000000
 
 /* The capped allocator (its ud is the struct policy it counts for). */

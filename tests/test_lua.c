@@ -357,7 +357,7 @@ static void test_limits_are_settable(void **state)
 {
     assert_int_equal(run_policy(
         "local l = tend.limits()\n"
-        "assert(l.memory == 64 * 1024 * 1024 and l.instructions == 10000000)\n"
+        "assert(l.memory == 256 * 1024 * 1024 and l.instructions == 10000000)\n"
         "tend.limits { instructions = 100000, memory = 8 * 1024 * 1024 }\n"
         "assert(tend.limits().instructions == 100000)\n"
         "assert(not pcall(tend.limits, { memroy = 1 }))\n"
