@@ -551,10 +551,10 @@ static struct spec **parse_decl(lua_State *L, struct policy *pol)
     if (!valid_name(name))
         luaL_error(L, "tend.proc: field 'name': '%s' is not a valid name "
                    "(1 to %d of A-Z a-z 0-9 . _ - @)", name, NAME_MAX_LEN);
-    for (size_t i = 0; i < pol->n; i++)
-        if (strcmp(pol->specs[i]->name, name) == 0)
-            luaL_error(L, "proc '%s': field 'name': duplicate name (first "
-                       "declared at %s)", name, pol->specs[i]->where);
+    long first = policy_find(pol, name);
+    if (first >= 0)
+        luaL_error(L, "proc '%s': field 'name': duplicate name (first "
+                   "declared at %s)", name, pol->specs[first]->where);
     if (pol->m && manager_get(pol->m, name))
         luaL_error(L, "proc '%s': field 'name': duplicate name (a proc of that name "
                    "exists)", name);
@@ -605,11 +605,7 @@ static int l_proc(lua_State *L)
     struct spec *s = *box;
     *box = NULL;
     if (!pol->m) {
-        if (pol->n == pol->cap) {
-            pol->cap = pol->cap ? pol->cap * 2 : 16;
-            pol->specs = xrealloc(pol->specs, pol->cap * sizeof *pol->specs);
-        }
-        pol->specs[pol->n++] = s;
+        policy_declare(pol, s);
         lproc_push_decl(L, pol->n - 1, s->name);
         lproc_set_policy(L, 1);
         return 1;

@@ -4,11 +4,13 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "log.h"
 #include "restart.h"
 #include "sdnotify.h"
+#include "strmap.h"
 #include "util.h"
 
 struct mproc {
@@ -17,7 +19,7 @@ struct mproc {
     size_t *after;       /* indices of the procs this one starts after */
     size_t nafter;
     size_t *dependents;  /* indices of the procs that start after this one */
-    size_t ndependents;
+    size_t ndependents, capdependents;
     size_t live_dependents; /* during shutdown: dependents still alive */
     bool counted;           /* during shutdown: counted in its after procs'
                              * live_dependents, until its end is seen */
@@ -37,6 +39,9 @@ struct manager {
     struct ev_loop *loop;
     struct mproc **procs;
     size_t n, cap;
+    struct strmap index;    /* name -> position in procs + 1 */
+    struct strmap awaited;  /* a name not declared (yet) -> struct waiting:
+                             * the positions whose `after` names it */
     size_t alive;        /* procs whose main process is alive */
     bool shutting_down;
     bool killed_any;     /* the shutdown had to SIGKILL */
@@ -84,10 +89,40 @@ struct proc *manager_at(const struct manager *m, size_t i)
 /* The index of the proc named `name`, or -1. */
 static long find(const struct manager *m, const char *name)
 {
-    for (size_t i = 0; i < m->n; i++)
-        if (strcmp(m->procs[i]->p->spec->name, name) == 0)
-            return (long)i;
-    return -1;
+    return (long)(uintptr_t)strmap_get(&m->index, name) - 1;
+}
+
+/* The procs whose `after` names a proc not declared yet. */
+struct waiting {
+    size_t *v, n, cap;
+};
+
+static void await_name(struct manager *m, const char *name, size_t dependent)
+{
+    struct waiting *w = strmap_get(&m->awaited, name);
+    if (!w) {
+        w = xcalloc(1, sizeof *w);
+        strmap_put(&m->awaited, name, w);
+    }
+    if (w->n == w->cap) {
+        w->cap = w->cap ? w->cap * 2 : 4;
+        w->v = xrealloc(w->v, w->cap * sizeof *w->v);
+    }
+    w->v[w->n++] = dependent;
+}
+
+static void waiting_free(struct waiting *w)
+{
+    if (w)
+        free(w->v);
+    free(w);
+}
+
+static void awaited_clear(struct manager *m)
+{
+    for (size_t i = 0; i < m->awaited.cap; i++)
+        waiting_free(m->awaited.slots[i].val);
+    strmap_clear(&m->awaited);
 }
 
 struct proc *manager_get(const struct manager *m, const char *name)
@@ -240,7 +275,10 @@ static void link_dep(struct manager *m, size_t dependent, size_t dep)
 {
     struct mproc *mp = m->procs[dependent], *d = m->procs[dep];
     mp->after[mp->nafter++] = dep;
-    d->dependents = xrealloc(d->dependents, (d->ndependents + 1) * sizeof *d->dependents);
+    if (d->ndependents == d->capdependents) {
+        d->capdependents = d->capdependents ? d->capdependents * 2 : 4;
+        d->dependents = xrealloc(d->dependents, d->capdependents * sizeof *d->dependents);
+    }
     d->dependents[d->ndependents++] = dependent;
 }
 
@@ -258,16 +296,19 @@ struct proc *manager_add(struct manager *m, struct spec *spec)
     }
     size_t self = m->n;
     m->procs[m->n++] = mp;
+    strmap_put(&m->index, spec->name, (void *)(uintptr_t)m->n);
     /* names declared earlier now; names declared later when they come */
     for (size_t i = 0; i < na; i++) {
         long k = find(m, spec->after[i]);
         if (k >= 0 && (size_t)k != self)
             link_dep(m, self, (size_t)k);
+        else if (k < 0)
+            await_name(m, spec->after[i], self);
     }
-    for (size_t j = 0; j < self; j++)
-        for (char **a = m->procs[j]->p->spec->after; a && *a; a++)
-            if (strcmp(*a, spec->name) == 0)
-                link_dep(m, j, self);
+    struct waiting *w = strmap_del(&m->awaited, spec->name);
+    for (size_t j = 0; w && j < w->n; j++)
+        link_dep(m, w->v[j], self);
+    waiting_free(w);
     return mp->p;
 }
 
@@ -286,16 +327,21 @@ void manager_start(struct manager *m)
  * procs changed). */
 static void relink(struct manager *m)
 {
+    strmap_clear(&m->index);
+    awaited_clear(m);
     for (size_t i = 0; i < m->n; i++) {
         struct mproc *mp = m->procs[i];
         mp->nafter = mp->ndependents = 0;
         mp->after = xrealloc(mp->after, (strv_len(mp->p->spec->after) + 1) * sizeof *mp->after);
+        strmap_put(&m->index, mp->p->spec->name, (void *)(uintptr_t)(i + 1));
     }
     for (size_t i = 0; i < m->n; i++)
         for (char **a = m->procs[i]->p->spec->after; a && *a; a++) {
             long k = find(m, *a);
             if (k >= 0 && (size_t)k != i)
                 link_dep(m, i, (size_t)k);
+            else if (k < 0)
+                await_name(m, *a, i);
         }
 }
 
@@ -604,5 +650,8 @@ void manager_free(struct manager *m)
         if (ev_is_active(ws[i]))
             ev_signal_stop(m->loop, ws[i]);
     free(m->procs);
+    strmap_free(&m->index);
+    awaited_clear(m);
+    strmap_free(&m->awaited);
     free(m);
 }

@@ -6,6 +6,8 @@
 #include <lualib.h>
 #include <libgen.h>
 #include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -31,34 +33,80 @@ struct policy *policy_of(lua_State *L)
     return pol;
 }
 
-static long index_of(const struct policy *pol, const char *name)
+void policy_declare(struct policy *pol, struct spec *s)
 {
-    for (size_t i = 0; i < pol->n; i++)
-        if (strcmp(pol->specs[i]->name, name) == 0)
-            return (long)i;
-    return -1;
+    if (pol->n == pol->cap) {
+        pol->cap = pol->cap ? pol->cap * 2 : 16;
+        pol->specs = xrealloc(pol->specs, pol->cap * sizeof *pol->specs);
+    }
+    pol->specs[pol->n++] = s;
+    strmap_put(&pol->names, s->name, (void *)(uintptr_t)pol->n);
 }
 
-/* Depth-first search for a cycle through `i`; marks: 0 new, 1 on the
- * path, 2 done.  On a cycle, *path receives "a -> b -> a". */
-static bool has_cycle(const struct policy *pol, size_t i, char *mark, char **path)
+long policy_find(const struct policy *pol, const char *name)
 {
-    mark[i] = 1;
-    for (char **a = pol->specs[i]->after; a && *a; a++) {
-        long k = index_of(pol, *a);
-        if (mark[k] == 1) {
-            *path = xasprintf("%s -> %s", pol->specs[i]->name, *a);
-            return true;
-        }
-        if (mark[k] == 0 && has_cycle(pol, (size_t)k, mark, path)) {
-            char *longer = xasprintf("%s -> %s", pol->specs[i]->name, *path);
-            free(*path);
-            *path = longer;
-            return true;
+    return (long)(uintptr_t)strmap_get(&pol->names, name) - 1;
+}
+
+/* A cycle among the `after` links, found by a depth-first search with a
+ * stack of its own (a chain of 100,000 links must not overflow the C
+ * stack); marks: 0 new, 1 on the path, 2 done.  NULL, or "a -> b -> a"
+ * with *first the position of a. */
+static char *find_cycle(const struct policy *pol, size_t *first)
+{
+    char *mark = xcalloc(pol->n, 1);
+    struct frame {
+        size_t i;      /* the declaration */
+        char **next;   /* its next after name to follow */
+    } *stack = xmalloc(pol->n * sizeof *stack);
+    char *path = NULL;
+    for (size_t root = 0; root < pol->n && !path; root++) {
+        if (mark[root])
+            continue;
+        size_t depth = 0;
+        stack[depth++] = (struct frame){root, pol->specs[root]->after};
+        mark[root] = 1;
+        while (depth && !path) {
+            struct frame *f = &stack[depth - 1];
+            if (!f->next || !*f->next) {
+                mark[f->i] = 2;
+                depth--;
+                continue;
+            }
+            size_t k = (size_t)policy_find(pol, *f->next++);
+            if (mark[k] == 1) {
+                /* the path from k's frame to the top, then k again */
+                size_t from = depth;
+                while (stack[from - 1].i != k)
+                    from--;
+                *first = k;
+                /* a long cycle is shown by its ends */
+                struct buf b = {0};
+                size_t len = depth - (from - 1);
+                for (size_t d = from - 1; d < depth; d++) {
+                    size_t at = d - (from - 1);
+                    if (len > 8 && at == 4) {
+                        char more[48];
+                        int m = snprintf(more, sizeof more, "... (%zu more) -> ", len - 6);
+                        buf_put(&b, more, (size_t)m);
+                        d = depth - 3;
+                        continue;
+                    }
+                    const char *n = pol->specs[stack[d].i]->name;
+                    buf_put(&b, n, strlen(n));
+                    buf_put(&b, " -> ", 4);
+                }
+                buf_put(&b, pol->specs[k]->name, strlen(pol->specs[k]->name) + 1);
+                path = b.p;
+            } else if (mark[k] == 0) {
+                mark[k] = 1;
+                stack[depth++] = (struct frame){k, pol->specs[k]->after};
+            }
         }
     }
-    mark[i] = 2;
-    return false;
+    free(stack);
+    free(mark);
+    return path;
 }
 
 char *policy_check_graph(struct policy *pol)
@@ -66,7 +114,7 @@ char *policy_check_graph(struct policy *pol)
     for (size_t i = 0; i < pol->n; i++) {
         const struct spec *s = pol->specs[i];
         for (char **a = s->after; a && *a; a++) {
-            if (index_of(pol, *a) < 0)
+            if (policy_find(pol, *a) < 0)
                 return xasprintf("%s: proc '%s': field 'after': unknown proc '%s'",
                                  s->where, s->name, *a);
             if (strcmp(*a, s->name) == 0)
@@ -74,17 +122,14 @@ char *policy_check_graph(struct policy *pol)
                                  "start after itself", s->where, s->name);
         }
     }
-    char *mark = xcalloc(pol->n, 1);
-    char *msg = NULL;
-    for (size_t i = 0; i < pol->n && !msg; i++) {
-        char *path = NULL;
-        if (mark[i] == 0 && has_cycle(pol, i, mark, &path)) {
-            msg = xasprintf("%s: proc '%s': field 'after': dependency cycle: %s",
-                            pol->specs[i]->where, pol->specs[i]->name, path);
-            free(path);
-        }
-    }
-    free(mark);
+    size_t first = 0;
+    char *path = find_cycle(pol, &first);
+    if (!path)
+        return NULL;
+    const struct spec *s = pol->specs[first];
+    char *msg = xasprintf("%s: proc '%s': field 'after': dependency cycle: %s", s->where,
+                          s->name, path);
+    free(path);
     return msg;
 }
 
@@ -196,6 +241,7 @@ static int attach_protected(lua_State *L)
         lproc_follow(pol, p);
     }
     pol->n = 0;
+    strmap_clear(&pol->names);  /* the procs own the names now */
     return 0;
 }
 
@@ -263,14 +309,12 @@ static int reload_protected(lua_State *L)
     /* removed: stopped, then gone */
     for (size_t i = manager_count(m); i-- > 0;) {
         struct proc *p = manager_at(m, i);
-        bool declared = false;
-        for (size_t k = 0; k < pol->n && !declared; k++)
-            declared = strcmp(pol->specs[k]->name, p->spec->name) == 0;
-        if (!declared) {
+        if (policy_find(pol, p->spec->name) < 0) {
             log_info(p->spec->name, "reload: removed; stopping it");
             manager_retire(m, p);
         }
     }
+    strmap_clear(&pol->names);  /* unchanged declarations are freed below */
     size_t nfresh = 0;
     struct proc **fresh = xcalloc(pol->n + 1, sizeof *fresh);
     for (size_t i = 0; i < pol->n; i++) {
@@ -329,6 +373,9 @@ int policy_reload(struct policy *pol, char **err)
     pol->specs = next->specs;
     pol->n = next->n;
     pol->cap = next->cap;
+    strmap_free(&pol->names);
+    pol->names = next->names;
+    next->names = (struct strmap){0};
     pol->mem_used = next->mem_used;
     pol->mem_cap = next->mem_cap;
     pol->budget = next->budget;
@@ -361,6 +408,7 @@ void policy_free(struct policy *pol)
     for (size_t i = 0; i < pol->n; i++)
         spec_free(pol->specs[i]);
     free(pol->specs);
+    strmap_free(&pol->names);
     free(pol->path);
     free(pol->dir);
     free(pol);

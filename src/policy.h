@@ -15,6 +15,7 @@
 #include <stdbool.h>
 
 #include "proc.h"
+#include "strmap.h"
 
 struct lua_State;
 struct manager;
@@ -26,6 +27,7 @@ struct policy {
     char *dir;           /* absolute directory of the file */
     struct spec **specs; /* declarations in order; owned until taken */
     size_t n, cap;
+    struct strmap names; /* name -> position in specs + 1 */
 
     size_t mem_used, mem_cap;  /* bytes the VM holds, and may hold */
     long budget;               /* VM instructions per run (lvm.h) */
@@ -71,6 +73,11 @@ void policy_queue_task(struct lua_State *L, struct policy *pol);
 
 /* The policy of a VM (for the binding). */
 struct policy *policy_of(struct lua_State *L);
+
+/* Record a checked declaration (during load; the policy owns it). */
+void policy_declare(struct policy *pol, struct spec *s);
+/* The position of the declaration named `name`, or -1. */
+long policy_find(const struct policy *pol, const char *name);
 
 /* Check `after` references and cycles over all declarations; NULL when
  * right, else a new message. */

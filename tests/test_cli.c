@@ -516,6 +516,36 @@ static void test_policy_that_would_hang_or_crash_the_load_rejected(void **state)
                    (const char *[]){"@P", "binary chunk", NULL});
 }
 
+/* The after graph is checked without recursion: a chain of 100,000 links
+ * loads, and a cycle of 100,000 links is named, under a 1 MiB stack (the
+ * check once recursed per link and crashed tend). */
+static void test_a_long_after_chain_loads_and_a_long_cycle_is_named(void **state)
+{
+    struct fx *f = *state;
+    struct rlimit saved, small = {1 << 20, 1 << 20};
+    getrlimit(RLIMIT_STACK, &saved);
+    small.rlim_max = saved.rlim_max;
+    setrlimit(RLIMIT_STACK, &small);  /* inherited by the tend started next */
+    policy(f, "for i = 1, 100000 do\n"
+              "  tend.proc { name = 'p' .. i, cmd = { 'true' }, autostart = false,\n"
+              "              after = i > 1 and { 'p' .. (i - 1) } or nil }\n"
+              "end\n");
+    struct tend_run *t = run(f, "--check", NULL);
+    expect_exit(t, 0);
+    assert_contains(t->out, "100000 procs, ok");
+    tend_free(f->t);
+    f->t = NULL;
+    policy(f, "local n = 100000\n"
+              "for i = 1, n do\n"
+              "  tend.proc { name = 'p' .. i, cmd = { 'true' }, after = { 'p' .. (i % n + 1) } }\n"
+              "end\n");
+    t = run(f, "--check", NULL);
+    setrlimit(RLIMIT_STACK, &saved);
+    expect_exit(t, 2);
+    assert_contains(t->err, "dependency cycle: p1 -> p2 -> p3 -> p4 -> ... (99994 more) -> "
+                            "p99999 -> p100000 -> p1\n");
+}
+
 /* A FIFO as the policy file would block the load for good. */
 static void test_policy_that_is_not_a_regular_file_rejected(void **state)
 {
@@ -1083,6 +1113,7 @@ int main(void)
         T(test_policy_cmd_string_rejected),
         T(test_policy_that_would_hang_or_crash_the_load_rejected),
         T(test_policy_that_is_not_a_regular_file_rejected),
+        T(test_a_long_after_chain_loads_and_a_long_cycle_is_named),
         T(test_policy_missing_file_exits_2_naming_it),
         T(test_check_prints_plan_without_spawning),
         T(test_no_command_is_usage_error),
