@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "groups.h"
+#include "reap.h"
 #include "launch.h"
 #include "spec.h"
 #include "util.h"
@@ -29,7 +30,7 @@ struct exec_job {
     char **argv;
     char *cwd;
     struct pgroup group;
-    ev_child child;
+    struct reap_watch child;
     ev_timer timer;
     ev_idle report;          /* a failure to start is told from the loop */
     int exec_fd;
@@ -80,7 +81,7 @@ static void capture_cb(struct ev_loop *loop, ev_io *w, int revents)
 /* Stop everything, free the job. */
 static void job_free(struct exec_job *j)
 {
-    ev_child_stop(j->loop, &j->child);
+    reap_unwatch(&j->child);
     ev_timer_stop(j->loop, &j->timer);
     ev_idle_stop(j->loop, &j->report);
     if (j->group.pgid > 0)
@@ -117,11 +118,11 @@ static void job_report(struct exec_job *j)
     job_free(j);
 }
 
-static void child_cb(struct ev_loop *loop, ev_child *w, int revents)
+/* The command exited (a zombie still: the kill of its group in job_free
+ * reaches no other group). */
+static void child_cb(struct reap_watch *w, pid_t pid, int status)
 {
     struct exec_job *j = container_of(w, struct exec_job, child);
-    ev_child_stop(loop, w);
-    int status = w->rstatus;
     struct exec_error e;
     j->r.ended_at = now_mono();
     if (j->exec_fd >= 0 && launch_exec_read(&j->exec_fd, &e) == 0) {
@@ -168,7 +169,6 @@ struct exec_job *exec_start(struct ev_loop *loop, char *const *argv, char **env,
     j->opts.argv = j->argv;
     j->opts.cwd = j->cwd;
     j->opts.pass_fd = j->opts.pass_as = -1;
-    ev_child_init(&j->child, child_cb, 0, 0);
     ev_timer_init(&j->timer, timeout_cb, timeout > 0 ? timeout : 0, 0);
     ev_idle_init(&j->report, report_cb);
     for (int i = 0; i < 2; i++) {
@@ -192,8 +192,7 @@ struct exec_job *exec_start(struct ev_loop *loop, char *const *argv, char **env,
     }
     groups_add(&j->group, c.pid);
     j->exec_fd = c.exec_fd;
-    ev_child_set(&j->child, c.pid, 0);
-    ev_child_start(loop, &j->child);
+    reap_watch(loop, &j->child, c.pid, child_cb);
     int fds[2] = {c.out_fd, c.err_fd};
     for (int i = 0; i < 2; i++) {
         j->cap[i].fd = fds[i];

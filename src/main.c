@@ -45,7 +45,8 @@ static const char usage_text[] =
     "\n"
     "  run POLICY.lua    run the policy in the foreground\n"
     "  --check           load and check the policy, print what would run, exit\n"
-    "  --subreaper       adopt and reap orphaned descendants (automatic as PID 1)\n"
+    "  --subreaper       adopt and reap orphaned descendants (always on; accepted\n"
+    "                    for compatibility)\n"
     "  --timestamps      put an ISO-8601 UTC time before each output line\n"
     "  --quiet           log only warnings and errors\n"
     "  --socket PATH     the control socket (every command takes it; default\n"
@@ -194,12 +195,11 @@ static int cmd_run(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     raise_fd_limit(pol->n);
     sdnotify_init();
-    if (subreaper || getpid() == 1)
-        prctl(PR_SET_CHILD_SUBREAPER, 1);
+    (void)subreaper;  /* always: tend is its own subreaper (reap.h) */
     srandom((unsigned)time(NULL) ^ (unsigned)getpid());
     groups_install_fatal_handlers();
 
-    struct ev_loop *loop = ev_default_loop(EVFLAG_AUTO);
+    struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
     if (!loop) {
         log_error(NULL, "cannot initialise the event loop (libev)");
         policy_free(pol);

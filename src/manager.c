@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "reap.h"
 #include "restart.h"
 #include "sdnotify.h"
 #include "strmap.h"
@@ -643,7 +644,7 @@ void manager_free(struct manager *m)
         proc_free(mp->p);
         mproc_free(mp);
     }
-    proc_end_lingering(m->loop);
+    reap_end_lingering();
     groups_kill_all(SIGKILL);
     ev_signal *ws[] = {&m->sig_term, &m->sig_int, &m->sig_hup};
     for (size_t i = 0; i < ARRAY_LEN(ws); i++)

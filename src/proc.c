@@ -13,18 +13,9 @@
 #include "log.h"
 #include "outfile.h"
 #include "ready.h"
+#include "reap.h"
 #include "util.h"
 
-
-/* A process group whose main process is gone but whose other members got
- * the stop signal: SIGKILL follows at the deadline. */
-struct leftover {
-    struct pgroup group;
-    ev_timer timer;
-    struct leftover *prev, *next;
-};
-
-static struct leftover *lingering;
 
 /* Two read buffers, used in turn within a read burst, so the pending tail
  * of one block (defer_block) can stay where it was read while the next
@@ -640,72 +631,9 @@ static char *terminal_tail(const struct proc *p)
 /* ---- spawning ---- */
 
 static void exec_cb(struct ev_loop *loop, ev_io *w, int revents);
-/* ---- reaping ----
- *
- * One ev_child watcher for every child (pid 0), and the procs awaiting
- * their main process in a hash table by pid: libev keeps per-pid child
- * watchers in 16 lists it walks at each exit, which made reaping O(n) a
- * child with thousands of procs.  Other children of tend (tend.exec) have
- * watchers of their own and are not in the table. */
+/* ---- reaping (reap.c reaps; the proc watches its main process) ---- */
 
-static void child_cb(struct ev_loop *loop, ev_child *w, int revents);
-
-static ev_child reaper;
-static struct ev_loop *reaper_loop;
-static struct proc **awaited;  /* buckets, a power of two of them */
-static size_t nbuckets, nawaited;
-
-static size_t pid_bucket(pid_t pid, size_t n)
-{
-    return ((size_t)pid * 2654435761u) & (n - 1);
-}
-
-static void await_child(struct proc *p, pid_t pid)
-{
-    if (nawaited >= nbuckets) {  /* grow: at most one proc a bucket on average */
-        size_t n = nbuckets ? nbuckets * 2 : 64;
-        struct proc **b = xcalloc(n, sizeof *b);
-        for (size_t i = 0; i < nbuckets; i++) {
-            for (struct proc *q = awaited[i], *next; q; q = next) {
-                next = q->reap_next;
-                size_t k = pid_bucket(q->reap_pid, n);
-                q->reap_next = b[k];
-                b[k] = q;
-            }
-        }
-        free(awaited);
-        awaited = b;
-        nbuckets = n;
-    }
-    size_t k = pid_bucket(pid, nbuckets);
-    p->reap_pid = pid;
-    p->reap_next = awaited[k];
-    awaited[k] = p;
-    if (nawaited++ == 0) {
-        reaper_loop = p->loop;
-        ev_child_init(&reaper, child_cb, 0, 0);
-        ev_child_start(reaper_loop, &reaper);
-    }
-}
-
-/* The proc awaiting `pid`, taken out of the table; NULL if none is. */
-static struct proc *take_awaited(pid_t pid)
-{
-    if (!nbuckets)
-        return NULL;
-    for (struct proc **pp = &awaited[pid_bucket(pid, nbuckets)]; *pp; pp = &(*pp)->reap_next) {
-        struct proc *p = *pp;
-        if (p->reap_pid != pid)
-            continue;
-        *pp = p->reap_next;
-        p->reap_pid = 0;
-        p->reap_next = NULL;
-        if (--nawaited == 0)
-            ev_child_stop(reaper_loop, &reaper);
-        return p;
-    }
-    return NULL;
-}
+static void main_exited(struct reap_watch *w, pid_t pid, int status);
 
 /* How the spec's program is spawned, with `env` as its environment. */
 static void launch_opts_of(const struct spec *sp, char **env, struct launch_opts *o)
@@ -804,7 +732,7 @@ void proc_start(struct proc *p, bool by_policy)
         return;
     }
     groups_add(&p->group, c.pid);
-    await_child(p, c.pid);
+    reap_watch(p->loop, &p->reaping, c.pid, main_exited);
     p->exec_fd = c.exec_fd;
     ev_io_set(&p->exec_w, p->exec_fd, EV_READ);
     ev_io_start(p->loop, &p->exec_w);
@@ -878,56 +806,11 @@ static void exec_cb(struct ev_loop *loop, ev_io *w, int revents)
     release(p);
 }
 
-static void linger_end(struct ev_loop *loop, struct leftover *l)
+/* The main process has exited; it is reaped once this returns, so its
+ * group's id is still the group's while the leftovers are signalled. */
+static void main_exited(struct reap_watch *w, pid_t pid, int rstatus)
 {
-    kill(-l->group.pgid, SIGKILL);
-    ev_timer_stop(loop, &l->timer);
-    groups_remove(&l->group);
-    if (l->prev)
-        l->prev->next = l->next;
-    else
-        lingering = l->next;
-    if (l->next)
-        l->next->prev = l->prev;
-    free(l);
-}
-
-static void linger_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-    linger_end(loop, container_of(w, struct leftover, timer));
-}
-
-void proc_end_lingering(struct ev_loop *loop)
-{
-    while (lingering)
-        linger_end(loop, lingering);
-}
-
-/* What is left of the group after its main process exited gets `sig`, and
- * SIGKILL after `timeout` seconds.  Nothing outlives its incarnation. */
-static void linger_group(struct proc *p, pid_t pgid, int sig, double timeout)
-{
-    if (kill(-pgid, sig) != 0 || sig == SIGKILL)
-        return;  /* empty, or nothing more to do */
-    if (sig != SIGCONT)
-        kill(-pgid, SIGCONT);
-    struct leftover *l = xcalloc(1, sizeof *l);
-    groups_add(&l->group, pgid);
-    ev_timer_init(&l->timer, linger_cb, timeout, 0);
-    ev_timer_start(p->loop, &l->timer);
-    l->next = lingering;
-    if (lingering)
-        lingering->prev = l;
-    lingering = l;
-}
-
-static void child_cb(struct ev_loop *loop, ev_child *w, int revents)
-{
-    int rstatus = w->rstatus;
-    pid_t pid = w->rpid;
-    struct proc *p = take_awaited(pid);
-    if (!p)
-        return;  /* not a proc's main process */
+    struct proc *p = container_of(w, struct proc, reaping);
     hold(p);
 
     /* In the order things happened: the exec report, the output already
@@ -952,11 +835,10 @@ static void child_cb(struct ev_loop *loop, ev_child *w, int revents)
             stream_read(p, i, true);
         stream_close(p, i);
     }
-    ev_timer_stop(loop, &p->stop_timer);
+    ev_timer_stop(p->loop, &p->stop_timer);
     ready_stop(p, true);
     groups_remove(&p->group);
-    linger_group(p, pid, p->sigkilled ? SIGKILL : p->spec->stop_signal,
-                 p->spec->stop_timeout);
+    reap_linger(pid, p->sigkilled ? SIGKILL : p->spec->stop_signal, p->spec->stop_timeout);
 
     if (p->exec_failed) {
         p->exec_failed = false;
@@ -1124,8 +1006,7 @@ void proc_free(struct proc *p)
     p->doomed = true;
     if (proc_alive(p) && p->st.pid > 0)
         kill(-p->st.pid, SIGKILL);
-    if (p->reap_pid > 0)
-        take_awaited(p->reap_pid);
+    reap_unwatch(&p->reaping);
     if (p->exec_fd >= 0) {
         ev_io_stop(p->loop, &p->exec_w);
         close(p->exec_fd);

@@ -15,6 +15,7 @@
 
 #include "groups.h"
 #include "output.h"
+#include "reap.h"
 #include "ring.h"
 #include "launch.h"
 #include "spec.h"
@@ -118,8 +119,7 @@ struct proc {
     struct proc_owner owner;
     struct status st;
 
-    pid_t reap_pid;         /* the main process awaited, or 0 */
-    struct proc *reap_next; /* the next awaited proc in its bucket */
+    struct reap_watch reaping; /* of the main process, while it runs */
     int exec_fd;            /* read end of the exec-confirm pipe, or -1 */
     ev_io exec_w;
     struct proc_stream out[2];  /* stdout, stderr */
@@ -225,9 +225,7 @@ void proc_rebind_checks(struct proc *p);
 /* The answer of a check the owner ran (see proc_owner.check). */
 void proc_check_done(struct proc *p, enum check_purpose purpose, unsigned gen, bool ok,
                      const char *why);
-/* SIGKILL and forget the groups still lingering after their main process
- * exited (for the way out of tend). */
-void proc_end_lingering(struct ev_loop *loop);
+
 
 /* Exercise the transition rules without a process: move to `to` as the
  * status machine allows (false and nothing changed when refused).  The

@@ -574,7 +574,7 @@ static void test_an_infinite_restart_delay_means_no_restart(void **state)
 
 int main(void)
 {
-    loop = ev_default_loop(0);
+    loop = ev_loop_new(0);
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_task_waits_for_a_proc_and_exits_with_a_code),

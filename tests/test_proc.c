@@ -72,7 +72,7 @@ static struct proc *make(const char *const *argv, struct rec *r)
 static void done_with(struct proc *p, struct rec *r)
 {
     proc_free(p);
-    proc_end_lingering(loop);
+    reap_end_lingering();
     if (r)
         status_clear(&r->last);
 }
@@ -690,7 +690,7 @@ static void test_fork_failure_is_failed_with_reason(void **state)
 
 int main(void)
 {
-    loop = ev_default_loop(0);
+    loop = ev_loop_new(0);
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_clean_exit_passes_through_every_state),

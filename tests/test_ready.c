@@ -437,7 +437,7 @@ static void test_bad_readiness_declarations_are_refused(void **state)
 
 int main(void)
 {
-    loop = ev_default_loop(0);
+    loop = ev_loop_new(0);
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fd_readiness),

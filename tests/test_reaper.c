@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -121,12 +122,106 @@ static void test_a_proc_run_as_another_user_dies_with_tend(void **state)
     tmpdir_free(dir);
 }
 
+/* Start `setsid sleep 60` as a child with pid `want` (ns_last_pid makes
+ * the kernel hand out that id next); its pid, or -1 when another process
+ * took the id first every time until `timeout`. */
+static pid_t start_stranger_at(pid_t want, double timeout)
+{
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        FILE *f = fopen("/proc/sys/kernel/ns_last_pid", "w");
+        if (!f)
+            return -1;
+        fprintf(f, "%d", (int)want - 1);
+        fclose(f);
+        pid_t pid = fork();
+        if (pid == 0) {
+            setsid();
+            execlp("sleep", "sleep", "60", (char *)NULL);
+            _exit(127);
+        }
+        if (pid == want)
+            return pid;
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        if (t1.tv_sec - t0.tv_sec + (t1.tv_nsec - t0.tv_nsec) / 1e9 > timeout)
+            return -1;
+    }
+}
+
+/* What is left of a group after its main process exits is killed at the
+ * stop deadline, but not once the group has emptied: by then its id may
+ * belong to a stranger (here made to by ns_last_pid), who must survive. */
+static void test_a_reused_group_id_is_not_killed_at_the_deadline(void **state)
+{
+    if (geteuid() != 0 || access("/proc/sys/kernel/ns_last_pid", W_OK) != 0)
+        skip();  /* choosing the next pid takes root */
+    char *dir = tmpdir_new();
+    char policy[4400], mainfile[256], gcfile[256];
+    snprintf(mainfile, sizeof mainfile, "%s/main", dir);
+    snprintf(gcfile, sizeof gcfile, "%s/gc", dir);
+    snprintf(policy, sizeof policy,
+             "tend.proc { name = 'p', restart = 'never', stop_timeout = 3, cmd = { 'sh', '-c',\n"
+             "  'echo $$ > %s; (trap \"\" TERM; exec sleep 1) & echo $! > %s; exit 0' } }\n"
+             "tend.task(function() tend.sleep(4.5) tend.log.info('past the deadline') end)\n",
+             mainfile, gcfile);
+    char *path = write_file(dir, "policy.lua", policy);
+    struct tend_run *t = tend_start((const char *[]){"run", path, NULL});
+    assert_true(file_wait_for(gcfile, "\n", DEADLINE));
+    pid_t group, gc;
+    assert_int_equal(read_pids(mainfile, &group, 1), 1);
+    assert_int_equal(read_pids(gcfile, &gc, 1), 1);
+    assert_true(tend_expect(t, 2, "p: exited with code 0", DEADLINE));
+    /* the leftover ignores SIGTERM and ends by itself before the deadline */
+    assert_true(pid_wait_gone(gc, DEADLINE));
+    pid_t stranger = start_stranger_at(group, DEADLINE);
+    assert_int_equal(stranger, group);
+    assert_true(tend_expect(t, 2, "past the deadline", DEADLINE));
+    int status;
+    assert_int_equal(waitpid(stranger, &status, WNOHANG), 0);  /* still running */
+    kill(stranger, SIGKILL);
+    waitpid(stranger, &status, 0);
+    kill(t->pid, SIGTERM);
+    tend_wait(t, DEADLINE);
+    tend_free(t);
+    free(path);
+    tmpdir_free(dir);
+}
+
+/* A leftover that outlives the deadline is still killed then. */
+static void test_a_leftover_past_the_deadline_is_killed(void **state)
+{
+    char *dir = tmpdir_new();
+    char policy[4400], gcfile[256];
+    snprintf(gcfile, sizeof gcfile, "%s/gc", dir);
+    snprintf(policy, sizeof policy,
+             "tend.proc { name = 'p', restart = 'never', stop_timeout = 0.2, cmd = { 'sh', '-c',\n"
+             "  '(trap \"\" TERM; exec sleep 60) & echo $! > %s; exit 0' } }\n"
+             "tend.task(function() tend.sleep(30) end)\n", gcfile);
+    char *path = write_file(dir, "policy.lua", policy);
+    struct tend_run *t = tend_start((const char *[]){"run", path, NULL});
+    assert_true(file_wait_for(gcfile, "\n", DEADLINE));
+    pid_t gc;
+    assert_int_equal(read_pids(gcfile, &gc, 1), 1);
+    int fd = pid_watch(gc);
+    assert_true(pidfd_wait_gone(fd, DEADLINE));  /* SIGKILL at 0.2 s, not 60 s */
+    kill(t->pid, SIGTERM);
+    tend_wait(t, DEADLINE);
+    tend_free(t);
+    free(path);
+    tmpdir_free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_subreaper_adopts_and_reaps_orphans),
         cmocka_unit_test(test_an_unhandled_fatal_signal_leaves_no_orphans),
         cmocka_unit_test(test_a_proc_run_as_another_user_dies_with_tend),
+        cmocka_unit_test(test_a_reused_group_id_is_not_killed_at_the_deadline),
+        cmocka_unit_test(test_a_leftover_past_the_deadline_is_killed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

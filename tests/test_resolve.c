@@ -143,7 +143,7 @@ static void test_lookups_in_flight_are_bounded(void **state)
 
 int main(void)
 {
-    loop = ev_default_loop(0);
+    loop = ev_loop_new(0);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_localhost_is_answered_on_the_loop),
         cmocka_unit_test(test_a_name_that_does_not_resolve_says_so),
