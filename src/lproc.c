@@ -13,6 +13,7 @@
 
 #include "lbind.h"
 #include "log.h"
+#include "lpattern.h"
 #include "lvm.h"
 #include "exec.h"
 #include "manager.h"
@@ -919,23 +920,27 @@ struct log_watch {
     unsigned gen;
 };
 
-struct line_match {
-    const char *line;
-    size_t len;
-    const char *pattern;
-    bool found;
-};
+/* Work a readiness pattern may do on one line (lpattern.c's steps): a
+ * pattern with catastrophic backtracking on a long line gives up there,
+ * it cannot stall the loop. */
+#define LOG_MATCH_BUDGET 2000000
 
-static int match_protected(lua_State *L)
+/* Whether `line` matches the readiness pattern of p's declaration; a line
+ * that takes the pattern too much work counts as not matching (said once
+ * a proc). */
+static bool line_matches(struct proc *p, const char *line, size_t len, const char *pattern)
 {
-    struct line_match *m = lua_touserdata(L, 1);
-    lua_getglobal(L, "string");
-    lua_getfield(L, -1, "find");
-    lua_pushlstring(L, m->line, m->len);
-    lua_pushstring(L, m->pattern);
-    lua_call(L, 2, 1);
-    m->found = !lua_isnil(L, -1);
-    return 0;
+    long budget = LOG_MATCH_BUDGET;
+    const char *err = NULL;
+    int r = lpattern_find(line, len, pattern, strlen(pattern), &budget, &err);
+    if (r == LPAT_TOO_COSTLY && !p->ready.pattern_costly) {
+        p->ready.pattern_costly = true;
+        log_error(p->spec->name, "readiness pattern '%s': too much work on a line of %zu bytes "
+                  "(over %d steps); such lines do not match", pattern, len, LOG_MATCH_BUDGET);
+    } else if (r == LPAT_MALFORMED) {
+        log_error(p->spec->name, "readiness pattern '%s': %s", pattern, err);
+    }
+    return r == LPAT_MATCH;
 }
 
 static void log_line(struct proc *p, int stream, const char *line, size_t len, void *data);
@@ -956,15 +961,7 @@ static void log_line(struct proc *p, int stream, const char *line, size_t len, v
     }
     if (c->stream >= 0 && c->stream != stream)
         return;
-    struct line_match m = {line, len, c->pattern, false};
-    lua_State *L = w->pol->L;
-    lua_pushcfunction(L, match_protected);
-    lua_pushlightuserdata(L, &m);
-    if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
-        log_error(p->spec->name, "readiness pattern: %s", lua_tostring(L, -1));
-        lua_pop(L, 1);
-    }
-    if (m.found) {
+    if (line_matches(p, line, len, c->pattern)) {
         unsigned gen = w->gen;
         proc_unlisten(p, self);  /* frees w */
         proc_check_done(p, CHECK_READY, gen, true, NULL);
@@ -1032,13 +1029,7 @@ static bool log_seen(struct policy *pol, struct proc *p, const struct check *c)
             const char *line = ring_line(r, i, &len, &seq);
             if (seq < p->inc_seq)
                 continue;
-            struct line_match m = {line, len, c->pattern, false};
-            lua_State *L = pol->L;
-            lua_pushcfunction(L, match_protected);
-            lua_pushlightuserdata(L, &m);
-            if (lua_pcall(L, 1, 0, 0) != LUA_OK)
-                lua_pop(L, 1);
-            if (m.found)
+            if (line_matches(p, line, len, c->pattern))
                 return true;
         }
     }

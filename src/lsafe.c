@@ -13,6 +13,8 @@
  *   load, loadfile, dofile and require take text only;
  * - reading a FIFO (or a terminal) blocks: files are opened only when they
  *   are regular files (or do not exist yet, for writing);
+ * - pattern matching runs in C: string.find, match, gmatch and gsub are
+ *   lpattern.c's, which charges its steps to the budget;
  * - os.execute and io.popen block and race the reaper: use tend.exec. */
 #include "lsafe.h"
 
@@ -20,6 +22,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "lpattern.h"
 #include "lvm.h"
 
 /* ---- metatables without __gc ---- */
@@ -225,6 +228,7 @@ static void refuse(lua_State *L, const char *lib, const char *fn, const char *wh
 
 void lsafe_open(lua_State *L)
 {
+    lpattern_open(L);  /* string.find and friends, on the budget */
     wrap(L, NULL, "setmetatable", l_setmetatable, NULL);
     wrap(L, "debug", "setmetatable", l_debug_setmetatable, NULL);
     refuse(L, "debug", "sethook", "is not allowed in a policy (tend keeps the hook for "

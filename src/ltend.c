@@ -20,6 +20,7 @@
 
 #include "lbind.h"
 #include "log.h"
+#include "lpattern.h"
 #include "lvm.h"
 #include "manager.h"
 #include "policy.h"
@@ -778,12 +779,10 @@ static int l_ready_log(lua_State *L)
     if (stream && strcmp(stream, "stdout") != 0 && strcmp(stream, "stderr") != 0)
         return luaL_argerror(L, 2, "\"stdout\" or \"stderr\" expected");
     /* a malformed pattern is an error now, not at the first line */
-    lua_getglobal(L, "string");
-    lua_getfield(L, -1, "find");
-    lua_pushliteral(L, "");
-    lua_pushvalue(L, 1);
-    if (lua_pcall(L, 2, 0, 0) != LUA_OK)
-        return luaL_argerror(L, 1, lua_tostring(L, -1));
+    size_t plen;
+    const char *bad = lpattern_check(lua_tolstring(L, 1, &plen), plen);
+    if (bad)
+        return luaL_argerror(L, 1, bad);
     new_check(L, "log");
     lua_pushvalue(L, 1);
     lua_setfield(L, -2, "pattern");

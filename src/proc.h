@@ -90,6 +90,7 @@ struct proc_ready {
     struct check_attempt *health_attempt;
     bool health_running;
     int health_fails;       /* failures in a row */
+    bool pattern_costly;    /* a log pattern gave up on a line (said once) */
 };
 
 struct proc_event {

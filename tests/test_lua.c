@@ -543,6 +543,32 @@ static void test_files_that_would_block_are_refused(void **state)
     free(fifo);
 }
 
+static void test_pattern_matching_runs_on_the_budget(void **state)
+{
+    /* Lua's matcher would take hours on this; ours spends the budget */
+    assert_int_equal(run_policy(
+        "tend.task(function()\n"
+        "  local ok, err = pcall(string.find, string.rep('a', 5e4), '.-.-.-.-b')\n"
+        "  assert(not ok and err:find('budget'), tostring(err))\n"
+        "end)\n"
+        "tend.task(function()\n"
+        "  assert(('key=value'):match('(%w+)=(%w+)') == 'key')\n"
+        "  assert(select(2, ('a,b,c'):gsub(',', ';')) == 2)\n"
+        "  tend.exit(42)\n"
+        "end)\n"), OK);
+}
+
+static void test_a_costly_readiness_pattern_skips_the_line(void **state)
+{
+    /* a 64 KiB line that makes the pattern backtrack without end, then a
+     * line that matches: the first is given up on, the second makes it
+     * ready */
+    assert_int_equal(run_policy(
+        "local p = tend.proc { name = 'p', ready = tend.ready.log('.-.-.-.-b'),\n"
+        "  cmd = { 'sh', '-c', 'head -c 65536 /dev/zero | tr \"\\\\0\" a; echo; echo ok b; exec sleep 30' } }\n"
+        "tend.task(function() assert(p:ready()) tend.exit(42) end)\n"), OK);
+}
+
 static void test_starting_a_proc_from_its_restart_decision_is_refused(void **state)
 {
     assert_int_equal(run_policy(
@@ -607,6 +633,8 @@ int main(void)
         cmocka_unit_test(test_tasks_started_in_a_loop_share_one_budget),
         cmocka_unit_test(test_what_would_escape_the_budget_is_refused),
         cmocka_unit_test(test_files_that_would_block_are_refused),
+        cmocka_unit_test(test_pattern_matching_runs_on_the_budget),
+        cmocka_unit_test(test_a_costly_readiness_pattern_skips_the_line),
         cmocka_unit_test(test_starting_a_proc_from_its_restart_decision_is_refused),
         cmocka_unit_test(test_an_infinite_restart_delay_means_no_restart),
         cmocka_unit_test(test_rest_for_one_leaves_earlier_members_alone),
