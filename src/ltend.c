@@ -780,7 +780,8 @@ static int l_ready_log(lua_State *L)
         return luaL_argerror(L, 2, "\"stdout\" or \"stderr\" expected");
     /* a malformed pattern is an error now, not at the first line */
     size_t plen;
-    const char *bad = lpattern_check(lua_tolstring(L, 1, &plen), plen);
+    lua_tolstring(L, 1, &plen);
+    const char *bad = lpattern_check(pattern, plen);
     if (bad)
         return luaL_argerror(L, 1, bad);
     new_check(L, "log");
@@ -790,7 +791,6 @@ static int l_ready_log(lua_State *L)
         lua_pushstring(L, stream);
         lua_setfield(L, -2, "stream");
     }
-    (void)pattern;
     return 1;
 }
 
