@@ -15,10 +15,13 @@
  *   are regular files (or do not exist yet, for writing);
  * - pattern matching runs in C: string.find, match, gmatch and gsub are
  *   lpattern.c's, which charges its steps to the budget;
+ * - string.rep and table.move loop in C as long as they are asked to:
+ *   they are charged by their length;
  * - os.execute and io.popen block and race the reaper: use tend.exec. */
 #include "lsafe.h"
 
 #include <lauxlib.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -71,6 +74,35 @@ static int l_refused(lua_State *L)
 static int l_coroutine_new(lua_State *L)
 {
     lvm_charge(L, LVM_QUANTUM);
+    return call_original(L);
+}
+
+/* ---- library loops in C, charged by their length ---- */
+
+/* string.rep(s, n [, sep]) copies in a C loop of n rounds, even when the
+ * result is empty: ("", 1e15) would spin for days */
+static int l_string_rep(lua_State *L)
+{
+    size_t l, lsep = 0;
+    luaL_checklstring(L, 1, &l);
+    lua_Integer n = luaL_checkinteger(L, 2);
+    luaL_optlstring(L, 3, "", &lsep);
+    if (n <= 0 || l + lsep == 0) {
+        lua_pushliteral(L, "");
+        return 1;
+    }
+    lvm_charge(L, (long)(n / 16 > LONG_MAX / 2 ? LONG_MAX / 2 : n / 16));
+    return call_original(L);
+}
+
+/* table.move(a1, f, e, t [, a2]) loops e - f + 1 times in C */
+static int l_table_move(lua_State *L)
+{
+    lua_Integer f = luaL_checkinteger(L, 2), e = luaL_checkinteger(L, 3);
+    if (e >= f) {
+        lua_Unsigned n = (lua_Unsigned)e - (lua_Unsigned)f;
+        lvm_charge(L, n > (lua_Unsigned)(LONG_MAX / 2) ? LONG_MAX / 2 : (long)n);
+    }
     return call_original(L);
 }
 
@@ -235,6 +267,8 @@ void lsafe_open(lua_State *L)
                                   "its instruction budget)");
     refuse(L, "os", "execute", "would block the supervisor; use tend.exec");
     refuse(L, "io", "popen", "would block the supervisor; use tend.exec");
+    wrap(L, "string", "rep", l_string_rep, NULL);
+    wrap(L, "table", "move", l_table_move, NULL);
     wrap(L, "coroutine", "create", l_coroutine_new, NULL);
     wrap(L, "coroutine", "wrap", l_coroutine_new, NULL);
     wrap(L, NULL, "load", l_load, NULL);

@@ -518,6 +518,9 @@ static void test_what_would_escape_the_budget_is_refused(void **state)
         "package.path = dir .. '/?.lua'\n"
         "refused(function() require 'bc' end, 'binary chunk')\n"
         "refused(function() dofile() end, 'string expected')\n"
+        "-- C loops as long as asked: empty, or on the budget\n"
+        "assert(string.rep('', 1e15) == '' and ('ab'):rep(3, ',') == 'ab,ab,ab')\n"
+        "tend.task(function() table.move({}, 1, 1e15, 1, {}) error('not reached') end)\n"
         "-- a metatable without __gc is fine\n"
         "assert(getmetatable(setmetatable({}, { __index = {} })))\n"
         "tend.task(function() tend.exit(42) end)\n", dir);
