@@ -2,11 +2,18 @@
 #include "lvm.h"
 
 #include <lauxlib.h>
+#include <signal.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "groups.h"
 
 #include "log.h"
+#include "output.h"
 #include "manager.h"
 #include "policy.h"
 #include "util.h"
@@ -48,6 +55,90 @@ lua_State *lvm_newstate(struct policy *pol)
     return L;
 }
 
+/* ---- the loop watchdog ----
+ *
+ * The last resort, for policy code stuck where neither the budget nor the
+ * memory cap can reach (in C, a finalizer): while Lua runs, a real-time
+ * timer is armed.  When the run has not come back after `watchdog`
+ * seconds, the flag below is set; the budget hook sees it within a quantum
+ * if Lua is still executing, logs the traceback and ends tend.  If Lua is
+ * not executing (stuck in C), the second expiry, a second later, ends tend
+ * from the signal handler: every process group is SIGKILLed and tend exits
+ * with LVM_WATCHDOG_EXIT.  Failing loudly beats hanging: a supervisor of
+ * tend (systemd, Kubernetes) restarts it. */
+
+static double watchdog;                  /* seconds; 0: off */
+static volatile sig_atomic_t watchdog_fired;
+static char watchdog_who[80];            /* what ran: for the signal handler */
+static char watchdog_secs[32];           /* watchdog + 1, as text */
+
+static void watchdog_write(const char *s)
+{
+    ssize_t r = write(2, s, strlen(s));
+    (void)r;
+}
+
+static void watchdog_handler(int sig)
+{
+    if (!watchdog_fired) {
+        watchdog_fired = 1;  /* the hook may still end it with a traceback */
+        return;
+    }
+    watchdog_write("tend: error: watchdog: the event loop has not come back for over ");
+    watchdog_write(watchdog_secs);
+    watchdog_write(" s; policy code is stuck outside Lua (");
+    watchdog_write(watchdog_who);
+    watchdog_write("): killing every proc and exiting\n");
+    groups_kill_all(SIGKILL);
+    _exit(LVM_WATCHDOG_EXIT);
+}
+
+void lvm_watchdog_start(double seconds)
+{
+    watchdog = seconds;
+    if (seconds <= 0)
+        return;
+    snprintf(watchdog_secs, sizeof watchdog_secs, "%g", seconds + 1);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = watchdog_handler;
+    sa.sa_flags = SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGALRM, &sa, NULL);
+}
+
+static void watchdog_arm(const char *who)
+{
+    if (watchdog <= 0)
+        return;
+    snprintf(watchdog_who, sizeof watchdog_who, "%s", who ? who : "the policy");
+    watchdog_fired = 0;
+    struct itimerval it = {{1, 0}, {(time_t)watchdog, (suseconds_t)((watchdog - (time_t)watchdog) * 1e6)}};
+    setitimer(ITIMER_REAL, &it, NULL);
+}
+
+static void watchdog_disarm(void)
+{
+    if (watchdog <= 0)
+        return;
+    struct itimerval off = {{0, 0}, {0, 0}};
+    setitimer(ITIMER_REAL, &off, NULL);
+    watchdog_fired = 0;
+}
+
+/* From the budget hook, with the flag set: Lua is executing, so the
+ * traceback can be had. */
+static void watchdog_end(lua_State *L)
+{
+    luaL_traceback(L, L, NULL, 0);
+    log_error(NULL, "watchdog: the event loop has not come back for %g s (%s is running): "
+              "killing every proc and exiting\n%s", watchdog, watchdog_who,
+              lua_tostring(L, -1));
+    groups_kill_all(SIGKILL);
+    output_finish();  /* what is buffered, this line too, goes out first */
+    _exit(LVM_WATCHDOG_EXIT);
+}
+
 /* The budget is counted in quanta: the hook runs every LVM_QUANTUM
  * instructions of any thread of the VM (coroutines the policy creates
  * inherit it) and takes a quantum from the one budget of the current run,
@@ -56,6 +147,8 @@ lua_State *lvm_newstate(struct policy *pol)
  * pcall in the script only delays it. */
 static void budget_hook(lua_State *L, lua_Debug *ar)
 {
+    if (watchdog_fired)
+        watchdog_end(L);
     struct policy *pol = policy_of(L);
     if (!pol || !pol->armed)
         return;  /* not in a run (lvm_arm): nothing to count against */
@@ -91,16 +184,20 @@ void lvm_charge(lua_State *L, long units)
 
 void lvm_arm(struct policy *pol, lua_State *co)
 {
-    if (pol->armed++ == 0)
+    if (pol->armed++ == 0) {
         pol->budget_left = pol->budget;  /* one budget for the whole run */
+        watchdog_arm(pol->running_for);
+    }
     lua_sethook(co, budget_hook, LUA_MASKCOUNT, LVM_QUANTUM);
 }
 
 void lvm_disarm(struct policy *pol, lua_State *co)
 {
     /* a nested run may share its thread with the run it nests in */
-    if (pol->armed > 0 && --pol->armed == 0)
+    if (pol->armed > 0 && --pol->armed == 0) {
         lua_sethook(co, NULL, 0, 0);
+        watchdog_disarm();
+    }
 }
 
 int lvm_yield(lua_State *L)
@@ -263,7 +360,11 @@ lua_State *lvm_start_from(struct policy *pol, lua_State *from, int nargs, const 
     lua_xmove(L, co, nargs + 1);
     if (task && pol->tasks++ == 0 && pol->m)
         manager_tasks_changed(pol->m, pol->tasks);
+    const char *saved = pol->running_for;
+    if (!pol->armed)
+        pol->running_for = who;
     resume_from(pol, from, co, nargs);
+    pol->running_for = saved;
     return lvm_running(pol, co) ? co : NULL;
 }
 

@@ -18,6 +18,14 @@ struct policy;
 #define LVM_MEM_CAP_DEFAULT (256u * 1024 * 1024)
 #define LVM_BUDGET_DEFAULT 10000000
 
+/* The exit code of tend when the watchdog ends it. */
+#define LVM_WATCHDOG_EXIT 70
+#define LVM_WATCHDOG_DEFAULT 10.0
+
+/* Install the loop watchdog (lvm.c): a run of policy code that has not
+ * come back after `seconds` ends tend, every proc killed.  0: off. */
+void lvm_watchdog_start(double seconds);
+
 /* The capped allocator (its ud is the struct policy it counts for). */
 lua_Alloc capped_alloc_of(void);
 

@@ -18,6 +18,7 @@
 #include "groups.h"
 #include "launch.h"
 #include "log.h"
+#include "lvm.h"
 #include "manager.h"
 #include "output.h"
 #include "policy.h"
@@ -178,6 +179,11 @@ static int cmd_run(int argc, char **argv)
     if (!path)
         return usage_error("run: which policy file?%s", "");
 
+    /* before the load, which runs policy code too */
+    groups_install_fatal_handlers();
+    const char *wd = getenv("TEND_WATCHDOG");
+    lvm_watchdog_start(wd && *wd ? atof(wd) : LVM_WATCHDOG_DEFAULT);
+
     char *err = NULL;
     struct policy *pol = policy_load(path, &err);
     if (!pol) {
@@ -197,7 +203,6 @@ static int cmd_run(int argc, char **argv)
     sdnotify_init();
     (void)subreaper;  /* always: tend is its own subreaper (reap.h) */
     srandom((unsigned)time(NULL) ^ (unsigned)getpid());
-    groups_install_fatal_handlers();
 
     struct ev_loop *loop = ev_loop_new(EVFLAG_AUTO);
     if (!loop) {

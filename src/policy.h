@@ -33,6 +33,7 @@ struct policy {
     long budget;               /* VM instructions per run (lvm.h) */
     long budget_left;          /* of the current run */
     int armed;                 /* runs nested now (0: no Lua runs) */
+    const char *running_for;   /* the proc the outermost run is for, or NULL */
     int tasks;                 /* tend.task coroutines not yet ended */
     int nhooks;                /* hooks registered (none: no work per transition) */
     bool yield_ok;             /* the running coroutine yields for a wait of tend's */

@@ -546,6 +546,31 @@ static void test_a_long_after_chain_loads_and_a_long_cycle_is_named(void **state
                             "p99999 -> p100000 -> p1\n");
 }
 
+/* The watchdog: a run of policy code that has not come back in
+ * TEND_WATCHDOG seconds (here under a budget raised out of its way) ends
+ * tend with exit 70, its traceback logged and every proc killed. */
+static void test_the_watchdog_ends_a_stuck_run_with_its_traceback(void **state)
+{
+    struct fx *f = *state;
+    policy(f, "tend.limits { instructions = 2000000000 }\n"
+              "tend.proc { name = 'p', cmd = { 'sh', '-c', 'echo $$ > @D/pid; exec sleep 60' } }\n"
+              "tend.task(function()\n"
+              "  while not io.open('@D/pid') do tend.sleep(0.01) end\n"
+              "  local x = 0 while true do x = x + 1 end\n"
+              "end)\n");
+    setenv("TEND_WATCHDOG", "0.5", 1);
+    struct tend_run *t = run(f, NULL, NULL);
+    unsetenv("TEND_WATCHDOG");
+    expect_exit(t, 70);
+    assert_contains(t->err, "watchdog: the event loop has not come back for 0.5 s");
+    assert_contains(t->err, "stack traceback:");
+    pid_t pid;
+    char *pidfile = subst(f, "@D/pid");
+    assert_int_equal(read_pids(pidfile, &pid, 1), 1);
+    free(pidfile);
+    assert_true(pid_wait_gone(pid, DEADLINE));
+}
+
 /* A FIFO as the policy file would block the load for good. */
 static void test_policy_that_is_not_a_regular_file_rejected(void **state)
 {
@@ -1114,6 +1139,7 @@ int main(void)
         T(test_policy_that_would_hang_or_crash_the_load_rejected),
         T(test_policy_that_is_not_a_regular_file_rejected),
         T(test_a_long_after_chain_loads_and_a_long_cycle_is_named),
+        T(test_the_watchdog_ends_a_stuck_run_with_its_traceback),
         T(test_policy_missing_file_exits_2_naming_it),
         T(test_check_prints_plan_without_spawning),
         T(test_no_command_is_usage_error),

@@ -7,6 +7,7 @@
 #include <cmocka.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -15,6 +16,8 @@
 
 #include "groups.h"
 #include "harness.h"
+#include "lvm.h"
+#include "policy.h"
 
 /* Recurse until the stack runs out; the volatile buffer keeps each frame. */
 static int overflow(int depth)
@@ -63,10 +66,58 @@ static void test_a_stack_overflow_still_kills_the_groups(void **state)
     assert_true(pidfd_wait_gone(fd, DEADLINE));
 }
 
+/* Policy code stuck in C, where no hook runs: the watchdog ends the
+ * process from its signal handler, every group killed, exit code 70. */
+static void test_the_watchdog_ends_a_run_stuck_in_c(void **state)
+{
+    char *dir = tmpdir_new();
+    char *path = write_file(dir, "policy.lua", "-- nothing\n");
+    int errs[2];
+    assert_int_equal(pipe(errs), 0);
+    pid_t doomed = fork();
+    assert_true(doomed >= 0);
+    if (doomed == 0) {
+        dup2(errs[1], 2);
+        pid_t c = fork();
+        if (c == 0) {
+            setpgid(0, 0);
+            execlp("sleep", "sleep", "60", (char *)NULL);
+            _exit(127);
+        }
+        setpgid(c, c);
+        static struct pgroup g;
+        groups_add(&g, c);
+        char *err = NULL;
+        struct policy *pol = policy_load(path, &err);
+        if (!pol)
+            _exit(1);
+        printf("%d\n", (int)c);
+        fflush(stdout);
+        lvm_watchdog_start(0.2);
+        lvm_arm(pol, pol->L);
+        for (volatile unsigned long i = 0;; i++)  /* stuck: no Lua runs */
+            ;
+    }
+    close(errs[1]);
+    int status;
+    assert_int_equal(waitpid(doomed, &status, 0), doomed);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), LVM_WATCHDOG_EXIT);
+    char msg[512] = "";
+    ssize_t n = read(errs[0], msg, sizeof msg - 1);
+    close(errs[0]);
+    msg[n > 0 ? n : 0] = '\0';
+    assert_contains(msg, "watchdog: the event loop has not come back");
+    assert_contains(msg, "killing every proc");
+    tmpdir_free(dir);
+    free(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_a_stack_overflow_still_kills_the_groups),
+        cmocka_unit_test(test_the_watchdog_ends_a_run_stuck_in_c),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
