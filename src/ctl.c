@@ -79,6 +79,7 @@ struct ctl {
     ino_t ino;
     ev_io accept_w;
     ev_timer retry_w;         /* accept again after running out of fds */
+    bool accept_failing;      /* said so; quiet until an accept works */
     struct conn *conns;
     size_t nconns;
 };
@@ -780,6 +781,7 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
     for (int i = 0; i < 64; i++) {
         int fd = accept4(ctl->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
+            ctl->accept_failing = false;
             conn_new(ctl, fd);
             continue;
         }
@@ -787,9 +789,15 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
             continue;
         if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
             /* out of fds: the listener would wake the loop in a spin */
-            log_warn(NULL, "control socket: cannot accept: %s; retrying shortly",
-                     strerror(errno));
+            if (!ctl->accept_failing)
+                log_warn(NULL, "control socket: cannot accept: %s; retrying every 0.1 s "
+                         "(said once until it works again)", strerror(errno));
+            ctl->accept_failing = true;
             ev_io_stop(loop, &ctl->accept_w);
+            /* set again each time: a timer that has fired keeps its old
+             * expiry, and restarting it as is made it fire at once, in a
+             * busy loop */
+            ev_timer_set(&ctl->retry_w, 0.1, 0);
             ev_timer_start(loop, &ctl->retry_w);
         }
         return;
