@@ -65,7 +65,9 @@ static const char usage_text[] =
     "\n"
     "exit status of run: 0 when every proc ended with exit code 0 (or after a\n"
     "clean shutdown), 1 otherwise, 2 when tend did not start (a bad command\n"
-    "line or policy file, or the control socket is taken or cannot be made).\n"
+    "line or policy file, or the control socket is taken or cannot be made),\n"
+    "70 when the watchdog ended it (policy code stuck for TEND_WATCHDOG\n"
+    "seconds, default 10).\n"
     "Of the other commands: 0 done, 1 an error from tend (or a wait that\n"
     "failed), 2 a bad command line, 3 no tend reachable on the socket.\n";
 
