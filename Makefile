@@ -126,4 +126,7 @@ install: $(BUILD)/tend
 clean:
 	rm -rf build
 
+# Suites with makefiles of their own (make fault, make fuzz, ...).
+-include $(wildcard mk/*.mk)
+
 -include $(wildcard $(BUILD)/obj/*.d $(BUILD)/obj/tests/*.d)
