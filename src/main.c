@@ -22,6 +22,7 @@
 #include "manager.h"
 #include "output.h"
 #include "policy.h"
+#include "reap.h"
 #include "sdnotify.h"
 #include "util.h"
 
@@ -213,6 +214,7 @@ static int cmd_run(int argc, char **argv)
         return 1;
     }
     output_init(loop);
+    reap_start(loop);  /* a subreaper before the first child can orphan one */
     struct manager *m = manager_new(loop);
     /* the socket before anything is spawned: a second tend on it stops here */
     char *sock_path = ctl_socket_path(socket_opt), *sock_err = NULL;

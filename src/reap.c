@@ -55,10 +55,15 @@ static size_t bucket_of(pid_t pid, size_t n)
     return ((size_t)pid * 2654435761u) & (n - 1);
 }
 
-void reap_watch(struct ev_loop *l, struct reap_watch *w, pid_t pid, reap_fn *fn)
+void reap_start(struct ev_loop *l)
 {
     if (l != loop)
         reap_init(l);
+}
+
+void reap_watch(struct ev_loop *l, struct reap_watch *w, pid_t pid, reap_fn *fn)
+{
+    reap_start(l);
     if (nwatched >= nbuckets) {  /* grow: at most one watch a bucket on average */
         size_t n = nbuckets ? nbuckets * 2 : 64;
         struct reap_watch **b = xcalloc(n, sizeof *b);

@@ -33,6 +33,11 @@ struct reap_watch {
     struct reap_watch *next;  /* in its bucket */
 };
 
+/* Make tend a subreaper and reap on `loop`, before any child is started
+ * (a child that orphans its own before tend is a subreaper would leave
+ * them to init).  reap_watch does it too, for a loop it has not seen. */
+void reap_start(struct ev_loop *loop);
+
 /* Call fn once when child `pid` exits.  The watch must stay in place until
  * then or until reap_unwatch.  The first watch on a loop makes tend a
  * subreaper and starts reaping there. */

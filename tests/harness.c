@@ -1,5 +1,6 @@
 /* harness.c -- waits with deadlines, tend runs, process watching. */
 #include "harness.h"
+#include "reap.h"
 
 #include "manager.h"
 #include "policy.h"
@@ -521,6 +522,7 @@ int policy_run_text(struct ev_loop *loop, const char *dir, const char *text, cha
     free(path);
     if (!pol)
         return -1;
+    reap_start(loop);
     struct manager *m = manager_new(loop);
     policy_attach(pol, m, loop);
     manager_start(m);
