@@ -399,419 +399,42 @@ static void print_line(const json_t *line)
     fputc('\n', stdout);
 }
 
-/* ---- replies as text ---- */
-
-/* A reply of thousands of statuses is not parsed into a jansson tree
- * (that and dumping it again were most of the time of `tend status` with
- * many procs): its text is checked and read as it stands.  `tend status
- * --json` prints it indented as json_dumpf(JSON_INDENT(2)) did, which is
- * the same text as long as what tend sent is what jansson itself writes --
- * tend's replies are.  What jansson would write otherwise is left to the
- * parse: an escape it would not use, bytes that are not UTF-8, an integer
- * it could not hold, a key twice, a result that is neither an array nor
- * an object.  Reals alone are taken as written (checking them would mean
- * converting each twice): tend writes them as jansson does, "%.17g". */
-
+/* ---- the table ---- */
 
 /* `n` spaces. */
 static void ob_pad(struct buf *b, size_t n)
 {
-    if (n == 0)
-        return;
-    buf_reserve(b, n);
-    memset(b->p + b->len, ' ', n);
-    b->len += n;
+    while (n-- > 0)
+        buf_put(b, " ", 1);
 }
 
-/* A reading of JSON text; with `out`, the text is also written there,
- * indented as JSON_INDENT(2) does. */
-struct pretty {
-    const char *p, *end;  /* the input left */
-    struct buf *out;
-};
-
-static void pp_put(struct pretty *pp, const char *s, size_t n)
+/* Copy `s` into a cell (cut to CELL - 1 bytes): one line whatever it holds,
+ * and no control character reaches the terminal as it is (a child's
+ * STATUS= text or reason could otherwise move the cursor or retitle the
+ * window): newlines and tabs become spaces, other control bytes \xNN. */
+static void cell_text(char *cell, size_t size, const char *s)
 {
-    if (pp->out)
-        buf_put(pp->out, s, n);
-}
-
-/* A newline and the indent of `depth`. */
-static void pp_newline(struct pretty *pp, int depth)
-{
-    if (pp->out) {
-        buf_put(pp->out, "\n", 1);
-        ob_pad(pp->out, 2 * (size_t)depth);
+    size_t k = 0;
+    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p && k + 5 < size; p++) {
+        if (*p == '\n' || *p == '\t' || *p == '\r')
+            cell[k++] = ' ';
+        else if (*p < 0x20 || *p == 0x7f)
+            k += (size_t)snprintf(cell + k, size - k, "\\x%02x", *p);
+        else
+            cell[k++] = (char)*p;
     }
-}
-
-static void pp_space(struct pretty *pp)
-{
-    while (pp->p < pp->end &&
-           (*pp->p == ' ' || *pp->p == '\t' || *pp->p == '\n' || *pp->p == '\r'))
-        pp->p++;
-}
-
-/* Whether the next byte (after white space) is `c`, then taken. */
-static bool pp_take(struct pretty *pp, char c)
-{
-    pp_space(pp);
-    if (pp->p >= pp->end || *pp->p != c)
-        return false;
-    pp->p++;
-    return true;
-}
-
-static int pp_hex(unsigned char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
-/* A string as jansson writes it: only '"', '\\' and control characters
- * escaped (\b \t \n \f \r, else \u00XX in capitals), the rest UTF-8 as
- * it is (no overlong forms, no surrogates). */
-static bool pp_string(struct pretty *pp)
-{
-    const unsigned char *s = (const unsigned char *)pp->p;
-    const unsigned char *end = (const unsigned char *)pp->end, *q = s + 1;
-    if (s >= end || *s != '"')
-        return false;
-    for (;;) {
-        if (q >= end)
-            return false;
-        unsigned c = *q;
-        if (c == '"')
-            break;
-        if (c >= 0x20 && c < 0x80 && c != '\\') {
-            q++;
-            continue;
-        }
-        if (c < 0x20)
-            return false;
-        if (c == '\\') {
-            if (end - q < 2)
-                return false;
-            unsigned char e = q[1];
-            if (e == '"' || e == '\\' || e == 'b' || e == 't' || e == 'n' || e == 'f' ||
-                e == 'r') {
-                q += 2;
-                continue;
-            }
-            /* \u00XX for a control character without a short form */
-            if (e != 'u' || end - q < 6 || q[2] != '0' || q[3] != '0' || q[4] > '1' ||
-                pp_hex(q[4]) < 0 || pp_hex(q[5]) < 0)
-                return false;
-            int v = pp_hex(q[4]) * 16 + pp_hex(q[5]);
-            if (v == 0 || v == '\b' || v == '\t' || v == '\n' || v == '\f' || v == '\r')
-                return false;
-            q += 6;
-            continue;
-        }
-        size_t bad, k = utf8_char(q, (size_t)(end - q), &bad);
-        if (k == 0)
-            return false;
-        q += k;
-    }
-    q++;
-    pp_put(pp, pp->p, (size_t)(q - s));
-    pp->p = (const char *)q;
-    return true;
-}
-
-static bool pp_digit(const char *p, const char *end)
-{
-    return p < end && *p >= '0' && *p <= '9';
-}
-
-/* A number in JSON's grammar and in the form jansson writes: an integer
- * that fits, not "-0"; a real with a lower-case 'e' and its exponent
- * without '+' or leading zeros. */
-static bool pp_number(struct pretty *pp)
-{
-    const char *p = pp->p, *end = pp->end, *start = p;
-    bool real = false;
-    if (p < end && *p == '-')
-        p++;
-    if (!pp_digit(p, end))
-        return false;
-    const char *digits = p;
-    if (*p == '0')
-        p++;
-    else
-        while (pp_digit(p, end))
-            p++;
-    size_t ndigits = (size_t)(p - digits);
-    if (p < end && *p == '.') {
-        real = true;
-        if (!pp_digit(++p, end))
-            return false;
-        while (pp_digit(p, end))
-            p++;
-    }
-    if (p < end && (*p == 'e' || *p == 'E')) {
-        real = true;
-        if (*p == 'E')
-            return false;
-        if (p + 1 < end && p[1] == '-')
-            p++;
-        if (!pp_digit(++p, end) || *p == '0')
-            return false;
-        while (pp_digit(p, end))
-            p++;
-    }
-    if (!real) {  /* a json_int_t, not "-0" */
-        const char *max = *start == '-' ? "9223372036854775808" : "9223372036854775807";
-        if (ndigits > 19 || (ndigits == 19 && memcmp(digits, max, 19) > 0) ||
-            (*start == '-' && *digits == '0'))
-            return false;
-    }
-    pp_put(pp, start, (size_t)(p - start));
-    pp->p = p;
-    return true;
-}
-
-static bool pp_word(struct pretty *pp, const char *w)
-{
-    size_t n = strlen(w);
-    if ((size_t)(pp->end - pp->p) < n || memcmp(pp->p, w, n) != 0)
-        return false;
-    pp_put(pp, w, n);
-    pp->p += n;
-    return true;
-}
-
-/* One value at `depth`. */
-static bool pp_value(struct pretty *pp, int depth)
-{
-    pp_space(pp);
-    if (pp->p >= pp->end)
-        return false;
-    char open = *pp->p;
-    if (open == '"')
-        return pp_string(pp);
-    if (open == '-' || (open >= '0' && open <= '9'))
-        return pp_number(pp);
-    if (open == 't')
-        return pp_word(pp, "true");
-    if (open == 'f')
-        return pp_word(pp, "false");
-    if (open == 'n')
-        return pp_word(pp, "null");
-    if ((open != '[' && open != '{') || depth >= 64)
-        return false;
-    char close = open == '[' ? ']' : '}';
-    pp->p++;
-    pp_put(pp, &open, 1);
-    if (pp_take(pp, close)) {  /* [] and {} */
-        pp_put(pp, &close, 1);
-        return true;
-    }
-    struct {
-        const char *p;
-        size_t n;
-    } keys[32];  /* a key twice: jansson keeps one */
-    size_t nkeys = 0;
-    for (bool first = true;; first = false) {
-        if (!first)
-            pp_put(pp, ",", 1);
-        pp_newline(pp, depth + 1);
-        if (open == '{') {
-            pp_space(pp);
-            const char *key = pp->p;
-            if (!pp_string(pp))
-                return false;
-            if (pp->out) {
-                /* the same text: the same key (there is one way to write each) */
-                size_t n = (size_t)(pp->p - key);
-                for (size_t i = 0; i < nkeys; i++)
-                    if (keys[i].n == n && memcmp(keys[i].p, key, n) == 0)
-                        return false;
-                if (nkeys == ARRAY_LEN(keys))
-                    return false;
-                keys[nkeys].p = key;
-                keys[nkeys++].n = n;
-            }
-            if (!pp_take(pp, ':'))
-                return false;
-            pp_put(pp, ": ", 2);
-        }
-        if (!pp_value(pp, depth + 1))
-            return false;
-        if (pp_take(pp, close))
-            break;
-        if (!pp_take(pp, ','))
-            return false;
-    }
-    pp_newline(pp, depth);
-    pp_put(pp, &close, 1);
-    return true;
-}
-
-/* The result of the reply `line` when it is {"ok":true,"result":R}, as it
- * stands: R is then pp->p[0..end). */
-static bool reply_result(const char *line, size_t n, struct pretty *pp)
-{
-    static const char head[] = "{\"ok\":true,\"result\":";
-    if (n < sizeof head || memcmp(line, head, sizeof head - 1) != 0)
-        return false;
-    const char *end = line + n;
-    while (end > line && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
-        end--;
-    if (end[-1] != '}')
-        return false;
-    pp->p = line + sizeof head - 1;
-    pp->end = end - 1;
-    return true;
-}
-
-/* Print the result of the reply `line` indented; false, with nothing
- * printed, to leave it to the parse. */
-static bool print_result_as_is(const char *line, size_t n)
-{
-    struct buf out = {0};
-    struct pretty pp = {.out = &out};
-    if (!reply_result(line, n, &pp))
-        return false;
-    buf_reserve(&out, n + n / 2 + 2);
-    pp_space(&pp);
-    /* json_dumpf writes nothing of a result that is neither */
-    bool ok = pp.p < pp.end && (*pp.p == '[' || *pp.p == '{') && pp_value(&pp, 0);
-    pp_space(&pp);
-    if (ok && pp.p == pp.end) {
-        buf_put(&out, "\n", 1);
-        fwrite(out.p, 1, out.len, stdout);
-    }
-    free(out.p);
-    return ok && pp.p == pp.end;
-}
-
-/* ---- the table ---- */
-
-/* A status object as it stands in a reply: where each field's value is. */
-#define FIELDS_MAX 64
-struct fobj {
-    size_t n;
-    struct {
-        const char *key, *val;  /* the key without its quotes; the value's text */
-        size_t klen, vlen;
-    } f[FIELDS_MAX];
-};
-
-/* Read an object (or skip another value: no fields) into `o`. */
-static bool fobj_read(struct pretty *pp, struct fobj *o)
-{
-    o->n = 0;
-    pp_space(pp);
-    if (pp->p >= pp->end || *pp->p != '{')
-        return pp_value(pp, 1);
-    pp->p++;
-    if (pp_take(pp, '}'))
-        return true;
-    do {
-        if (o->n == FIELDS_MAX)
-            return false;
-        pp_space(pp);
-        const char *key = pp->p;
-        if (!pp_string(pp))
-            return false;
-        o->f[o->n].key = key + 1;
-        o->f[o->n].klen = (size_t)(pp->p - key) - 2;
-        if (!pp_take(pp, ':'))
-            return false;
-        pp_space(pp);
-        const char *val = pp->p;
-        if (!pp_value(pp, 2))
-            return false;
-        o->f[o->n].val = val;
-        o->f[o->n].vlen = (size_t)(pp->p - val);
-        o->n++;
-    } while (pp_take(pp, ','));
-    return pp_take(pp, '}');
-}
-
-/* The text of field `key` (the last one so named, as jansson keeps it),
- * or NULL. */
-static const char *fget(const struct fobj *o, const char *key, size_t *vlen)
-{
-    size_t kl = strlen(key);
-    for (size_t i = o->n; i-- > 0;)
-        if (o->f[i].klen == kl && memcmp(o->f[i].key, key, kl) == 0) {
-            *vlen = o->f[i].vlen;
-            return o->f[i].val;
-        }
-    return NULL;
-}
-
-static bool fhas(const struct fobj *o, const char *key)
-{
-    size_t n;
-    return fget(o, key, &n) != NULL;
-}
-
-/* json_number_value: 0 when not a number. */
-static double fnum(const struct fobj *o, const char *key)
-{
-    size_t n;
-    const char *v = fget(o, key, &n);
-    return v && (*v == '-' || (*v >= '0' && *v <= '9')) ? strtod(v, NULL) : 0;
-}
-
-/* json_integer_value: 0 when not an integer. */
-static long long fint(const struct fobj *o, const char *key)
-{
-    size_t n;
-    const char *v = fget(o, key, &n);
-    if (!v || !(*v == '-' || (*v >= '0' && *v <= '9')))
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (v[i] == '.' || v[i] == 'e' || v[i] == 'E')
-            return 0;
-    return strtoll(v, NULL, 10);
-}
-
-static bool ftrue(const struct fobj *o, const char *key)
-{
-    size_t n;
-    const char *v = fget(o, key, &n);
-    return v && n == 4 && memcmp(v, "true", 4) == 0;
-}
-
-/* The string `key` unescaped into buf (at most size - 1 bytes, as
- * snprintf would cut it); "" when it is not a string. */
-static const char *fstr(const struct fobj *o, const char *key, char *buf, size_t size)
-{
-    size_t n, k = 0;
-    const char *v = fget(o, key, &n);
-    if (v && *v == '"') {
-        for (size_t i = 1; i + 1 < n && k + 1 < size; i++) {
-            char c = v[i];
-            if (c == '\\') {
-                char e = v[++i];
-                if (e == 'u') {  /* \u00XX: a control character */
-                    c = (char)(pp_hex((unsigned char)v[i + 3]) * 16 +
-                               pp_hex((unsigned char)v[i + 4]));
-                    i += 4;
-                } else {
-                    c = e == 'b' ? '\b' : e == 't' ? '\t' : e == 'n' ? '\n' : e == 'f' ? '\f'
-                        : e == 'r' ? '\r' : e;
-                }
-            }
-            buf[k++] = c;
-        }
-    }
-    buf[k] = '\0';
-    return buf;
+    cell[k] = '\0';
 }
 
 /* The ANSI colour of a state, or NULL. */
-static const char *state_colour(const char *s, const struct fobj *st)
+static const char *state_colour(const char *s, const json_t *st)
 {
     if (!strcmp(s, "ready") || !strcmp(s, "running"))
         return "32";  /* green */
     if (!strcmp(s, "starting") || !strcmp(s, "stopping"))
         return "33";  /* yellow */
     if (!strcmp(s, "killed") || !strcmp(s, "failed") ||
-        (!strcmp(s, "stopped") && fnum(st, "exit_code") != 0))
+        (!strcmp(s, "stopped") && num(st, "exit_code") != 0))
         return "31";  /* red */
     if (!strcmp(s, "pending"))
         return "2";   /* dim */
@@ -829,168 +452,117 @@ enum { C_NAME, C_STATE, C_PID, C_UPTIME, C_RESTARTS, C_INFO, C_NEXT, NCOLS };
 #define CELL 256  /* bytes a cell holds, its NUL included */
 
 /* The cells of one status row; its colour in *colour. */
-static void status_row(const struct fobj *st, double now, char cells[NCOLS][CELL],
+static void status_row(const json_t *st, double now, char cells[NCOLS][CELL],
                        const char **colour)
 {
-    char state[CELL], a[CELL], b[CELL];
-    fstr(st, "state", state, sizeof state);
+    char text[CELL];
+    const char *state = str(st, "state");
     *colour = state_colour(state, st);
     bool alive = !strcmp(state, "starting") || !strcmp(state, "running") ||
                  !strcmp(state, "ready") || !strcmp(state, "stopping");
-    fstr(st, "name", cells[C_NAME], CELL);
-    memcpy(cells[C_STATE], state, CELL);
-    if (fhas(st, "pid"))
-        snprintf(cells[C_PID], CELL, "%lld", fint(st, "pid"));
+    cell_text(cells[C_NAME], CELL, str(st, "name"));
+    cell_text(cells[C_STATE], CELL, state);
+    if (json_object_get(st, "pid"))
+        snprintf(cells[C_PID], CELL, "%lld", (long long)json_integer_value(json_object_get(st, "pid")));
     else
         strcpy(cells[C_PID], "-");
-    if (alive && fhas(st, "started_at"))
-        fmt_duration(now - fnum(st, "started_at"), cells[C_UPTIME], CELL);
-    else if (alive && fhas(st, "since"))
-        fmt_duration(now - fnum(st, "since"), cells[C_UPTIME], CELL);
+    if (alive && json_object_get(st, "started_at"))
+        fmt_duration(now - num(st, "started_at"), cells[C_UPTIME], CELL);
+    else if (alive && json_object_get(st, "since"))
+        fmt_duration(now - num(st, "since"), cells[C_UPTIME], CELL);
     else
         strcpy(cells[C_UPTIME], "-");
-    snprintf(cells[C_RESTARTS], CELL, "%lld", fint(st, "restarts"));
+    snprintf(cells[C_RESTARTS], CELL, "%lld",
+             (long long)json_integer_value(json_object_get(st, "restarts")));
 
     char ago[32] = "";
-    if (fhas(st, "ended_at")) {
+    if (json_object_get(st, "ended_at")) {
         char d[16];
-        fmt_short(now - fnum(st, "ended_at"), d, sizeof d);
+        fmt_short(now - num(st, "ended_at"), d, sizeof d);
         snprintf(ago, sizeof ago, ", %s ago", d);
     }
-    bool health = fhas(st, "health"), text = fhas(st, "status_text");
+    bool health = json_object_get(st, "health"), status_text = json_object_get(st, "status_text");
     if (!strcmp(state, "stopped"))
-        snprintf(cells[C_INFO], CELL, "exit %lld%s", fint(st, "exit_code"), ago);
+        snprintf(text, sizeof text, "exit %lld%s",
+                 (long long)json_integer_value(json_object_get(st, "exit_code")), ago);
     else if (!strcmp(state, "killed"))
-        snprintf(cells[C_INFO], CELL, "signal %s%s%s", fstr(st, "signal", a, sizeof a),
-                 ftrue(st, "core_dumped") ? " (core dumped)" : "", ago);
+        snprintf(text, sizeof text, "signal %s%s%s", str(st, "signal"),
+                 json_is_true(json_object_get(st, "core_dumped")) ? " (core dumped)" : "", ago);
     else if (!strcmp(state, "failed"))
-        fstr(st, "reason", cells[C_INFO], CELL);
-    else if (health || text)
-        snprintf(cells[C_INFO], CELL, "%s%s%s", fstr(st, "health", a, sizeof a),
-                 health && text ? ": " : "", fstr(st, "status_text", b, sizeof b));
+        snprintf(text, sizeof text, "%s", str(st, "reason"));
+    else if (health || status_text)
+        snprintf(text, sizeof text, "%s%s%s", str(st, "health"),
+                 health && status_text ? ": " : "", str(st, "status_text"));
     else
-        strcpy(cells[C_INFO], "-");
+        strcpy(text, "-");
+    cell_text(cells[C_INFO], CELL, text);
 
-    if (fhas(st, "restart_at")) {
+    if (json_object_get(st, "restart_at")) {
         char d[16];
-        fmt_short(fnum(st, "restart_at") - now, d, sizeof d);
+        fmt_short(num(st, "restart_at") - now, d, sizeof d);
         snprintf(cells[C_NEXT], CELL, "restart in %s", d);
-    } else if (fhas(st, "gave_up")) {
-        snprintf(cells[C_NEXT], CELL, "gave up: %s", fstr(st, "gave_up", a, sizeof a));
+    } else if (json_object_get(st, "gave_up")) {
+        snprintf(text, sizeof text, "gave up: %s", str(st, "gave_up"));
+        cell_text(cells[C_NEXT], CELL, text);
     } else if (!strcmp(state, "stopping")) {
         char d[16];
-        fmt_short(fnum(st, "deadline") - now, d, sizeof d);
+        fmt_short(num(st, "deadline") - now, d, sizeof d);
         snprintf(cells[C_NEXT], CELL, "SIGKILL in %s", d);
     } else {
         strcpy(cells[C_NEXT], "-");
     }
-    /* one line a proc, whatever a reason holds */
-    for (int c = 0; c < NCOLS; c++)
-        for (char *p = cells[c]; *p; p++)
-            if (*p == '\n' || *p == '\t' || *p == '\r')
-                *p = ' ';
 }
 
-/* The table of `tend status` for the list of statuses at pp (an array;
- * anything else is an empty list), written to `out`.  False when that is
- * not JSON as jansson writes it. */
-static bool table_text(struct pretty *pp, struct buf *out)
+/* The table of `tend status` for a list of statuses (anything else is an
+ * empty list), printed. */
+static void print_table(const json_t *list)
 {
     static const char *const heads[NCOLS] = {"NAME", "STATE", "PID", "UPTIME",
                                              "RESTARTS", "INFO", "NEXT"};
-    struct buf cells = {0};  /* every cell, NUL-terminated, row after row */
-    const char **colours = NULL;
-    size_t n = 0, width[NCOLS];
+    size_t n = json_is_array(list) ? json_array_size(list) : 0, width[NCOLS];
+    char (*rows)[NCOLS][CELL] = xcalloc(n ? n : 1, sizeof *rows);
+    const char **colours = xcalloc(n ? n : 1, sizeof *colours);
     double now = now_mono();
-    bool colour = use_colour(), ok = true;
-    struct fobj *o = xmalloc(sizeof *o);
+    bool colour = use_colour();
     for (int c = 0; c < NCOLS; c++)
         width[c] = strlen(heads[c]);
-    pp_space(pp);
-    if (pp->p >= pp->end) {
-        ok = false;
-    } else if (*pp->p != '[') {
-        ok = pp_value(pp, 0);  /* not a list: none */
-    } else if (pp->p++, !pp_take(pp, ']')) {
-        do {
-            char row[NCOLS][CELL];
-            if (!(ok = fobj_read(pp, o)))
-                break;
-            colours = xrealloc(colours, (n + 1) * sizeof *colours);
-            status_row(o, now, row, &colours[n]);
-            for (int c = 0; c < NCOLS; c++) {
-                size_t len = strlen(row[c]);
-                if (len > width[c])
-                    width[c] = len;
-                buf_put(&cells, row[c], len + 1);
-            }
-            n++;
-        } while (pp_take(pp, ','));
-        ok = ok && pp_take(pp, ']');
+    for (size_t i = 0; i < n; i++) {
+        status_row(json_array_get(list, i), now, rows[i], &colours[i]);
+        for (int c = 0; c < NCOLS; c++)
+            if (strlen(rows[i][c]) > width[c])
+                width[c] = strlen(rows[i][c]);
     }
-    if (ok) {
-        buf_reserve(out, cells.len + n * NCOLS * 8 + 256);
-        for (int c = 0; c < NCOLS - 1; c++) {
-            buf_put(out, heads[c], strlen(heads[c]));
-            ob_pad(out, width[c] - strlen(heads[c]) + 2);
-        }
-        buf_put(out, heads[NCOLS - 1], strlen(heads[NCOLS - 1]));
-        buf_put(out, "\n", 1);
-        const char *cell = cells.p;
-        for (size_t i = 0; i < n; i++) {
-            const char *col = colour ? colours[i] : NULL;
-            for (int c = 0; c < NCOLS; c++) {
-                size_t len = strlen(cell);
-                if (c == C_STATE && col) {
-                    buf_put(out, "\033[", 2);
-                    buf_put(out, col, strlen(col));
-                    buf_put(out, "m", 1);
-                    buf_put(out, cell, len);
-                    buf_put(out, "\033[0m", 4);
-                } else {
-                    buf_put(out, cell, len);
-                }
-                if (c == NCOLS - 1)
-                    buf_put(out, "\n", 1);
-                else
-                    ob_pad(out, width[c] - len + 2);
-                cell += len + 1;
+    struct buf out = {0};
+    for (int c = 0; c < NCOLS - 1; c++) {
+        buf_put(&out, heads[c], strlen(heads[c]));
+        ob_pad(&out, width[c] - strlen(heads[c]) + 2);
+    }
+    buf_put(&out, heads[NCOLS - 1], strlen(heads[NCOLS - 1]));
+    buf_put(&out, "\n", 1);
+    for (size_t i = 0; i < n; i++) {
+        const char *col = colour ? colours[i] : NULL;
+        for (int c = 0; c < NCOLS; c++) {
+            const char *cell = rows[i][c];
+            size_t len = strlen(cell);
+            if (c == C_STATE && col) {
+                buf_put(&out, "\033[", 2);
+                buf_put(&out, col, strlen(col));
+                buf_put(&out, "m", 1);
+                buf_put(&out, cell, len);
+                buf_put(&out, "\033[0m", 4);
+            } else {
+                buf_put(&out, cell, len);
             }
+            if (c == NCOLS - 1)
+                buf_put(&out, "\n", 1);
+            else
+                ob_pad(&out, width[c] - len + 2);
         }
     }
-    free(o);
+    fwrite(out.p, 1, out.len, stdout);
+    free(out.p);
+    free(rows);
     free(colours);
-    free(cells.p);
-    return ok;
-}
-
-/* The table for the reply `line`, printed; false, with nothing printed,
- * to leave it to the parse. */
-static bool print_table_as_is(const char *line, size_t n)
-{
-    struct buf out = {0};
-    struct pretty pp = {0};
-    bool ok = reply_result(line, n, &pp) && table_text(&pp, &out);
-    pp_space(&pp);
-    ok = ok && pp.p == pp.end;
-    if (ok)
-        fwrite(out.p, 1, out.len, stdout);
-    free(out.p);
-    return ok;
-}
-
-/* The table for a parsed result: its text as jansson writes it. */
-static bool print_table(const json_t *list)
-{
-    char *text = json_is_array(list) ? json_dumps(list, JSON_COMPACT) : xstrdup("[]");
-    struct buf out = {0};
-    struct pretty pp = {.p = text, .end = text ? text + strlen(text) : NULL};
-    bool ok = text && table_text(&pp, &out);
-    if (ok)
-        fwrite(out.p, 1, out.len, stdout);
-    free(out.p);
-    free(text);
-    return ok;
 }
 
 /* ---- the commands ---- */
@@ -1015,16 +587,7 @@ int client_main(int argc, char **argv)
      * (a refused uid) */
     link_send(&l, req);
     json_decref(req);
-    size_t n;
-    char *line = link_line(&l, &n);
-    json_t *reply = NULL;
-    if (line && strcmp(a.cmd, "status") == 0 &&
-        (a.json ? print_result_as_is(line, n) : print_table_as_is(line, n))) {
-        rc = EXIT_OK;
-        goto out;
-    }
-    if (line)
-        reply = link_parse(&l, line, n);
+    json_t *reply = link_next(&l);
     if (!reply) {
         fprintf(stderr, "tend: %s: the connection ended before an answer\n", path);
         rc = EXIT_UNREACHABLE;
@@ -1040,12 +603,10 @@ int client_main(int argc, char **argv)
     const char *cmd = a.cmd;
     if (strcmp(cmd, "status") == 0) {
         if (a.json) {
-            json_dumpf(result, stdout, JSON_INDENT(2));
+            json_dumpf(result, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
             fputc('\n', stdout);
-        } else if (!print_table(result)) {
-            fprintf(stderr, "tend: %s: cannot read the statuses in the answer\n", path);
-            rc = EXIT_ERROR;
-            goto out;
+        } else {
+            print_table(result);
         }
     } else if (strcmp(cmd, "logs") == 0) {
         for (size_t i = 0; i < json_array_size(result); i++)

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "proc.h"
 #include "ring.h"
+#include "statusjson.h"
 #include "util.h"
 
 #define CONNS_MAX 1024               /* connections at once; more are refused */
@@ -247,364 +248,14 @@ fail:
 
 /* ---- statuses as JSON ---- */
 
-/* A JSON string for jansson; bytes that are not UTF-8 become '?'. */
-static json_t *jstr(const char *s)
-{
-    json_t *j = json_string(s ? s : "");
-    if (j)
-        return j;
-    char *t = xstrdup(s);
-    for (char *p = t; *p; p++)
-        if ((unsigned char)*p >= 0x80)
-            *p = '?';
-    j = json_string(t);
-    free(t);
-    return j;
-}
-
-/* A status reply holds ~300 bytes a proc: the text is written straight
- * into the output buffer, not built as a jansson tree and then dumped
- * (which cost ~10 us a proc).  What is written is byte for byte what
- * json_dumps(JSON_COMPACT) made of the tree. */
-
-
-#define buf_lit(b, s) buf_put((b), "" s, sizeof(s) - 1)
-
-static const char digit_pairs[] =
-    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
-    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
-    "8081828384858687888990919293949596979899";
-
-/* `v` in decimal, right-aligned to end at `end`; the first digit. */
-static char *u64_digits(uint64_t v, char *end)
-{
-    char *p = end;
-    while (v >= 100) {
-        p -= 2;
-        memcpy(p, digit_pairs + 2 * (v % 100), 2);
-        v /= 100;
-    }
-    if (v >= 10) {
-        p -= 2;
-        memcpy(p, digit_pairs + 2 * v, 2);
-    } else {
-        *--p = (char)('0' + v);
-    }
-    return p;
-}
-
-static void buf_int(struct buf *b, long long v)
-{
-    char tmp[24], *end = tmp + sizeof tmp;
-    char *p = u64_digits(v < 0 ? -(uint64_t)v : (uint64_t)v, end);
-    if (v < 0)
-        *--p = '-';
-    buf_put(b, p, (size_t)(end - p));
-}
-
-/* Whether s[0..n) is UTF-8 as jansson accepts it: no overlong forms, no
- * surrogates, nothing past U+10FFFF. */
-static bool utf8_ok(const unsigned char *s, size_t n)
-{
-    size_t bad;
-    for (size_t i = 0, k; i < n; i += k)
-        if ((k = utf8_char(s + i, n - i, &bad)) == 0)
-            return false;
-    return true;
-}
-
-/* `s` (NULL: "") as a JSON string, escaped as jansson's dump escapes:
- * '"', '\\' and the control characters (\b \t \n \f \r, else \u00XX);
- * other bytes as they are.  Not UTF-8: each byte over 0x7F becomes '?'
- * (what jstr does).  One pass over `s`, without a strlen first. */
-static void buf_str(struct buf *b, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    const unsigned char *u = (const unsigned char *)(s ? s : ""), *q = u;
-    size_t start = b->len;
-    unsigned high = 0;  /* the bytes copied, or-ed: any over 0x7F? */
-    buf_reserve(b, 64);
-    char *o = b->p + b->len, *room = b->p + b->cap - 8;  /* an escape and the '"' fit */
-    *o++ = '"';
-    for (;; q++) {
-        unsigned char c = *q;
-        if (o >= room) {
-            b->len = (size_t)(o - b->p);
-            buf_reserve(b, 64);
-            o = b->p + b->len;
-            room = b->p + b->cap - 8;
-        }
-        if (c >= 0x20 && c != '"' && c != '\\') {
-            high |= c;
-            *o++ = (char)c;
-            continue;
-        }
-        if (c == 0)
-            break;
-        *o++ = '\\';
-        switch (c) {
-        case '"': *o++ = '"'; break;
-        case '\\': *o++ = '\\'; break;
-        case '\b': *o++ = 'b'; break;
-        case '\t': *o++ = 't'; break;
-        case '\n': *o++ = 'n'; break;
-        case '\f': *o++ = 'f'; break;
-        case '\r': *o++ = 'r'; break;
-        default:
-            memcpy(o, "u00", 3);
-            o[3] = hex[c >> 4];
-            o[4] = hex[c & 15];
-            o += 5;
-        }
-    }
-    *o++ = '"';
-    b->len = (size_t)(o - b->p);
-    /* escapes are ASCII: the bytes over 0x7F written are those of `s` */
-    if ((high & 0x80) && !utf8_ok(u, (size_t)(q - u)))
-        for (char *p = b->p + start; p < o; p++)
-            if ((unsigned char)*p >= 0x80)
-                *p = '?';
-}
-
-/* `v` as jansson prints a real: printf's "%.17g", then ".0" added when
- * there is neither a '.' nor an 'e', and no '+' or leading zeros in the
- * exponent.  Reals from 1 to 1e17 (every time tend keeps) are rounded
- * here exactly as printf rounds (to nearest, ties to even, on the exact
- * binary value), without printf's multiple-precision arithmetic. */
-static void buf_real(struct buf *b, double v)
-{
-    static const uint64_t pow10[] = {
-        1ULL, 10ULL, 100ULL, 1000ULL, 10000ULL, 100000ULL, 1000000ULL, 10000000ULL,
-        100000000ULL, 1000000000ULL, 10000000000ULL, 100000000000ULL,
-        1000000000000ULL, 10000000000000ULL, 100000000000000ULL,
-        1000000000000000ULL, 10000000000000000ULL, 100000000000000000ULL};
-    char tmp[40];
-    if (v >= 1 && v < 1e17) {
-        uint64_t bits;
-        memcpy(&bits, &v, sizeof bits);
-        int e = (int)((bits >> 52) & 0x7FF) - 1075;  /* v = m * 2^e, exactly */
-        uint64_t m = (bits & ((1ULL << 52) - 1)) | (1ULL << 52);
-        uint64_t whole = e >= 0 ? m << e : m >> -e;
-        int d = 1;  /* digits before the point */
-        while (d < 17 && whole >= pow10[d])
-            d++;
-        int k = 17 - d;  /* and after it */
-        uint64_t q;      /* v * 10^k, rounded */
-        if (e >= 0) {
-            q = whole * pow10[k];
-        } else {
-            unsigned __int128 x = (unsigned __int128)m * pow10[k];
-            int s = -e;
-            unsigned __int128 rest = x & (((unsigned __int128)1 << s) - 1);
-            unsigned __int128 half = (unsigned __int128)1 << (s - 1);
-            q = (uint64_t)(x >> s);
-            if (rest > half || (rest == half && (q & 1)))
-                q++;
-        }
-        if (q < pow10[17]) {  /* else rounding carried into another digit */
-            char *digits = u64_digits(q, tmp + 17);  /* 17 of them */
-            int last = 17;
-            while (last > d && digits[last - 1] == '0')
-                last--;
-            buf_reserve(b, 20);
-            char *o = b->p + b->len;
-            memcpy(o, digits, (size_t)d);
-            o += d;
-            *o++ = '.';
-            if (last == d) {
-                *o++ = '0';
-            } else {
-                memcpy(o, digits + d, (size_t)(last - d));
-                o += last - d;
-            }
-            b->len = (size_t)(o - b->p);
-            return;
-        }
-    }
-    int n = snprintf(tmp, sizeof tmp - 2, "%.17g", v);
-    if (n < 0 || (size_t)n >= sizeof tmp - 2)
-        n = snprintf(tmp, sizeof tmp, "0.0");
-    for (char *p = tmp; *p; p++)
-        if (*p == ',')  /* a locale's decimal point */
-            *p = '.';
-    char *ex = strchr(tmp, 'e');
-    if (!ex && !strchr(tmp, '.')) {
-        memcpy(tmp + n, ".0", 3);
-        n += 2;
-    } else if (ex) {
-        char *from = ex + 1, *to = ex + 1;
-        if (*from == '+')
-            from++;
-        else if (*from == '-')
-            from++, to++;
-        while (*from == '0' && from[1])
-            from++;
-        memmove(to, from, strlen(from) + 1);
-        n = (int)strlen(tmp);
-    }
-    buf_put(b, tmp, (size_t)n);
-}
-
-/* "2026-11-26T16:45:01" of the last second asked for: statuses in one
- * reply mostly share it. */
-static time_t wall_secs_cached = -1;
-static char wall_date[64];
-static size_t wall_date_len;
-
-/* ,"KEY":T,"KEY_wall":"2026-11-26T16:45:01.123Z" for a monotonic time;
- * `offset` is the wall clock less the monotonic clock. */
-static void buf_time(struct buf *b, const char *key, double t, double offset)
-{
-    if (!isfinite(t))
-        return;  /* never so: jansson has no such number either */
-    size_t klen = strlen(key);
-    buf_reserve(b, 2 * klen + 16);
-    buf_lit(b, ",\"");
-    buf_put(b, key, klen);
-    buf_lit(b, "\":");
-    buf_real(b, t);
-    buf_lit(b, ",\"");
-    buf_put(b, key, klen);
-    buf_lit(b, "_wall\":\"");
-    double wall = t + offset;
-    time_t secs = (time_t)wall;
-    int ms = (int)((wall - (double)secs) * 1000);
-    if (ms > 999)
-        ms = 999;
-    if (secs != wall_secs_cached || wall_secs_cached < 0) {
-        struct tm tm;
-        gmtime_r(&secs, &tm);
-        wall_date_len = strftime(wall_date, sizeof wall_date, "%Y-%m-%dT%H:%M:%S", &tm);
-        wall_secs_cached = secs;
-    }
-    buf_put(b, wall_date, wall_date_len);
-    char tail[24];
-    if (ms >= 0) {
-        tail[0] = '.';
-        tail[1] = (char)('0' + ms / 100);
-        memcpy(tail + 2, digit_pairs + 2 * (ms % 100), 2);
-        memcpy(tail + 4, "Z\"", 2);
-        buf_put(b, tail, 6);
-    } else {  /* before 1970 */
-        buf_put(b, tail, (size_t)snprintf(tail, sizeof tail, ".%03dZ\"", ms));
-    }
-}
-
-/* ,"KEY":"VALUE" */
-static void buf_field_str(struct buf *b, const char *key, const char *value)
-{
-    buf_lit(b, ",\"");
-    buf_put(b, key, strlen(key));
-    buf_lit(b, "\":");
-    buf_str(b, value);
-}
-
-/* ,"KEY":N */
-static void buf_field_int(struct buf *b, const char *key, long long v)
-{
-    buf_lit(b, ",\"");
-    buf_put(b, key, strlen(key));
-    buf_lit(b, "\":");
-    buf_int(b, v);
-}
-
-/* The fields in the order the jansson tree had them. */
-static void status_write(struct buf *b, const struct status *st, const char *name,
-                         double offset)
-{
-    buf_lit(b, "{\"name\":");
-    buf_str(b, name);
-    buf_field_str(b, "state", status_state_name(st->state));
-    buf_field_int(b, "incarnation", st->incarnation);
-    buf_field_int(b, "restarts", st->restarts);
-    buf_field_str(b, "want", st->want_up ? "up" : "down");
-    if (st->gave_up)
-        buf_field_str(b, "gave_up", st->gave_up);
-    if (st->restart_at > 0)
-        buf_time(b, "restart_at", st->restart_at, offset);
-    if (st->pid > 0)
-        buf_field_int(b, "pid", st->pid);
-    if (st->status_text)
-        buf_field_str(b, "status_text", st->status_text);
-    if (status_health_name(st->health))
-        buf_field_str(b, "health", status_health_name(st->health));
-    if (st->health_failure)
-        buf_field_str(b, "health_failure", st->health_failure);
-    switch (st->state) {
-    case ST_STARTING:
-        buf_time(b, "since", st->since, offset);
-        break;
-    case ST_READY:
-        buf_time(b, "started_at", st->started_at, offset);
-        buf_time(b, "ready_at", st->ready_at, offset);
-        break;
-    case ST_RUNNING:
-        buf_time(b, "started_at", st->started_at, offset);
-        break;
-    case ST_STOPPING:
-        if (st->started_at > 0)
-            buf_time(b, "started_at", st->started_at, offset);
-        buf_time(b, "deadline", st->deadline, offset);
-        break;
-    case ST_STOPPED:
-    case ST_KILLED:
-        if (st->state == ST_STOPPED) {
-            buf_field_int(b, "exit_code", st->exit_code);
-        } else {
-            buf_field_str(b, "signal", signal_name(st->signal));
-            if (st->core_dumped)
-                buf_lit(b, ",\"core_dumped\":true");
-            else
-                buf_lit(b, ",\"core_dumped\":false");
-        }
-        if (st->started_at > 0)
-            buf_time(b, "started_at", st->started_at, offset);
-        buf_time(b, "ended_at", st->ended_at, offset);
-        buf_field_str(b, "tail", st->tail);
-        break;
-    case ST_FAILED:
-        buf_field_str(b, "reason", st->reason);
-        if (st->ended_at > 0)
-            buf_time(b, "ended_at", st->ended_at, offset);
-        break;
-    default:
-        break;
-    }
-    buf_lit(b, "}");
-}
-
-void ctl_status_write(struct buf *b, const struct status *st, const char *name)
-{
-    status_write(b, st, name, now_wall() - now_mono());
-}
-
-/* [status,...] of `procs`. */
-static void statuses_write(struct buf *b, struct proc *const *procs, size_t n)
+/* [status,...] of `procs` (statusjson.c renders each). */
+static json_t *statuses_json(struct proc *const *procs, size_t n)
 {
     double offset = now_wall() - now_mono();
-    buf_reserve(b, 320 * n + 2);
-    buf_lit(b, "[");
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            buf_lit(b, ",");
-        status_write(b, &procs[i]->st, procs[i]->spec->name, offset);
-    }
-    buf_lit(b, "]");
-}
-
-/* How an incarnation ended, for error messages ("exited with code 3"). */
-static char *describe_end(const struct status *st)
-{
-    switch (st->state) {
-    case ST_STOPPED:
-        return xasprintf("exited with code %d", st->exit_code);
-    case ST_KILLED:
-        return xasprintf("was killed by signal %s", signal_name(st->signal));
-    case ST_FAILED:
-        return xasprintf("failed: %s", st->reason ? st->reason : "?");
-    default:
-        return xasprintf("is %s", status_state_name(st->state));
-    }
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, status_json(&procs[i]->st, procs[i]->spec->name, offset));
+    return a;
 }
 
 /* ---- output queue ---- */
@@ -629,7 +280,7 @@ static struct buf *out_buf(struct conn *c, size_t need)
 /* The line appended to the output is complete: the write watcher sends it. */
 static void out_ready(struct conn *c)
 {
-    buf_lit(&c->out, "\n");
+    buf_put(&c->out, "\n", 1);
     if (!ev_is_active(&c->ww))
         ev_io_start(c->ctl->loop, &c->ww);
 }
@@ -637,7 +288,7 @@ static void out_ready(struct conn *c)
 /* Queue one message (taken over) as a line. */
 static void conn_send(struct conn *c, json_t *msg)
 {
-    char *s = json_dumps(msg, JSON_COMPACT);
+    char *s = json_dumps(msg, STATUSJSON_DUMP_FLAGS);
     json_decref(msg);
     if (!s)
         s = xstrdup("{\"ok\": false, \"error\": \"cannot encode the reply\"}");
@@ -670,28 +321,22 @@ static void conn_error(struct conn *c, const char *fmt, ...)
     va_end(ap);
     json_t *r = json_object();
     json_object_set_new(r, "ok", json_false());
-    json_object_set_new(r, "error", jstr(msg ? msg : "out of memory"));
+    json_object_set_new(r, "error", json_text(msg ? msg : "out of memory"));
     free(msg);
     conn_send(c, r);
 }
 
-/* A reply of statuses, written straight into the output:
- * {"ok":true,"result":[...]}, or with an error (NULL: none)
- * {"ok":false,"error":"...","result":[...]}. */
+/* A reply of statuses: {"ok":true,"result":[...]}, or with an error
+ * (NULL: none) {"ok":false,"error":"...","result":[...]}. */
 static void conn_statuses(struct conn *c, struct proc *const *procs, size_t n,
                           const char *err)
 {
-    struct buf *b = out_buf(c, 320 * n + 256);
-    if (err) {
-        buf_lit(b, "{\"ok\":false,\"error\":");
-        buf_str(b, err);
-        buf_lit(b, ",\"result\":");
-    } else {
-        buf_lit(b, "{\"ok\":true,\"result\":");
-    }
-    statuses_write(b, procs, n);
-    buf_lit(b, "}");
-    out_ready(c);
+    json_t *r = json_object();
+    json_object_set_new(r, "ok", json_boolean(!err));
+    if (err)
+        json_object_set_new(r, "error", json_text(err));
+    json_object_set_new(r, "result", statuses_json(procs, n));
+    conn_send(c, r);
 }
 
 /* ---- connections ---- */
@@ -1156,9 +801,9 @@ static void request_answer(struct request *r)
         else if (t->why)
             what = xasprintf("%s: %s", t->p->spec->name, t->why);
         else {
-            char *end = describe_end(&t->p->st);
+            char end[256];
+            status_describe_end(&t->p->st, end, sizeof end);
             what = xasprintf("%s %s before it was ready", t->p->spec->name, end);
-            free(end);
         }
         char *joined = err ? xasprintf("%s; %s", err, what) : what;
         if (err) {
@@ -1464,7 +1109,7 @@ static void follow_line(struct proc *p, int stream, const char *line, size_t len
     json_t *msg = json_object();
     json_object_set_new(msg, "stream", json_string(stream ? "stderr" : "stdout"));
     json_t *s = json_stringn(text, tlen);
-    json_object_set_new(msg, "text", s ? s : jstr("?"));
+    json_object_set_new(msg, "text", s ? s : json_text("?"));
     conn_send(c, msg);
 }
 
@@ -1499,7 +1144,7 @@ static json_t *logs_lines(const struct proc *p, int stream, size_t want)
         json_t *o = json_object();
         json_object_set_new(o, "stream", json_string(from[k] ? "stderr" : "stdout"));
         json_t *s = json_stringn(text, len);
-        json_object_set_new(o, "text", s ? s : jstr("?"));
+        json_object_set_new(o, "text", s ? s : json_text("?"));
         json_array_append_new(lines, o);
     }
     free(from);

@@ -39,12 +39,5 @@ void ctl_close(struct ctl *c);
  * empty; p is not NUL-terminated; free(p) when done. */
 #include "util.h"
 
-/* Append a status to `b` as a compact JSON object (SPEC 1): times in
- * monotonic seconds, each with a wall-clock ISO-8601 UTC twin named
- * NAME_wall.  The text is what jansson's json_dumps(JSON_COMPACT) makes of
- * the same fields: numbers as jansson prints them (reals with 17
- * significant digits), strings escaped as jansson escapes them; a string
- * that is not valid UTF-8 has each of its bytes over 0x7F replaced by '?'. */
-void ctl_status_write(struct buf *b, const struct status *st, const char *name);
 
 #endif

@@ -42,60 +42,46 @@ static void set_str(lua_State *L, const char *k, const char *v)
     lua_setfield(L, -2, k);
 }
 
+static void lv_str(void *ud, const char *key, const char *v)
+{
+    set_str(ud, key, v);
+}
+
+static void lv_int(void *ud, const char *key, long long v)
+{
+    set_int(ud, key, (lua_Integer)v);
+}
+
+static void lv_bool(void *ud, const char *key, bool v)
+{
+    lua_pushboolean(ud, v);
+    lua_setfield(ud, -2, key);
+}
+
+static void lv_num(void *ud, const char *key, double v)
+{
+    set_num(ud, key, v);
+}
+
+static void lv_strv(void *ud, const char *key, char *const *v)
+{
+    lua_State *L = ud;
+    lua_newtable(L);
+    for (lua_Integer i = 0; v[i]; i++) {
+        lua_pushstring(L, v[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_setfield(L, -2, key);
+}
+
+/* The status as a table: what status_visit says, times as tend.now()
+ * seconds. */
 void lstatus_push(lua_State *L, const struct status *st, const char *name)
 {
+    static const struct status_visitor to_lua = {lv_str, lv_int, lv_bool, lv_num, lv_num,
+                                                 lv_strv};
     lua_createtable(L, 0, 12);
-    set_str(L, "name", name);
-    set_str(L, "state", status_state_name(st->state));
-    set_int(L, "incarnation", st->incarnation);
-    set_int(L, "restarts", st->restarts);
-    set_str(L, "want", st->want_up ? "up" : "down");
-    if (st->gave_up)
-        set_str(L, "gave_up", st->gave_up);
-    if (st->restart_at > 0)
-        set_num(L, "restart_at", st->restart_at);
-    if (st->pid > 0)
-        set_int(L, "pid", st->pid);
-    if (st->status_text)
-        set_str(L, "status_text", st->status_text);
-    if (status_health_name(st->health))
-        set_str(L, "health", status_health_name(st->health));
-    if (st->health_failure)
-        set_str(L, "health_failure", st->health_failure);
-    switch (st->state) {
-    case ST_STARTING:
-        set_num(L, "since", st->since);
-        break;
-    case ST_READY:
-        set_num(L, "ready_at", st->ready_at);
-        /* fall through */
-    case ST_RUNNING:
-        set_num(L, "started_at", st->started_at);
-        break;
-    case ST_STOPPING:
-        set_num(L, "started_at", st->started_at);
-        set_num(L, "deadline", st->deadline);
-        break;
-    case ST_STOPPED:
-    case ST_KILLED:
-        if (st->state == ST_STOPPED) {
-            set_int(L, "exit_code", st->exit_code);
-        } else {
-            set_str(L, "signal", signal_name(st->signal));
-            lua_pushboolean(L, st->core_dumped);
-            lua_setfield(L, -2, "core_dumped");
-        }
-        if (st->started_at > 0)
-            set_num(L, "started_at", st->started_at);
-        set_num(L, "ended_at", st->ended_at);
-        set_str(L, "tail", st->tail ? st->tail : "");
-        break;
-    case ST_FAILED:
-        set_str(L, "reason", st->reason ? st->reason : "");
-        break;
-    default:
-        break;
-    }
+    status_visit(st, name, &to_lua, L);
 }
 
 /* ---- handles ---- */

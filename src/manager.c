@@ -177,14 +177,8 @@ static void start(struct mproc *mp)
 /* Log what an ended incarnation means. */
 static void log_end(struct proc *p, const struct status *st, bool m_stopping)
 {
-    char what[160], next[96] = "";
-    if (st->state == ST_STOPPED)
-        snprintf(what, sizeof what, "exited with code %d", st->exit_code);
-    else if (st->state == ST_KILLED)
-        snprintf(what, sizeof what, "killed by signal %s%s", signal_name(st->signal),
-                 st->core_dumped ? " (core dumped)" : "");
-    else
-        snprintf(what, sizeof what, "failed: %s", st->reason ? st->reason : "?");
+    char what[256], next[96] = "";
+    status_describe_end(st, what, sizeof what);
     if (st->restart_at > 0)
         snprintf(next, sizeof next, "; restarting in %.3gs", st->restart_at - st->ended_at);
     else if (st->gave_up)

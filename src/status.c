@@ -1,6 +1,7 @@
 /* status.c -- state names and the transition table. */
 #include "status.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,9 +57,123 @@ bool status_can_move(enum proc_state from, enum proc_state to)
     return allowed[from][to];
 }
 
+static const char *const cause_names[CAUSE__COUNT] = {
+    [CAUSE_NONE] = NULL,           [CAUSE_EXIT] = "exit",
+    [CAUSE_STOP] = "stop",         [CAUSE_RESTART] = "restart",
+    [CAUSE_KILL] = "kill",         [CAUSE_TERMINATE] = "terminate",
+    [CAUSE_SIGNAL] = "signal",     [CAUSE_RELOAD] = "reload",
+    [CAUSE_GROUP] = "group",       [CAUSE_SHUTDOWN] = "shutdown",
+    [CAUSE_READY_TIMEOUT] = "ready_timeout", [CAUSE_WATCHDOG] = "watchdog",
+    [CAUSE_HEALTH] = "health",     [CAUSE_OOM] = "oom",
+    [CAUSE_AFTER] = "after",
+};
+
+const char *status_cause_name(enum cause c)
+{
+    return (unsigned)c < CAUSE__COUNT ? cause_names[c] : NULL;
+}
+
+void status_visit(const struct status *st, const char *name, const struct status_visitor *v,
+                  void *ud)
+{
+    v->str(ud, "name", name);
+    v->str(ud, "state", status_state_name(st->state));
+    v->integer(ud, "incarnation", st->incarnation);
+    v->integer(ud, "restarts", st->restarts);
+    v->str(ud, "want", st->want_up ? "up" : "down");
+    if (st->gave_up)
+        v->str(ud, "gave_up", st->gave_up);
+    if (st->restart_at > 0)
+        v->time(ud, "restart_at", st->restart_at);
+    if (status_cause_name(st->cause))
+        v->str(ud, "cause", status_cause_name(st->cause));
+    if (st->state == ST_PENDING && st->waiting_for && st->waiting_for[0])
+        v->strv(ud, "waiting_for", st->waiting_for);
+    if (st->pid > 0)
+        v->integer(ud, "pid", st->pid);
+    if (st->pid > 0 && st->has_usage) {
+        v->number(ud, "cpu", st->cpu);
+        v->integer(ud, "memory", st->memory);
+    }
+    if (st->status_text)
+        v->str(ud, "status_text", st->status_text);
+    if (status_health_name(st->health))
+        v->str(ud, "health", status_health_name(st->health));
+    if (st->health_failure)
+        v->str(ud, "health_failure", st->health_failure);
+    switch (st->state) {
+    case ST_STARTING:
+        v->time(ud, "since", st->since);
+        break;
+    case ST_RUNNING:
+    case ST_READY:
+        v->time(ud, "started_at", st->started_at);
+        if (st->state == ST_READY)
+            v->time(ud, "ready_at", st->ready_at);
+        break;
+    case ST_STOPPING:
+        if (st->started_at > 0)
+            v->time(ud, "started_at", st->started_at);
+        v->time(ud, "deadline", st->deadline);
+        break;
+    case ST_STOPPED:
+    case ST_KILLED:
+        if (st->state == ST_STOPPED) {
+            v->integer(ud, "exit_code", st->exit_code);
+        } else {
+            v->str(ud, "signal", signal_name(st->signal));
+            v->boolean(ud, "core_dumped", st->core_dumped);
+        }
+        if (st->started_at > 0)
+            v->time(ud, "started_at", st->started_at);
+        v->time(ud, "ended_at", st->ended_at);
+        v->str(ud, "tail", st->tail ? st->tail : "");
+        break;
+    case ST_FAILED:
+        v->str(ud, "reason", st->reason ? st->reason : "");
+        if (st->ended_at > 0)
+            v->time(ud, "ended_at", st->ended_at);
+        break;
+    default:
+        break;
+    }
+}
+
+void status_describe_end(const struct status *st, char *buf, size_t size)
+{
+    switch (st->state) {
+    case ST_STOPPED:
+        snprintf(buf, size, "exited with code %d", st->exit_code);
+        break;
+    case ST_KILLED:
+        snprintf(buf, size, "killed by signal %s%s", signal_name(st->signal),
+                 st->core_dumped ? " (core dumped)" : "");
+        break;
+    case ST_FAILED:
+        snprintf(buf, size, "failed: %s", st->reason ? st->reason : "?");
+        break;
+    default:
+        snprintf(buf, size, "is %s", status_state_name(st->state));
+    }
+}
+
+static char **strv_dup(char *const *v)
+{
+    if (!v)
+        return NULL;
+    size_t n = 0;
+    while (v[n])
+        n++;
+    char **d = xcalloc(n + 1, sizeof *d);
+    for (size_t i = 0; i < n; i++)
+        d[i] = xstrdup(v[i]);
+    return d;
+}
+
 void status_copy(struct status *dst, const struct status *src)
 {
     *dst = *src;
+    dst->waiting_for = strv_dup(src->waiting_for);
     dst->reason = src->reason ? xstrdup(src->reason) : NULL;
     dst->tail = src->tail ? xstrdup(src->tail) : NULL;
     dst->gave_up = src->gave_up ? xstrdup(src->gave_up) : NULL;
@@ -74,6 +189,10 @@ void status_clear(struct status *st)
     free(st->status_text);
     free(st->health_failure);
     st->reason = st->tail = st->gave_up = st->status_text = st->health_failure = NULL;
+    for (char **w = st->waiting_for; w && *w; w++)
+        free(*w);
+    free(st->waiting_for);
+    st->waiting_for = NULL;
 }
 
 const char *status_health_name(enum health h)

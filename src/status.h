@@ -6,6 +6,7 @@
 #define TEND_STATUS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 /* What the health check says (SPEC 4); HEALTH_NONE: the proc has none. */
@@ -21,6 +22,28 @@ enum proc_state {
     ST_KILLED,   /* ended by a signal */
     ST_FAILED,   /* could not become a running program */
     ST__COUNT
+};
+
+/* What ended (or is ending) an incarnation, or keeps a pending proc down
+ * (SPEC 1: `cause`).  CAUSE_NONE: not set yet (a live incarnation, or a
+ * cause nobody filled in). */
+enum cause {
+    CAUSE_NONE,
+    CAUSE_EXIT,          /* the program ended by itself */
+    CAUSE_STOP,          /* tend stop, proc:stop() */
+    CAUSE_RESTART,       /* tend restart, proc:restart() */
+    CAUSE_KILL,          /* tend kill, proc:kill() */
+    CAUSE_TERMINATE,     /* proc:terminate() */
+    CAUSE_SIGNAL,        /* tend signal, proc:signal(), and it died of it */
+    CAUSE_RELOAD,        /* a reload removed or changed it */
+    CAUSE_GROUP,         /* a group strategy of the bundled library */
+    CAUSE_SHUTDOWN,      /* tend is shutting down */
+    CAUSE_READY_TIMEOUT, /* ready_timeout passed */
+    CAUSE_WATCHDOG,      /* a WATCHDOG=1 ping was missed */
+    CAUSE_HEALTH,        /* the health check failed too often */
+    CAUSE_OOM,           /* the OOM killer */
+    CAUSE_AFTER,         /* pending: a dependency ended without its condition */
+    CAUSE__COUNT
 };
 
 /* The status of a proc's current (or last) incarnation.  Times are seconds
@@ -47,6 +70,13 @@ struct status {
     char *status_text;    /* the program's last STATUS= (sd_notify), or NULL */
     enum health health;
     char *health_failure; /* why the last health check failed, or NULL */
+    enum cause cause;     /* stopping and terminal (and pending: after) */
+    char **waiting_for;   /* pending: the after conditions not met yet
+                           * ("db ready"), NULL-terminated; or NULL */
+    bool has_usage;       /* cpu and memory were read (a live incarnation,
+                           * when a status is asked for: SPEC 10) */
+    double cpu;           /* CPU seconds used so far */
+    long long memory;     /* resident bytes now */
 };
 
 /* The state's name as the SPEC spells it ("running"). */
@@ -62,6 +92,29 @@ bool status_can_move(enum proc_state from, enum proc_state to);
 
 /* "healthy", "unhealthy", "unknown", or NULL for HEALTH_NONE. */
 const char *status_health_name(enum health h);
+
+/* "stop", "ready_timeout"...; NULL for CAUSE_NONE. */
+const char *status_cause_name(enum cause c);
+
+/* One visitor over a status: every rendering (the Lua table, the JSON
+ * object) is made by it, so they carry the same fields.  `time` gets a
+ * monotonic time in seconds; `strv` a NULL-terminated list. */
+struct status_visitor {
+    void (*str)(void *ud, const char *key, const char *v);
+    void (*integer)(void *ud, const char *key, long long v);
+    void (*boolean)(void *ud, const char *key, bool v);
+    void (*number)(void *ud, const char *key, double v);
+    void (*time)(void *ud, const char *key, double t);
+    void (*strv)(void *ud, const char *key, char *const *v);
+};
+/* Call v for each field of the status of proc `name` (SPEC 1), in one
+ * fixed order. */
+void status_visit(const struct status *st, const char *name, const struct status_visitor *v,
+                  void *ud);
+
+/* How an incarnation ended, in words, into buf: "exited with code 3",
+ * "killed by signal TERM (core dumped)", "failed: exec /nope: ...". */
+void status_describe_end(const struct status *st, char *buf, size_t size);
 
 /* A deep copy of `src` into `dst` (which holds no strings of its own). */
 void status_copy(struct status *dst, const struct status *src);
