@@ -1,10 +1,12 @@
 /* bundle.c -- the Lua library of lua/tend/, built into the binary so that
- * tend runs from any directory.  `require "tend.backoff"` finds it through
+ * tend runs from any directory.  `require "tend.group"` finds it through
  * package.preload. */
 #include "bundle.h"
 
 #include <lauxlib.h>
 #include <string.h>
+
+#include "lrestart.h"
 
 /* Each file becomes a NUL-terminated string in .rodata.  The paths are
  * relative to the top of the tree, where make runs the compiler. */
@@ -17,17 +19,13 @@
             ".previous\n");                                \
     extern const char sym[]
 
-EMBED(tend_lua_backoff, "lua/tend/backoff.lua");
 EMBED(tend_lua_group, "lua/tend/group.lua");
-EMBED(tend_lua_restart, "lua/tend/restart.lua");
 
 static const struct {
     const char *name, *chunkname;
     const char *text;
 } modules[] = {
-    {"tend.backoff", "@lua/tend/backoff.lua", tend_lua_backoff},
     {"tend.group", "@lua/tend/group.lua", tend_lua_group},
-    {"tend.restart", "@lua/tend/restart.lua", tend_lua_restart},
 };
 
 static int load_module(lua_State *L)
@@ -44,6 +42,11 @@ static int load_module(lua_State *L)
 void bundle_preload(lua_State *L)
 {
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+    /* the restart policy is C (restart.c), the same code tend applies */
+    lua_pushcfunction(L, luaopen_tend_restart);
+    lua_setfield(L, -2, "tend.restart");
+    lua_pushcfunction(L, luaopen_tend_backoff);
+    lua_setfield(L, -2, "tend.backoff");
     for (size_t i = 0; i < sizeof modules / sizeof modules[0]; i++) {
         lua_pushinteger(L, (lua_Integer)i);
         lua_pushcclosure(L, load_module, 1);

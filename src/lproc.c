@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <lauxlib.h>
 #include <lua.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +16,7 @@
 #include "log.h"
 #include "lpattern.h"
 #include "lvm.h"
+#include "restart.h"
 #include "exec.h"
 #include "manager.h"
 #include "util.h"
@@ -829,26 +831,9 @@ void lproc_set_policy(lua_State *L, int decl)
 {
     decl = lua_absindex(L, decl);
     int h = lua_gettop(L);
-    /* require("tend.restart").new{ restart = mode, backoff = .., give_up = .. };
-     * for a restart function the policy is its "on-failure" fallback */
-    lua_getglobal(L, "require");
-    lua_pushliteral(L, "tend.restart");
-    lua_call(L, 1, 1);
-    lua_getfield(L, -1, "new");
-    lua_createtable(L, 0, 3);
-    if (lua_getfield(L, decl, "restart") == LUA_TFUNCTION) {
-        lua_pushvalue(L, -1);
+    if (lua_getfield(L, decl, "restart") == LUA_TFUNCTION)
         lua_setiuservalue(L, h, UV_RESTART);
-        lua_pop(L, 1);
-        lua_pushliteral(L, "on-failure");
-    }
-    lua_setfield(L, -2, "restart");
-    lua_getfield(L, decl, "backoff");
-    lua_setfield(L, -2, "backoff");
-    lua_getfield(L, decl, "give_up");
-    lua_setfield(L, -2, "give_up");
-    lua_call(L, 1, 1);
-    lua_setiuservalue(L, h, UV_POLICY);
+    lua_settop(L, h);
     /* the functions of readiness and health checks */
     if (lua_getfield(L, decl, "ready") == LUA_TFUNCTION)
         lua_setiuservalue(L, h, UV_READY);
@@ -1088,51 +1073,49 @@ static bool call_restart_function(lua_State *L, struct policy *pol, struct decis
     return answered;
 }
 
+/* Ask the restart function (stack: nothing) what follows d->st. */
 static int decide_protected(lua_State *L)
 {
     struct decision *d = lua_touserdata(L, 1);
     struct policy *pol = policy_of(L);
     lproc_push(L, d->p);  /* 2 */
-    if (d->p->spec->restart.mode == RESTART_FUNCTION) {
-        lua_getiuservalue(L, 2, UV_RESTART);
-        lproc_push(L, d->p);
-        lstatus_push(L, d->st, d->p->spec->name);
-        if (call_restart_function(L, pol, d))
-            return 0;
-    }
-    /* policy:decide(status, now) -> seconds | nil, why */
-    lua_getiuservalue(L, 2, UV_POLICY);
-    lua_getfield(L, -1, "decide");
-    lua_insert(L, -2);
+    lua_getiuservalue(L, 2, UV_RESTART);
+    lproc_push(L, d->p);
     lstatus_push(L, d->st, d->p->spec->name);
-    lua_pushnumber(L, now_mono());
-    lua_call(L, 3, 2);
-    if (lua_type(L, -2) == LUA_TNUMBER) {
-        d->delay = lua_tonumber(L, -2);
-    } else {
-        d->delay = -1;
-        if (lua_type(L, -1) == LUA_TSTRING)
-            d->st->gave_up = xstrdup(lua_tostring(L, -1));
-    }
+    if (!call_restart_function(L, pol, d))
+        d->delay = NAN;  /* it raised: decided as "on-failure" */
     return 0;
 }
 
+/* The restart decision (restart.c); a restart function is asked first,
+ * in Lua.  The counters are the proc's: a reload that keeps the
+ * declaration keeps them. */
 double lproc_decide(struct proc *p, struct status *st, void *data)
 {
     struct policy *pol = data;
-    struct decision d = {p, st, -1};
-    lua_State *L = pol->L;
-    lua_pushcfunction(L, decide_protected);
-    lua_pushlightuserdata(L, &d);
-    lvm_arm(pol, L);
-    int rc = lua_pcall(L, 1, 0, 0);
-    lvm_disarm(pol, L);
-    if (rc != LUA_OK) {
-        log_error(p->spec->name, "restart policy: %s; not restarting", lua_tostring(L, -1));
-        lua_pop(L, 1);
-        d.delay = -1;
+    double answer = NAN;
+    if (p->spec->restart.mode == RESTART_FUNCTION) {
+        struct decision d = {p, st, -1};
+        lua_State *L = pol->L;
+        lua_pushcfunction(L, decide_protected);
+        lua_pushlightuserdata(L, &d);
+        lvm_arm(pol, L);
+        int rc = lua_pcall(L, 1, 0, 0);
+        lvm_disarm(pol, L);
+        if (rc != LUA_OK) {
+            log_error(p->spec->name, "restart function: %s; deciding as \"on-failure\"",
+                      lua_tostring(L, -1));
+            lua_pop(L, 1);
+        } else {
+            answer = d.delay;
+        }
     }
-    return d.delay;
+    char why[96];
+    double delay = restart_decide(&p->spec->restart, &p->restart, st, now_mono(),
+                                  (double)random() / RAND_MAX * 2 - 1, answer, why, sizeof why);
+    if (delay < 0 && why[0])
+        st->gave_up = xstrdup(why);
+    return delay;
 }
 
 /* ---- the metatable ---- */

@@ -973,6 +973,7 @@ struct proc *proc_new(struct ev_loop *loop, struct spec *spec,
 
 static void destroy(struct proc *p)
 {
+    restart_state_free(&p->restart);
     while (p->queue) {
         struct proc_event *ev = p->queue;
         p->queue = ev->next;

@@ -16,6 +16,7 @@
 #include "groups.h"
 #include "output.h"
 #include "reap.h"
+#include "restart.h"
 #include "ring.h"
 #include "launch.h"
 #include "spec.h"
@@ -121,6 +122,7 @@ struct proc {
     struct status st;
 
     struct reap_watch reaping; /* of the main process, while it runs */
+    struct restart_state restart; /* the restart policy's counters (restart.h) */
     int exec_fd;            /* read end of the exec-confirm pipe, or -1 */
     ev_io exec_w;
     struct proc_stream out[2];  /* stdout, stderr */

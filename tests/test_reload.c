@@ -184,10 +184,38 @@ static void test_changed_procs_that_are_down_stay_down(void **state)
     free(policy);
 }
 
+/* The give-up counters are the proc's: two reloads that leave its
+ * declaration alone during a crash loop do not reset them, so it gives up
+ * at the 5th end (give_up = { restarts = 4 }), not later. */
+static void test_give_up_counters_survive_an_unchanged_reload(void **state)
+{
+    const char *text =
+        "tend.proc { name = 'loop', cmd = { 'sh', '-c', 'exit 1' }, restart = 'always',\n"
+        "  backoff = { initial = 0.3, factor = 1, jitter = 0 },\n"
+        "  give_up = { restarts = 4, within = 60 } }\n"
+        "tend.proc { name = 'idle', cmd = { 'sleep', '300' } }\n";
+    char *policy = write_file(dir, "p.lua", text);
+    struct tend_run *t = tend_start((const char *[]){"run", policy, NULL});
+    assert_true(tend_expect_n(t, 2, "loop: exited with code 1", 1, DEADLINE));
+    kill(t->pid, SIGHUP);
+    assert_true(tend_expect_n(t, 2, "reloaded", 1, DEADLINE));
+    assert_true(tend_expect_n(t, 2, "loop: exited with code 1", 3, DEADLINE));
+    kill(t->pid, SIGHUP);
+    assert_true(tend_expect_n(t, 2, "reloaded", 2, DEADLINE));
+    assert_true(tend_expect(t, 2, "gave up: 4 restarts within 60s", DEADLINE));
+    assert_int_equal(count_of(t->err, "loop: exited with code 1"), 5);
+    assert_int_equal(count_of(t->err, "loop: started"), 5);
+    kill(t->pid, SIGTERM);
+    tend_wait(t, DEADLINE);
+    tend_free(t);
+    free(policy);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_give_up_counters_survive_an_unchanged_reload),
         cmocka_unit_test(test_reload_keeps_restarts_stops_and_starts),
         cmocka_unit_test(test_a_broken_file_is_rejected_and_the_running_set_kept),
         cmocka_unit_test(test_reload_of_changed_procs_not_running_and_twice_in_a_row),

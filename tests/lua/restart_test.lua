@@ -15,7 +15,8 @@ assert(restart.wants("always", st("stopped", 0)))
 assert(not restart.wants("never", st("stopped", 1)))
 
 -- the backoff doubles up to its max
-local p = restart.new { restart = "always", backoff = { initial = 0.1, max = 1, jitter = 0 } }
+local p = restart.new { restart = "always", backoff = { initial = 0.1, max = 1, jitter = 0 },
+                        give_up = false }
 local want = { 0.1, 0.2, 0.4, 0.8, 1, 1 }
 for i, w in ipairs(want) do
   local d = p:decide(st("stopped", 1, i, i + 0.5), i + 0.5)
