@@ -965,7 +965,7 @@ static void start_or_restart(struct conn *c, json_t *req, const char *cmd, bool 
         enum proc_state s = p->st.state;
         if (proc_alive(p) && (restart || s == ST_STOPPING)) {
             target_watch(t, T_RESTART);
-            manager_stop(m, p, -1);
+            manager_stop(m, p, -1, CAUSE_RESTART);
         } else if (s == ST_READY) {
             target_finish(t, true);  /* start: nothing to do */
         } else if (proc_alive(p)) {
@@ -1003,9 +1003,9 @@ static void cmd_stop(struct conn *c, json_t *req)
         struct target *t = &r->t[i];
         if (proc_alive(t->p)) {
             target_watch(t, T_TERMINAL);
-            manager_stop(m, t->p, timeout);
+            manager_stop(m, t->p, timeout, CAUSE_STOP);
         } else {
-            manager_stop(m, t->p, timeout);  /* no restart either */
+            manager_stop(m, t->p, timeout, CAUSE_STOP);  /* no restart either */
             target_finish(t, true);
         }
     }
@@ -1021,7 +1021,7 @@ static void cmd_kill(struct conn *c, json_t *req)
     struct request *r = request_new(c, "kill", procs, n);
     for (size_t i = 0; i < n; i++) {
         target_watch(&r->t[i], T_TERMINAL);
-        proc_kill(r->t[i].p);
+        proc_kill(r->t[i].p, CAUSE_KILL);
     }
     request_go(r);
 }

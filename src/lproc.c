@@ -572,7 +572,7 @@ static int m_terminate(lua_State *L)
     if (lua_gettop(L) >= 2 && !lua_isnil(L, 2) && timeout < 0)
         return luaL_argerror(L, 2, "a timeout >= 0 expected");
     lvm_check_yieldable(L, "proc:terminate()");
-    if (proc_terminate(p, timeout) != 0)
+    if (proc_terminate(p, timeout, CAUSE_TERMINATE) != 0)
         return already_terminated(L);
     return wait_proc(L, p, W_TERMINAL, "proc:terminate()");
 }
@@ -581,7 +581,7 @@ static int m_kill(lua_State *L)
 {
     struct proc *p = lproc_check(L, 1);
     lvm_check_yieldable(L, "proc:kill()");
-    if (proc_kill(p) != 0)
+    if (proc_kill(p, CAUSE_KILL) != 0)
         return already_terminated(L);
     return wait_proc(L, p, W_TERMINAL, "proc:kill()");
 }
@@ -609,7 +609,7 @@ static int m_stop(lua_State *L)
 {
     struct proc *p = lproc_check(L, 1);
     lvm_check_yieldable(L, "proc:stop()");
-    manager_stop(policy_of(L)->m, p, -1);
+    manager_stop(policy_of(L)->m, p, -1, CAUSE_STOP);
     if (!proc_alive(p)) {
         lstatus_push(L, &p->st, p->spec->name);
         return 1;
@@ -632,7 +632,7 @@ static int m_start(lua_State *L)
         return wait_proc(L, p, W_START, "proc:start()");
     }
     if (p->st.state == ST_STOPPING) {
-        manager_stop(policy_of(L)->m, p, -1);
+        manager_stop(policy_of(L)->m, p, -1, CAUSE_RESTART);
         return wait_proc(L, p, W_RESTART, "proc:start()");
     }
     manager_start_now(policy_of(L)->m, p);
@@ -649,7 +649,7 @@ static int m_restart(lua_State *L)
     lvm_check_yieldable(L, "proc:restart()");
     if (!proc_alive(p))
         return m_start(L);
-    manager_stop(policy_of(L)->m, p, -1);
+    manager_stop(policy_of(L)->m, p, -1, CAUSE_RESTART);
     return wait_proc(L, p, W_RESTART, "proc:restart()");
 }
 

@@ -390,7 +390,7 @@ static struct mproc *retire_at(struct manager *m, long i)
     m->retired = mp;
     proc_want_down(p);
     if (proc_alive(p)) {
-        proc_terminate(p, -1);
+        proc_terminate(p, -1, CAUSE_RELOAD);
         return mp;
     }
     retire_done(mp);
@@ -448,10 +448,10 @@ bool manager_start_now(struct manager *m, struct proc *p)
     return true;
 }
 
-void manager_stop(struct manager *m, struct proc *p, double timeout)
+void manager_stop(struct manager *m, struct proc *p, double timeout, enum cause why)
 {
     proc_want_down(p);
-    proc_terminate(p, timeout);
+    proc_terminate(p, timeout, why);
     notify_if_all_ready(m);  /* it may have been the one still awaited */
     check_done(m);
 }
@@ -510,7 +510,7 @@ void manager_set_checker(struct manager *m, manager_checker_fn *fn, void *data)
 static void shutdown_step(struct mproc *mp)
 {
     proc_want_down(mp->p);
-    proc_terminate(mp->p, -1);
+    proc_terminate(mp->p, -1, CAUSE_SHUTDOWN);
 }
 
 void manager_shutdown(struct manager *m, int code)
@@ -520,10 +520,10 @@ void manager_shutdown(struct manager *m, int code)
     if (m->shutting_down) {
         log_warn(NULL, "second stop request: killing everything now");
         for (size_t i = 0; i < m->n; i++)
-            if (proc_kill(m->procs[i]->p) == 0)
+            if (proc_kill(m->procs[i]->p, CAUSE_SHUTDOWN) == 0)
                 m->killed_any = true;
         for (struct mproc *r = m->retired; r; r = r->next_retired)
-            if (proc_kill(r->p) == 0)
+            if (proc_kill(r->p, CAUSE_SHUTDOWN) == 0)
                 m->killed_any = true;
         return;
     }

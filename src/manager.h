@@ -43,7 +43,7 @@ void manager_launch(struct manager *m, struct proc *p);
  * command); false during a shutdown. */
 bool manager_start_now(struct manager *m, struct proc *p);
 /* Want `p` down and terminate it (`timeout` < 0: its stop_timeout). */
-void manager_stop(struct manager *m, struct proc *p, double timeout);
+void manager_stop(struct manager *m, struct proc *p, double timeout, enum cause why);
 /* Take `p` out of the registry (its name is free again) and stop it; it is
  * freed once it has ended (a reload removed it). */
 void manager_retire(struct manager *m, struct proc *p);

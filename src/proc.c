@@ -92,6 +92,7 @@ static struct proc_event *move_begin(struct proc *p, enum proc_state to)
         st->exit_code = st->signal = 0;
         st->core_dumped = false;
         st->want_up = true;
+        st->cause = CAUSE_NONE;
         break;
     case ST_RUNNING:
         st->started_at = now;
@@ -100,12 +101,14 @@ static struct proc_event *move_begin(struct proc *p, enum proc_state to)
         st->ready_at = now;
         break;
     case ST_STOPPING:
+        st->cause = p->stop_cause != CAUSE_NONE ? p->stop_cause : CAUSE_EXIT;
         break;
     case ST_STOPPED:
     case ST_KILLED:
     case ST_FAILED:
         st->ended_at = now;
         st->pid = 0;
+        st->cause = p->stop_cause != CAUSE_NONE ? p->stop_cause : CAUSE_EXIT;
         break;
     default:
         break;
@@ -701,6 +704,8 @@ void proc_start(struct proc *p, bool by_policy)
         p->st.restarts++;
     p->inc_seq = p->seq;
     p->sigkilled = false;
+    p->stop_cause = CAUSE_NONE;
+    p->user_signal = 0;
 
     struct launch_opts o;
     struct launch_child c;
@@ -853,6 +858,9 @@ static void main_exited(struct reap_watch *w, pid_t pid, int rstatus)
             if (to == ST_KILLED) {
                 p->st.signal = WTERMSIG(rstatus);
                 p->st.core_dumped = WCOREDUMP(rstatus);
+                /* it died of a signal an operator or the policy sent */
+                if (p->stop_cause == CAUSE_NONE && p->user_signal == p->st.signal)
+                    p->st.cause = CAUSE_SIGNAL;
             } else {
                 p->st.exit_code = WEXITSTATUS(rstatus);
             }
@@ -870,10 +878,11 @@ static void stop_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
     if (!proc_alive(p))
         return;
     log_warn(p->spec->name, "still running after its stop timeout: SIGKILL");
-    proc_kill(p);
+    proc_kill(p, CAUSE_NONE);  /* the stop's cause stays */
 }
 
-int proc_signal(struct proc *p, int sig)
+/* `sig` to the incarnation's process group. */
+static int group_signal(struct proc *p, int sig)
 {
     if (!proc_alive(p) || p->st.pid <= 0) {
         errno = ESRCH;
@@ -882,10 +891,26 @@ int proc_signal(struct proc *p, int sig)
     return kill(-p->st.pid, sig);
 }
 
-int proc_terminate(struct proc *p, double timeout)
+int proc_signal(struct proc *p, int sig)
+{
+    int rc = group_signal(p, sig);
+    if (rc == 0)
+        p->user_signal = sig;
+    return rc;
+}
+
+/* The first cause of a stop is the incarnation's. */
+static void note_cause(struct proc *p, enum cause why)
+{
+    if (p->stop_cause == CAUSE_NONE)
+        p->stop_cause = why;
+}
+
+int proc_terminate(struct proc *p, double timeout, enum cause why)
 {
     if (!proc_alive(p))
         return -1;
+    note_cause(p, why);
     if (timeout < 0)
         timeout = p->spec->stop_timeout;
     double deadline = now_mono() + timeout;
@@ -899,9 +924,9 @@ int proc_terminate(struct proc *p, double timeout)
         }
         return 0;
     }
-    proc_signal(p, p->spec->stop_signal);
+    group_signal(p, p->spec->stop_signal);
     if (p->spec->stop_signal != SIGCONT && p->spec->stop_signal != SIGKILL)
-        proc_signal(p, SIGCONT);  /* a stopped program must see the signal */
+        group_signal(p, SIGCONT);  /* a stopped program must see the signal */
     proc_stopping(p, timeout);
     return 0;
 }
@@ -922,13 +947,14 @@ void proc_stopping(struct proc *p, double timeout)
     move_commit(p, ev);
 }
 
-int proc_kill(struct proc *p)
+int proc_kill(struct proc *p, enum cause why)
 {
     if (!proc_alive(p))
         return -1;
+    note_cause(p, why);
     p->sigkilled = p->ever_sigkilled = true;
     ev_timer_stop(p->loop, &p->stop_timer);
-    proc_signal(p, SIGKILL);
+    group_signal(p, SIGKILL);
     return 0;
 }
 

@@ -136,6 +136,9 @@ struct proc {
     uint64_t seq;           /* numbers output lines of both streams */
     uint64_t inc_seq;       /* first line number of this incarnation */
     bool sigkilled;         /* this incarnation needed SIGKILL */
+    enum cause stop_cause;  /* what started the stop of this incarnation */
+    int user_signal;        /* the last signal sent by tend signal or
+                             * proc:signal() to this incarnation, or 0 */
     bool ever_sigkilled;    /* some incarnation did */
 
     struct exec_error exec_failure;  /* reported; published at reap */
@@ -169,10 +172,15 @@ void proc_want_down(struct proc *p);
 /* Stop signal to the group, SIGKILL after `timeout` seconds (< 0: the
  * spec's stop_timeout).  -1 when the proc is not alive ("already
  * terminated"). */
-int proc_terminate(struct proc *p, double timeout);
+int proc_terminate(struct proc *p, double timeout, enum cause why);
 /* SIGKILL to the group now; -1 when the proc is not alive. */
-int proc_kill(struct proc *p);
-/* `sig` to the group; -1 with errno set on failure (ESRCH: not alive). */
+int proc_kill(struct proc *p, enum cause why);
+/* `why` is the status's `cause` (SPEC 1) once the incarnation stops or
+ * ends: the first cause given for an incarnation stays. */
+
+/* `sig` to the group from an operator or a policy (tend signal,
+ * proc:signal()); -1 with errno set on failure (ESRCH: not alive).  If
+ * the program dies of it, its cause is "signal". */
 int proc_signal(struct proc *p, int sig);
 
 /* Whether the current incarnation's main process is alive. */

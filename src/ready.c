@@ -200,7 +200,7 @@ static void timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
         return;
     log_warn(p->spec->name, "not ready within its ready_timeout of %gs: terminating",
              p->spec->ready_timeout);
-    proc_terminate(p, -1);
+    proc_terminate(p, -1, CAUSE_READY_TIMEOUT);
 }
 
 static void watchdog_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -210,7 +210,7 @@ static void watchdog_cb(struct ev_loop *loop, ev_timer *w, int revents)
     if (!proc_alive(p) || p->st.state == ST_STOPPING)
         return;
     log_warn(p->spec->name, "no WATCHDOG=1 within %gs: terminating", p->spec->watchdog);
-    proc_terminate(p, -1);
+    proc_terminate(p, -1, CAUSE_WATCHDOG);
 }
 
 /* ---- health ---- */
@@ -236,7 +236,7 @@ static void health_result(struct proc *p, bool ok, const char *why)
                  p->spec->health_failures, p->st.health_failure);
         if (r->health_fails >= p->spec->health_failures) {
             log_warn(p->spec->name, "unhealthy: terminating");
-            proc_terminate(p, -1);
+            proc_terminate(p, -1, CAUSE_HEALTH);
             return;
         }
     }

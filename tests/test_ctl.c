@@ -205,6 +205,17 @@ static char *status_state(struct fx *f, const char *name)
     return buf;
 }
 
+/* A string field of one proc's status ("" when absent). */
+static char *status_str(struct fx *f, const char *name, const char *key)
+{
+    static char buf[256];
+    json_t *j = cli_status_json(f, name);
+    const char *v = json_string_value(json_object_get(json_array_get(j, 0), key));
+    snprintf(buf, sizeof buf, "%s", v ? v : "");
+    json_decref(j);
+    return buf;
+}
+
 /* ---- raw connections ---- */
 
 static int raw_connect(const char *path)
@@ -651,6 +662,28 @@ static void test_status_times_are_microseconds_in_json(void **state)
     assert_memory_equal(started, want, 19);
     assert_string_equal(started + 19, ready + 19);  /* the same milliseconds */
     json_decref(j);
+}
+
+/* Every end says why (SPEC 1 cause): a deliberate stop is never shown
+ * like a crash. */
+static void test_status_says_what_ended_each_incarnation(void **state)
+{
+    struct fx *f = *state;
+    policy(f, "tend.proc { name = 'stopped', cmd = {'sleep', '1000'} }\n"
+              "tend.proc { name = 'crashed', cmd = {'sh', '-c', 'exit 3'}, restart = 'never' }\n"
+              "tend.proc { name = 'killed', cmd = {'sleep', '1000'}, restart = 'never' }\n"
+              "tend.proc { name = 'hup', cmd = {'sleep', '1000'}, restart = 'never' }\n"
+              "tend.proc { name = 'idle', cmd = {'sleep', '1000'} }\n");
+    run(f, "idle: started");
+    expect_cli(0, f, "stop", "stopped");
+    expect_cli(0, f, "kill", "killed");
+    expect_cli(0, f, "signal", "HUP", "hup");
+    expect_cli(0, f, "wait", "--exit", "crashed", "hup");
+    assert_string_equal(status_str(f, "stopped", "cause"), "stop");
+    assert_string_equal(status_str(f, "crashed", "cause"), "exit");
+    assert_string_equal(status_str(f, "killed", "cause"), "kill");
+    assert_string_equal(status_str(f, "hup", "cause"), "signal");
+    assert_string_equal(status_str(f, "idle", "cause"), "");  /* alive: none */
 }
 
 /* ---- start, stop, restart, kill, signal ---- */
@@ -1227,6 +1260,7 @@ int main(void)
         T(test_unknown_name_lists_known_and_does_nothing),
         T(test_status_json_of_awkward_text_is_valid),
         T(test_status_fields_and_strings_in_json),
+        T(test_status_says_what_ended_each_incarnation),
         T(test_status_fields_are_the_same_in_lua_and_json),
         T(test_status_times_are_microseconds_in_json),
         T(test_start_returns_once_ready),

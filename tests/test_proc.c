@@ -46,7 +46,7 @@ static void rec_cb(struct proc *p, const struct status *now, const struct status
     status_clear(&r->last);
     status_copy(&r->last, now);
     if (r->act_terminate && now->state == r->act_on)
-        proc_terminate(p, 5);
+        proc_terminate(p, 5, CAUSE_TERMINATE);
 }
 
 static struct ev_loop *loop;
@@ -337,7 +337,7 @@ static void test_terminate_gracefully(void **state)
         "trap 'echo bye; exit 0' TERM; echo armed; while :; do sleep 0.05; done", NULL}, &r);
     proc_start(p, false);
     wait_line(p, 0, "armed");
-    assert_int_equal(proc_terminate(p, 5), 0);
+    assert_int_equal(proc_terminate(p, 5, CAUSE_TERMINATE), 0);
     assert_int_equal(p->st.state, ST_STOPPING);
     assert_true(p->st.deadline > now_mono());
     assert_true(loop_until(loop, terminal, p, DEADLINE));
@@ -356,7 +356,7 @@ static void test_terminate_escalates_to_kill(void **state)
     proc_start(p, false);
     wait_line(p, 0, "armed");
     double t0 = now_mono();
-    assert_int_equal(proc_terminate(p, 0.2), 0);
+    assert_int_equal(proc_terminate(p, 0.2, CAUSE_TERMINATE), 0);
     assert_true(loop_until(loop, terminal, p, DEADLINE));
     double took = now_mono() - t0;
     assert_true(took >= 0.2);
@@ -372,7 +372,7 @@ static void test_kill_now(void **state)
     struct proc *p = make((const char *[]){"sleep", "30", NULL}, &r);
     proc_start(p, false);
     assert_true(loop_until(loop, has_ready, p, DEADLINE));
-    assert_int_equal(proc_kill(p), 0);
+    assert_int_equal(proc_kill(p, CAUSE_KILL), 0);
     assert_true(loop_until(loop, terminal, p, DEADLINE));
     enum proc_state want[] = {ST_STARTING, ST_RUNNING, ST_READY, ST_KILLED};
     assert_states(&r, want, 4);
@@ -385,13 +385,13 @@ static void test_already_terminated(void **state)
     struct rec r = {0};
     struct proc *p = make((const char *[]){"true", NULL}, &r);
     /* pending: never started */
-    assert_int_equal(proc_terminate(p, 1), -1);
-    assert_int_equal(proc_kill(p), -1);
+    assert_int_equal(proc_terminate(p, 1, CAUSE_TERMINATE), -1);
+    assert_int_equal(proc_kill(p, CAUSE_KILL), -1);
     proc_start(p, false);
     assert_true(loop_until(loop, terminal, p, DEADLINE));
     int seen = r.n;
-    assert_int_equal(proc_terminate(p, 1), -1);
-    assert_int_equal(proc_kill(p), -1);
+    assert_int_equal(proc_terminate(p, 1, CAUSE_TERMINATE), -1);
+    assert_int_equal(proc_kill(p, CAUSE_KILL), -1);
     assert_int_equal(proc_signal(p, SIGTERM), -1);
     assert_int_equal(r.n, seen);  /* nothing happened */
     assert_int_equal(p->st.state, ST_STOPPED);
@@ -409,7 +409,7 @@ static void test_grandchildren_go_with_the_group(void **state)
     pid_t grandchild = (pid_t)atoi(out);
     free(out);
     assert_true(grandchild > 0 && pid_alive(grandchild));
-    proc_terminate(p, 5);
+    proc_terminate(p, 5, CAUSE_TERMINATE);
     assert_true(loop_until(loop, terminal, p, DEADLINE));
     assert_true(pid_wait_gone(grandchild, DEADLINE));
     done_with(p, &r);
@@ -422,7 +422,7 @@ static void test_pid_across_states(void **state)
     assert_int_equal(p->st.pid, 0);
     proc_start(p, false);
     assert_true(loop_until(loop, has_ready, p, DEADLINE));
-    proc_terminate(p, 5);
+    proc_terminate(p, 5, CAUSE_TERMINATE);
     assert_true(loop_until(loop, terminal, p, DEADLINE));
     enum proc_state want[] = {ST_STARTING, ST_RUNNING, ST_READY, ST_STOPPING, ST_KILLED};
     assert_states(&r, want, 5);
@@ -507,7 +507,7 @@ static void test_await_ready_succeeds(void **state)
     assert_true(loop_until(loop, awaited, &a, DEADLINE));
     assert_true(a.reached);
     assert_int_equal(a.state, ST_READY);
-    proc_kill(p);
+    proc_kill(p, CAUSE_KILL);
     assert_true(loop_until(loop, terminal, p, DEADLINE));
     assert_int_equal(a.calls, 1);  /* once only */
     done_with(p, NULL);
@@ -646,7 +646,7 @@ static void test_ring_keeps_a_backlog_whose_last_line_is_unfinished(void **state
             if (l[j] != (char)('A' + k - 1))
                 fail_msg("line %zu, byte %zu: %#x, want %c", k, j, l[j], (char)('A' + k - 1));
     }
-    proc_terminate(p, 5);
+    proc_terminate(p, 5, CAUSE_TERMINATE);
     assert_true(loop_until(loop, terminal, p, DEADLINE));
     /* the unfinished line came last, at the end */
     assert_int_equal(ring_count(ring), 22);
