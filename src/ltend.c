@@ -71,16 +71,80 @@ static const char *type_of(lua_State *L, int idx)
     return luaL_typename(L, idx);
 }
 
+/* Whether the value at idx is a string holding a NUL byte.  C sees such a
+ * string cut at the NUL: { "ar\0g0" } would run as "ar", a key "cmd\0x"
+ * would pass for the field "cmd".  So every string of a declaration that
+ * becomes a C string, or is compared as one, is refused when it has one. */
+static bool has_nul(lua_State *L, int idx)
+{
+    if (lua_type(L, idx) != LUA_TSTRING)
+        return false;  /* a number has none (and lua_tolstring would convert it) */
+    size_t len;
+    const char *s = lua_tolstring(L, idx, &len);
+    return memchr(s, '\0', len) != NULL;
+}
+
+/* Room for a string as shown in a message by shown(). */
+#define SHOWN_CAP 80
+
+/* The string at idx for a message, into buf (SHOWN_CAP bytes): a NUL byte
+ * shown as \0, cut with "..." past about 64 bytes. */
+static const char *shown(lua_State *L, int idx, char *buf)
+{
+    size_t len, o = 0;
+    const char *s = lua_tolstring(L, idx, &len);
+    for (size_t i = 0; i < len; i++) {
+        if (o >= SHOWN_CAP - 8) {
+            memcpy(buf + o, "...", 3);
+            o += 3;
+            break;
+        }
+        if (s[i] == '\0') {
+            buf[o++] = '\\';
+            buf[o++] = '0';
+        } else {
+            buf[o++] = s[i];
+        }
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
+/* Raise "...: field 'FIELD': [WHAT ]"VALUE" contains a NUL byte" for the
+ * string at idx (free what you hold first). */
+static int __attribute__((noreturn))
+nul_error(lua_State *L, int idx, const char *name, const char *field, const char *what)
+{
+    char b[SHOWN_CAP];
+    field_error(L, name, field, "%s%s\"%s\" contains a NUL byte (a C string would end "
+                "there)", what ? what : "", what ? " " : "", shown(L, idx, b));
+}
+
+/* The key of the pair lua_next pushed (at -2) as a field name of `parent`
+ * (NULL: the declaration itself), "?" when it is not a string.  A key with
+ * a NUL byte is no field of ours ("cmd\0x" must not pass for "cmd"): it is
+ * an unknown field, shown with its \0. */
+static const char *key_of(lua_State *L, const char *name, const char *parent)
+{
+    if (lua_type(L, -2) != LUA_TSTRING)
+        return "?";
+    if (has_nul(L, -2)) {
+        char b[SHOWN_CAP], sub[SHOWN_CAP + 64];
+        snprintf(sub, sizeof sub, "%s%s%s", parent ? parent : "", parent ? "." : "",
+                 shown(L, -2, b));
+        field_error(L, name, sub, "unknown field (its name contains a NUL byte)");
+    }
+    return lua_tostring(L, -2);
+}
+
 /* A string field (the value at the top of the stack). */
 static char *get_string(lua_State *L, const char *name, const char *field)
 {
     if (lua_type(L, -1) != LUA_TSTRING)
         field_error(L, name, field, "string expected, got %s", type_of(L, -1));
-    size_t len;
-    const char *s = lua_tolstring(L, -1, &len);
-    if (strlen(s) != len)
-        field_error(L, name, field, "contains a NUL byte");
-    return xstrdup(s);
+    if (has_nul(L, -1))
+        nul_error(L, -1, name, field, NULL);
+    return xstrdup(lua_tostring(L, -1));
 }
 
 static double get_number(lua_State *L, const char *name, const char *field,
@@ -94,8 +158,12 @@ static double get_number(lua_State *L, const char *name, const char *field,
     return v;
 }
 
-/* A list of strings (numbers are converted), at least `min` long. */
-static char **get_strv(lua_State *L, const char *name, const char *field, size_t min)
+/* A list of strings (numbers are converted), at least `min` long; `item`
+ * names an element in messages ("item", "argv item").  An item with a NUL
+ * byte is an error, unless `nul_ok` (tend.ready.exec: the declaration that
+ * takes the check refuses it, naming the proc). */
+static char **get_strv(lua_State *L, const char *name, const char *field, size_t min,
+                       const char *item, bool nul_ok)
 {
     if (lua_type(L, -1) != LUA_TTABLE)
         field_error(L, name, field, "list of strings expected, got %s", type_of(L, -1));
@@ -117,8 +185,14 @@ static char **get_strv(lua_State *L, const char *name, const char *field, size_t
         int t = lua_rawgeti(L, -1, (lua_Integer)i);
         if (t != LUA_TSTRING && t != LUA_TNUMBER) {
             strv_free(v);
-            field_error(L, name, field, "item %zu: string expected, got %s", i,
+            field_error(L, name, field, "%s %zu: string expected, got %s", item, i,
                         type_of(L, -1));
+        }
+        if (!nul_ok && has_nul(L, -1)) {
+            char what[48];
+            snprintf(what, sizeof what, "%s %zu:", item, i);
+            strv_free(v);
+            nul_error(L, -1, name, field, what);
         }
         v[i - 1] = xstrdup(lua_tostring(L, -1));
         lua_pop(L, 1);
@@ -145,6 +219,12 @@ static char **get_after(lua_State *L, const char *name)
             field_error(L, name, "after", "item %zu: proc or name expected, got %s",
                         i, type_of(L, -1));
         }
+        if (has_nul(L, -1)) {  /* "db\0x" would wait for db */
+            char what[32];
+            snprintf(what, sizeof what, "item %zu:", i);
+            strv_free(v);
+            nul_error(L, -1, name, "after", what);
+        }
         v[i - 1] = xstrdup(lua_tostring(L, -1));
         lua_pop(L, 1);
     }
@@ -164,6 +244,11 @@ static char **get_env(lua_State *L, const char *name)
             strv_free(v);
             field_error(L, name, "env", "keys must be strings, got %s", type_of(L, -2));
         }
+        if (has_nul(L, -2)) {
+            v[n] = NULL;
+            strv_free(v);
+            nul_error(L, -2, name, "env", "the variable name");
+        }
         const char *k = lua_tostring(L, -2);
         if (!*k || strchr(k, '=')) {
             strv_free(v);
@@ -174,6 +259,13 @@ static char **get_env(lua_State *L, const char *name)
             v = xrealloc(v, (cap + 1) * sizeof *v);
         }
         int t = lua_type(L, -1);
+        if (has_nul(L, -1)) {
+            char what[SHOWN_CAP + 16], b[SHOWN_CAP];
+            snprintf(what, sizeof what, "%s: the value", shown(L, -2, b));
+            v[n] = NULL;
+            strv_free(v);
+            nul_error(L, -1, name, "env", what);
+        }
         if (t == LUA_TSTRING || t == LUA_TNUMBER) {
             lua_pushvalue(L, -1);  /* tostring would change a number key in place */
             v[n++] = xasprintf("%s=%s", k, lua_tostring(L, -1));
@@ -201,7 +293,7 @@ static void get_number_table(lua_State *L, const char *name, const char *field,
     lua_pushnil(L);
     while (lua_next(L, -2)) {
         size_t k = 0;
-        const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
+        const char *key = key_of(L, name, field);
         while (keys[k] && strcmp(keys[k], key) != 0)
             k++;
         char sub[64];
@@ -248,6 +340,11 @@ static const char *check_string(lua_State *L, const char *name, const char *fiel
     if (lua_type(L, -1) != LUA_TSTRING)
         field_error(L, name, field, "the check's '%s' was changed; make it again with "
                     "tend.ready.*", k);
+    if (has_nul(L, -1)) {  /* a host or a pattern, cut at the NUL, would be another */
+        char what[64];
+        snprintf(what, sizeof what, "the check's '%s'", k);
+        nul_error(L, -1, name, field, what);
+    }
     const char *v = lua_tostring(L, -1);
     lua_pop(L, 1);  /* still referenced by the table */
     return v;
@@ -287,6 +384,8 @@ static void get_check(lua_State *L, const char *name, const char *field, struct 
         c->kind = CHECK_LOG;
         c->pattern = xstrdup(check_string(L, name, field, "pattern"));
         lua_getfield(L, -1, "stream");
+        if (has_nul(L, -1))
+            nul_error(L, -1, name, field, "the check's 'stream'");
         const char *st = lua_tostring(L, -1);
         c->stream = !st ? -1 : strcmp(st, "stderr") == 0 ? 1 : 0;
         lua_pop(L, 1);
@@ -310,7 +409,7 @@ static void get_check(lua_State *L, const char *name, const char *field, struct 
     } else if (strcmp(kind, "exec") == 0) {
         c->kind = CHECK_EXEC;
         lua_getfield(L, -1, "argv");
-        c->argv = get_strv(L, name, field, 1);
+        c->argv = get_strv(L, name, field, 1, "argv item", false);
         lua_pop(L, 1);
     } else {
         field_error(L, name, field, "the check's kind '%s' is not one tend knows", kind);
@@ -330,6 +429,8 @@ static void get_output(lua_State *L, struct policy *pol, struct spec *s)
     const char *name = s->name;
     const char *path = NULL;
     if (lua_type(L, -1) == LUA_TSTRING) {
+        if (has_nul(L, -1))
+            nul_error(L, -1, name, "output", NULL);
         const char *o = lua_tostring(L, -1);
         if (strcmp(o, "inherit") == 0) {
             s->output = OUTPUT_INHERIT;
@@ -343,12 +444,14 @@ static void get_output(lua_State *L, struct policy *pol, struct spec *s)
     } else if (lua_type(L, -1) == LUA_TTABLE) {
         lua_pushnil(L);
         while (lua_next(L, -2)) {
-            const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
+            const char *k = key_of(L, name, "output");
             char sub[64];
             snprintf(sub, sizeof sub, "output.%s", k);
             if (strcmp(k, "path") == 0) {
                 if (lua_type(L, -1) != LUA_TSTRING)
                     field_error(L, name, sub, "string expected, got %s", type_of(L, -1));
+                if (has_nul(L, -1))
+                    nul_error(L, -1, name, sub, NULL);
             } else if (strcmp(k, "max_size") == 0) {
                 s->output_max_size = (off_t)get_number(L, name, sub, 1024);
             } else if (strcmp(k, "keep") == 0) {
@@ -393,7 +496,7 @@ static void set_field(lua_State *L, struct policy *pol, struct spec *s, const ch
         if (lua_type(L, -1) == LUA_TSTRING)
             field_error(L, name, field, "a list of strings (argv) expected, got a "
                         "string; for a shell write {\"sh\", \"-c\", \"...\"}");
-        s->argv = get_strv(L, name, field, 1);
+        s->argv = get_strv(L, name, field, 1, "item", false);
         if (!*s->argv[0])
             field_error(L, name, field, "the program name is empty");
     } else if (strcmp(field, "env") == 0) {
@@ -419,6 +522,8 @@ static void set_field(lua_State *L, struct policy *pol, struct spec *s, const ch
         s->after = get_after(L, name);
     } else if (strcmp(field, "stop_signal") == 0) {
         int sig = -1;
+        if (has_nul(L, -1))
+            nul_error(L, -1, name, field, NULL);
         if (lua_type(L, -1) == LUA_TNUMBER || lua_type(L, -1) == LUA_TSTRING) {
             lua_pushvalue(L, -1);
             sig = signal_from_name(lua_tostring(L, -1));
@@ -434,6 +539,8 @@ static void set_field(lua_State *L, struct policy *pol, struct spec *s, const ch
             s->restart.mode = RESTART_FUNCTION;
             return;
         }
+        if (has_nul(L, -1))
+            nul_error(L, -1, name, field, NULL);
         int mode = lua_type(L, -1) == LUA_TSTRING ? restart_mode_parse(lua_tostring(L, -1)) : -1;
         if (mode < 0)
             field_error(L, name, field, "\"always\", \"on-failure\", \"never\" or a function expected");
@@ -474,7 +581,7 @@ static void set_field(lua_State *L, struct policy *pol, struct spec *s, const ch
                         "failures = 3 } expected, got %s", type_of(L, -1));
         lua_pushnil(L);
         while (lua_next(L, -2)) {
-            const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
+            const char *k = key_of(L, name, "health");
             char sub[64];
             snprintf(sub, sizeof sub, "health.%s", k);
             if (strcmp(k, "check") == 0) {
@@ -503,10 +610,10 @@ static void set_field(lua_State *L, struct policy *pol, struct spec *s, const ch
     }
 }
 
-static bool valid_name(const char *n)
+/* `len`: the Lua string's length, so that a NUL byte in it is refused */
+static bool valid_name(const char *n, size_t len)
 {
-    size_t len = strlen(n);
-    if (len == 0 || len > NAME_MAX_LEN)
+    if (len == 0 || len > NAME_MAX_LEN || strlen(n) != len)
         return false;
     for (; *n; n++)
         if (!(('a' <= *n && *n <= 'z') || ('A' <= *n && *n <= 'Z') ||
@@ -548,10 +655,14 @@ static struct spec **parse_decl(lua_State *L, struct policy *pol)
     lua_getfield(L, 1, "name");
     if (lua_type(L, -1) != LUA_TSTRING)
         luaL_error(L, "tend.proc: field 'name': string expected, got %s", type_of(L, -1));
-    const char *name = lua_tostring(L, -1);
-    if (!valid_name(name))
+    size_t name_len;
+    const char *name = lua_tolstring(L, -1, &name_len);
+    if (!valid_name(name, name_len)) {
+        char b[SHOWN_CAP];
         luaL_error(L, "tend.proc: field 'name': '%s' is not a valid name "
-                   "(1 to %d of A-Z a-z 0-9 . _ - @)", name, NAME_MAX_LEN);
+                   "(1 to %d of A-Z a-z 0-9 . _ - @%s)", shown(L, -1, b), NAME_MAX_LEN,
+                   strlen(name) != name_len ? "; it contains a NUL byte" : "");
+    }
     long first = policy_find(pol, name);
     if (first >= 0)
         luaL_error(L, "proc '%s': field 'name': duplicate name (first "
@@ -578,7 +689,7 @@ static struct spec **parse_decl(lua_State *L, struct policy *pol)
         if (lua_type(L, -2) != LUA_TSTRING)
             field_error(L, s->name, NULL, "field names must be strings, got %s",
                         type_of(L, -2));
-        const char *field = lua_tostring(L, -2);
+        const char *field = key_of(L, s->name, NULL);
         if (!in_list(known_fields, field))
             field_error(L, s->name, field, "unknown field");
         set_field(L, pol, s, field);
@@ -717,7 +828,7 @@ static int l_exec(lua_State *L)
     }
     lua_setmetatable(L, -2);
     lua_pushvalue(L, 1);
-    a->argv = get_strv(L, "tend.exec", "argv", 1);
+    a->argv = get_strv(L, "tend.exec", "argv", 1, "item", false);
     lua_pop(L, 1);
     double timeout = 0;
     if (!lua_isnil(L, 2)) {
@@ -776,7 +887,8 @@ static int l_ready_log(lua_State *L)
 {
     const char *pattern = luaL_checkstring(L, 1);
     const char *stream = luaL_optstring(L, 2, NULL);
-    if (stream && strcmp(stream, "stdout") != 0 && strcmp(stream, "stderr") != 0)
+    if (stream && ((strcmp(stream, "stdout") != 0 && strcmp(stream, "stderr") != 0) ||
+                   has_nul(L, 2)))  /* "stderr\0x" is not "stderr" */
         return luaL_argerror(L, 2, "\"stdout\" or \"stderr\" expected");
     /* a malformed pattern is an error now, not at the first line */
     size_t plen;
@@ -810,7 +922,10 @@ static int l_ready_tcp(lua_State *L)
     struct addrinfo *res = NULL;
     char ports[16];
     snprintf(ports, sizeof ports, "%d", (int)port);
-    int rc = getaddrinfo(host, ports, &hints, &res);
+    /* A host with a NUL byte is kept whole, as a name, not parsed ("::1\0x"
+     * would parse as ::1): the declaration refuses it, naming the proc. */
+    bool nul = has_nul(L, 2);
+    int rc = nul ? EAI_NONAME : getaddrinfo(host, ports, &hints, &res);
     if (rc != 0 && rc != EAI_NONAME)
         return luaL_error(L, "tend.ready.tcp: %s: %s", host, gai_strerror(rc));
     new_check(L, "tcp");
@@ -818,7 +933,10 @@ static int l_ready_tcp(lua_State *L)
         lua_pushlstring(L, (const char *)res->ai_addr, res->ai_addrlen);
         lua_setfield(L, -2, "addr");
     } else {
-        lua_pushstring(L, host);
+        if (nul)
+            lua_pushvalue(L, 2);
+        else
+            lua_pushstring(L, host);
         lua_setfield(L, -2, "host");
         lua_pushstring(L, ports);
         lua_setfield(L, -2, "port");
@@ -834,8 +952,10 @@ static int l_ready_tcp(lua_State *L)
 static int l_ready_exec(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
-    char **argv = get_strv(L, "tend.ready.exec", "argv", 1);
-    strv_free(argv);  /* checked; the declaration copies it */
+    /* checked; the declaration copies it, and refuses a NUL byte there,
+     * where the message can name the proc */
+    char **argv = get_strv(L, "tend.ready.exec", "argv", 1, "item", true);
+    strv_free(argv);
     new_check(L, "exec");
     lua_pushvalue(L, 1);
     lua_setfield(L, -2, "argv");

@@ -142,6 +142,55 @@ static void test_wrong_types(void **state)
                     (const char *[]){"proc 'w'", "field 'cmd'", "required", NULL});
 }
 
+/* A string that becomes a C string is cut at its first NUL byte: { "ar\0g0" }
+ * would run "ar".  Every such string of a declaration is refused, with the
+ * file:line, the proc and the field (the value shown with its \0). */
+static void test_nul_bytes_are_refused_naming_proc_and_field(void **state)
+{
+    static const struct {
+        const char *decl;     /* the fields after name = 'w' */
+        const char *field;    /* "field '...'" in the message */
+        const char *detail;   /* and this */
+    } cases[] = {
+        {"cmd = { 'ar\\0g0' }", "cmd", "item 1: \"ar\\0g0\""},
+        {"cmd = { 'echo', 'a', 'b\\0c' }", "cmd", "item 3: \"b\\0c\""},
+        {"cmd = { 'true' }, env = { A = 'x\\0y' }", "env", "A: the value \"x\\0y\""},
+        {"cmd = { 'true' }, env = { ['A\\0B'] = 'x' }", "env", "variable name \"A\\0B\""},
+        {"cmd = { 'true' }, cwd = '/tmp\\0x'", "cwd", "\"/tmp\\0x\""},
+        {"cmd = { 'true' }, user = 'root\\0x'", "user", "\"root\\0x\""},
+        {"cmd = { 'true' }, output = 'w.log\\0x'", "output", "\"w.log\\0x\""},
+        {"cmd = { 'true' }, output = { path = 'w.log\\0x' }", "output.path", "\"w.log\\0x\""},
+        {"cmd = { 'true' }, ready = tend.ready.exec({ 'check', 'a\\0b' })", "ready",
+         "argv item 2: \"a\\0b\""},
+        {"cmd = { 'true' }, health = { check = tend.ready.exec({ 'c\\0d' }) }",
+         "health.check", "argv item 1: \"c\\0d\""},
+        {"cmd = { 'true' }, ready = tend.ready.tcp(80, '127.0.0.1\\0x')", "ready",
+         "'host' \"127.0.0.1\\0x\""},
+        {"cmd = { 'true' }, ready = tend.ready.log('listening\\0x')", "ready",
+         "'pattern' \"listening\\0x\""},
+        {"cmd = { 'true' }, after = { 'db\\0x' }", "after", "item 1: \"db\\0x\""},
+        {"cmd = { 'true' }, stop_signal = 'TERM\\0x'", "stop_signal", "\"TERM\\0x\""},
+        {"cmd = { 'true' }, restart = 'always\\0x'", "restart", "\"always\\0x\""},
+        /* a field name cut at the NUL would pass for a known one */
+        {"cmd = { 'true' }, ['cwd\\0x'] = '/'", "cwd\\0x", "unknown field"},
+        {"cmd = { 'true' }, backoff = { ['max\\0x'] = 1 }", "backoff.max\\0x",
+         "unknown field"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char text[512], field[128];
+        snprintf(text, sizeof text,
+                 "tend.proc { name = 'db', cmd = { 'true' } }\n"
+                 "tend.proc { name = 'w', %s }\n", cases[i].decl);
+        snprintf(field, sizeof field, "field '%s'", cases[i].field);
+        assert_rejected(text, (const char *[]){"policy.lua:2:", "proc 'w'", field,
+                                               cases[i].detail, "NUL byte", NULL});
+    }
+    /* the name itself: 'db\0x' would be db */
+    assert_rejected("tend.proc { name = 'db\\0x', cmd = { 'true' } }\n",
+                    (const char *[]){"policy.lua:1:", "field 'name'", "'db\\0x'",
+                                     "NUL byte", NULL});
+}
+
 static void test_duplicate_name(void **state)
 {
     assert_rejected("tend.proc { name = 'a', cmd = { 'true' } }\n"
@@ -200,6 +249,7 @@ int main(void)
         cmocka_unit_test(test_require_tend_works),
         cmocka_unit_test(test_unknown_field),
         cmocka_unit_test(test_wrong_types),
+        cmocka_unit_test(test_nul_bytes_are_refused_naming_proc_and_field),
         cmocka_unit_test(test_duplicate_name),
         cmocka_unit_test(test_after_cycle),
         cmocka_unit_test(test_after_unknown_name),
