@@ -233,6 +233,15 @@ static int cmd_run(int argc, char **argv)
     manager_watch_signals(m);
     manager_start(m);
     policy_run_tasks(pol);
+    /* Nothing declared and no task still running (none was queued, or each
+     * ended at once without declaring anything): manager_run returns at
+     * once, and tend would exit without a word.  Say why, as a warning, so
+     * that --quiet shows it too: it is most likely a mistake (the wrong
+     * file, declarations skipped by a condition).  The exit code stays 0:
+     * the file loaded and nothing failed; 2 is for a file that does not
+     * load, and a policy may legitimately declare nothing on some hosts. */
+    if (manager_count(m) == 0 && pol->tasks == 0)
+        log_warn(NULL, "%s: no procs declared; nothing to supervise", pol->path);
     int code = manager_run(m);
     /* the clients' waits and follows hold on to procs */
     ctl_close(ctl);
