@@ -58,8 +58,13 @@ void groups_install_fatal_handlers(void)
     /* every signal whose default action ends tend and that tend does not
      * handle itself (TERM, INT, HUP, CHLD and PIPE are the loop's) */
     static const int fatal[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE,  SIGABRT,  SIGQUIT,
-                                SIGUSR1, SIGUSR2, SIGALRM, SIGXCPU, SIGXFSZ, SIGSYS,
+                                SIGUSR1, SIGUSR2, SIGALRM, SIGXCPU, SIGSYS,
                                 SIGTRAP, SIGPROF, SIGVTALRM, SIGIO, SIGPWR, SIGSTKFLT};
+    /* SIGXFSZ is ignored instead: a write past RLIMIT_FSIZE then fails
+     * with EFBIG, which outfile.c handles like a full disk (the line is
+     * dropped, the proc and file named once), rather than killing tend.
+     * Children get the default back (launch.c resets every disposition). */
+    signal(SIGXFSZ, SIG_IGN);
     /* a stack of its own: a stack overflow (SIGSEGV on the guard page)
      * must still reach the handler, so that no group outlives tend */
     static char altstack[64 * 1024];

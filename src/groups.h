@@ -18,7 +18,8 @@ void groups_remove(struct pgroup *g);
 /* Send `sig` to every recorded group; how many still had members. */
 int groups_kill_all(int sig);
 /* Install handlers that kill every group, then die, on fatal signals
- * (SEGV, BUS, ILL, FPE, ABRT) and at exit(). */
+ * (SEGV, BUS, ILL, FPE, ABRT, USR1...) and at exit().  SIGXFSZ is
+ * ignored: a write past RLIMIT_FSIZE fails with EFBIG instead. */
 void groups_install_fatal_handlers(void);
 
 #endif

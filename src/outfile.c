@@ -20,7 +20,9 @@ struct outfile {
     off_t size;       /* bytes in the file as tend knows it */
     off_t max_size;   /* 0: never rotated by tend */
     int keep;
-    bool failing;     /* an error was logged; quiet until it works again */
+    bool failing;     /* a write failed and that was said: quiet until one works */
+    bool cut;         /* a failed write left a line cut short at the end */
+    size_t dropped;   /* lines dropped since the write that failed */
 };
 
 /* Open for appending; only a regular file will do (a FIFO or a device
@@ -86,6 +88,94 @@ static void rotate(struct outfile *f, const char *name)
     outfile_reopen(f, name);
 }
 
+/* Whether the file is empty now (an operator truncated it, a rotation
+ * made a new one): a cut line was left elsewhere. */
+static bool file_empty(const struct outfile *f)
+{
+    struct stat sb;
+    return fstat(f->fd, &sb) == 0 && sb.st_size == 0;
+}
+
+/* A write failed with `err` (0: it wrote nothing, without an error): the
+ * `lines` it did not write are dropped.  The first failure is said, naming
+ * the proc and the file; the next ones are counted until a write works
+ * again.  A full disk (ENOSPC, EDQUOT) or a file at RLIMIT_FSIZE (EFBIG;
+ * SIGXFSZ is ignored, groups.c) is a warning: it may pass, and tend goes
+ * on supervising either way. */
+static void write_failed(struct outfile *f, const char *name, int err, size_t lines)
+{
+    f->dropped += lines;
+    if (f->failing)
+        return;
+    f->failing = true;
+    bool full = err == ENOSPC || err == EDQUOT || err == EFBIG;
+    log_msg(full ? LOG_WARN : LOG_ERROR, name,
+            "output %s: %s; its lines are dropped until a write works again", f->path,
+            err ? strerror(err) : "nothing written");
+}
+
+/* Append `cnt` pieces (cnt <= 3) that make whole lines, in one writev
+ * unless the kernel takes less.  On a failure the rest is dropped
+ * (write_failed); if the failure cut a line short, the next write that
+ * works ends it first, so that it does not run into the next line. */
+static void put(struct outfile *f, const char *name, const struct iovec *pieces, int cnt)
+{
+    if (f->fd < 0)
+        return;
+    struct iovec iov[4];
+    int n = 0;
+    bool ending_cut = f->cut && !file_empty(f);
+    if (ending_cut)
+        iov[n++] = (struct iovec){"\n", 1};
+    for (int i = 0; i < cnt; i++)
+        if (pieces[i].iov_len > 0)  /* writev returns 0 for empty pieces alone */
+            iov[n++] = pieces[i];
+    struct iovec *v = iov;
+    bool wrote = false;
+    char last = 0;  /* the last byte written */
+    while (n > 0) {
+        ssize_t w = writev(f->fd, v, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            int err = w < 0 ? errno : 0;
+            size_t lines = 0;
+            for (int i = 0; i < n; i++) {
+                if (ending_cut && v + i == iov)
+                    continue;  /* the newline for the cut line is not a line */
+                const char *p = v[i].iov_base, *end = p + v[i].iov_len;
+                while ((p = memchr(p, '\n', (size_t)(end - p))))
+                    lines++, p++;
+            }
+            if (wrote && last != '\n')
+                f->cut = true;
+            write_failed(f, name, err, lines);
+            return;
+        }
+        wrote = true;
+        f->size += w;
+        for (size_t left = (size_t)w; left > 0;) {
+            size_t take = left < v->iov_len ? left : v->iov_len;
+            last = ((const char *)v->iov_base)[take - 1];
+            left -= take;
+            if (take == v->iov_len) {
+                v++;
+                n--;
+            } else {
+                v->iov_base = (char *)v->iov_base + take;
+                v->iov_len -= take;
+            }
+        }
+    }
+    f->cut = false;
+    if (f->failing) {
+        log_warn(name, "output %s: written again; %zu line%s dropped", f->path, f->dropped,
+                 f->dropped == 1 ? " was" : "s were");
+        f->failing = false;
+        f->dropped = 0;
+    }
+}
+
 void outfile_line(struct outfile *f, const char *name, const char *line, size_t len)
 {
     char ts[40];
@@ -93,18 +183,8 @@ void outfile_line(struct outfile *f, const char *name, const char *line, size_t 
     size_t total = tlen + len + 1;
     if (f->max_size > 0 && f->size > 0 && f->size + (off_t)total > f->max_size)
         rotate(f, name);
-    if (f->fd < 0)
-        return;
     struct iovec iov[3] = {{ts, tlen}, {(void *)line, len}, {"\n", 1}};
-    ssize_t n = writev(f->fd, iov, 3);
-    if (n < 0) {
-        if (!f->failing)
-            log_error(name, "output %s: %s", f->path, strerror(errno));
-        f->failing = true;
-        return;
-    }
-    f->failing = false;
-    f->size += n;
+    put(f, name, iov, 3);
 }
 
 bool outfile_takes_block(const struct outfile *f, size_t len)
@@ -116,21 +196,8 @@ bool outfile_takes_block(const struct outfile *f, size_t len)
 
 void outfile_write(struct outfile *f, const char *name, const char *data, size_t len)
 {
-    while (len > 0 && f->fd >= 0) {
-        ssize_t n = write(f->fd, data, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            if (!f->failing)
-                log_error(name, "output %s: %s", f->path, n < 0 ? strerror(errno) : "short write");
-            f->failing = true;
-            return;
-        }
-        f->failing = false;
-        f->size += n;
-        data += n;
-        len -= (size_t)n;
-    }
+    struct iovec iov = {(void *)data, len};
+    put(f, name, &iov, 1);
 }
 
 void outfile_reopen(struct outfile *f, const char *name)

@@ -14,12 +14,15 @@ struct outfile;
  * with *err when it cannot be opened. */
 struct outfile *outfile_open(const char *path, off_t max_size, int keep, char **err);
 /* Append one line ("[time ]line\n"), rotating first if it would pass
- * max_size.  Errors are logged once per file, then the line is dropped. */
+ * max_size.  A line that cannot be written (a full disk, EFBIG at
+ * RLIMIT_FSIZE, an I/O error) is dropped: the first failure is logged with
+ * the proc's name and the path, the next ones are only counted, and once a
+ * write works again that is logged with how many lines were lost. */
 void outfile_line(struct outfile *f, const char *name, const char *line, size_t len);
 /* Whether a block of `len` bytes of whole lines can go in one write: no
  * timestamps to put before each line, and no rotation due inside it. */
 bool outfile_takes_block(const struct outfile *f, size_t len);
-/* Append a block of whole lines as it is. */
+/* Append a block of whole lines as it is; failures as for outfile_line. */
 void outfile_write(struct outfile *f, const char *name, const char *data, size_t len);
 
 /* Reopen the file by its path (after an outside rotation). */

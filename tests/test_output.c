@@ -1,17 +1,25 @@
 /* test_output.c -- output files (SPEC 6) through the real binary: both
  * streams appended unprefixed, --timestamps, rotation by tend, reopening on
- * SIGHUP after an outside rotator, and a bad path refused at load. */
+ * SIGHUP after an outside rotator, a bad path refused at load, a file that
+ * cannot grow (RLIMIT_FSIZE, as a full disk); and tend's own stdout and
+ * stderr given their file status flags back when a fatal signal ends it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <fcntl.h>
 #include <jansson.h>
+#include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -286,6 +294,150 @@ static void test_a_fifo_is_refused_as_an_output_file(void **state)
     free(fifo);
 }
 
+static void dump(const struct tend_run *t)
+{
+    fprintf(stderr, "---- stdout:\n%s\n---- stderr:\n%s\n----\n", t->out, t->err);
+}
+
+#define expect_out(t, stream, needle)                                              \
+    do {                                                                           \
+        if (!tend_expect((t), (stream), (needle), DEADLINE)) {                     \
+            dump(t);                                                               \
+            fail_msg("%s:%d: not seen within %gs: \"%s\"", __FILE__, __LINE__,     \
+                     DEADLINE, (needle));                                          \
+        }                                                                          \
+    } while (0)
+
+/* A client command (NULL-terminated arguments) that must exit 0. */
+static void cli_ok(const char *const *args)
+{
+    struct tend_run *c = tend_run_sync(args, DEADLINE);
+    if (run_exit_code(c) != 0) {
+        dump(c);
+        fail_msg("`tend %s %s` exited %d", args[0], args[1] ? args[1] : "",
+                 run_exit_code(c));
+    }
+    tend_free(c);
+}
+
+/* 100-byte lines (99 and a newline), 3000 of them, then a 5-byte "tick"
+ * every 20 ms: the first 64 KiB take the file to the limit in the middle
+ * of a line, the ticks keep failing after it. */
+#define FSIZE_LIMIT 65536
+#define FLOOD_LINE "0123456789012345678901234567890123456789012345678901234567890123456789" \
+                   "01234567890123456789012345678"
+
+/* Start tend on a policy whose proc `w` writes more than FSIZE_LIMIT to
+ * full.log, with tend's RLIMIT_FSIZE at FSIZE_LIMIT (set here around the
+ * spawn: tend inherits it; its procs too, but they write to pipes); and a
+ * proc `other` that answers SIGUSR1 with a line.  Returns once tend has
+ * said that the file cannot be written, once. */
+static struct tend_run *start_with_full_file(const char *log)
+{
+    char *policy = write_file(dir, "p.lua",
+        "tend.proc { name = 'w', cmd = { 'sh', '-c',\n"
+        "  'yes " FLOOD_LINE " | head -n 3000; while :; do echo tick; sleep 0.02; done' },\n"
+        "  output = 'full.log' }\n"
+        "tend.proc { name = 'other', cmd = { 'sh', '-c',\n"
+        "  'trap \"echo got-usr1\" USR1; echo other-up; while :; do sleep 0.02; done' } }\n");
+    unlink(log);  /* from an earlier test */
+    struct rlimit old, small;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    small = old;
+    small.rlim_cur = FSIZE_LIMIT;
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+    struct tend_run *t = tend_start((const char *[]){"run", policy, NULL});
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    free(policy);
+
+    char warning[4200];
+    snprintf(warning, sizeof warning, "tend: warning: w: output %s: File too large; its "
+             "lines are dropped until a write works again\n", log);
+    if (!tend_expect(t, 2, warning, DEADLINE)) {
+        dump(t);
+        /* 128 + SIGXFSZ (25) when a write past the limit killed tend */
+        fail_msg("no \"%s\" from tend (exit code %d, -1: still running)", warning,
+                 tend_wait(t, t->out_fd < 0 && t->err_fd < 0 ? DEADLINE : 0.01));
+    }
+    expect_out(t, 1, "other | other-up");
+    /* still supervising: it answers, and a proc still gets its signal and
+     * has its output copied */
+    cli_ok((const char *[]){"status", NULL});
+    cli_ok((const char *[]){"signal", "USR1", "other", NULL});
+    expect_out(t, 1, "other | got-usr1");
+    /* the ticks go on failing (seen through the ring, which keeps them):
+     * each is a failed write of the file, and none is said again */
+    struct tend_run *follow = tend_start((const char *[]){"logs", "w", "-f", NULL});
+    if (!tend_expect_n(follow, 1, "tick\n", 5, DEADLINE)) {
+        dump(follow);
+        fail_msg("no ticks followed");
+    }
+    tend_free(follow);
+    assert_int_equal(file_size(log), FSIZE_LIMIT);  /* written up to the limit */
+    return t;
+}
+
+/* Stop tend: it was alive all along (exit 0 after a clean shutdown, not a
+ * death by SIGXFSZ); the warning was said once. */
+static void stop_and_check(struct tend_run *t)
+{
+    kill(t->pid, SIGTERM);
+    int code = tend_wait(t, DEADLINE);
+    if (code != 0)
+        dump(t);
+    assert_int_equal(code, 0);
+    assert_int_equal(count_of(t->err, "File too large"), 1);
+    assert_int_equal(count_of(t->err, "written again"), 1);
+}
+
+static void test_a_file_past_rlimit_fsize_is_said_once_and_tend_carries_on(void **state)
+{
+    /* Then the limit is lifted (as space is freed on a full disk): writing
+     * works again, that is said once, and the line the limit cut short is
+     * ended first, so that the next line does not run into it. */
+    char *log = path_in("full.log");
+    struct tend_run *t = start_with_full_file(log);
+    struct rlimit old;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    struct rlimit lifted = {old.rlim_max, old.rlim_max};
+    assert_int_equal(prlimit(t->pid, RLIMIT_FSIZE, &lifted, NULL), 0);
+    expect_out(t, 2, "tend: warning: w: output ");
+    expect_out(t, 2, ": written again; ");
+    assert_true(file_wait_for(log, "tick\ntick\n", DEADLINE));
+    stop_and_check(t);
+
+    char *text = read_file(log);
+    size_t whole = FSIZE_LIMIT / 100, rest = FSIZE_LIMIT % 100;
+    for (size_t i = 0; i < whole; i++)
+        assert_memory_equal(text + i * 100, FLOOD_LINE "\n", 100);
+    /* the cut line, ended by a newline of tend's, then whole ticks */
+    assert_memory_equal(text + whole * 100, FLOOD_LINE, rest);
+    assert_memory_equal(text + FSIZE_LIMIT, "\ntick\n", 6);
+    for (const char *l = text + FSIZE_LIMIT + 1; *l; l += 5)
+        assert_memory_equal(l, "tick\n", 5);
+    free(text);
+    tend_free(t);
+    free(log);
+}
+
+static void test_a_full_file_emptied_takes_lines_again_from_its_start(void **state)
+{
+    /* The file is emptied instead (an operator truncates it): writing works
+     * again, and the cut line is elsewhere: no stray newline at the top. */
+    char *log = path_in("full.log");
+    struct tend_run *t = start_with_full_file(log);
+    assert_int_equal(truncate(log, 0), 0);
+    expect_out(t, 2, ": written again; ");
+    assert_true(file_wait_for(log, "tick\ntick\n", DEADLINE));
+    stop_and_check(t);
+    char *text = read_file(log);
+    assert_memory_equal(text, "tick\n", 5);
+    free(text);
+    tend_free(t);
+    free(log);
+}
+
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -298,6 +450,8 @@ int main(void)
         cmocka_unit_test(test_an_output_path_that_cannot_be_written_is_refused_at_load),
         cmocka_unit_test(test_log_format_json_gives_one_object_a_line),
         cmocka_unit_test(test_a_fifo_is_refused_as_an_output_file),
+        cmocka_unit_test(test_a_file_past_rlimit_fsize_is_said_once_and_tend_carries_on),
+        cmocka_unit_test(test_a_full_file_emptied_takes_lines_again_from_its_start),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
