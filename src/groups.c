@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "output.h"
+
 static struct pgroup *head;
 
 void groups_add(struct pgroup *g, pid_t pgid)
@@ -44,6 +46,9 @@ int groups_kill_all(int sig)
 static void fatal_handler(int sig)
 {
     groups_kill_all(SIGKILL);
+    /* the terminal (or pipe) tend shares with its shell gets its flags
+     * back: left O_NONBLOCK, the shell's next read fails with EAGAIN */
+    output_restore_flags();
     signal(sig, SIG_DFL);
     raise(sig);
 }
@@ -51,6 +56,7 @@ static void fatal_handler(int sig)
 static void at_exit(void)
 {
     groups_kill_all(SIGKILL);
+    output_restore_flags();  /* an exit() that bypassed output_finish */
 }
 
 void groups_install_fatal_handlers(void)

@@ -17,8 +17,9 @@ void groups_add(struct pgroup *g, pid_t pgid);
 void groups_remove(struct pgroup *g);
 /* Send `sig` to every recorded group; how many still had members. */
 int groups_kill_all(int sig);
-/* Install handlers that kill every group, then die, on fatal signals
- * (SEGV, BUS, ILL, FPE, ABRT, USR1...) and at exit().  SIGXFSZ is
+/* Install handlers that kill every group, give tend's stdout and stderr
+ * their file status flags back (output_restore_flags), then die, on fatal
+ * signals (SEGV, BUS, ILL, FPE, ABRT, USR1...) and at exit().  SIGXFSZ is
  * ignored: a write past RLIMIT_FSIZE fails with EFBIG instead. */
 void groups_install_fatal_handlers(void);
 

@@ -90,6 +90,7 @@ static void watchdog_handler(int sig)
     watchdog_write(watchdog_who);
     watchdog_write("): killing every proc and exiting\n");
     groups_kill_all(SIGKILL);
+    output_restore_flags();  /* the terminal's flags back (fcntl only) */
     _exit(LVM_WATCHDOG_EXIT);
 }
 

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,12 +22,17 @@ struct sink {
     size_t start, end, cap;
     size_t dropped;       /* lines dropped since the last notice */
     bool broken;          /* the fd refused a write for good (EPIPE...) */
-    int saved_flags;      /* -1: flags not changed */
     ev_io w;
 };
 
 static struct ev_loop *out_loop;
-static struct sink sinks[2] = {{.fd = 1, .saved_flags = -1}, {.fd = 2, .saved_flags = -1}};
+static struct sink sinks[2] = {{.fd = 1}, {.fd = 2}};
+/* The file status flags fds 1 and 2 had before output_init set O_NONBLOCK,
+ * or -1 where nothing was changed.  Apart from the sinks, so that a
+ * fatal-signal handler can put them back (output_restore_flags): an
+ * O_NONBLOCK left on a terminal's open file description breaks the shell
+ * and every other program that shares it. */
+static volatile sig_atomic_t saved_flags[2] = {-1, -1};
 static bool timestamps;
 static struct output_waiter *waiters;
 static ev_prepare flusher;  /* writes once per loop iteration, before it sleeps */
@@ -137,9 +143,13 @@ void output_init(struct ev_loop *loop)
          * put back by output_finish. */
         if (fstat(s->fd, &sb) == 0 && !S_ISREG(sb.st_mode)) {
             int fl = fcntl(s->fd, F_GETFL);
-            if (fl >= 0 && !(fl & O_NONBLOCK) &&
-                fcntl(s->fd, F_SETFL, fl | O_NONBLOCK) == 0)
-                s->saved_flags = fl;
+            if (fl >= 0 && !(fl & O_NONBLOCK)) {
+                /* saved before the change: a signal in between restores
+                 * flags that are still right, which is harmless */
+                saved_flags[i] = fl;
+                if (fcntl(s->fd, F_SETFL, fl | O_NONBLOCK) != 0)
+                    saved_flags[i] = -1;
+            }
         }
         ev_io_init(&s->w, writable_cb, s->fd, EV_WRITE);
     }
@@ -253,17 +263,27 @@ void output_cancel(struct output_waiter *w)
     w->next = NULL;
 }
 
+void output_restore_flags(void)
+{
+    int saved = errno;  /* a signal handler must leave errno as it was */
+    for (int i = 0; i < 2; i++) {
+        int fl = saved_flags[i];
+        if (fl >= 0) {
+            fcntl(sinks[i].fd, F_SETFL, fl);
+            saved_flags[i] = -1;
+        }
+    }
+    errno = saved;
+}
+
 void output_finish(void)
 {
     for (int i = 0; i < 2; i++) {
         struct sink *s = &sinks[i];
         if (out_loop && ev_is_active(&s->w))
             ev_io_stop(out_loop, &s->w);
-        if (s->saved_flags >= 0) {
-            fcntl(s->fd, F_SETFL, s->saved_flags);
-            s->saved_flags = -1;
-        }
     }
+    output_restore_flags();
     if (out_loop && ev_is_active(&flusher))
         ev_prepare_stop(out_loop, &flusher);
     out_loop = NULL;

@@ -54,4 +54,10 @@ void output_cancel(struct output_waiter *w);
  * fds back their original flags.  For the way out of tend. */
 void output_finish(void);
 
+/* Only give fds 1 and 2 back the file status flags output_init found
+ * (O_NONBLOCK off), with the values it saved then: nothing but fcntl(2),
+ * so async-signal-safe.  For the ways out that cannot call output_finish:
+ * a fatal signal's handler (groups.c), an _exit.  Idempotent. */
+void output_restore_flags(void);
+
 #endif

@@ -437,6 +437,84 @@ static void test_a_full_file_emptied_takes_lines_again_from_its_start(void **sta
     free(log);
 }
 
+static double mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Read fd until `needle` has come; whether it did within `timeout`. */
+static bool fd_wait_for(int fd, const char *needle, double timeout)
+{
+    char buf[65536];
+    size_t n = 0;
+    double end = mono() + timeout;
+    while (n < sizeof buf - 1) {
+        buf[n] = '\0';
+        if (strstr(buf, needle))
+            return true;
+        double left = end - mono();
+        struct pollfd pfd = {fd, POLLIN, 0};
+        if (left <= 0 || poll(&pfd, 1, (int)(left * 1000) + 1) <= 0)
+            return false;
+        ssize_t r = read(fd, buf + n, sizeof buf - 1 - n);
+        if (r <= 0)
+            return false;
+        n += (size_t)r;
+    }
+    return false;
+}
+
+static void test_a_fatal_signal_gives_stdout_and_stderr_their_flags_back(void **state)
+{
+    /* tend sets O_NONBLOCK on its stdout and stderr (a pipe or a terminal),
+     * which is a flag of the open file description it shares with its
+     * shell.  Here tend's fds 1 and 2 are the write ends of two pipes, and
+     * the test keeps those same descriptions open, so it sees their flags
+     * after tend dies of a signal it does not handle (SIGUSR1). */
+    extern char **environ;
+    char *policy = write_file(dir, "p.lua",
+        "tend.proc { name = 's', cmd = { 'sh', '-c', 'echo s-up; exec sleep 100' } }\n");
+    int out[2], err[2];
+    assert_int_equal(pipe2(out, O_CLOEXEC), 0);
+    assert_int_equal(pipe2(err, O_CLOEXEC), 0);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+    posix_spawnattr_setpgroup(&attr, 0);
+    char *argv[] = {(char *)tend_path(), "run", policy, NULL};
+    pid_t pid;
+    assert_int_equal(posix_spawn(&pid, argv[0], &fa, &attr, argv, environ), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    int pidfd = pid_watch(pid);
+
+    if (!fd_wait_for(out[0], "s | s-up\n", DEADLINE)) {
+        char buf[4096];
+        ssize_t r = read(err[0], buf, sizeof buf - 1);
+        fail_msg("no \"s | s-up\" from tend; its stderr: %.*s", (int)(r > 0 ? r : 0), buf);
+    }
+    assert_true(fcntl(out[1], F_GETFL) & O_NONBLOCK);  /* tend's doing */
+    assert_true(fcntl(err[1], F_GETFL) & O_NONBLOCK);
+    kill(pid, SIGUSR1);
+    assert_true(pidfd_wait_gone(pidfd, DEADLINE));
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGUSR1);
+    assert_false(fcntl(out[1], F_GETFL) & O_NONBLOCK);
+    assert_false(fcntl(err[1], F_GETFL) & O_NONBLOCK);
+    for (int i = 0; i < 2; i++) {
+        close(out[i]);
+        close(err[i]);
+    }
+    free(policy);
+}
 
 int main(void)
 {
@@ -452,6 +530,7 @@ int main(void)
         cmocka_unit_test(test_a_fifo_is_refused_as_an_output_file),
         cmocka_unit_test(test_a_file_past_rlimit_fsize_is_said_once_and_tend_carries_on),
         cmocka_unit_test(test_a_full_file_emptied_takes_lines_again_from_its_start),
+        cmocka_unit_test(test_a_fatal_signal_gives_stdout_and_stderr_their_flags_back),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
