@@ -554,6 +554,9 @@ static void set_field(lua_State *L, struct policy *pol, struct spec *s, const ch
         get_number_table(L, name, field, keys, slots, mins);
         if (r->jitter > 1)
             field_error(L, name, "backoff.jitter", "must be a fraction between 0 and 1");
+    } else if (strcmp(field, "give_up") == 0 && lua_type(L, -1) == LUA_TBOOLEAN &&
+               !lua_toboolean(L, -1)) {
+        s->restart.give_up_restarts = 0;  /* false: restart without limit */
     } else if (strcmp(field, "give_up") == 0) {
         static const char *const keys[] = {"restarts", "within", NULL};
         static const double mins[] = {1, 0};
@@ -561,7 +564,8 @@ static void set_field(lua_State *L, struct policy *pol, struct spec *s, const ch
         double *slots[] = {&restarts, &within};
         get_number_table(L, name, field, keys, slots, mins);
         if (restarts == 0 || within == 0 || restarts != floor(restarts) || restarts > 10000)
-            field_error(L, name, field, "{ restarts = N (1..10000), within = SECONDS } expected");
+            field_error(L, name, field, "{ restarts = N (1..10000), within = SECONDS } or "
+                        "false expected");
         s->restart.give_up_restarts = (unsigned)restarts;
         s->restart.give_up_within = within;
     } else if (strcmp(field, "output") == 0) {

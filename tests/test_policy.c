@@ -60,12 +60,17 @@ static void test_a_good_policy_loads_with_defaults(void **state)
         "  env = { A = 'x', N = 5, GONE = false }, cwd = 'sub', stop_signal = 'INT',\n"
         "  stop_timeout = 2.5, restart = 'always', autostart = false,\n"
         "  backoff = { initial = 1, max = 4 }, give_up = { restarts = 3, within = 9 } }\n"
+        "tend.proc { name = 'free', cmd = { 'true' }, give_up = false }\n"
         "assert(db.name == 'db')\n",
         &err);
     if (!pol)
         fail_msg("%s", err);
-    assert_int_equal(pol->n, 2);
+    assert_int_equal(pol->n, 3);
     struct spec *db = pol->specs[0], *web = pol->specs[1];
+    /* give_up: SPEC 3's default, or false for none */
+    assert_int_equal(db->restart.give_up_restarts, 5);
+    assert_true(db->restart.give_up_within == 10);
+    assert_int_equal(pol->specs[2]->restart.give_up_restarts, 0);
     assert_string_equal(db->argv[1], "1");
     assert_int_equal(db->stop_signal, SIGTERM);
     assert_true(db->stop_timeout == 10);
