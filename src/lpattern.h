@@ -8,7 +8,6 @@
 #ifndef TEND_LPATTERN_H
 #define TEND_LPATTERN_H
 
-#include <lua.h>
 #include <stddef.h>
 
 /* Result codes */
@@ -34,6 +33,7 @@ int lpattern_find(const char *s, size_t ls, const char *p, size_t lp, long *budg
 /* Replace string.find, string.match, string.gmatch and string.gsub in the
  * string library table (package.loaded.string, which is also the strings'
  * metatable __index) with the budgeted versions. */
-void lpattern_open(lua_State *L);
+struct lua_State;
+void lpattern_open(struct lua_State *L);
 
 #endif

@@ -14,7 +14,6 @@
 
 #include "lbind.h"
 #include "log.h"
-#include "lpattern.h"
 #include "lvm.h"
 #include "restart.h"
 #include "exec.h"
@@ -886,59 +885,6 @@ static void push_runner(lua_State *L)
     lua_rawsetp(L, LUA_REGISTRYINDEX, &runner_key);
 }
 
-struct log_watch {
-    struct policy *pol;
-    unsigned gen;
-};
-
-/* Work a readiness pattern may do on one line (lpattern.c's steps): a
- * pattern with catastrophic backtracking on a long line gives up there,
- * it cannot stall the loop. */
-#define LOG_MATCH_BUDGET 2000000
-
-/* Whether `line` matches the readiness pattern of p's declaration; a line
- * that takes the pattern too much work counts as not matching (said once
- * a proc). */
-static bool line_matches(struct proc *p, const char *line, size_t len, const char *pattern)
-{
-    long budget = LOG_MATCH_BUDGET;
-    const char *err = NULL;
-    int r = lpattern_find(line, len, pattern, strlen(pattern), &budget, &err);
-    if (r == LPAT_TOO_COSTLY && !p->ready.pattern_costly) {
-        p->ready.pattern_costly = true;
-        log_error(p->spec->name, "readiness pattern '%s': too much work on a line of %zu bytes "
-                  "(over %d steps); such lines do not match", pattern, len, LOG_MATCH_BUDGET);
-    } else if (r == LPAT_MALFORMED) {
-        log_error(p->spec->name, "readiness pattern '%s': %s", pattern, err);
-    }
-    return r == LPAT_MATCH;
-}
-
-static void log_line(struct proc *p, int stream, const char *line, size_t len, void *data);
-
-/* The listener of a log-pattern check: stops at the first match or once
- * the check no longer matters. */
-static void log_line(struct proc *p, int stream, const char *line, size_t len, void *data)
-{
-    struct log_watch *w = data;
-    const struct check *c = &p->spec->ready;
-    struct proc_listener *self = NULL;
-    for (struct proc_listener *l = p->listeners; l; l = l->next)
-        if (l->data == data)
-            self = l;
-    if (w->gen != p->ready.gen[CHECK_READY]) {
-        proc_unlisten(p, self);
-        return;
-    }
-    if (c->stream >= 0 && c->stream != stream)
-        return;
-    if (line_matches(p, line, len, c->pattern)) {
-        unsigned gen = w->gen;
-        proc_unlisten(p, self);  /* frees w */
-        proc_check_done(p, CHECK_READY, gen, true, NULL);
-    }
-}
-
 struct check_call {
     struct proc *p;
     enum check_purpose purpose;
@@ -986,42 +932,9 @@ static int run_check_protected(lua_State *L)
     return 0;
 }
 
-/* Whether a line this incarnation already wrote matches (its output may
- * be read before its exec is confirmed). */
-static bool log_seen(struct policy *pol, struct proc *p, const struct check *c)
-{
-    for (int st = 0; st < 2; st++) {
-        const struct ring *r = p->out[st].ring;
-        if (!r || (c->stream >= 0 && c->stream != st))
-            continue;
-        for (size_t i = 0; i < ring_count(r); i++) {
-            size_t len;
-            uint64_t seq;
-            const char *line = ring_line(r, i, &len, &seq);
-            if (seq < p->inc_seq)
-                continue;
-            if (line_matches(p, line, len, c->pattern))
-                return true;
-        }
-    }
-    return false;
-}
-
 void lproc_run_check(struct proc *p, enum check_purpose purpose, unsigned gen, void *data)
 {
     struct policy *pol = data;
-    const struct check *c = purpose == CHECK_READY ? &p->spec->ready : &p->spec->health;
-    if (c->kind == CHECK_LOG) {
-        if (log_seen(pol, p, c)) {
-            proc_check_done(p, CHECK_READY, gen, true, NULL);
-            return;
-        }
-        struct log_watch *w = xcalloc(1, sizeof *w);
-        w->pol = pol;
-        w->gen = gen;
-        proc_listen(p, log_line, w)->own_data = true;
-        return;
-    }
     struct check_call cc = {p, purpose, gen};
     lua_State *L = pol->L;
     lua_pushcfunction(L, run_check_protected);

@@ -18,6 +18,7 @@
 
 #include "check.h"
 #include "log.h"
+#include "lpattern.h"
 #include "util.h"
 
 #define NOTIFY_MAX 4096  /* bytes of one sd_notify datagram */
@@ -348,6 +349,83 @@ void ready_spawned(struct proc *p, bool ok)
     }
 }
 
+/* ---- log patterns (tend.ready.log) ---- */
+
+/* Work a readiness pattern may do on one line (lpattern.c's steps): a
+ * pattern with catastrophic backtracking on a long line gives up there,
+ * it cannot stall the loop. */
+#define LOG_MATCH_BUDGET 2000000
+
+/* Whether `line` matches the readiness pattern; a line that takes the
+ * pattern too much work counts as not matching (said once a proc). */
+static bool line_matches(struct proc *p, const char *line, size_t len, const char *pattern)
+{
+    long budget = LOG_MATCH_BUDGET;
+    const char *err = NULL;
+    int r = lpattern_find(line, len, pattern, strlen(pattern), &budget, &err);
+    if (r == LPAT_TOO_COSTLY && !p->ready.pattern_costly) {
+        p->ready.pattern_costly = true;
+        log_error(p->spec->name, "readiness pattern '%s': too much work on a line of %zu bytes "
+                  "(over %d steps); such lines do not match", pattern, len, LOG_MATCH_BUDGET);
+    } else if (r == LPAT_MALFORMED) {
+        log_error(p->spec->name, "readiness pattern '%s': %s", pattern, err);
+    }
+    return r == LPAT_MATCH;
+}
+
+/* The listener of a log-pattern check (its data: the check's gen): stops
+ * at the first match or once the check no longer matters. */
+static void log_line(struct proc *p, int stream, const char *line, size_t len, void *data)
+{
+    unsigned gen = *(unsigned *)data;
+    const struct check *c = &p->spec->ready;
+    struct proc_listener *self = NULL;
+    for (struct proc_listener *l = p->listeners; l; l = l->next)
+        if (l->data == data)
+            self = l;
+    if (gen != p->ready.gen[CHECK_READY]) {
+        proc_unlisten(p, self);
+        return;
+    }
+    if (c->stream >= 0 && c->stream != stream)
+        return;
+    if (line_matches(p, line, len, c->pattern)) {
+        proc_unlisten(p, self);  /* frees data */
+        proc_check_done(p, CHECK_READY, gen, true, NULL);
+    }
+}
+
+/* Whether a line this incarnation already wrote matches (its output may
+ * be read before its exec is confirmed). */
+static bool log_seen(struct proc *p, const struct check *c)
+{
+    for (int st = 0; st < 2; st++) {
+        const struct ring *r = p->out[st].ring;
+        if (!r || (c->stream >= 0 && c->stream != st))
+            continue;
+        for (size_t i = 0; i < ring_count(r); i++) {
+            size_t len;
+            uint64_t seq;
+            const char *line = ring_line(r, i, &len, &seq);
+            if (seq >= p->inc_seq && line_matches(p, line, len, c->pattern))
+                return true;
+        }
+    }
+    return false;
+}
+
+static void log_check_start(struct proc *p)
+{
+    unsigned gen = ++p->ready.gen[CHECK_READY];
+    if (log_seen(p, &p->spec->ready)) {
+        proc_check_done(p, CHECK_READY, gen, true, NULL);
+        return;
+    }
+    unsigned *data = xmalloc(sizeof *data);
+    *data = gen;
+    proc_listen(p, log_line, data)->own_data = true;
+}
+
 void ready_running(struct proc *p)
 {
     struct proc_ready *r = &p->ready;
@@ -358,7 +436,9 @@ void ready_running(struct proc *p)
     }
     if (c->kind == CHECK_TCP || c->kind == CHECK_EXEC)
         r->attempt = check_start(p->loop, c, 5.0, attempt_cb, p);
-    else if ((c->kind == CHECK_LOG || c->kind == CHECK_FUNC) && p->owner.check)
+    else if (c->kind == CHECK_LOG)
+        log_check_start(p);
+    else if (c->kind == CHECK_FUNC && p->owner.check)
         p->owner.check(p, CHECK_READY, ++r->gen[CHECK_READY], p->owner.data);
 }
 
@@ -436,7 +516,8 @@ void proc_rebind_checks(struct proc *p)
 {
     struct proc_ready *r = &p->ready;
     enum check_kind rk = p->spec->ready.kind, hk = p->spec->health.kind;
-    if (p->st.state == ST_RUNNING && (rk == CHECK_LOG || rk == CHECK_FUNC) && p->owner.check)
+    /* a log pattern runs in C and goes on; a function was the old VM's */
+    if (p->st.state == ST_RUNNING && rk == CHECK_FUNC && p->owner.check)
         p->owner.check(p, CHECK_READY, ++r->gen[CHECK_READY], p->owner.data);
     if (r->health_running && (hk == CHECK_LOG || hk == CHECK_FUNC)) {
         r->gen[CHECK_HEALTH]++;
