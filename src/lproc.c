@@ -126,7 +126,7 @@ void lproc_push(lua_State *L, struct proc *p)
         return;
     }
     lua_pop(L, 1);
-    struct lproc *h = new_handle(L, p->spec->name);
+    struct lproc *h = new_handle(L, proc_spec(p)->name);
     h->p = p;
     lua_pushvalue(L, -1);
     lua_rawsetp(L, -3, p);
@@ -274,11 +274,11 @@ static int resume_protected(lua_State *L)
             n = 1;
         } else {
             lua_pushnil(co);
-            lstatus_push(co, a->st, w->p->spec->name);
+            lstatus_push(co, a->st, proc_spec(w->p)->name);
             n = 2;
         }
     } else if (a->st) {
-        lstatus_push(co, a->st, w->p->spec->name);
+        lstatus_push(co, a->st, proc_spec(w->p)->name);
         n = 1;
     }
     lvm_resume(pol, co, n);
@@ -296,7 +296,7 @@ static void waiter_finish(struct waiter *w, const struct status *st, bool ok,
     lua_pushcfunction(L, resume_protected);
     lua_pushlightuserdata(L, &a);
     if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
-        log_error(w->p ? w->p->spec->name : NULL, "resuming a wait: %s",
+        log_error(w->p ? proc_spec(w->p)->name : NULL, "resuming a wait: %s",
                   lua_tostring(L, -1));
         lua_pop(L, 1);
     }
@@ -405,13 +405,13 @@ static int watch_push_protected(lua_State *L)
     if (w->waiting && lvm_running(w->pol, w->waiting)) {
         lua_State *co = w->waiting;
         w->waiting = NULL;
-        lstatus_push(co, t->now, w->p->spec->name);
+        lstatus_push(co, t->now, proc_spec(w->p)->name);
         lvm_resume(w->pol, co, 1);
         return 0;
     }
     w->waiting = NULL;
     lua_getiuservalue(L, -1, 1);
-    lstatus_push(L, t->now, w->p->spec->name);
+    lstatus_push(L, t->now, proc_spec(w->p)->name);
     lua_rawseti(L, -2, w->tail++);
     return 0;
 }
@@ -441,7 +441,7 @@ static void watch_cb(struct proc *p, const struct status *now,
     lua_pushcfunction(L, watch_push_protected);
     lua_pushlightuserdata(L, &t);
     if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
-        log_error(p->spec->name, "proc:watch(): %s", lua_tostring(L, -1));
+        log_error(proc_spec(p)->name, "proc:watch(): %s", lua_tostring(L, -1));
         lua_pop(L, 1);
     }
 }
@@ -512,15 +512,15 @@ static int m_watch(lua_State *L)
 static int m_status(lua_State *L)
 {
     struct proc *p = lproc_check(L, 1);
-    lstatus_push(L, &p->st, p->spec->name);
+    lstatus_push(L, proc_status(p), proc_spec(p)->name);
     return 1;
 }
 
 static int m_pid(lua_State *L)
 {
     struct proc *p = lproc_check(L, 1);
-    if (proc_alive(p) && p->st.pid > 0)
-        lua_pushinteger(L, p->st.pid);
+    if (proc_alive(p) && proc_status(p)->pid > 0)
+        lua_pushinteger(L, proc_status(p)->pid);
     else
         lua_pushnil(L);
     return 1;
@@ -529,13 +529,13 @@ static int m_pid(lua_State *L)
 static int m_ready(lua_State *L)
 {
     struct proc *p = lproc_check(L, 1);
-    if (p->st.state == ST_READY) {
+    if (proc_status(p)->state == ST_READY) {
         lua_pushboolean(L, 1);
         return 1;
     }
-    if (status_is_terminal(p->st.state)) {
+    if (status_is_terminal(proc_status(p)->state)) {
         lua_pushnil(L);
-        lstatus_push(L, &p->st, p->spec->name);
+        lstatus_push(L, proc_status(p), proc_spec(p)->name);
         return 2;
     }
     return wait_proc(L, p, W_READY, "proc:ready()");
@@ -544,8 +544,8 @@ static int m_ready(lua_State *L)
 static int m_wait(lua_State *L)
 {
     struct proc *p = lproc_check(L, 1);
-    if (status_is_terminal(p->st.state)) {
-        lstatus_push(L, &p->st, p->spec->name);
+    if (status_is_terminal(proc_status(p)->state)) {
+        lstatus_push(L, proc_status(p), proc_spec(p)->name);
         return 1;
     }
     return wait_proc(L, p, W_TERMINAL, "proc:wait()");
@@ -610,7 +610,7 @@ static int m_stop(lua_State *L)
     lvm_check_yieldable(L, "proc:stop()");
     manager_stop(policy_of(L)->m, p, -1, CAUSE_STOP);
     if (!proc_alive(p)) {
-        lstatus_push(L, &p->st, p->spec->name);
+        lstatus_push(L, proc_status(p), proc_spec(p)->name);
         return 1;
     }
     return wait_proc(L, p, W_TERMINAL, "proc:stop()");
@@ -621,22 +621,22 @@ static int m_start(lua_State *L)
     struct proc *p = lproc_check(L, 1);
     lvm_check_yieldable(L, "proc:start()");
     if (manager_shutting_down(policy_of(L)->m))
-        return luaL_error(L, "proc '%s': cannot start during a shutdown", p->spec->name);
-    if (proc_alive(p) && p->st.state != ST_STOPPING) {
+        return luaL_error(L, "proc '%s': cannot start during a shutdown", proc_spec(p)->name);
+    if (proc_alive(p) && proc_status(p)->state != ST_STOPPING) {
         /* running already: nothing to do but wait for ready */
-        if (p->st.state == ST_READY) {
-            lstatus_push(L, &p->st, p->spec->name);
+        if (proc_status(p)->state == ST_READY) {
+            lstatus_push(L, proc_status(p), proc_spec(p)->name);
             return 1;
         }
         return wait_proc(L, p, W_START, "proc:start()");
     }
-    if (p->st.state == ST_STOPPING) {
+    if (proc_status(p)->state == ST_STOPPING) {
         manager_stop(policy_of(L)->m, p, -1, CAUSE_RESTART);
         return wait_proc(L, p, W_RESTART, "proc:start()");
     }
     manager_start_now(policy_of(L)->m, p);
-    if (p->st.state == ST_READY || status_is_terminal(p->st.state)) {
-        lstatus_push(L, &p->st, p->spec->name);
+    if (proc_status(p)->state == ST_READY || status_is_terminal(proc_status(p)->state)) {
+        lstatus_push(L, proc_status(p), proc_spec(p)->name);
         return 1;
     }
     return wait_proc(L, p, W_START, "proc:start()");
@@ -771,7 +771,7 @@ static int hooks_protected(lua_State *L)
 {
     struct transition *t = lua_touserdata(L, 1);
     struct policy *pol = policy_of(L);
-    const char *who = t->p->spec->name;
+    const char *who = proc_spec(t->p)->name;
     lua_rawgetp(L, LUA_REGISTRYINDEX, &hooks_key);  /* 2: global hooks */
     lproc_push(L, t->p);                            /* 3 */
     lua_getiuservalue(L, 3, UV_HOOKS);              /* 4: the proc's hooks */
@@ -801,7 +801,7 @@ static void hook_cb(struct proc *p, const struct status *now,
     lua_pushcfunction(L, hooks_protected);
     lua_pushlightuserdata(L, &t);
     if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
-        log_error(p->spec->name, "running hooks: %s", lua_tostring(L, -1));
+        log_error(proc_spec(p)->name, "running hooks: %s", lua_tostring(L, -1));
         lua_pop(L, 1);
     }
 }
@@ -921,7 +921,7 @@ static int run_check_protected(lua_State *L)
     lua_insert(L, -2);  /* runner, fn, proc */
     lua_pushinteger(L, cc->purpose);
     lua_pushinteger(L, cc->gen);
-    lua_State *co = lvm_start(pol, 4, cc->p->spec->name, false);
+    lua_State *co = lvm_start(pol, 4, proc_spec(cc->p)->name, false);
     if (co) {
         lua_pushthread(co);
         lua_xmove(co, L, 1);
@@ -940,7 +940,7 @@ void lproc_run_check(struct proc *p, enum check_purpose purpose, unsigned gen, v
     lua_pushcfunction(L, run_check_protected);
     lua_pushlightuserdata(L, &cc);
     if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
-        log_error(p->spec->name, "starting a check: %s", lua_tostring(L, -1));
+        log_error(proc_spec(p)->name, "starting a check: %s", lua_tostring(L, -1));
         lua_pop(L, 1);
     }
 }
@@ -963,7 +963,7 @@ static bool call_restart_function(lua_State *L, struct policy *pol, struct decis
     int rc = lua_resume(co, L, 2, &nres);
     lvm_disarm(pol, co);
     bool answered = false;
-    const char *name = d->p->spec->name;
+    const char *name = proc_spec(d->p)->name;
     if (rc == LUA_YIELD) {
         log_error(name, "restart function: it may not wait; deciding as \"on-failure\"");
     } else if (rc != LUA_OK) {
@@ -994,7 +994,7 @@ static int decide_protected(lua_State *L)
     lproc_push(L, d->p);  /* 2 */
     lua_getiuservalue(L, 2, UV_RESTART);
     lproc_push(L, d->p);
-    lstatus_push(L, d->st, d->p->spec->name);
+    lstatus_push(L, d->st, proc_spec(d->p)->name);
     if (!call_restart_function(L, pol, d))
         d->delay = NAN;  /* it raised: decided as "on-failure" */
     return 0;
@@ -1007,7 +1007,7 @@ double lproc_decide(struct proc *p, struct status *st, void *data)
 {
     struct policy *pol = data;
     double answer = NAN;
-    if (p->spec->restart.mode == RESTART_FUNCTION) {
+    if (proc_spec(p)->restart.mode == RESTART_FUNCTION) {
         struct decision d = {p, st, -1};
         lua_State *L = pol->L;
         lua_pushcfunction(L, decide_protected);
@@ -1016,7 +1016,7 @@ double lproc_decide(struct proc *p, struct status *st, void *data)
         int rc = lua_pcall(L, 1, 0, 0);
         lvm_disarm(pol, L);
         if (rc != LUA_OK) {
-            log_error(p->spec->name, "restart function: %s; deciding as \"on-failure\"",
+            log_error(proc_spec(p)->name, "restart function: %s; deciding as \"on-failure\"",
                       lua_tostring(L, -1));
             lua_pop(L, 1);
         } else {
@@ -1024,7 +1024,7 @@ double lproc_decide(struct proc *p, struct status *st, void *data)
         }
     }
     char why[96];
-    double delay = restart_decide(&p->spec->restart, &p->restart, st, now_mono(),
+    double delay = restart_decide(&proc_spec(p)->restart, proc_restart_state(p), st, now_mono(),
                                   (double)random() / RAND_MAX * 2 - 1, answer, why, sizeof why);
     if (delay < 0 && why[0])
         st->gave_up = xstrdup(why);

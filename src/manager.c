@@ -159,7 +159,7 @@ static void check(struct proc *p, enum check_purpose purpose, unsigned gen, void
 static bool deps_ready(const struct mproc *mp)
 {
     for (size_t i = 0; i < mp->nafter; i++)
-        if (mp->m->procs[mp->after[i]]->p->st.state != ST_READY)
+        if (proc_status(mp->m->procs[mp->after[i]]->p)->state != ST_READY)
             return false;
     return true;
 }
@@ -184,10 +184,10 @@ static void log_end(struct proc *p, const struct status *st, bool m_stopping)
     else if (st->gave_up)
         snprintf(next, sizeof next, "; gave up: %s", st->gave_up);
     if ((st->state == ST_STOPPED && st->exit_code == 0) ||
-        (m_stopping && !p->sigkilled))
-        log_info(p->spec->name, "%s%s", what, next);
+        (m_stopping && !proc_sigkilled(p)))
+        log_info(proc_spec(p)->name, "%s%s", what, next);
     else
-        log_warn(p->spec->name, "%s%s", what, next);
+        log_warn(proc_spec(p)->name, "%s%s", what, next);
 }
 
 static void shutdown_step(struct mproc *mp);
@@ -203,8 +203,8 @@ static void notify_if_all_ready(struct manager *m)
     for (size_t i = 0; i < m->n; i++) {
         const struct proc *p = m->procs[i]->p;
         /* an autostart proc stopped before it ever ran is not waited for */
-        bool left_down = !p->st.want_up && !proc_alive(p);
-        if (p->spec->autostart && !m->procs[i]->was_ready && !left_down)
+        bool left_down = !proc_status(p)->want_up && !proc_alive(p);
+        if (proc_spec(p)->autostart && !m->procs[i]->was_ready && !left_down)
             return;
     }
     m->notified_ready = true;
@@ -232,7 +232,7 @@ static void on_transition(struct proc *p, const struct status *now,
     }
 
     if (now->state == ST_RUNNING)
-        log_info(p->spec->name, "started (pid %d)", (int)now->pid);
+        log_info(proc_spec(p)->name, "started (pid %d)", (int)now->pid);
     if (now->state == ST_READY && !mp->was_ready) {
         mp->was_ready = true;
         notify_if_all_ready(m);
@@ -241,7 +241,7 @@ static void on_transition(struct proc *p, const struct status *now,
         /* whoever waited for this one may start now */
         for (size_t i = 0; i < mp->ndependents; i++) {
             struct mproc *d = m->procs[mp->dependents[i]];
-            if (d->p->st.state == ST_PENDING && d->p->st.want_up && deps_ready(d))
+            if (proc_status(d->p)->state == ST_PENDING && proc_status(d->p)->want_up && deps_ready(d))
                 start(d);
         }
     }
@@ -249,7 +249,7 @@ static void on_transition(struct proc *p, const struct status *now,
         /* stopped by the shutdown, or ended on its own before it */
         log_end(p, now, m->shutting_down && prev->state == ST_STOPPING);
         if (m->shutting_down) {
-            if (p->sigkilled)
+            if (proc_sigkilled(p))
                 m->killed_any = true;
             /* what this one depended on may stop now */
             if (mp->counted && !proc_alive(p)) {
@@ -312,7 +312,7 @@ void manager_start(struct manager *m)
     notify_if_all_ready(m);  /* nothing to wait for: ready now */
     for (size_t i = 0; i < m->n && !m->shutting_down; i++) {
         struct mproc *mp = m->procs[i];
-        if (mp->p->st.want_up && mp->p->st.state == ST_PENDING && deps_ready(mp))
+        if (proc_status(mp->p)->want_up && proc_status(mp->p)->state == ST_PENDING && deps_ready(mp))
             start(mp);
     }
     check_done(m);
@@ -327,11 +327,11 @@ static void relink(struct manager *m)
     for (size_t i = 0; i < m->n; i++) {
         struct mproc *mp = m->procs[i];
         mp->nafter = mp->ndependents = 0;
-        mp->after = xrealloc(mp->after, (strv_len(mp->p->spec->after) + 1) * sizeof *mp->after);
-        strmap_put(&m->index, mp->p->spec->name, (void *)(uintptr_t)(i + 1));
+        mp->after = xrealloc(mp->after, (strv_len(proc_spec(mp->p)->after) + 1) * sizeof *mp->after);
+        strmap_put(&m->index, proc_spec(mp->p)->name, (void *)(uintptr_t)(i + 1));
     }
     for (size_t i = 0; i < m->n; i++)
-        for (char **a = m->procs[i]->p->spec->after; a && *a; a++) {
+        for (char **a = proc_spec(m->procs[i]->p)->after; a && *a; a++) {
             long k = find(m, *a);
             if (k >= 0 && (size_t)k != i)
                 link_dep(m, i, (size_t)k);
@@ -399,14 +399,14 @@ static struct mproc *retire_at(struct manager *m, long i)
 
 void manager_retire(struct manager *m, struct proc *p)
 {
-    long i = find(m, p->spec->name);
+    long i = find(m, proc_spec(p)->name);
     if (i >= 0)
         retire_at(m, i);
 }
 
 struct proc *manager_replace(struct manager *m, struct proc *old, struct spec *spec)
 {
-    long i = find(m, old->spec->name);
+    long i = find(m, proc_spec(old)->name);
     /* replacing a replacement that still waits: the new one waits for the
      * same predecessor, the one still running */
     struct mproc *pred = i >= 0 ? m->procs[i]->predecessor : NULL;
@@ -424,24 +424,24 @@ struct proc *manager_replace(struct manager *m, struct proc *old, struct spec *s
 
 void manager_launch(struct manager *m, struct proc *p)
 {
-    long i = find(m, p->spec->name);
+    long i = find(m, proc_spec(p)->name);
     if (i < 0 || m->shutting_down)
         return;
     struct mproc *mp = m->procs[i];
     if (mp->predecessor)
         return;  /* it starts when the proc it replaces has ended */
-    if (p->st.want_up && p->st.state == ST_PENDING && deps_ready(mp))
+    if (proc_status(p)->want_up && proc_status(p)->state == ST_PENDING && deps_ready(mp))
         start(mp);
 }
 
 bool manager_start_now(struct manager *m, struct proc *p)
 {
-    long i = find(m, p->spec->name);
+    long i = find(m, proc_spec(p)->name);
     if (i < 0 || m->shutting_down)
         return false;
     if (m->procs[i]->predecessor) {
         m->procs[i]->start_when_free = true;  /* never old and new at once */
-        p->st.want_up = true;  /* wanted up: a second reload keeps it so */
+        proc_want(p, true);  /* wanted up: a second reload keeps it so */
         return true;
     }
     start(m->procs[i]);
@@ -535,11 +535,11 @@ void manager_shutdown(struct manager *m, int code)
         proc_want_down(mp->p);
         mp->live_dependents = 0;
         for (size_t k = 0; k < mp->ndependents; k++)
-            if (alive(m->procs[mp->dependents[k]]->p->st.state))
+            if (alive(proc_status(m->procs[mp->dependents[k]]->p)->state))
                 mp->live_dependents++;
         /* counted above, so its end counts down: one that ended already
          * (a hook on its end may be what shut tend down) does not */
-        mp->counted = alive(mp->p->st.state);
+        mp->counted = alive(proc_status(mp->p)->state);
     }
     for (size_t i = 0; i < m->n; i++)
         if (m->procs[i]->live_dependents == 0)
@@ -553,7 +553,7 @@ static bool done(const struct manager *m)
     if (m->alive > 0 || ((m->tasks > 0 || m->holds > 0) && !m->shutting_down))
         return false;
     for (size_t i = 0; i < m->n; i++)
-        if (m->procs[i]->p->st.restart_at > 0)
+        if (proc_status(m->procs[i]->p)->restart_at > 0)
             return false;
     return true;
 }
@@ -616,7 +616,7 @@ int manager_run(struct manager *m)
     if (m->shutting_down)
         return m->killed_any ? 1 : 0;
     for (size_t i = 0; i < m->n; i++) {
-        const struct status *st = &m->procs[i]->p->st;
+        const struct status *st = proc_status(m->procs[i]->p);
         if (m->procs[i]->started && !(st->state == ST_STOPPED && st->exit_code == 0))
             return 1;
     }

@@ -309,8 +309,8 @@ static int reload_protected(lua_State *L)
     /* removed: stopped, then gone */
     for (size_t i = manager_count(m); i-- > 0;) {
         struct proc *p = manager_at(m, i);
-        if (policy_find(pol, p->spec->name) < 0) {
-            log_info(p->spec->name, "reload: removed; stopping it");
+        if (policy_find(pol, proc_spec(p)->name) < 0) {
+            log_info(proc_spec(p)->name, "reload: removed; stopping it");
             manager_retire(m, p);
         }
     }
@@ -321,7 +321,7 @@ static int reload_protected(lua_State *L)
         struct spec *s = pol->specs[i];
         struct proc *old = manager_get(m, s->name);
         pol->specs[i] = NULL;
-        if (old && spec_equal(old->spec, s)) {
+        if (old && spec_equal(proc_spec(old), s)) {
             spec_free(s);  /* unchanged: the proc runs on untouched */
             lproc_attach(pol, i, old);
             lproc_follow(pol, old);
@@ -331,13 +331,13 @@ static int reload_protected(lua_State *L)
         if (old) {
             /* a proc that is down (stopped on purpose, or ended with no
              * restart to come) stays down with its new declaration */
-            bool up = old->st.want_up;
+            bool up = proc_status(old)->want_up;
             if (up)
                 log_info(s->name, "reload: declaration changed; restarting it");
             else
                 log_info(s->name, "reload: declaration changed; it stays down until started");
             struct proc *p = manager_replace(m, old, s);
-            p->st.want_up = up;
+            proc_want(p, up);
             lproc_attach(pol, i, p);
             lproc_follow(pol, p);
             fresh[nfresh++] = p;  /* launched now, or when the old one ends */

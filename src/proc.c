@@ -67,6 +67,34 @@ const char *proc_name(const struct proc *p)
     return p->spec->name;
 }
 
+const struct spec *proc_spec(const struct proc *p)
+{
+    return p->spec;
+}
+
+bool proc_sigkilled(const struct proc *p)
+{
+    return p->sigkilled;
+}
+
+struct restart_state *proc_restart_state(struct proc *p)
+{
+    return &p->restart;
+}
+
+const struct ring *proc_ring(const struct proc *p, int stream)
+{
+    return p->out[stream].ring;
+}
+
+void proc_want(struct proc *p, bool up)
+{
+    if (!up)
+        proc_want_down(p);
+    else
+        p->st.want_up = true;
+}
+
 /* Begin a move to `to`: check it, snapshot the previous status and set
  * the fields every such move sets.  NULL when refused. */
 static struct proc_event *move_begin(struct proc *p, enum proc_state to)

@@ -185,8 +185,20 @@ int proc_signal(struct proc *p, int sig);
 
 /* Whether the current incarnation's main process is alive. */
 bool proc_alive(const struct proc *p);
+/* What the proc is (its published status) and was declared as. */
 const struct status *proc_status(const struct proc *p);
 const char *proc_name(const struct proc *p);
+const struct spec *proc_spec(const struct proc *p);
+/* Whether the current (or last) incarnation needed SIGKILL. */
+bool proc_sigkilled(const struct proc *p);
+/* The restart policy's counters of the proc (restart.h). */
+struct restart_state *proc_restart_state(struct proc *p);
+/* The output ring of stream 0 (stdout) or 1 (stderr), or NULL before the
+ * proc wrote to it. */
+const struct ring *proc_ring(const struct proc *p, int stream);
+/* Want the proc up or down (what the supervisor wants; proc_want_down
+ * also cancels a scheduled restart). */
+void proc_want(struct proc *p, bool up);
 
 /* Subscribe to every transition from now on.  Safe to call from a
  * subscriber; the handle stays valid until proc_unsubscribe. */
