@@ -281,7 +281,7 @@ static int resume_protected(lua_State *L)
         lstatus_push(co, a->st, proc_spec(w->p)->name);
         n = 1;
     }
-    lvm_resume(pol, co, n);
+    lvm_resume(pol->vm, co, n);
     return 0;
 }
 
@@ -402,11 +402,11 @@ static int watch_push_protected(lua_State *L)
     lua_rawgetp(L, LUA_REGISTRYINDEX, &watches_key);
     if (lua_rawgetp(L, -1, w) != LUA_TUSERDATA)
         return 0;  /* being collected */
-    if (w->waiting && lvm_running(w->pol, w->waiting)) {
+    if (w->waiting && lvm_running(w->pol->vm, w->waiting)) {
         lua_State *co = w->waiting;
         w->waiting = NULL;
         lstatus_push(co, t->now, proc_spec(w->p)->name);
-        lvm_resume(w->pol, co, 1);
+        lvm_resume(w->pol->vm, co, 1);
         return 0;
     }
     w->waiting = NULL;
@@ -762,7 +762,7 @@ static void run_hooks(struct policy *pol, int tidx, const char *key, int args,
         lua_rawgeti(L, list, i);
         for (int a = 0; a < nargs; a++)
             lua_pushvalue(L, args + a);
-        lvm_start(pol, nargs, who, false);
+        lvm_start(pol->vm, nargs, who, false);
     }
     lua_pop(L, 1);
 }
@@ -909,9 +909,9 @@ static int run_check_protected(lua_State *L)
     void *key = (char *)cc->p + cc->purpose;
     if (lua_rawgetp(L, cos, key) == LUA_TTHREAD) {
         lua_State *old = lua_tothread(L, -1);
-        if (lvm_running(pol, old)) {
+        if (lvm_running(pol->vm, old)) {
             cancel_waits_of(pol, old);
-            lvm_end(pol, old);
+            lvm_end(pol->vm, old);
         }
     }
     lua_pop(L, 1);
@@ -921,7 +921,7 @@ static int run_check_protected(lua_State *L)
     lua_insert(L, -2);  /* runner, fn, proc */
     lua_pushinteger(L, cc->purpose);
     lua_pushinteger(L, cc->gen);
-    lua_State *co = lvm_start(pol, 4, proc_spec(cc->p)->name, false);
+    lua_State *co = lvm_start(pol->vm, 4, proc_spec(cc->p)->name, false);
     if (co) {
         lua_pushthread(co);
         lua_xmove(co, L, 1);
@@ -959,9 +959,9 @@ static bool call_restart_function(lua_State *L, struct policy *pol, struct decis
     lua_insert(L, -4);
     lua_xmove(L, co, 3);
     int nres;
-    lvm_arm(pol, co);
+    lvm_arm(pol->vm, co);
     int rc = lua_resume(co, L, 2, &nres);
-    lvm_disarm(pol, co);
+    lvm_disarm(pol->vm, co);
     bool answered = false;
     const char *name = proc_spec(d->p)->name;
     if (rc == LUA_YIELD) {
@@ -1012,9 +1012,9 @@ double lproc_decide(struct proc *p, struct status *st, void *data)
         lua_State *L = pol->L;
         lua_pushcfunction(L, decide_protected);
         lua_pushlightuserdata(L, &d);
-        lvm_arm(pol, L);
+        lvm_arm(pol->vm, L);
         int rc = lua_pcall(L, 1, 0, 0);
-        lvm_disarm(pol, L);
+        lvm_disarm(pol->vm, L);
         if (rc != LUA_OK) {
             log_error(proc_spec(p)->name, "restart function: %s; deciding as \"on-failure\"",
                       lua_tostring(L, -1));

@@ -751,7 +751,7 @@ static int l_task(lua_State *L)
     }
     lvm_charge(L, LVM_QUANTUM);  /* a loop of tasks spends its own budget */
     lua_xmove(L, pol->L, 1);  /* lvm_start takes it from the main state */
-    lvm_start_from(pol, L, 0, NULL, true);
+    lvm_start_from(pol->vm, L, 0, NULL, true);
     return 0;
 }
 
@@ -987,14 +987,14 @@ static int l_limits(lua_State *L)
                 lua_Integer v = lua_tointeger(L, -1);
                 if (v < 1024 * 1024)
                     return luaL_error(L, "tend.limits: memory must be at least 1 MiB");
-                if ((size_t)v < pol->mem_used)
+                if ((size_t)v < pol->vm->mem_used)
                     return luaL_error(L, "tend.limits: memory below what the VM holds now");
-                pol->mem_cap = (size_t)v;
+                pol->vm->mem_cap = (size_t)v;
             } else if (strcmp(k, "instructions") == 0) {
                 lua_Integer v = lua_tointeger(L, -1);
                 if (v < 1000 || v > 2000000000)
                     return luaL_error(L, "tend.limits: instructions must be 1000..2e9");
-                pol->budget = (long)v;
+                pol->vm->budget = (long)v;
             } else {
                 return luaL_error(L, "tend.limits: unknown field '%s'", k);
             }
@@ -1002,11 +1002,11 @@ static int l_limits(lua_State *L)
         }
     }
     lua_createtable(L, 0, 3);
-    lua_pushinteger(L, (lua_Integer)pol->mem_cap);
+    lua_pushinteger(L, (lua_Integer)pol->vm->mem_cap);
     lua_setfield(L, -2, "memory");
-    lua_pushinteger(L, pol->budget);
+    lua_pushinteger(L, pol->vm->budget);
     lua_setfield(L, -2, "instructions");
-    lua_pushinteger(L, (lua_Integer)pol->mem_used);
+    lua_pushinteger(L, (lua_Integer)pol->vm->mem_used);
     lua_setfield(L, -2, "memory_used");
     return 1;
 }

@@ -14,8 +14,6 @@
 
 #include "log.h"
 #include "output.h"
-#include "manager.h"
-#include "policy.h"
 #include "util.h"
 
 /* Registry table: running coroutine -> { who = name|false, task = bool }.
@@ -24,35 +22,57 @@ static const char cos_key = 'c';
 
 static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
-    struct policy *pol = ud;
+    struct lvm *vm = ud;
     if (!ptr)
         osize = 0;  /* osize is a type tag for new blocks */
     if (nsize == 0) {
         free(ptr);
-        pol->mem_used -= osize;
+        vm->mem_used -= osize;
         return NULL;
     }
-    if (nsize > osize && pol->mem_used + (nsize - osize) > pol->mem_cap)
+    if (nsize > osize && vm->mem_used + (nsize - osize) > vm->mem_cap)
         return NULL;  /* Lua raises "not enough memory" in the script */
     void *p = realloc(ptr, nsize);
     if (p)
-        pol->mem_used = pol->mem_used - osize + nsize;
+        vm->mem_used = vm->mem_used - osize + nsize;
     return p;
 }
 
-lua_Alloc capped_alloc_of(void)
+
+static const char vm_key = 'v';  /* registry: the struct lvm of the state */
+
+struct lvm *lvm_new(void)
 {
-    return capped_alloc;
+    struct lvm *vm = xcalloc(1, sizeof *vm);
+    vm->mem_cap = LVM_MEM_CAP_DEFAULT;
+    vm->budget = LVM_BUDGET_DEFAULT;
+    vm->L = lua_newstate(capped_alloc, vm);
+    if (!vm->L) {
+        free(vm);
+        return NULL;
+    }
+    lua_newtable(vm->L);
+    lua_rawsetp(vm->L, LUA_REGISTRYINDEX, &cos_key);
+    lua_pushlightuserdata(vm->L, vm);
+    lua_rawsetp(vm->L, LUA_REGISTRYINDEX, &vm_key);
+    return vm;
 }
 
-lua_State *lvm_newstate(struct policy *pol)
+struct lvm *lvm_of(lua_State *L)
 {
-    lua_State *L = lua_newstate(capped_alloc, pol);
-    if (L) {
-        lua_newtable(L);
-        lua_rawsetp(L, LUA_REGISTRYINDEX, &cos_key);
-    }
-    return L;
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &vm_key);
+    struct lvm *vm = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return vm;
+}
+
+void lvm_free(struct lvm *vm)
+{
+    if (!vm)
+        return;
+    if (vm->L)
+        lua_close(vm->L);
+    free(vm);
 }
 
 /* ---- the loop watchdog ----
@@ -150,16 +170,16 @@ static void budget_hook(lua_State *L, lua_Debug *ar)
 {
     if (watchdog_fired)
         watchdog_end(L);
-    struct policy *pol = policy_of(L);
-    if (!pol || !pol->armed)
+    struct lvm *vm = lvm_of(L);
+    if (!vm || !vm->armed)
         return;  /* not in a run (lvm_arm): nothing to count against */
     if (lua_gethookcount(L) != LVM_QUANTUM) {
         /* a thread left raising by an earlier run's spent budget */
-        if (pol->budget_left > 0) {
+        if (vm->budget_left > 0) {
             lua_sethook(L, budget_hook, LUA_MASKCOUNT, LVM_QUANTUM);
             return;
         }
-    } else if ((pol->budget_left -= LVM_QUANTUM) > 0) {
+    } else if ((vm->budget_left -= LVM_QUANTUM) > 0) {
         return;
     }
     lua_sethook(L, budget_hook, LUA_MASKCOUNT | LUA_MASKLINE, 1);
@@ -177,25 +197,25 @@ static void budget_hook(lua_State *L, lua_Debug *ar)
 
 void lvm_charge(lua_State *L, long units)
 {
-    struct policy *pol = policy_of(L);
-    if (!pol || !pol->armed || (pol->budget_left -= units) > 0)
+    struct lvm *vm = lvm_of(L);
+    if (!vm || !vm->armed || (vm->budget_left -= units) > 0)
         return;
     budget_hook(L, NULL);
 }
 
-void lvm_arm(struct policy *pol, lua_State *co)
+void lvm_arm(struct lvm *vm, lua_State *co)
 {
-    if (pol->armed++ == 0) {
-        pol->budget_left = pol->budget;  /* one budget for the whole run */
-        watchdog_arm(pol->running_for);
+    if (vm->armed++ == 0) {
+        vm->budget_left = vm->budget;  /* one budget for the whole run */
+        watchdog_arm(vm->running_for);
     }
     lua_sethook(co, budget_hook, LUA_MASKCOUNT, LVM_QUANTUM);
 }
 
-void lvm_disarm(struct policy *pol, lua_State *co)
+void lvm_disarm(struct lvm *vm, lua_State *co)
 {
     /* a nested run may share its thread with the run it nests in */
-    if (pol->armed > 0 && --pol->armed == 0) {
+    if (vm->armed > 0 && --vm->armed == 0) {
         lua_sethook(co, NULL, 0, 0);
         watchdog_disarm();
     }
@@ -203,7 +223,7 @@ void lvm_disarm(struct policy *pol, lua_State *co)
 
 int lvm_yield(lua_State *L)
 {
-    policy_of(L)->yield_ok = true;
+    lvm_of(L)->yield_ok = true;
     return lua_yield(L, 0);
 }
 
@@ -259,9 +279,9 @@ char *lvm_traceback(lua_State *co, lua_State *L)
 }
 
 /* Forget a coroutine that has ended; returns whether it was a task. */
-static bool forget(struct policy *pol, lua_State *co, char **who)
+static bool forget(struct lvm *vm, lua_State *co, char **who)
 {
-    lua_State *L = pol->L;
+    lua_State *L = vm->L;
     bool task = false;
     *who = NULL;
     lua_rawgetp(L, LUA_REGISTRYINDEX, &cos_key);
@@ -284,25 +304,25 @@ static bool forget(struct policy *pol, lua_State *co, char **who)
     return task;
 }
 
-static void resume_from(struct policy *pol, lua_State *from, lua_State *co, int nargs);
+static void resume_from(struct lvm *vm, lua_State *from, lua_State *co, int nargs);
 
-void lvm_resume(struct policy *pol, lua_State *co, int nargs)
+void lvm_resume(struct lvm *vm, lua_State *co, int nargs)
 {
-    resume_from(pol, pol->L, co, nargs);
+    resume_from(vm, vm->L, co, nargs);
 }
 
 /* Resume `co` on behalf of `from`, the thread whose C calls it nests in (so
  * Lua's C-stack limit sees nested starts, e.g. tasks that start tasks). */
-static void resume_from(struct policy *pol, lua_State *from, lua_State *co, int nargs)
+static void resume_from(struct lvm *vm, lua_State *from, lua_State *co, int nargs)
 {
     int nres;
-    bool saved = pol->yield_ok;
-    pol->yield_ok = false;
-    lvm_arm(pol, co);
+    bool saved = vm->yield_ok;
+    vm->yield_ok = false;
+    lvm_arm(vm, co);
     int st = lua_resume(co, from, nargs, &nres);
-    lvm_disarm(pol, co);
-    bool waits = pol->yield_ok;
-    pol->yield_ok = saved;
+    lvm_disarm(vm, co);
+    bool waits = vm->yield_ok;
+    vm->yield_ok = saved;
     if (st == LUA_YIELD && waits) {
         lua_pop(co, nres);  /* it registered what it waits for */
         return;
@@ -317,32 +337,32 @@ static void resume_from(struct policy *pol, lua_State *from, lua_State *co, int 
     char *who;
     bool task;
     if (st != LUA_OK) {
-        char *tb = lvm_traceback(co, pol->L);
-        task = forget(pol, co, &who);
+        char *tb = lvm_traceback(co, vm->L);
+        task = forget(vm, co, &who);
         log_error(who, "%s", tb);
         free(tb);
     } else {
-        task = forget(pol, co, &who);
+        task = forget(vm, co, &who);
     }
     free(who);
-    lvm_arm(pol, co);  /* its to-be-closed variables run now: on a budget too */
+    lvm_arm(vm, co);  /* its to-be-closed variables run now: on a budget too */
     lua_resetthread(co);
-    lvm_disarm(pol, co);
+    lvm_disarm(vm, co);
     if (st == LUA_ERRMEM)
-        lua_gc(pol->L, LUA_GCCOLLECT);  /* give the survivors room again */
-    if (task && --pol->tasks == 0 && pol->m)
-        manager_tasks_changed(pol->m, pol->tasks);
+        lua_gc(vm->L, LUA_GCCOLLECT);  /* give the survivors room again */
+    if (task && --vm->tasks == 0 && vm->tasks_changed)
+        vm->tasks_changed(vm->tasks_ud, vm->tasks);
 }
 
-lua_State *lvm_start(struct policy *pol, int nargs, const char *who, bool task)
+lua_State *lvm_start(struct lvm *vm, int nargs, const char *who, bool task)
 {
-    return lvm_start_from(pol, pol->L, nargs, who, task);
+    return lvm_start_from(vm, vm->L, nargs, who, task);
 }
 
-lua_State *lvm_start_from(struct policy *pol, lua_State *from, int nargs, const char *who,
+lua_State *lvm_start_from(struct lvm *vm, lua_State *from, int nargs, const char *who,
                           bool task)
 {
-    lua_State *L = pol->L;
+    lua_State *L = vm->L;
     lua_State *co = lua_newthread(L);
     /* anchor: cos[co] = { who = who, task = task } */
     lua_rawgetp(L, LUA_REGISTRYINDEX, &cos_key);
@@ -359,19 +379,19 @@ lua_State *lvm_start_from(struct policy *pol, lua_State *from, int nargs, const 
     lua_pop(L, 2);  /* cos table, thread */
     /* move the function and its arguments onto the coroutine */
     lua_xmove(L, co, nargs + 1);
-    if (task && pol->tasks++ == 0 && pol->m)
-        manager_tasks_changed(pol->m, pol->tasks);
-    const char *saved = pol->running_for;
-    if (!pol->armed)
-        pol->running_for = who;
-    resume_from(pol, from, co, nargs);
-    pol->running_for = saved;
-    return lvm_running(pol, co) ? co : NULL;
+    if (task && vm->tasks++ == 0 && vm->tasks_changed)
+        vm->tasks_changed(vm->tasks_ud, vm->tasks);
+    const char *saved = vm->running_for;
+    if (!vm->armed)
+        vm->running_for = who;
+    resume_from(vm, from, co, nargs);
+    vm->running_for = saved;
+    return lvm_running(vm, co) ? co : NULL;
 }
 
-bool lvm_running(struct policy *pol, lua_State *co)
+bool lvm_running(struct lvm *vm, lua_State *co)
 {
-    lua_State *L = pol->L;
+    lua_State *L = vm->L;
     lua_rawgetp(L, LUA_REGISTRYINDEX, &cos_key);
     lua_pushthread(co);
     lua_xmove(co, L, 1);
@@ -380,14 +400,14 @@ bool lvm_running(struct policy *pol, lua_State *co)
     return alive;
 }
 
-void lvm_end(struct policy *pol, lua_State *co)
+void lvm_end(struct lvm *vm, lua_State *co)
 {
     char *who;
-    bool task = forget(pol, co, &who);
+    bool task = forget(vm, co, &who);
     free(who);
-    lvm_arm(pol, co);
+    lvm_arm(vm, co);
     lua_resetthread(co);
-    lvm_disarm(pol, co);
-    if (task && --pol->tasks == 0 && pol->m)
-        manager_tasks_changed(pol->m, pol->tasks);
+    lvm_disarm(vm, co);
+    if (task && --vm->tasks == 0 && vm->tasks_changed)
+        vm->tasks_changed(vm->tasks_ud, vm->tasks);
 }

@@ -13,7 +13,21 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-struct policy;
+/* A VM and what tend keeps of it.  lvm.c knows nothing above it: the
+ * policy owns one, and tells it whom to tell when its tasks change. */
+struct lvm {
+    lua_State *L;
+    size_t mem_used, mem_cap;  /* bytes the VM holds, and may hold */
+    long budget;               /* VM instructions per run */
+    long budget_left;          /* of the current run */
+    int armed;                 /* runs nested now (0: no Lua runs) */
+    const char *running_for;   /* the proc the outermost run is for, or NULL */
+    int tasks;                 /* task coroutines not yet ended */
+    bool yield_ok;             /* the running coroutine yields for a wait of tend's */
+    /* called when `tasks` goes from 0 to 1 and back */
+    void (*tasks_changed)(void *ud, int pending);
+    void *tasks_ud;
+};
 
 #define LVM_MEM_CAP_DEFAULT (256u * 1024 * 1024)
 #define LVM_BUDGET_DEFAULT 10000000
@@ -26,11 +40,13 @@ struct policy;
  * come back after `seconds` ends tend, every proc killed.  0: off. */
 void lvm_watchdog_start(double seconds);
 
-/* The capped allocator (its ud is the struct policy it counts for). */
-lua_Alloc capped_alloc_of(void);
-
-/* A new Lua state whose allocations are counted against pol->mem_cap. */
-lua_State *lvm_newstate(struct policy *pol);
+/* A new VM, its allocations counted against mem_cap (the defaults
+ * below); NULL when Lua cannot make a state. */
+struct lvm *lvm_new(void);
+/* The VM a state (or any of its threads) belongs to. */
+struct lvm *lvm_of(lua_State *L);
+/* Close the state and free the VM. */
+void lvm_free(struct lvm *vm);
 
 /* Instructions between two looks at the budget (the hook's count). */
 #define LVM_QUANTUM 1000
@@ -40,8 +56,8 @@ lua_State *lvm_newstate(struct policy *pol);
  * started by a task, a hook fired by a call of a hook) spends the budget of
  * the run it nests in.  Every arm is paired with a disarm in C, never
  * skipped by an error. */
-void lvm_arm(struct policy *pol, lua_State *co);
-void lvm_disarm(struct policy *pol, lua_State *co);
+void lvm_arm(struct lvm *vm, lua_State *co);
+void lvm_disarm(struct lvm *vm, lua_State *co);
 
 /* Charge `units` of work done in C for the running code (pattern
  * matching, a new coroutine) to its budget; raises once it is spent.
@@ -51,22 +67,22 @@ void lvm_charge(lua_State *L, long units);
 /* Run the function at the top of the main state's stack, below its `nargs`
  * arguments, in a new coroutine on behalf of proc `who` (NULL: the policy).
  * A task counts as pending until it ends (SPEC 2: tend waits for it). */
-lua_State *lvm_start(struct policy *pol, int nargs, const char *who, bool task);
+lua_State *lvm_start(struct lvm *vm, int nargs, const char *who, bool task);
 /* lvm_start returns the coroutine if it is waiting (NULL once it ended). */
 /* The same, started from the running thread `from` (a task starting a
  * task), so that nesting counts against Lua's C-stack limit. */
-lua_State *lvm_start_from(struct policy *pol, lua_State *from, int nargs, const char *who,
+lua_State *lvm_start_from(struct lvm *vm, lua_State *from, int nargs, const char *who,
                           bool task);
 
 /* Whether `co` (started by lvm_start) has not ended yet. */
-bool lvm_running(struct policy *pol, lua_State *co);
+bool lvm_running(struct lvm *vm, lua_State *co);
 /* End a waiting coroutine now, unresumed (its waits must be cancelled
  * first). */
-void lvm_end(struct policy *pol, lua_State *co);
+void lvm_end(struct lvm *vm, lua_State *co);
 
 /* Resume `co`, which yielded waiting for something, with `nargs` values
  * already pushed on its stack. */
-void lvm_resume(struct policy *pol, lua_State *co, int nargs);
+void lvm_resume(struct lvm *vm, lua_State *co, int nargs);
 
 /* Yield from a C function that registered what the coroutine waits for
  * (use as `return lvm_yield(L)`); any other yield is an error. */

@@ -240,7 +240,7 @@ static int cmd_run(int argc, char **argv)
      * file, declarations skipped by a condition).  The exit code stays 0:
      * the file loaded and nothing failed; 2 is for a file that does not
      * load, and a policy may legitimately declare nothing on some hosts. */
-    if (manager_count(m) == 0 && pol->tasks == 0)
+    if (manager_count(m) == 0 && pol->vm->tasks == 0)
         log_warn(NULL, "%s: no procs declared; nothing to supervise", pol->path);
     int code = manager_run(m);
     /* the clients' waits and follows hold on to procs */

@@ -178,9 +178,8 @@ struct policy *policy_load(const char *path, char **err)
     free(copy);
 
     *err = NULL;
-    pol->mem_cap = LVM_MEM_CAP_DEFAULT;
-    pol->budget = LVM_BUDGET_DEFAULT;
-    pol->L = lvm_newstate(pol);
+    pol->vm = lvm_new();
+    pol->L = pol->vm ? pol->vm->L : NULL;
     if (!pol->L) {
         *err = xasprintf("%s: cannot create a Lua state", path);
         policy_free(pol);
@@ -192,9 +191,9 @@ struct policy *policy_load(const char *path, char **err)
 
     lua_pushcfunction(L, load_chunk);
     lua_pushlightuserdata(L, pol);
-    lvm_arm(pol, L);  /* a file that loops forever is an error too */
+    lvm_arm(pol->vm, L);  /* a file that loops forever is an error too */
     int rc = lua_pcall(L, 1, 0, 0);
-    lvm_disarm(pol, L);
+    lvm_disarm(pol->vm, L);
     if (rc != LUA_OK) {
         const char *msg = lua_tostring(L, -1);
         /* "cannot open x.lua" already names the file; so do "file:line:".
@@ -250,10 +249,18 @@ static int reload_for_manager(void *data, char **err)
     return policy_reload(data, err);
 }
 
+/* The VM's tasks keep tend up (SPEC 2): the manager counts them. */
+static void tasks_changed(void *ud, int pending)
+{
+    manager_tasks_changed(ud, pending);
+}
+
 void policy_attach(struct policy *pol, struct manager *m, struct ev_loop *loop)
 {
     pol->m = m;
     pol->loop = loop;
+    pol->vm->tasks_changed = tasks_changed;
+    pol->vm->tasks_ud = m;
     manager_set_decider(m, lproc_decide, pol);
     manager_set_checker(m, lproc_run_check, pol);
     lua_pushcfunction(pol->L, attach_protected);
@@ -275,7 +282,7 @@ static int run_tasks_protected(lua_State *L)
     lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
     for (lua_Integer i = 1; i <= n; i++) {
         lua_rawgeti(L, -1, i);
-        lvm_start(pol, 0, NULL, true);
+        lvm_start(pol->vm, 0, NULL, true);
     }
     return 0;
 }
@@ -296,8 +303,8 @@ static void vm_close(struct policy *pol)
     lwait_cancel_all(pol);
     if (pol->m)
         lproc_unfollow_all(pol);
-    if (pol->L)
-        lua_close(pol->L);
+    lvm_free(pol->vm);
+    pol->vm = NULL;
     pol->L = NULL;
 }
 
@@ -364,11 +371,11 @@ int policy_reload(struct policy *pol, char **err)
     /* the old VM's hooks and tasks end */
     vm_close(pol);
     manager_tasks_changed(pol->m, 0);
-    pol->tasks = 0;
     /* the new VM takes the old one's place in the same struct */
     for (size_t i = 0; i < pol->n; i++)
         spec_free(pol->specs[i]);
     free(pol->specs);
+    pol->vm = next->vm;
     pol->L = next->L;
     pol->specs = next->specs;
     pol->n = next->n;
@@ -376,13 +383,12 @@ int policy_reload(struct policy *pol, char **err)
     strmap_free(&pol->names);
     pol->names = next->names;
     next->names = (struct strmap){0};
-    pol->mem_used = next->mem_used;
-    pol->mem_cap = next->mem_cap;
-    pol->budget = next->budget;
     pol->nhooks = next->nhooks;
-    lua_setallocf(pol->L, capped_alloc_of(), pol);
+    pol->vm->tasks_changed = tasks_changed;
+    pol->vm->tasks_ud = pol->m;
     lua_pushlightuserdata(pol->L, pol);
     lua_rawsetp(pol->L, LUA_REGISTRYINDEX, &policy_key);
+    next->vm = NULL;
     next->L = NULL;
     next->specs = NULL;
     next->n = 0;

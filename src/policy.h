@@ -29,14 +29,8 @@ struct policy {
     size_t n, cap;
     struct strmap names; /* name -> position in specs + 1 */
 
-    size_t mem_used, mem_cap;  /* bytes the VM holds, and may hold */
-    long budget;               /* VM instructions per run (lvm.h) */
-    long budget_left;          /* of the current run */
-    int armed;                 /* runs nested now (0: no Lua runs) */
-    const char *running_for;   /* the proc the outermost run is for, or NULL */
-    int tasks;                 /* tend.task coroutines not yet ended */
+    struct lvm *vm;            /* the VM (vm->L is L), its budget, cap and tasks */
     int nhooks;                /* hooks registered (none: no work per transition) */
-    bool yield_ok;             /* the running coroutine yields for a wait of tend's */
 
     /* set by policy_attach: from then on the policy runs */
     struct manager *m;

@@ -560,29 +560,30 @@ static void test_policy_budget(void **state)
     struct policy *pol = policy_load(path, &err);
     if (!pol)
         fail_msg("policy_load: %s", err);
-    lua_State *L = pol->L;
+    struct lvm *vm = pol->vm;
+    lua_State *L = vm->L;
     lpattern_open(L);
 
-    pol->budget = 1000000;
-    lvm_arm(pol, L);
+    vm->budget = 1000000;
+    lvm_arm(vm, L);
     int rc = luaL_dostring(L, "return string.rep('a', 5e4):find('.-.-.-.-b')");
-    lvm_disarm(pol, L);
+    lvm_disarm(vm, L);
     assert_int_not_equal(rc, LUA_OK);
     const char *msg = lua_tostring(L, -1);
     if (!strstr(msg, "instruction budget exceeded"))
         fail_msg("%s", msg);
-    assert_true(pol->budget_left <= 0);
-    assert_true(pol->budget_left > -2048);
+    assert_true(vm->budget_left <= 0);
+    assert_true(vm->budget_left > -2048);
     lua_settop(L, 0);
 
     /* a normal match on a 64 KiB line is charged its steps, and fits */
-    pol->budget = 10000000;
-    lvm_arm(pol, L);
+    vm->budget = 10000000;
+    lvm_arm(vm, L);
     rc = luaL_dostring(L, "return (string.rep('x', 65536) .. 'port 80'):match('port (%d+)')");
-    lvm_disarm(pol, L);
+    lvm_disarm(vm, L);
     assert_int_equal(rc, LUA_OK);
     assert_string_equal(lua_tostring(L, -1), "80");
-    long spent = pol->budget - pol->budget_left;
+    long spent = vm->budget - vm->budget_left;
     assert_true(spent >= 65536);
     assert_true(spent < 1000000);
     lua_settop(L, 0);
