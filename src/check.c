@@ -10,6 +10,7 @@
 
 #include "exec.h"
 #include "resolve.h"
+#include "later.h"
 #include "util.h"
 
 struct check_attempt {
@@ -21,7 +22,7 @@ struct check_attempt {
     ev_io w;
     ev_timer timer;         /* the attempt's timeout */
     double timeout;
-    ev_idle report;         /* an immediate answer is told from the loop */
+    struct later report;    /* an immediate answer is told from the loop */
     struct exec_job *job;   /* exec */
     struct resolve *lookup; /* tcp to a host name: its address */
     bool ok;
@@ -35,7 +36,7 @@ static void attempt_free(struct check_attempt *a)
         close(a->fd);
     }
     ev_timer_stop(a->loop, &a->timer);
-    ev_idle_stop(a->loop, &a->report);
+    later_cancel(a->loop, &a->report);
     exec_cancel(a->job);
     resolve_cancel(a->lookup);
     free(a->why);
@@ -52,9 +53,9 @@ static void finish(struct check_attempt *a, bool ok, char *why)
     free(why);
 }
 
-static void report_cb(struct ev_loop *loop, ev_idle *w, int revents)
+static void report_cb(struct later *l)
 {
-    struct check_attempt *a = container_of(w, struct check_attempt, report);
+    struct check_attempt *a = container_of(l, struct check_attempt, report);
     char *why = a->why;
     a->why = NULL;
     finish(a, a->ok, why);
@@ -65,7 +66,7 @@ static void report_later(struct check_attempt *a, bool ok, char *why)
 {
     a->ok = ok;
     a->why = why;
-    ev_idle_start(a->loop, &a->report);
+    later_run(a->loop, &a->report);
 }
 
 static void connected_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -141,7 +142,7 @@ struct check_attempt *check_start(struct ev_loop *loop, const struct check *c,
     a->data = data;
     a->c = c;
     a->fd = -1;
-    ev_idle_init(&a->report, report_cb);
+    later_init(&a->report, report_cb);
     a->timeout = timeout;
     ev_timer_init(&a->timer, timeout_cb, timeout, 0);
     ev_timer_start(loop, &a->timer);

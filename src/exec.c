@@ -11,6 +11,7 @@
 
 #include "groups.h"
 #include "reap.h"
+#include "later.h"
 #include "launch.h"
 #include "spec.h"
 #include "util.h"
@@ -32,7 +33,7 @@ struct exec_job {
     struct pgroup group;
     struct reap_watch child;
     ev_timer timer;
-    ev_idle report;          /* a failure to start is told from the loop */
+    struct later report;     /* a failure to start is told from the loop */
     int exec_fd;
     struct capture cap[2];
     struct exec_result r;
@@ -83,7 +84,7 @@ static void job_free(struct exec_job *j)
 {
     reap_unwatch(&j->child);
     ev_timer_stop(j->loop, &j->timer);
-    ev_idle_stop(j->loop, &j->report);
+    later_cancel(j->loop, &j->report);
     if (j->group.pgid > 0)
         kill(-j->group.pgid, SIGKILL);
     groups_remove(&j->group);
@@ -147,9 +148,9 @@ static void timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
     kill(-j->group.pgid, SIGKILL);
 }
 
-static void report_cb(struct ev_loop *loop, ev_idle *w, int revents)
+static void report_cb(struct later *l)
 {
-    job_report(container_of(w, struct exec_job, report));
+    job_report(container_of(l, struct exec_job, report));
 }
 
 struct exec_job *exec_start(struct ev_loop *loop, char *const *argv, char **env,
@@ -170,7 +171,7 @@ struct exec_job *exec_start(struct ev_loop *loop, char *const *argv, char **env,
     j->opts.cwd = j->cwd;
     j->opts.pass_fd = j->opts.pass_as = -1;
     ev_timer_init(&j->timer, timeout_cb, timeout > 0 ? timeout : 0, 0);
-    ev_idle_init(&j->report, report_cb);
+    later_init(&j->report, report_cb);
     for (int i = 0; i < 2; i++) {
         j->cap[i].fd = -1;
         ev_io_init(&j->cap[i].w, capture_cb, -1, EV_READ);
@@ -187,7 +188,7 @@ struct exec_job *exec_start(struct ev_loop *loop, char *const *argv, char **env,
     if (rc != 0) {
         j->r.state = ST_FAILED;
         j->r.ended_at = j->r.started_at;
-        ev_idle_start(loop, &j->report);
+        later_run(loop, &j->report);
         return j;
     }
     groups_add(&j->group, c.pid);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "groups.h"
+#include "later.h"
 #include "util.h"
 
 /* A process group whose main process is gone but whose other members got
@@ -26,6 +27,7 @@ struct leftover {
 
 static struct ev_loop *loop;
 static ev_signal sigchld;
+static struct later look_now;  /* the first look, for exits before the handler */
 static struct reap_watch **buckets;  /* a power of two of them */
 static size_t nbuckets, nwatched;
 static struct leftover *lingering;
@@ -36,6 +38,11 @@ static struct leftover *fresh;
 
 static void sigchld_cb(struct ev_loop *l, ev_signal *w, int revents);
 
+static void look_now_cb(struct later *l)
+{
+    sigchld_cb(loop, &sigchld, EV_SIGNAL);
+}
+
 static void reap_init(struct ev_loop *l)
 {
     loop = l;
@@ -45,7 +52,8 @@ static void reap_init(struct ev_loop *l)
     ev_unref(loop);  /* children keep the loop alive through their watches */
     /* a child started before the handler was there may have exited
      * already, its SIGCHLD lost: look once */
-    ev_feed_event(loop, &sigchld, EV_SIGNAL);
+    later_init(&look_now, look_now_cb);
+    later_run(loop, &look_now);
 }
 
 /* ---- the table of watched pids ---- */
