@@ -22,7 +22,7 @@ void log_set_json(bool on)
  * any bytes a proc name or message may hold). */
 static void log_json(enum log_level level, const char *proc, const char *msg)
 {
-    static const char *const names[] = {"debug", "info", "warning", "error"};
+    static const char *const names[] = {"debug", "info", "warning", "error", "info"};
     char when[40];
     struct timespec ts;
     struct tm tm;
@@ -53,7 +53,7 @@ void log_set_level(enum log_level level)
 
 void log_msg(enum log_level level, const char *proc, const char *fmt, ...)
 {
-    static const char *const tags[] = {"debug: ", "", "warning: ", "error: "};
+    static const char *const tags[] = {"debug: ", "", "warning: ", "error: ", ""};
     char msg[1024];
     if (level < min_level)
         return;

@@ -4,7 +4,9 @@
 
 #include <stdbool.h>
 
-enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
+/* LOG_NOTICE is shown at every level (--quiet too) but marked as info:
+ * for the one line of tend's own exit. */
+enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR, LOG_NOTICE };
 
 /* Lines below `level` are dropped (--quiet sets LOG_WARN). */
 void log_set_level(enum log_level level);

@@ -25,6 +25,8 @@ struct mproc {
     bool counted;           /* during shutdown: counted in its after procs'
                              * live_dependents, until its end is seen */
     bool started;        /* some incarnation was started */
+    bool held;           /* stopped on purpose (tend stop, proc:stop()):
+                          * held down, keeping tend up, until started */
     bool was_ready;      /* some incarnation was ready */
     /* retired (a reload removed or replaced it): out of the registry,
      * stopping until it has ended */
@@ -34,6 +36,8 @@ struct mproc {
      * the new one starts once the old one has ended */
     struct mproc *successor, *predecessor;
     bool start_when_free;  /* asked to start while it waited */
+    bool start_when_ready; /* asked to start (tend start) while its after
+                            * procs were not ready: starts once they are */
 };
 
 struct manager {
@@ -53,6 +57,8 @@ struct manager {
     struct mproc *retired;  /* procs on their way out after a reload */
     bool breaking;          /* check_done asked the loop to return */
     int holds;           /* control requests about to start procs */
+    bool stay;           /* --stay: up until a signal, shutdown or tend.exit */
+    const char *exit_why;   /* why manager_run returned (for the last line) */
     manager_decider_fn *decider;
     void *decider_data;
     manager_checker_fn *checker;
@@ -164,6 +170,29 @@ static bool deps_ready(const struct mproc *mp)
     return true;
 }
 
+/* The after conditions of mp not met now ("db ready"), or NULL. */
+static char **unmet(const struct mproc *mp)
+{
+    char **v = NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < mp->nafter; i++) {
+        const struct proc *d = mp->m->procs[mp->after[i]]->p;
+        if (proc_status(d)->state == ST_READY)
+            continue;
+        v = xrealloc(v, (n + 2) * sizeof *v);
+        v[n++] = xasprintf("%s ready", proc_name(d));
+        v[n] = NULL;
+    }
+    return v;
+}
+
+/* Whether mp waits for its after procs to start (want up, not started). */
+static bool waits_for_deps(const struct mproc *mp)
+{
+    const struct status *st = proc_status(mp->p);
+    return mp->start_when_ready || (st->state == ST_PENDING && st->want_up);
+}
+
 static void start(struct mproc *mp)
 {
     if (mp->predecessor) {
@@ -171,6 +200,8 @@ static void start(struct mproc *mp)
         return;
     }
     mp->started = true;
+    mp->held = false;
+    mp->start_when_ready = false;
     proc_start(mp->p, false);
 }
 
@@ -211,6 +242,35 @@ static void notify_if_all_ready(struct manager *m)
     sdnotify_send("READY=1");
 }
 
+/* A transition of mp, as the procs that start after it see it: they may
+ * start now, or wait for something else now, or never start (mp ended for
+ * good without being ready: cause "after"). */
+static void dependents_see(struct mproc *mp, const struct status *now)
+{
+    struct manager *m = mp->m;
+    bool failed = status_is_terminal(now->state) && !now->want_up;
+    for (size_t i = 0; i < mp->ndependents; i++) {
+        struct mproc *d = m->procs[mp->dependents[i]];
+        if (!waits_for_deps(d))
+            continue;
+        if (deps_ready(d)) {
+            start(d);
+        } else if (failed) {
+            char what[256], *why = NULL;
+            status_describe_end(now, what, sizeof what);
+            why = xasprintf("%s ready (it %s)", proc_name(mp->p), what);
+            char **v = xcalloc(2, sizeof *v);
+            v[0] = why;
+            d->start_when_ready = false;
+            proc_after_failed(d->p, v);
+            log_warn(proc_name(d->p), "not started: %s ended for good before it was ready (%s)",
+                     proc_name(mp->p), what);
+        } else {
+            proc_set_waiting(d->p, unmet(d));
+        }
+    }
+}
+
 /* Every transition of every proc passes here. */
 static void on_transition(struct proc *p, const struct status *now,
                           const struct status *prev, void *data)
@@ -237,14 +297,8 @@ static void on_transition(struct proc *p, const struct status *now,
         mp->was_ready = true;
         notify_if_all_ready(m);
     }
-    if (now->state == ST_READY && !m->shutting_down) {
-        /* whoever waited for this one may start now */
-        for (size_t i = 0; i < mp->ndependents; i++) {
-            struct mproc *d = m->procs[mp->dependents[i]];
-            if (proc_status(d->p)->state == ST_PENDING && proc_status(d->p)->want_up && deps_ready(d))
-                start(d);
-        }
-    }
+    if (!m->shutting_down && mp->ndependents > 0)
+        dependents_see(mp, now);
     if (status_is_terminal(now->state)) {
         /* stopped by the shutdown, or ended on its own before it */
         log_end(p, now, m->shutting_down && prev->state == ST_STOPPING);
@@ -312,8 +366,12 @@ void manager_start(struct manager *m)
     notify_if_all_ready(m);  /* nothing to wait for: ready now */
     for (size_t i = 0; i < m->n && !m->shutting_down; i++) {
         struct mproc *mp = m->procs[i];
-        if (proc_status(mp->p)->want_up && proc_status(mp->p)->state == ST_PENDING && deps_ready(mp))
-            start(mp);
+        if (proc_status(mp->p)->want_up && proc_status(mp->p)->state == ST_PENDING) {
+            if (deps_ready(mp))
+                start(mp);
+            else
+                proc_set_waiting(mp->p, unmet(mp));
+        }
     }
     check_done(m);
 }
@@ -439,17 +497,38 @@ bool manager_start_now(struct manager *m, struct proc *p)
     long i = find(m, proc_spec(p)->name);
     if (i < 0 || m->shutting_down)
         return false;
-    if (m->procs[i]->predecessor) {
-        m->procs[i]->start_when_free = true;  /* never old and new at once */
+    struct mproc *mp = m->procs[i];
+    if (mp->predecessor) {
+        mp->start_when_free = true;  /* never old and new at once */
         proc_want(p, true);  /* wanted up: a second reload keeps it so */
         return true;
     }
-    start(m->procs[i]);
+    if (!deps_ready(mp)) {
+        /* its after procs first: those that are down are started, and it
+         * starts once they are ready (SPEC 3) */
+        mp->start_when_ready = true;
+        mp->held = false;
+        proc_want(p, true);
+        for (size_t k = 0; k < mp->nafter; k++) {
+            struct mproc *d = m->procs[mp->after[k]];
+            if (!proc_alive(d->p) && !waits_for_deps(d))
+                manager_start_now(m, d->p);
+        }
+        if (deps_ready(mp))
+            start(mp);  /* (a dependency may have become ready at once) */
+        else
+            proc_set_waiting(p, unmet(mp));
+        return true;
+    }
+    start(mp);
     return true;
 }
 
 void manager_stop(struct manager *m, struct proc *p, double timeout, enum cause why)
 {
+    long i = find(m, proc_spec(p)->name);
+    if (i >= 0 && why == CAUSE_STOP)
+        m->procs[i]->held = true;  /* an operator may start it again */
     proc_want_down(p);
     proc_terminate(p, timeout, why);
     notify_if_all_ready(m);  /* it may have been the one still awaited */
@@ -547,14 +626,27 @@ void manager_shutdown(struct manager *m, int code)
     check_done(m);
 }
 
-/* Whether no main process is alive and no restart waits. */
+/* Whether tend's work is done (SPEC 2): no main process alive, none
+ * starting, waiting to restart or waiting (want up) for its after
+ * procs, no task pending; and, unless shutting down, no proc held down by
+ * an operator's stop, no autostart = false proc that has not run yet, and
+ * no --stay.  Leftover group members do not count. */
 static bool done(const struct manager *m)
 {
-    if (m->alive > 0 || ((m->tasks > 0 || m->holds > 0) && !m->shutting_down))
+    if (m->alive > 0)
         return false;
-    for (size_t i = 0; i < m->n; i++)
-        if (proc_status(m->procs[i]->p)->restart_at > 0)
+    if (!m->shutting_down && (m->tasks > 0 || m->holds > 0 || m->stay))
+        return false;
+    for (size_t i = 0; i < m->n; i++) {
+        const struct mproc *mp = m->procs[i];
+        const struct status *st = proc_status(mp->p);
+        if (st->restart_at > 0)
             return false;
+        if (m->shutting_down)
+            continue;
+        if (mp->held || (!proc_spec(mp->p)->autostart && !mp->started) || waits_for_deps(mp))
+            return false;
+    }
     return true;
 }
 
@@ -611,16 +703,31 @@ int manager_run(struct manager *m)
             break;  /* no watcher left: nothing more can happen */
     }
     m->running = false;
-    if (m->exit_code >= 0)
-        return m->exit_code;
-    if (m->shutting_down)
-        return m->killed_any ? 1 : 0;
-    for (size_t i = 0; i < m->n; i++) {
-        const struct status *st = proc_status(m->procs[i]->p);
-        if (m->procs[i]->started && !(st->state == ST_STOPPED && st->exit_code == 0))
-            return 1;
+    int code = 0;
+    if (m->exit_code >= 0) {
+        code = m->exit_code;
+        m->exit_why = "tend.exit() asked for it";
+    } else if (m->shutting_down) {
+        code = m->killed_any ? 1 : 0;
+        m->exit_why = m->killed_any ? "shut down; a proc had to be killed" : "shut down";
+    } else {
+        m->exit_why = m->n ? "every proc has ended for good" : "no procs";
+        for (size_t i = 0; i < m->n && !code; i++) {
+            const struct status *st = proc_status(m->procs[i]->p);
+            if (m->procs[i]->started && !(st->state == ST_STOPPED && st->exit_code == 0)) {
+                code = 1;
+                m->exit_why = "every proc has ended for good, not all with exit code 0";
+            }
+        }
     }
-    return 0;
+    /* one line, whatever the log level */
+    log_msg(LOG_NOTICE, NULL, "exiting with code %d: %s", code, m->exit_why);
+    return code;
+}
+
+void manager_set_stay(struct manager *m, bool on)
+{
+    m->stay = on;
 }
 
 void manager_free(struct manager *m)

@@ -35,6 +35,9 @@ void manager_watch_signals(struct manager *m);
 /* Run the loop until no main process is alive and no restart is pending;
  * the exit code of SPEC 2. */
 int manager_run(struct manager *m);
+/* --stay: tend stays up when its work is done, until a signal, tend
+ * shutdown or tend.exit(). */
+void manager_set_stay(struct manager *m, bool on);
 /* Start `p` (registered with manager_add after manager_start) as the
  * policy says: now if it is autostart and its dependencies are ready, else
  * once they are. */

@@ -89,10 +89,33 @@ const struct ring *proc_ring(const struct proc *p, int stream)
 
 void proc_want(struct proc *p, bool up)
 {
-    if (!up)
+    if (!up) {
         proc_want_down(p);
-    else
+    } else {
         p->st.want_up = true;
+        if (p->st.cause == CAUSE_AFTER)
+            p->st.cause = CAUSE_NONE;  /* asked again: it waits again */
+    }
+}
+
+static void strv_drop(char **v)
+{
+    for (char **w = v; w && *w; w++)
+        free(*w);
+    free(v);
+}
+
+void proc_set_waiting(struct proc *p, char **waiting_for)
+{
+    strv_drop(p->st.waiting_for);
+    p->st.waiting_for = waiting_for;
+}
+
+void proc_after_failed(struct proc *p, char **waiting_for)
+{
+    proc_want_down(p);
+    p->st.cause = CAUSE_AFTER;
+    proc_set_waiting(p, waiting_for);
 }
 
 /* Begin a move to `to`: check it, snapshot the previous status and set

@@ -199,6 +199,13 @@ const struct ring *proc_ring(const struct proc *p, int stream);
 /* Want the proc up or down (what the supervisor wants; proc_want_down
  * also cancels a scheduled restart). */
 void proc_want(struct proc *p, bool up);
+/* What a proc that has not started waits for: its `after` conditions not
+ * met yet ("db ready"), taken over (NULL: none); shown as waiting_for. */
+void proc_set_waiting(struct proc *p, char **waiting_for);
+/* A dependency ended for good without meeting its condition: the proc
+ * will not start (want down, cause "after"); waiting_for says what
+ * failed (taken over). */
+void proc_after_failed(struct proc *p, char **waiting_for);
 
 /* Subscribe to every transition from now on.  Safe to call from a
  * subscriber; the handle stays valid until proc_unsubscribe. */

@@ -87,7 +87,7 @@ void status_visit(const struct status *st, const char *name, const struct status
         v->time(ud, "restart_at", st->restart_at);
     if (status_cause_name(st->cause))
         v->str(ud, "cause", status_cause_name(st->cause));
-    if (st->state == ST_PENDING && st->waiting_for && st->waiting_for[0])
+    if (st->waiting_for && st->waiting_for[0])
         v->strv(ud, "waiting_for", st->waiting_for);
     if (st->pid > 0)
         v->integer(ud, "pid", st->pid);

@@ -71,7 +71,8 @@ struct status {
     enum health health;
     char *health_failure; /* why the last health check failed, or NULL */
     enum cause cause;     /* stopping and terminal (and pending: after) */
-    char **waiting_for;   /* pending: the after conditions not met yet
+    char **waiting_for;   /* not started yet (pending, or asked to start
+                           * again): the after conditions not met yet
                            * ("db ready"), NULL-terminated; or NULL */
     bool has_usage;       /* cpu and memory were read (a live incarnation,
                            * when a status is asked for: SPEC 10) */

@@ -1,0 +1,175 @@
+/* test_lifetime.c -- when tend exits by itself (SPEC 2) and what `after`
+ * does when a dependency fails (SPEC 3), through the real binary: procs
+ * stopped on purpose and manual procs keep tend up, a dependency that ends
+ * for good before it is ready leaves its dependent pending with cause
+ * "after", `tend start` starts the stopped dependencies first, and tend
+ * says in one line why it exits. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+
+static char *dir;
+
+static int setup(void **state)
+{
+    dir = tmpdir_new();
+    char sock[4200];
+    snprintf(sock, sizeof sock, "%s/tend.sock", dir);
+    setenv("TEND_SOCKET", sock, 1);
+    return dir ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    unsetenv("TEND_SOCKET");
+    tmpdir_free(dir);
+    return 0;
+}
+
+/* Run a client command to its end; its exit code. */
+static int cli(const char *const *args)
+{
+    struct tend_run *c = tend_run_sync(args, DEADLINE);
+    int code = run_exit_code(c);
+    if (code != 0)
+        fprintf(stderr, "client %s: %d\n%s%s", args[0], code, c->out, c->err);
+    tend_free(c);
+    return code;
+}
+
+/* The status of `name` as JSON (the caller decrefs). */
+static json_t *status_of(const char *name)
+{
+    struct tend_run *c = tend_run_sync((const char *[]){"status", "--json", name, NULL},
+                                       DEADLINE);
+    json_error_t err;
+    json_t *all = json_loads(c->out, 0, &err);
+    if (!all)
+        fail_msg("status --json %s: %s\n%s", name, err.text, c->err);
+    tend_free(c);
+    json_t *st = json_incref(json_array_get(all, 0));
+    json_decref(all);
+    return st;
+}
+
+static const char *field(json_t *st, const char *key)
+{
+    const char *v = json_string_value(json_object_get(st, key));
+    return v ? v : "";
+}
+
+static void test_stopping_every_proc_keeps_tend_up_and_start_works(void **state)
+{
+    char *policy = write_file(dir, "p.lua",
+        "tend.proc { name = 'db', cmd = { 'sleep', '300' } }\n"
+        "tend.proc { name = 'web', cmd = { 'sleep', '300' }, after = { 'db' } }\n");
+    struct tend_run *t = tend_start((const char *[]){"run", policy, NULL});
+    assert_true(tend_expect(t, 2, "web: started", DEADLINE));
+    assert_int_equal(cli((const char *[]){"stop", "web", NULL}), 0);
+    assert_int_equal(cli((const char *[]){"stop", "db", NULL}), 0);
+    /* held down on purpose: tend is still there, and starts them again;
+     * starting web starts db, its stopped dependency, first */
+    assert_int_equal(cli((const char *[]){"start", "web", NULL}), 0);
+    json_t *db = status_of("db"), *web = status_of("web");
+    assert_string_equal(field(db, "state"), "ready");
+    assert_string_equal(field(web, "state"), "ready");
+    json_decref(db);
+    json_decref(web);
+    assert_false(t->exited);
+    assert_int_equal(cli((const char *[]){"shutdown", NULL}), 0);
+    assert_int_equal(tend_wait(t, DEADLINE), 0);
+    assert_contains(t->err, "tend: exiting with code 0: shut down\n");
+    tend_free(t);
+    free(policy);
+}
+
+static void test_a_policy_of_manual_procs_stays_up(void **state)
+{
+    char *policy = write_file(dir, "p.lua",
+        "tend.proc { name = 'job', cmd = { 'true' }, autostart = false }\n");
+    struct tend_run *t = tend_start((const char *[]){"run", policy, NULL});
+    json_t *st = status_of("job");  /* answered: tend is up */
+    assert_string_equal(field(st, "state"), "pending");
+    json_decref(st);
+    assert_false(t->exited);
+    /* once it has run and ended, the work is done */
+    struct tend_run *c = tend_run_sync((const char *[]){"start", "job", NULL}, DEADLINE);
+    tend_free(c);
+    assert_int_equal(tend_wait(t, DEADLINE), 0);
+    assert_contains(t->err, "tend: exiting with code 0: every proc has ended for good\n");
+    tend_free(t);
+    free(policy);
+}
+
+static void test_a_dependency_that_fails_before_ready_leaves_its_dependent_pending(void **state)
+{
+    char *policy = write_file(dir, "p.lua",
+        "tend.proc { name = 'migrate', cmd = { 'sh', '-c', 'exit 1' }, restart = 'never',\n"
+        "            ready = tend.ready.log('migrated') }\n"
+        "tend.proc { name = 'web', cmd = { 'sleep', '300' }, after = { 'migrate' } }\n"
+        "tend.proc { name = 'other', cmd = { 'sleep', '300' } }\n");
+    struct tend_run *t = tend_start((const char *[]){"run", policy, NULL});
+    assert_true(tend_expect(t, 2, "web: not started: migrate ended for good before it was ready",
+                            DEADLINE));
+    json_t *web = status_of("web");
+    assert_string_equal(field(web, "state"), "pending");
+    assert_string_equal(field(web, "want"), "down");
+    assert_string_equal(field(web, "cause"), "after");
+    json_t *w = json_object_get(web, "waiting_for");
+    assert_int_equal(json_array_size(w), 1);
+    assert_string_equal(json_string_value(json_array_get(w, 0)),
+                        "migrate ready (it exited with code 1)");
+    json_decref(web);
+    assert_false(t->exited);  /* other still runs */
+    assert_int_equal(cli((const char *[]){"stop", "other", NULL}), 0);
+    assert_false(t->exited);  /* other is held down by the stop */
+    kill(t->pid, SIGTERM);
+    assert_int_equal(tend_wait(t, DEADLINE), 0);
+    assert_lacks(t->err, "web: started");
+    tend_free(t);
+    free(policy);
+}
+
+static void test_a_waiting_proc_says_what_it_waits_for(void **state)
+{
+    char *policy = write_file(dir, "p.lua",
+        "tend.proc { name = 'db', cmd = { 'sleep', '300' }, ready = tend.ready.log('never') }\n"
+        "tend.proc { name = 'web', cmd = { 'sleep', '300' }, after = { 'db' } }\n");
+    struct tend_run *t = tend_start((const char *[]){"run", policy, NULL});
+    assert_true(tend_expect(t, 2, "db: started", DEADLINE));
+    json_t *web = status_of("web");
+    assert_string_equal(field(web, "state"), "pending");
+    assert_string_equal(field(web, "want"), "up");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(web, "waiting_for"), 0)),
+                        "db ready");
+    json_decref(web);
+    kill(t->pid, SIGTERM);
+    assert_int_equal(tend_wait(t, DEADLINE), 0);
+    tend_free(t);
+    free(policy);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_stopping_every_proc_keeps_tend_up_and_start_works,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_policy_of_manual_procs_stays_up, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            test_a_dependency_that_fails_before_ready_leaves_its_dependent_pending, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(test_a_waiting_proc_says_what_it_waits_for, setup,
+                                        teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
