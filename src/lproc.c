@@ -18,6 +18,7 @@
 #include "restart.h"
 #include "exec.h"
 #include "manager.h"
+#include "usage.h"
 #include "util.h"
 
 static const char procobjs_key = 'o';  /* proc pointer or decl+1 -> handle */
@@ -1055,11 +1056,37 @@ static int proc_tostring(lua_State *L)
     return 1;
 }
 
+/* proc:usage(): { cpu = seconds, memory = bytes } of the live incarnation's
+ * process group (SPEC 10), read from /proc now; nil when none is alive. */
+static int m_usage(lua_State *L)
+{
+    struct proc *p = lproc_check(L, 1);
+    const struct status *st = proc_status(p);
+    struct usage_scan scan;
+    double cpu;
+    long long rss;
+    if (!proc_alive(p) || st->pid <= 0 || usage_scan(&scan, NULL) != 0) {
+        lua_pushnil(L);
+        return 1;
+    }
+    bool found = usage_of(&scan, st->pid, &cpu, &rss);
+    usage_free(&scan);
+    if (!found) {
+        lua_pushnil(L);
+        return 1;
+    }
+    lua_createtable(L, 0, 2);
+    set_num(L, "cpu", cpu);
+    set_int(L, "memory", (lua_Integer)rss);
+    return 1;
+}
+
 static const luaL_Reg proc_methods[] = {
     {"status", m_status},   {"pid", m_pid},         {"ready", m_ready},
     {"wait", m_wait},       {"changed", m_changed}, {"terminate", m_terminate},
     {"kill", m_kill},       {"signal", m_signal},   {"stop", m_stop},
     {"start", m_start},     {"restart", m_restart}, {"tail", m_tail},
+    {"usage", m_usage},
     {"on", m_on},           {"watch", m_watch},     {NULL, NULL},
 };
 
