@@ -95,8 +95,11 @@ static void test_stopping_every_proc_keeps_tend_up_and_start_works(void **state)
 static void test_a_policy_of_manual_procs_stays_up(void **state)
 {
     char *policy = write_file(dir, "p.lua",
-        "tend.proc { name = 'job', cmd = { 'true' }, autostart = false }\n");
+        "tend.proc { name = 'job', cmd = { 'true' }, autostart = false }\n"
+        "tend.task(function() tend.log.info('policy up') end)\n");
     struct tend_run *t = tend_start((const char *[]){"run", policy, NULL});
+    /* the socket is open before the tasks run */
+    assert_true(tend_expect(t, 2, "policy up", DEADLINE));
     json_t *st = status_of("job");  /* answered: tend is up */
     assert_string_equal(field(st, "state"), "pending");
     json_decref(st);
