@@ -8,7 +8,12 @@ _tend_procs()
     local i
     for ((i = 1; i < COMP_CWORD; i++)); do
         if [[ ${COMP_WORDS[i]} == --socket ]]; then
-            sock=(--socket "${COMP_WORDS[i + 1]}")
+            # --socket=PATH comes as three words: --socket, =, PATH
+            if [[ ${COMP_WORDS[i + 1]} == = ]]; then
+                sock=(--socket "${COMP_WORDS[i + 2]}")
+            else
+                sock=(--socket "${COMP_WORDS[i + 1]}")
+            fi
         fi
     done
     "${COMP_WORDS[0]}" status --json "${sock[@]}" 2>/dev/null |
@@ -21,6 +26,9 @@ _tend()
     cur=${COMP_WORDS[COMP_CWORD]}
     prev=${COMP_WORDS[COMP_CWORD - 1]}
     cmd=${COMP_WORDS[1]}
+    if [[ $prev == = ]] && ((COMP_CWORD > 2)); then  # --opt=value
+        prev=${COMP_WORDS[COMP_CWORD - 2]}
+    fi
 
     if ((COMP_CWORD == 1)); then
         COMPREPLY=($(compgen -W "run status start stop restart kill signal logs wait
@@ -44,7 +52,7 @@ _tend()
     run)
         if [[ $cur == -* ]]; then
             COMPREPLY=($(compgen -W "--check --subreaper --timestamps --log-format
-                                     --quiet --socket" -- "$cur"))
+                                     --quiet --socket --help" -- "$cur"))
         else
             COMPREPLY=($(compgen -f -X '!*.lua' -- "$cur") $(compgen -d -- "$cur"))
         fi ;;
@@ -52,20 +60,20 @@ _tend()
         if ((COMP_CWORD == 2)); then
             COMPREPLY=($(compgen -W "HUP INT QUIT KILL USR1 USR2 TERM CONT STOP WINCH" -- "$cur"))
         else
-            COMPREPLY=($(compgen -W "$(_tend_procs) --socket" -- "$cur"))
+            COMPREPLY=($(compgen -W "$(_tend_procs) --socket --help" -- "$cur"))
         fi ;;
     status)
-        COMPREPLY=($(compgen -W "$(_tend_procs) --json --socket" -- "$cur")) ;;
+        COMPREPLY=($(compgen -W "$(_tend_procs) --json --socket --help" -- "$cur")) ;;
     start | restart | kill)
-        COMPREPLY=($(compgen -W "$(_tend_procs) --socket" -- "$cur")) ;;
+        COMPREPLY=($(compgen -W "$(_tend_procs) --socket --help" -- "$cur")) ;;
     stop)
-        COMPREPLY=($(compgen -W "$(_tend_procs) --timeout --socket" -- "$cur")) ;;
+        COMPREPLY=($(compgen -W "$(_tend_procs) --timeout --socket --help" -- "$cur")) ;;
     logs)
-        COMPREPLY=($(compgen -W "$(_tend_procs) -n --stream -f --socket" -- "$cur")) ;;
+        COMPREPLY=($(compgen -W "$(_tend_procs) -n --stream -f --socket --help" -- "$cur")) ;;
     wait)
-        COMPREPLY=($(compgen -W "$(_tend_procs) --ready --exit --timeout --socket" -- "$cur")) ;;
+        COMPREPLY=($(compgen -W "$(_tend_procs) --ready --exit --timeout --socket --help" -- "$cur")) ;;
     reload | shutdown)
-        COMPREPLY=($(compgen -W "--socket" -- "$cur")) ;;
+        COMPREPLY=($(compgen -W "--socket --help" -- "$cur")) ;;
     esac
 }
 

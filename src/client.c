@@ -12,16 +12,18 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "ctl.h"
 #include "util.h"
 
-enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_USAGE = 2, EXIT_UNREACHABLE = 3 };
+enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_USAGE = CLI_EXIT_USAGE, EXIT_UNREACHABLE = 3 };
 
 /* A command line, as read. */
 struct args {
+    struct cli cli;       /* the words, as cli.c read them */
     const char *cmd;
     const char *socket;
-    const char **names;
+    char **names;
     size_t nnames;
     const char *signal;   /* signal */
     bool json;            /* status --json */
@@ -32,48 +34,9 @@ struct args {
     bool follow;          /* logs -f */
 };
 
-static const struct usage {
-    const char *cmd;
-    const char *text;
-} usages[] = {
-    {"status", "tend status [NAME...] [--json] [--socket PATH]"},
-    {"start", "tend start NAME... [--socket PATH]"},
-    {"stop", "tend stop NAME... [--timeout SECONDS] [--socket PATH]"},
-    {"restart", "tend restart NAME... [--socket PATH]"},
-    {"kill", "tend kill NAME... [--socket PATH]"},
-    {"signal", "tend signal SIGNAL NAME... [--socket PATH]"},
-    {"logs", "tend logs NAME [-n LINES] [--stream stdout|stderr] [-f] [--socket PATH]"},
-    {"wait", "tend wait NAME... [--ready | --exit] [--timeout SECONDS] [--socket PATH]"},
-    {"reload", "tend reload [--socket PATH]"},
-    {"shutdown", "tend shutdown [--socket PATH]"},
-};
-
 bool client_is_command(const char *cmd)
 {
-    for (size_t i = 0; i < ARRAY_LEN(usages); i++)
-        if (strcmp(cmd, usages[i].cmd) == 0)
-            return true;
-    return false;
-}
-
-static const char *usage_of(const char *cmd)
-{
-    for (size_t i = 0; i < ARRAY_LEN(usages); i++)
-        if (strcmp(cmd, usages[i].cmd) == 0)
-            return usages[i].text;
-    return "";
-}
-
-static int usage(const struct args *a, const char *fmt, const char *arg)
-    __attribute__((format(printf, 2, 0)));
-
-/* Misuse: the message and the command's usage on stderr; exit code 2. */
-static int usage(const struct args *a, const char *fmt, const char *arg)
-{
-    fprintf(stderr, "tend %s: ", a->cmd);
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\nusage: %s\n", usage_of(a->cmd));
-    return EXIT_USAGE;
+    return strcmp(cmd, "run") != 0 && cli_is_command(cmd);
 }
 
 /* Seconds from `s`; false unless a finite number >= 0. */
@@ -88,101 +51,75 @@ static bool parse_seconds(const char *s, double *out)
     return true;
 }
 
-/* The value of option `opt` at argv[*i] ("--opt V" or "--opt=V"), or NULL
- * when argv[*i] is not that option.  *missing when its value is. */
-static const char *opt_value(int argc, char **argv, int *i, const char *opt, bool *missing)
-{
-    size_t n = strlen(opt);
-    const char *a = argv[*i];
-    if (strncmp(a, opt, n) != 0)
-        return NULL;
-    if (a[n] == '=')
-        return a + n + 1;
-    if (a[n] != '\0')
-        return NULL;
-    if (*i + 1 >= argc) {
-        *missing = true;
-        return NULL;
-    }
-    return argv[++*i];
-}
-
-/* Read the command line into `a`; 0, or the exit code of a misuse. */
+/* Read the command line into `a` (cli.c knows which command takes which
+ * option); 0, -1 after --help, or the exit code of a misuse. */
 static int parse_args(int argc, char **argv, struct args *a)
 {
     memset(a, 0, sizeof *a);
-    a->cmd = argv[0];
+    int rc = cli_parse(argc, argv, &a->cli);
+    if (rc != 0)
+        return rc;
+    const char *cmd = a->cmd = a->cli.cmd;
     a->timeout = -1;
     a->lines = -1;
-    a->names = xcalloc((size_t)argc, sizeof *a->names);
-    bool options = true;
-    for (int i = 1; i < argc; i++) {
-        const char *arg = argv[i], *v;
-        bool missing = false;
-        const char *cmd = a->cmd;
-        if (options && strcmp(arg, "--") == 0) {
-            options = false;
-        } else if (!options || arg[0] != '-' || arg[1] == '\0') {
-            if (strcmp(cmd, "signal") == 0 && !a->signal)
-                a->signal = arg;
-            else
-                a->names[a->nnames++] = arg;
-        } else if ((v = opt_value(argc, argv, &i, "--socket", &missing))) {
+    for (size_t i = 0; i < a->cli.nopts; i++) {
+        const char *v = a->cli.opts[i].value;
+        switch (a->cli.opts[i].id) {
+        case CLI_SOCKET:
             a->socket = v;
-        } else if (strcmp(cmd, "status") == 0 && strcmp(arg, "--json") == 0) {
+            break;
+        case CLI_JSON:
             a->json = true;
-        } else if ((strcmp(cmd, "stop") == 0 || strcmp(cmd, "wait") == 0) &&
-                   (v = opt_value(argc, argv, &i, "--timeout", &missing))) {
+            break;
+        case CLI_TIMEOUT:
             if (!parse_seconds(v, &a->timeout))
-                return usage(a, "--timeout %s: a number of seconds (0 or more) expected", v);
-        } else if (strcmp(cmd, "wait") == 0 && strcmp(arg, "--ready") == 0) {
+                return cli_misuse(cmd, "--timeout %s: a number of seconds (0 or more) expected", v);
+            break;
+        case CLI_READY:
             a->ready = true;
-        } else if (strcmp(cmd, "wait") == 0 && strcmp(arg, "--exit") == 0) {
+            break;
+        case CLI_EXIT:
             a->exit = true;
-        } else if (strcmp(cmd, "logs") == 0 && (strcmp(arg, "-f") == 0 ||
-                                                strcmp(arg, "--follow") == 0)) {
+            break;
+        case CLI_FOLLOW:
             a->follow = true;
-        } else if (strcmp(cmd, "logs") == 0 &&
-                   ((v = opt_value(argc, argv, &i, "-n", &missing)) ||
-                    (!missing && (v = opt_value(argc, argv, &i, "--lines", &missing))))) {
+            break;
+        case CLI_LINES: {
             char *end;
             errno = 0;
             long n = strtol(v, &end, 10);
             if (!*v || *end || errno || n < 0)
-                return usage(a, "-n %s: a number of lines (0 or more) expected", v);
+                return cli_misuse(cmd, "-n %s: a number of lines (0 or more) expected", v);
             a->lines = n;
-        } else if (strcmp(cmd, "logs") == 0 &&
-                   (v = opt_value(argc, argv, &i, "--stream", &missing))) {
-            if (strcmp(v, "stdout") != 0 && strcmp(v, "stderr") != 0)
-                return usage(a, "--stream %s: stdout or stderr expected", v);
-            a->stream = v;
-        } else if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0) {
-            printf("usage: %s\n", usage_of(cmd));
-            return -1;
-        } else if (missing) {
-            return usage(a, "%s needs a value", arg);
-        } else {
-            return usage(a, "unknown option %s", arg);
+            break;
         }
-        if (missing)
-            return usage(a, "%s needs a value", arg);
+        case CLI_STREAM:
+            if (strcmp(v, "stdout") != 0 && strcmp(v, "stderr") != 0)
+                return cli_misuse(cmd, "--stream %s: stdout or stderr expected", v);
+            a->stream = v;
+            break;
+        }
     }
-    const char *cmd = a->cmd;
+    a->names = a->cli.args;
+    a->nnames = a->cli.nargs;
     if (strcmp(cmd, "signal") == 0) {
-        if (!a->signal)
-            return usage(a, "which signal?%s", "");
+        if (a->nnames == 0)
+            return cli_misuse(cmd, "which signal?");
+        a->signal = a->names[0];
+        a->names++;
+        a->nnames--;
         if (signal_from_name(a->signal) < 0)
-            return usage(a, "unknown signal %s", a->signal);
+            return cli_misuse(cmd, "unknown signal %s", a->signal);
     }
     bool none = strcmp(cmd, "reload") == 0 || strcmp(cmd, "shutdown") == 0;
     if (none && a->nnames)
-        return usage(a, "takes no proc names (got %s)", a->names[0]);
+        return cli_misuse(cmd, "takes no proc names (got %s)", a->names[0]);
     if (!none && strcmp(cmd, "status") != 0 && a->nnames == 0)
-        return usage(a, "which proc?%s", "");
+        return cli_misuse(cmd, "which proc?");
     if (strcmp(cmd, "logs") == 0 && a->nnames > 1)
-        return usage(a, "one proc at a time (got %s too)", a->names[1]);
+        return cli_misuse(cmd, "one proc at a time (got %s too)", a->names[1]);
     if (a->ready && a->exit)
-        return usage(a, "--ready or --exit, not both%s", "");
+        return cli_misuse(cmd, "--ready or --exit, not both");
     return 0;
 }
 
@@ -572,14 +509,14 @@ int client_main(int argc, char **argv)
     struct args a;
     int rc = parse_args(argc, argv, &a);
     if (rc != 0) {
-        free(a.names);
+        cli_free(&a.cli);
         return rc < 0 ? EXIT_OK : rc;
     }
     char *path = ctl_socket_path(a.socket);
     struct link l;
     if ((rc = link_open(&l, path))) {
         free(path);
-        free(a.names);
+        cli_free(&a.cli);
         return rc;
     }
     json_t *req = build_request(&a);
@@ -635,6 +572,6 @@ out:
     json_decref(reply);
     link_close(&l);
     free(path);
-    free(a.names);
+    cli_free(&a.cli);
     return rc;
 }

@@ -10,9 +10,9 @@
 /* Whether `cmd` names a client command. */
 bool client_is_command(const char *cmd);
 
-/* Run the client command argv[0] with its arguments; the exit code: 0 ok,
- * 1 an error answer (or a wait that failed), 2 usage, 3 no supervisor
- * reachable on the socket. */
+/* Run the client command argv[0] with its arguments (read by cli.c, as
+ * every command's are); the exit code: 0 ok, 1 an error answer (or a wait
+ * that failed), 2 usage, 3 no supervisor reachable on the socket. */
 int client_main(int argc, char **argv);
 
 #endif

@@ -13,6 +13,7 @@
 
 #include <lua.h>
 
+#include "cli.h"
 #include "client.h"
 #include "ctl.h"
 #include "groups.h"
@@ -27,58 +28,6 @@
 #include "util.h"
 
 #define TEND_VERSION "0.1.0"
-
-static const char usage_text[] =
-    "usage: tend run POLICY.lua [--check] [--subreaper] [--timestamps]\n"
-    "                           [--log-format text|json] [--quiet] [--socket PATH]\n"
-    "       tend status [NAME...] [--json]\n"
-    "       tend start|restart|kill NAME...\n"
-    "       tend stop NAME... [--timeout SECONDS]\n"
-    "       tend signal SIGNAL NAME...\n"
-    "       tend logs NAME [-n LINES] [--stream stdout|stderr] [-f]\n"
-    "       tend wait NAME... [--ready | --exit] [--timeout SECONDS]\n"
-    "       tend reload | shutdown\n"
-    "       tend --help | --version\n"
-    "\n"
-    "tend supervises the processes a Lua policy file declares: it starts them\n"
-    "in dependency order, restarts them as their policy says, prefixes their\n"
-    "output with their names, and stops them all, dependents first, on\n"
-    "SIGTERM or SIGINT (a second one kills everything at once).\n"
-    "\n"
-    "  run POLICY.lua    run the policy in the foreground\n"
-    "  --check           load and check the policy, print what would run, exit\n"
-    "  --subreaper       adopt and reap orphaned descendants (always on; accepted\n"
-    "                    for compatibility)\n"
-    "  --timestamps      put an ISO-8601 UTC time before each output line\n"
-    "  --quiet           log only warnings and errors\n"
-    "  --socket PATH     the control socket (every command takes it; default\n"
-    "                    $TEND_SOCKET, else $XDG_RUNTIME_DIR/tend.sock, else\n"
-    "                    /tmp/tend-$UID/tend.sock)\n"
-    "\n"
-    "The other commands talk to a running tend through its control socket:\n"
-    "  status            a table of the procs (--json: their statuses as JSON)\n"
-    "  start, restart    start (again); return once ready (exit 0) or ended (1)\n"
-    "  stop              want down and stop (--timeout: before SIGKILL)\n"
-    "  kill, signal      SIGKILL, or a signal, to the procs' process groups\n"
-    "  logs              recent output lines (default 20); -f follows\n"
-    "  wait              until ready (default) or ended (--exit)\n"
-    "  shutdown          stop everything and exit; returns once tend is done\n"
-    "\n"
-    "exit status of run: 0 when every proc ended with exit code 0 (or after a\n"
-    "clean shutdown), 1 otherwise, 2 when tend did not start (a bad command\n"
-    "line or policy file, or the control socket is taken or cannot be made),\n"
-    "70 when the watchdog ended it (policy code stuck for TEND_WATCHDOG\n"
-    "seconds, default 10).\n"
-    "Of the other commands: 0 done, 1 an error from tend (or a wait that\n"
-    "failed), 2 a bad command line, 3 no tend reachable on the socket.\n";
-
-static int usage_error(const char *fmt, const char *arg)
-{
-    fprintf(stderr, "tend: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\n\n%s", usage_text);
-    return 2;
-}
 
 /* Make sure fds 0, 1 and 2 are open, so no pipe ever lands on them. */
 static void open_std_fds(void)
@@ -145,42 +94,50 @@ static void print_plan(const struct policy *pol)
     printf("%s: %zu proc%s, ok\n", pol->path, pol->n, pol->n == 1 ? "" : "s");
 }
 
+/* `tend run`: argv[0] is "run". */
 static int cmd_run(int argc, char **argv)
 {
     launch_reserve_slots();  /* fds 3..7, before anything else opens one */
-    const char *path = NULL, *socket_opt = NULL;
+    struct cli cli;
+    int rc = cli_parse(argc, argv, &cli);
+    if (rc != 0)
+        return rc < 0 ? 0 : rc;
+    const char *socket_opt = NULL;
     bool check = false, subreaper = false;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--check") == 0)
+    for (size_t i = 0; i < cli.nopts; i++) {
+        const char *v = cli.opts[i].value;
+        switch (cli.opts[i].id) {
+        case CLI_CHECK:
             check = true;
-        else if (strcmp(a, "--subreaper") == 0)
+            break;
+        case CLI_SUBREAPER:
             subreaper = true;
-        else if (strcmp(a, "--timestamps") == 0)
+            break;
+        case CLI_TIMESTAMPS:
             output_set_timestamps(true);
-        else if (strcmp(a, "--quiet") == 0)
+            break;
+        case CLI_QUIET:
             log_set_level(LOG_WARN);
-        else if (strcmp(a, "--socket") == 0 || strcmp(a, "--log-format") == 0) {
-            if (i + 1 >= argc)
-                return usage_error("%s needs a value", a);
-            if (strcmp(a, "--log-format") == 0) {
-                if (strcmp(argv[i + 1], "json") == 0)
-                    log_set_json(true);
-                else if (strcmp(argv[i + 1], "text") != 0)
-                    return usage_error("--log-format %s: text or json", argv[i + 1]);
+            break;
+        case CLI_LOG_FORMAT:
+            if (strcmp(v, "json") != 0 && strcmp(v, "text") != 0) {
+                cli_free(&cli);
+                return cli_misuse("run", "--log-format %s: text or json expected", v);
             }
-            if (strcmp(a, "--socket") == 0)
-                socket_opt = argv[i + 1];
-            i++;
-        } else if (a[0] == '-' && a[1])
-            return usage_error("run: unknown option %s", a);
-        else if (path)
-            return usage_error("run: one policy file only (got %s too)", a);
-        else
-            path = a;
+            log_set_json(strcmp(v, "json") == 0);
+            break;
+        case CLI_SOCKET:
+            socket_opt = v;
+            break;
+        }
     }
-    if (!path)
-        return usage_error("run: which policy file?%s", "");
+    const char *path = cli.nargs ? cli.args[0] : NULL;
+    rc = !path ? cli_misuse("run", "which policy file?")
+         : cli.nargs > 1 ? cli_misuse("run", "one policy file only (got %s too)", cli.args[1])
+         : 0;
+    cli_free(&cli);  /* the strings are argv's */
+    if (rc)
+        return rc;
 
     /* before the load, which runs policy code too */
     groups_install_fatal_handlers();
@@ -258,10 +215,10 @@ int main(int argc, char **argv)
 {
     open_std_fds();
     if (argc < 2)
-        return usage_error("a command is needed%s", "");
+        return cli_misuse(NULL, "a command is needed");
     const char *cmd = argv[1];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
-        fputs(usage_text, stdout);
+        cli_print_overview();
         return 0;
     }
     if (strcmp(cmd, "--version") == 0) {
@@ -270,8 +227,10 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(cmd, "run") == 0)
-        return cmd_run(argc - 2, argv + 2);
+        return cmd_run(argc - 1, argv + 1);
     if (client_is_command(cmd))
         return client_main(argc - 1, argv + 1);
-    return usage_error("unknown command '%s'", cmd);
+    if (cmd[0] == '-')
+        return cli_misuse(NULL, "unknown option %s", cmd);
+    return cli_misuse(NULL, "unknown command '%s'", cmd);
 }

@@ -616,11 +616,26 @@ static void test_check_prints_plan_without_spawning(void **state)
 
 /* ---- the command line (SPEC 2, 8) ---- */
 
+/* The stderr of a misuse: exactly one line saying what is wrong, the one
+ * usage line (starting with `usage`) and the hint, not the whole help. */
+static void assert_misuse(const char *err, const char *usage, const char *hint)
+{
+    const char *l2 = strchr(err, '\n');
+    const char *l3 = l2 ? strchr(l2 + 1, '\n') : NULL;
+    if (!l2 || !l3 || strncmp(l2 + 1, usage, strlen(usage)) != 0 ||
+        strncmp(l3 + 1, hint, strlen(hint)) != 0 || strcmp(l3 + 1 + strlen(hint), "\n") != 0)
+        fail_msg("not one message line, \"%s...\" and \"%s\":\n%s", usage, hint, err);
+    assert_int_equal(count_of(err, "usage:"), 1);
+}
+
 static void check_usage_error(struct fx *f, const char *const *args, const char *needle)
 {
     f->t = tend_run_sync(args, DEADLINE);
     expect_exit(f->t, 2);
-    assert_contains(f->t->err, "usage: tend run");
+    if (args[0] && strcmp(args[0], "run") == 0)
+        assert_misuse(f->t->err, "usage: tend run POLICY.lua ", "see tend run --help");
+    else
+        assert_misuse(f->t->err, "usage: tend {run|status|", "see tend --help");
     if (needle)
         assert_contains(f->t->err, needle);
     assert_string_equal(f->t->out, "");
@@ -638,7 +653,7 @@ static void test_unknown_command_is_usage_error(void **state)
 
 static void test_run_without_file_is_usage_error(void **state)
 {
-    check_usage_error(*state, (const char *[]){"run", NULL}, NULL);
+    check_usage_error(*state, (const char *[]){"run", NULL}, "which policy file?");
 }
 
 static void test_unknown_option_is_usage_error(void **state)
@@ -646,7 +661,7 @@ static void test_unknown_option_is_usage_error(void **state)
     struct fx *f = *state;
     policy(f, MARKER_PROC);
     check_usage_error(f, (const char *[]){"run", f->policy, "--frobnicate", NULL},
-                      "--frobnicate");
+                      "tend run: unknown option --frobnicate\n");
     assert_false(exists(in_dir(f, "spawned")));
 }
 
@@ -657,6 +672,143 @@ static void test_help_prints_usage_to_stdout(void **state)
     expect_exit(f->t, 0);
     assert_contains(f->t->out, "usage: tend run");
     assert_string_equal(f->t->err, "");
+}
+
+/* A command run to its end (in f->t2), its exit code checked. */
+#define command(f, code, ...)                                                      \
+    ({                                                                             \
+        tend_free((f)->t2);                                                        \
+        (f)->t2 = tend_run_sync((__VA_ARGS__), DEADLINE);                          \
+        expect_exit((f)->t2, (code));                                              \
+        (f)->t2;                                                                   \
+    })
+
+/* Every command takes --help (and -h), wherever it stands, whatever else
+ * the line holds: its own usage and options on stdout, exit 0. */
+static void test_help_on_every_command(void **state)
+{
+    struct fx *f = *state;
+    static const char *const cmds[] = {"run", "status", "start", "stop", "restart", "kill",
+                                       "signal", "logs", "wait", "reload", "shutdown"};
+    char usage[64];
+    for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
+        struct tend_run *c = command(f, 0, (const char *[]){cmds[i], "--help", NULL});
+        snprintf(usage, sizeof usage, "usage: tend %s ", cmds[i]);
+        assert_true(strncmp(c->out, usage, strlen(usage)) == 0);
+        assert_contains(c->out, "--socket PATH");
+        assert_contains(c->out, "-h, --help");
+        assert_string_equal(c->err, "");
+    }
+    struct tend_run *c = command(f, 0, (const char *[]){"run", "nope.lua", "--frob", "--help", NULL});
+    assert_contains(c->out, "--log-format text|json");
+    assert_contains(c->out, "--check");
+    assert_contains(c->out, "exit status: 0 when every proc");
+    c = command(f, 0, (const char *[]){"stop", "web", "-h", NULL});
+    assert_true(strncmp(c->out, "usage: tend stop NAME... [--timeout SECONDS]", 44) == 0);
+    assert_contains(c->out, "--timeout SECONDS");
+    c = command(f, 0, (const char *[]){"logs", "--help", "web", NULL});
+    assert_contains(c->out, "-n, --lines LINES");
+    assert_contains(c->out, "-f, --follow");
+    assert_contains(c->out, "--stream stdout|stderr");
+    assert_lacks(c->out, "--timeout");
+}
+
+/* `tend run` takes `--opt=value` and `--opt value` (it took only the
+ * second), and so do the client commands, options after the names too. */
+static void test_options_as_opt_equals_value_and_opt_value(void **state)
+{
+    struct fx *f = *state;
+    policy(f, "tend.proc { name = 'web', cmd = {'sh', '-c',\n"
+              "  'for i in 1 2 3 4 5; do echo line$i; done; exec sleep 300'} }\n"
+              "tend.proc { name = 'other', cmd = {'sleep', '300'} }\n");
+    const char *sock = in_dir(f, "s.sock");
+    char sock_opt[PATH_MAX + 16];
+    snprintf(sock_opt, sizeof sock_opt, "--socket=%s", sock);
+    /* the harness gives every run a TEND_SOCKET of its own: a client
+     * reaches this tend only through the --socket it is given */
+    f->t = tend_start((const char *[]){"run", sock_opt, f->policy, "--log-format", "json", NULL});
+    expect_out(f->t, 1, "web | line5");
+    assert_contains(f->t->err, "\"message\":\"started (pid");
+
+    struct tend_run *c = command(f, 0, (const char *[]){"logs", "web", "-n", "2", "--socket", sock, NULL});
+    assert_string_equal(c->out, "line4\nline5\n");
+    c = command(f, 0, (const char *[]){"logs", "--lines=3", sock_opt, "web", NULL});
+    assert_string_equal(c->out, "line3\nline4\nline5\n");
+    c = command(f, 0, (const char *[]){"logs", "-n1", "web", sock_opt, NULL});
+    assert_string_equal(c->out, "line5\n");
+    c = command(f, 0, (const char *[]){"status", "--json", "--socket", sock, NULL});
+    assert_contains(c->out, "\"name\": \"web\"");
+    c = command(f, 0, (const char *[]){"stop", "web", "--timeout=5", sock_opt, NULL});
+    assert_contains(c->out, "web: killed (signal TERM)");
+    command(f, 2, (const char *[]){"stop", "web", "--timeout=soon", sock_opt, NULL});
+    assert_contains(f->t2->err, "tend stop: --timeout soon: a number of seconds");
+    command(f, 0, (const char *[]){"shutdown", sock_opt, NULL});
+    expect_exit(f->t, 0);
+
+    /* and run the other way round: --socket PATH, --log-format=json */
+    tend_free(f->t);
+    f->t = tend_start((const char *[]){"run", f->policy, "--log-format=json", "--socket", sock, NULL});
+    expect_out(f->t, 1, "web | line5");
+    assert_contains(f->t->err, "\"message\":\"started (pid");
+    command(f, 0, (const char *[]){"shutdown", "--socket", sock, NULL});
+    expect_exit(f->t, 0);
+}
+
+/* A misuse of any command: what is wrong, one usage line and the hint on
+ * stderr, nothing on stdout, exit 2 -- not the whole help. */
+static void test_misuse_is_one_usage_line_and_a_hint(void **state)
+{
+    struct fx *f = *state;
+    struct tend_run *c = command(f, 2, (const char *[]){"stop", "web", "--frobnicate", NULL});
+    assert_string_equal(c->err, "tend stop: unknown option --frobnicate\n"
+                                "usage: tend stop NAME... [--timeout SECONDS] [--socket PATH]\n"
+                                "see tend stop --help\n");
+    assert_string_equal(c->out, "");
+    c = command(f, 2, (const char *[]){"logs", NULL});
+    assert_misuse(c->err, "usage: tend logs NAME [-n LINES]", "see tend logs --help");
+    assert_string_equal(c->out, "");
+    policy(f, MARKER_PROC);
+    c = command(f, 2, (const char *[]){"run", f->policy, "--log-format=xml", NULL});
+    assert_misuse(c->err, "usage: tend run POLICY.lua [--check]", "see tend run --help");
+    assert_contains(c->err, "--log-format xml: text or json");
+    assert_lacks(c->err, "options:");
+    assert_string_equal(c->out, "");
+    assert_false(exists(in_dir(f, "spawned")));
+}
+
+/* An unknown option, a flag given a value and a missing value are named,
+ * in the long or the short form given. */
+static void test_unknown_option_and_missing_value_are_named(void **state)
+{
+    struct fx *f = *state;
+    policy(f, MARKER_PROC);
+    static const struct {
+        const char *args[5];
+        const char *said;
+    } cases[] = {
+        {{"run", "@P", "--socket"}, "tend run: --socket needs a value\n"},
+        {{"run", "@P", "--check=yes"}, "tend run: --check takes no value\n"},
+        {{"run", "@P", "-x"}, "tend run: unknown option -x\n"},
+        {{"run", "@P", "--timeout", "3"}, "tend run: unknown option --timeout\n"},
+        {{"stop", "web", "--timeout"}, "tend stop: --timeout needs a value\n"},
+        {{"stop", "web", "--json"}, "tend stop: unknown option --json\n"},
+        {{"logs", "web", "-n"}, "tend logs: -n needs a value\n"},
+        {{"logs", "web", "--lines"}, "tend logs: --lines needs a value\n"},
+        {{"logs", "web", "-q"}, "tend logs: unknown option -q\n"},
+        {{"status", "--frob=1"}, "tend status: unknown option --frob\n"},
+        {{"wait", "web", "--exit=now"}, "tend wait: --exit takes no value\n"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const char *args[6] = {0};
+        for (size_t k = 0; k < 5 && cases[i].args[k]; k++)
+            args[k] = strcmp(cases[i].args[k], "@P") == 0 ? f->policy : cases[i].args[k];
+        struct tend_run *c = command(f, 2, args);
+        if (strncmp(c->err, cases[i].said, strlen(cases[i].said)) != 0)
+            fail_msg("tend %s ... %s: want \"%s\", got:\n%s", args[0], args[2] ? args[2] : "",
+                     cases[i].said, c->err);
+        assert_int_equal(count_of(c->err, "\n"), 3);
+    }
+    assert_false(exists(in_dir(f, "spawned")));
 }
 
 static void test_version_prints_version(void **state)
@@ -1153,6 +1305,10 @@ int main(void)
         T(test_run_without_file_is_usage_error),
         T(test_unknown_option_is_usage_error),
         T(test_help_prints_usage_to_stdout),
+        T(test_help_on_every_command),
+        T(test_options_as_opt_equals_value_and_opt_value),
+        T(test_misuse_is_one_usage_line_and_a_hint),
+        T(test_unknown_option_and_missing_value_are_named),
         T(test_version_prints_version),
         T(test_child_env_merged_into_tends),
         T(test_child_gets_tend_proc_and_incarnation),
