@@ -34,6 +34,7 @@ static const struct option_def {
     {CLI_STREAM, "stream", "stdout|stderr"},
     {CLI_FOLLOW, "follow", NULL},
     {CLI_HELP, "help", NULL},
+    {CLI_STAY, "stay", NULL},
 };
 
 /* An option of a command, with what it does there. */
@@ -59,7 +60,7 @@ static const struct command {
     "0 done, 1 an error from tend (or a wait that failed), 2 a bad command " \
     "line, 3 no tend reachable on the socket."
     {"run",
-     "tend run POLICY.lua [--check] [--subreaper] [--timestamps] [--quiet] "
+     "tend run POLICY.lua [--check] [--subreaper] [--timestamps] [--quiet] [--stay] "
      "[--log-format text|json] [--socket PATH]",
      "run a policy file in the foreground",
      "Run the policy file in the foreground: start the procs it declares in dependency "
@@ -74,6 +75,7 @@ static const struct command {
       {CLI_SUBREAPER, "accepted and ignored: tend is always its own subreaper"},
       {CLI_TIMESTAMPS, "put an ISO-8601 UTC time with milliseconds before each output line"},
       {CLI_QUIET, "log only warnings and errors"},
+      {CLI_STAY, "stay up when the work is done, until a signal, tend shutdown or tend.exit()"},
       {CLI_LOG_FORMAT, "tend's own log lines as text (the default) or one JSON object a line"},
       {CLI_SOCKET, "the control socket to serve " SOCKET_DEFAULT}}},
     {"status", "tend status [NAME...] [--json] [--socket PATH]",

@@ -28,6 +28,7 @@ enum cli_opt {
     CLI_READY,
     CLI_EXIT,
     CLI_STREAM,
+    CLI_STAY,
 };
 
 /* An option as given: its id, and its value (NULL for a flag). */

@@ -103,7 +103,7 @@ static int cmd_run(int argc, char **argv)
     if (rc != 0)
         return rc < 0 ? 0 : rc;
     const char *socket_opt = NULL;
-    bool check = false, subreaper = false;
+    bool check = false, subreaper = false, stay = false;
     for (size_t i = 0; i < cli.nopts; i++) {
         const char *v = cli.opts[i].value;
         switch (cli.opts[i].id) {
@@ -112,6 +112,9 @@ static int cmd_run(int argc, char **argv)
             break;
         case CLI_SUBREAPER:
             subreaper = true;
+            break;
+        case CLI_STAY:
+            stay = true;
             break;
         case CLI_TIMESTAMPS:
             output_set_timestamps(true);
@@ -173,6 +176,7 @@ static int cmd_run(int argc, char **argv)
     output_init(loop);
     reap_start(loop);  /* a subreaper before the first child can orphan one */
     struct manager *m = manager_new(loop);
+    manager_set_stay(m, stay);
     /* the socket before anything is spawned: a second tend on it stops here */
     char *sock_path = ctl_socket_path(socket_opt), *sock_err = NULL;
     struct ctl *ctl = ctl_open(loop, m, sock_path, &sock_err);

@@ -161,6 +161,22 @@ static void test_a_waiting_proc_says_what_it_waits_for(void **state)
     free(policy);
 }
 
+static void test_stay_keeps_tend_up_after_the_work_is_done(void **state)
+{
+    char *policy = write_file(dir, "p.lua",
+        "tend.proc { name = 'once', cmd = { 'true' }, restart = 'never' }\n");
+    struct tend_run *t = tend_start((const char *[]){"run", "--stay", policy, NULL});
+    assert_true(tend_expect(t, 2, "once: exited with code 0", DEADLINE));
+    json_t *st = status_of("once");  /* still answered */
+    assert_string_equal(field(st, "state"), "stopped");
+    json_decref(st);
+    assert_int_equal(cli((const char *[]){"shutdown", NULL}), 0);
+    assert_int_equal(tend_wait(t, DEADLINE), 0);
+    assert_contains(t->err, "tend: exiting with code 0: shut down\n");
+    tend_free(t);
+    free(policy);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -172,6 +188,8 @@ int main(void)
             test_a_dependency_that_fails_before_ready_leaves_its_dependent_pending, setup,
             teardown),
         cmocka_unit_test_setup_teardown(test_a_waiting_proc_says_what_it_waits_for, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_stay_keeps_tend_up_after_the_work_is_done, setup,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
