@@ -21,11 +21,11 @@
 #include "statusjson.h"
 #include "util.h"
 
-#define CONNS_MAX 1024               /* connections at once; more are refused */
 #define IN_HELD_MAX (CTL_REQUEST_MAX + 1)  /* input held while a request runs */
 #define OUT_SOFT (64 * 1024)         /* no new request is read above this */
 #define FOLLOW_MAX (1024 * 1024)     /* a follower's lines are dropped above this */
 #define LOGS_DEFAULT 20
+#define IDLE_SLACK 0.001             /* s: a connection this close to its timeout is due */
 
 struct conn;
 
@@ -69,6 +69,10 @@ struct conn {
     bool eof;                 /* the client sends no more */
     bool closing;             /* close once the output is written */
     struct conn *prev, *next;
+    /* idle (no request, no follow): on the ctl's idle list since idle_at */
+    bool idle;
+    double idle_at;           /* ev_now when it went idle or was last active */
+    struct conn *idle_prev, *idle_next;
 };
 
 struct ctl {
@@ -81,8 +85,14 @@ struct ctl {
     ev_io accept_w;
     ev_timer retry_w;         /* accept again after running out of fds */
     bool accept_failing;      /* said so; quiet until an accept works */
+    bool evicting;            /* said so; quiet until there is room again */
     struct conn *conns;
     size_t nconns;
+    /* the idle connections, idle the longest first (so sorted by when they
+     * time out); one timer for the first, stopped when there is none */
+    struct conn *idle_head, *idle_tail;
+    ev_timer idle_w;
+    double idle_timeout;      /* CTL_IDLE_TIMEOUT, or $TEND_CTL_IDLE */
 };
 
 static char read_buf[64 * 1024];
@@ -196,7 +206,22 @@ static char *bind_socket(int fd, const char *path, const struct sockaddr_un *sa)
 
 static void accept_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents);
+static void idle_cb(struct ev_loop *loop, ev_timer *w, int revents);
 static void forget_proc(struct proc *p, void *data);
+
+/* CTL_IDLE_TIMEOUT, or $TEND_CTL_IDLE when it is a number of seconds > 0
+ * (the tests' way to see a timeout without waiting 10 s). */
+static double idle_timeout(void)
+{
+    const char *env = getenv("TEND_CTL_IDLE");
+    if (env && *env) {
+        char *end;
+        double v = strtod(env, &end);
+        if (*end == '\0' && isfinite(v) && v > 0)
+            return v;
+    }
+    return CTL_IDLE_TIMEOUT;
+}
 
 struct ctl *ctl_open(struct ev_loop *loop, struct manager *m, const char *path,
                      char **err)
@@ -238,6 +263,9 @@ struct ctl *ctl_open(struct ev_loop *loop, struct manager *m, const char *path,
     ev_io_start(loop, &c->accept_w);
     ev_timer_init(&c->retry_w, retry_cb, 0.1, 0);
     c->retry_w.data = c;
+    c->idle_timeout = idle_timeout();
+    ev_timer_init(&c->idle_w, idle_cb, c->idle_timeout, 0);
+    c->idle_w.data = c;
     manager_set_forget(m, forget_proc, c);
     return c;
 fail:
@@ -345,6 +373,86 @@ static void conn_read_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void conn_write_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void request_free(struct request *r);
 
+/* ---- idle connections ---- */
+
+/* Time the first idle connection out when it is due; no timer when no
+ * connection is idle. */
+static void idle_arm(struct ctl *ctl)
+{
+    ev_timer_stop(ctl->loop, &ctl->idle_w);
+    if (!ctl->idle_head)
+        return;
+    double after = ctl->idle_head->idle_at + ctl->idle_timeout - ev_now(ctl->loop);
+    ev_timer_set(&ctl->idle_w, after > IDLE_SLACK ? after : IDLE_SLACK, 0);
+    ev_timer_start(ctl->loop, &ctl->idle_w);
+}
+
+/* Off the idle list (if on it); the timer is armed again by the caller. */
+static void idle_unlink(struct conn *c)
+{
+    struct ctl *ctl = c->ctl;
+    if (!c->idle)
+        return;
+    if (c->idle_prev)
+        c->idle_prev->idle_next = c->idle_next;
+    else
+        ctl->idle_head = c->idle_next;
+    if (c->idle_next)
+        c->idle_next->idle_prev = c->idle_prev;
+    else
+        ctl->idle_tail = c->idle_prev;
+    c->idle = false;
+    c->idle_prev = c->idle_next = NULL;
+}
+
+/* The connection was active (accepted, a request line, a write) or its
+ * request or follow ended: idle from now on unless a request or a follow
+ * holds it, then no timeout at all. */
+static void conn_touch(struct conn *c)
+{
+    struct ctl *ctl = c->ctl;
+    struct conn *head = ctl->idle_head;
+    idle_unlink(c);
+    if (!c->req && !c->follow) {
+        c->idle = true;
+        c->idle_at = ev_now(ctl->loop);
+        c->idle_prev = ctl->idle_tail;
+        if (ctl->idle_tail)
+            ctl->idle_tail->idle_next = c;
+        else
+            ctl->idle_head = c;
+        ctl->idle_tail = c;
+    }
+    if (ctl->idle_head != head || ctl->idle_head == c)
+        idle_arm(ctl);  /* the first one is another, or due later */
+}
+
+static void conn_close(struct conn *c);
+
+/* Close the connection idle the longest, to make room for a new one
+ * (`why` there is none); whether there was one. */
+static bool evict_idle(struct ctl *ctl, const char *why)
+{
+    if (!ctl->idle_head)
+        return false;
+    if (!ctl->evicting)
+        log_warn(NULL, "control socket: %s: closing the connections idle the longest to "
+                 "make room for new ones (said once until there is room again)", why);
+    ctl->evicting = true;
+    conn_close(ctl->idle_head);
+    return true;
+}
+
+/* Close every connection whose idle time is up. */
+static void idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    struct ctl *ctl = w->data;
+    double now = ev_now(loop);
+    while (ctl->idle_head && ctl->idle_head->idle_at + ctl->idle_timeout <= now + IDLE_SLACK)
+        conn_close(ctl->idle_head);
+    idle_arm(ctl);
+}
+
 /* Whether the connection should not start a new request now. */
 static bool conn_busy(const struct conn *c)
 {
@@ -365,6 +473,12 @@ static void conn_close(struct conn *c)
         request_free(c->req);
     if (c->listener)
         proc_unlisten(c->follow, c->listener);
+    if (c->idle) {
+        bool first = ctl->idle_head == c;
+        idle_unlink(c);
+        if (first)
+            idle_arm(ctl);
+    }
     ev_io_stop(ctl->loop, &c->rw);
     ev_io_stop(ctl->loop, &c->ww);
     ev_clear_pending(ctl->loop, &c->rw);
@@ -382,8 +496,14 @@ static void conn_close(struct conn *c)
     free(c);
 }
 
-static void conn_new(struct ctl *ctl, int fd)
+/* A connection accepted into `fd`; `made_room`: an idle one was closed
+ * for its fd. */
+static void conn_new(struct ctl *ctl, int fd, bool made_room)
 {
+    if (ctl->nconns >= CTL_CONNS_MAX)
+        evict_idle(ctl, "too many connections");  /* else the new one is refused below */
+    else if (!made_room)
+        ctl->evicting = false;  /* there was room */
     struct conn *c = xcalloc(1, sizeof *c);
     c->ctl = ctl;
     c->fd = fd;
@@ -396,6 +516,7 @@ static void conn_new(struct ctl *ctl, int fd)
         ctl->conns->prev = c;
     ctl->conns = c;
     ctl->nconns++;
+    conn_touch(c);
 
     struct ucred cred;
     socklen_t len = sizeof cred;
@@ -412,8 +533,8 @@ static void conn_new(struct ctl *ctl, int fd)
         c->closing = true;
         return;
     }
-    if (ctl->nconns > CONNS_MAX) {
-        conn_error(c, "too many connections (%d)", CONNS_MAX);
+    if (ctl->nconns > CTL_CONNS_MAX) {
+        conn_error(c, "too many connections (%d, none idle)", CTL_CONNS_MAX);
         c->closing = true;
         return;
     }
@@ -423,16 +544,32 @@ static void conn_new(struct ctl *ctl, int fd)
 static void accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
     struct ctl *ctl = w->data;
+    bool accepted = false, made_room = false;
     for (int i = 0; i < 64; i++) {
         int fd = accept4(ctl->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
             ctl->accept_failing = false;
-            conn_new(ctl, fd);
+            accepted = true;
+            conn_new(ctl, fd, made_room);
+            made_room = false;
             continue;
         }
         if (errno == EINTR || errno == ECONNABORTED)
             continue;
-        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+        bool out_of_fds = errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+                          errno == ENOMEM;
+        /* Linux takes the fd before it looks for a connection: after one
+         * was accepted into the last fd, EMFILE does not mean that another
+         * waits.  The listener says so if one does, on the next round. */
+        if (out_of_fds && accepted)
+            return;
+        /* out of fds with idle connections: one makes room (as at the
+         * cap), so that a new client, maybe `tend status`, gets through */
+        if (errno == EMFILE && evict_idle(ctl, "out of file descriptors")) {
+            made_room = true;
+            continue;
+        }
+        if (out_of_fds) {
             /* out of fds: the listener would wake the loop in a spin */
             if (!ctl->accept_failing)
                 log_warn(NULL, "control socket: cannot accept: %s; retrying every 0.1 s "
@@ -463,6 +600,7 @@ static void conn_write_cb(struct ev_loop *loop, ev_io *w, int revents)
         ssize_t n = send(c->fd, c->out.p + c->outstart, out_len(c), MSG_NOSIGNAL);
         if (n > 0) {
             c->outstart += (size_t)n;
+            conn_touch(c);  /* the client takes what it is sent */
             continue;
         }
         if (n < 0 && errno == EINTR)
@@ -673,10 +811,12 @@ static void request_free(struct request *r)
             proc_unsubscribe(r->t[i].p, r->t[i].sub);
         target_unhold(&r->t[i]);
     }
-    ev_timer_stop(r->c->ctl->loop, &r->timer);
-    r->c->req = NULL;
+    struct conn *c = r->c;
+    ev_timer_stop(c->ctl->loop, &r->timer);
+    c->req = NULL;
     free(r->t);
     free(r);
+    conn_touch(c);  /* idle from the answer on */
 }
 
 /* Answer once every target is done (wait: once one has failed). */
@@ -1223,6 +1363,7 @@ static void forget_proc(struct proc *p, void *data)
             c->follow = NULL;
             c->listener = NULL;
             c->closing = true;  /* the follow is over: EOF after the lines */
+            conn_touch(c);
             if (!ev_is_active(&c->ww))
                 ev_io_start(ctl->loop, &c->ww);
         }
@@ -1260,18 +1401,12 @@ static const struct command {
     {"reload", {NULL}, cmd_reload},
 };
 
-/* One request line: parse it, check it and run its command. */
-static void handle_line(struct conn *c, char *line, size_t len)
+/* One request (trimmed, not empty): parse it, check it and run its
+ * command. */
+static void run_request(struct conn *c, const char *line, size_t len)
 {
-    while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t'))
-        len--;
-    size_t skip = 0;
-    while (skip < len && (line[skip] == ' ' || line[skip] == '\t'))
-        skip++;
-    if (skip == len)
-        return;  /* empty lines are ignored */
     json_error_t jerr;
-    json_t *req = json_loadb(line + skip, len - skip, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!req) {
         conn_error(c, "malformed request: %s (at byte %d)", jerr.text, jerr.position);
         return;
@@ -1308,6 +1443,21 @@ static void handle_line(struct conn *c, char *line, size_t len)
     json_decref(req);
 }
 
+/* One request line; empty lines are ignored (they do not keep a
+ * connection from being idle). */
+static void handle_line(struct conn *c, char *line, size_t len)
+{
+    while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t'))
+        len--;
+    size_t skip = 0;
+    while (skip < len && (line[skip] == ' ' || line[skip] == '\t'))
+        skip++;
+    if (skip == len)
+        return;
+    run_request(c, line + skip, len - skip);
+    conn_touch(c);  /* active; and held by a request or follow, or not */
+}
+
 void ctl_close(struct ctl *c)
 {
     if (!c)
@@ -1326,6 +1476,7 @@ void ctl_close(struct ctl *c)
     manager_set_forget(c->m, NULL, NULL);
     ev_io_stop(c->loop, &c->accept_w);
     ev_timer_stop(c->loop, &c->retry_w);
+    ev_timer_stop(c->loop, &c->idle_w);
     close(c->fd);
     struct stat sb;
     if (stat(c->path, &sb) == 0 && sb.st_dev == c->dev && sb.st_ino == c->ino)

@@ -18,6 +18,25 @@
 
 #define CTL_REQUEST_MAX (64 * 1024)  /* bytes in one request line */
 
+/* Connections at once.  At the cap, a new connection takes the place of
+ * the connection idle the longest (see below); only when none is idle is
+ * it refused with an error.  The same eviction makes room when accept()
+ * runs out of file descriptors (EMFILE), so that an operator's `tend
+ * status` gets through however many clients sit on the socket. */
+#define CTL_CONNS_MAX 1024
+
+/* Seconds a connection may stay idle before tend closes it.  Idle: no
+ * request being answered (a start, stop, wait... waiting on its procs) and
+ * no `logs -f` follow, since the connection was accepted, since its last
+ * request line or since tend last wrote to it (a partial line does not
+ * count: a client that drips a request byte by byte is idle).  Followers
+ * and outstanding requests are never timed out.  One timer serves every
+ * connection (they sit on a list in the order they went idle); it runs
+ * only while some connection is idle, so an idle tend has no wake-ups.
+ * $TEND_CTL_IDLE (seconds, > 0), read once by ctl_open, overrides it: for
+ * the tests only. */
+#define CTL_IDLE_TIMEOUT 10.0
+
 struct ctl;
 
 /* The socket path: `opt` (--socket) if given, else $TEND_SOCKET, else

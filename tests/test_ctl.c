@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -74,6 +75,7 @@ static int teardown(void **state)
     procs_kill_tagged(TAG_VAR, f->dir, DEADLINE);
     unsetenv(TAG_VAR);
     unsetenv("TEND_SOCKET");
+    unsetenv("TEND_CTL_IDLE");  /* a test that failed before it unset it */
     tmpdir_free(f->dir);
     free(f->sock);
     free(f->policy);
@@ -1156,6 +1158,292 @@ static void test_client_that_never_reads_does_not_block(void **state)
     close(fd);
 }
 
+/* ---- idle connections and the fd limit ---- */
+
+/* Run tend with an idle timeout of an hour: what closes a connection in
+ * these tests is then the making of room, never the timeout. */
+static void no_idle_timeout(void)
+{
+    setenv("TEND_CTL_IDLE", "3600", 1);
+}
+
+/* Start tend on the policy under RLIMIT_NOFILE `nofile` (soft and hard:
+ * tend raises its soft limit to the hard one, so both must be low), set by
+ * the shell that then becomes tend; wait for `started` as run() does. */
+static struct tend_run *run_nofile(struct fx *f, int nofile, const char *started)
+{
+    char script[128];
+    snprintf(script, sizeof script, "ulimit -n %d && exec \"$0\" run \"$1\"", nofile);
+    f->t = prog_start((const char *[]){"sh", "-c", script, tend_path(), f->policy, NULL});
+    expect_out(f->t, 0, started);
+    return f->t;
+}
+
+/* tend's soft RLIMIT_NOFILE, from /proc/PID/limits; -1 when unknown. */
+static long nofile_of(pid_t pid)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/limits", (int)pid);
+    FILE *fp = fopen(path, "r");
+    long soft = -1;
+    while (fp && fgets(line, sizeof line, fp))
+        if (sscanf(line, "Max open files %ld", &soft) == 1)
+            break;
+    if (fp)
+        fclose(fp);
+    return soft;
+}
+
+/* How many of the fds of `pid` are numbered below `limit` (the ones that
+ * count against an RLIMIT_NOFILE of `limit`). */
+static int fds_below(pid_t pid, int limit)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/fd", (int)pid);
+    DIR *d = opendir(path);
+    int n = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        n += e->d_name[0] != '.' && atoi(e->d_name) < limit;
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* CPU seconds (user + system) process `pid` has used. */
+static double cpu_seconds(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *fp = fopen(path, "r");
+    size_t n = fp ? fread(buf, 1, sizeof buf - 1, fp) : 0;
+    if (fp)
+        fclose(fp);
+    buf[n] = '\0';
+    /* after "pid (comm) ": state is field 3, utime 14, stime 15 */
+    char *p = strrchr(buf, ')');
+    unsigned long long ut = 0, st = 0;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
+                     &st) != 2)
+        fail_msg("cannot read the CPU times of pid %d", (int)pid);
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* Wait until tend closes `fd` (EOF or a reset, whatever it sent first is
+ * skipped); whether it did within `timeout`. */
+static bool wait_closed(int fd, double timeout)
+{
+    double end = mono() + timeout;
+    for (;;) {
+        double left = end - mono();
+        struct pollfd pfd = {fd, POLLIN, 0};
+        if (left <= 0 || poll(&pfd, 1, (int)(left * 1000) + 1) <= 0)
+            return false;
+        char buf[4096];
+        ssize_t r = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+        if (r == 0 || (r < 0 && errno != EAGAIN && errno != EINTR))
+            return true;
+    }
+}
+
+/* Whether `fd` is still open with nothing from tend (no EOF, no reply). */
+static bool quiet_open(int fd)
+{
+    struct pollfd pfd = {fd, POLLIN | POLLRDHUP, 0};
+    return poll(&pfd, 1, 0) == 0;
+}
+
+/* Raise our own soft RLIMIT_NOFILE to at least `want`; false when the hard
+ * limit does not allow it. */
+static bool own_nofile_at_least(rlim_t want, struct rlimit *saved)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_max < want)
+        return false;
+    *saved = rl;
+    if (rl.rlim_cur < want) {
+        rl.rlim_cur = want;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            return false;
+    }
+    return true;
+}
+
+/* More clients that connect and say nothing than tend takes at once:
+ * `tend status` still gets through at once (the one idle the longest
+ * makes room), and so does a request on the newest of them. */
+static void test_idle_connections_over_the_cap_do_not_lock_status_out(void **state)
+{
+    struct fx *f = *state;
+    enum { N = CTL_CONNS_MAX + 16 };
+    struct rlimit saved;
+    if (!own_nofile_at_least(N + 256, &saved))
+        skip();  /* we could not hold that many connections ourselves */
+    policy(f, WEB);
+    no_idle_timeout();
+    run(f, "web: started");
+    unsetenv("TEND_CTL_IDLE");
+    static int fds[N];
+    for (int i = 0; i < N; i++)
+        fds[i] = raw_connect(f->sock);
+    struct tend_run *c = expect_cli(0, f, "status");
+    assert_contains(c->out, "web ");
+    assert_true(wait_closed(fds[0], DEADLINE));  /* the oldest made room */
+    raw_puts(fds[N - 1], "{\"cmd\": \"status\"}\n");
+    expect_reply(fds[N - 1], true, NULL);
+    const char *said = "control socket: too many connections: closing the connections "
+                       "idle the longest";
+    expect_out(f->t, 2, said);
+    assert_int_equal(count_of(f->t->err, said), 1);
+    assert_lacks(f->t->err, "too many connections (");  /* none was refused */
+    for (int i = 0; i < N; i++)
+        close(fds[i]);
+    setrlimit(RLIMIT_NOFILE, &saved);
+}
+
+/* The same when tend runs out of file descriptors before the cap: accept()
+ * fails with EMFILE, and an idle connection makes room. */
+static void test_idle_connections_at_the_fd_limit_do_not_lock_status_out(void **state)
+{
+    struct fx *f = *state;
+    enum { N = 100 };  /* tend has 64 fds; the rest wait in the backlog */
+    if (getenv("TEND_UNDER_VALGRIND"))
+        skip();  /* valgrind keeps fds under the limit for itself */
+    policy(f, WEB);
+    no_idle_timeout();
+    run_nofile(f, 64, "web: started");
+    unsetenv("TEND_CTL_IDLE");
+    assert_int_equal(nofile_of(f->t->pid), 64);
+    int fds[N];
+    for (int i = 0; i < N; i++)
+        fds[i] = raw_connect(f->sock);
+    struct tend_run *c = expect_cli(0, f, "status");
+    assert_contains(c->out, "web ");
+    assert_true(wait_closed(fds[0], DEADLINE));
+    raw_puts(fds[N - 1], "{\"cmd\": \"status\"}\n");
+    expect_reply(fds[N - 1], true, NULL);
+    const char *said = "control socket: out of file descriptors: closing the connections "
+                       "idle the longest";
+    expect_out(f->t, 2, said);
+    assert_int_equal(count_of(f->t->err, said), 1);
+    assert_lacks(f->t->err, "cannot accept");  /* an idle one always made room */
+    for (int i = 0; i < N; i++)
+        close(fds[i]);
+}
+
+/* A connection that has said nothing, half a line or nothing since its
+ * answer is closed after the idle timeout ($TEND_CTL_IDLE here, 0.5 s); a
+ * follower and a wait that is still out are not. */
+static void test_idle_connection_is_closed_after_the_timeout(void **state)
+{
+    struct fx *f = *state;
+    const double idle = 0.5;
+    policy(f, WEB "tend.proc { name = 'keep', cmd = {'sleep', '1000'} }\n");
+    setenv("TEND_CTL_IDLE", "0.5", 1);
+    run(f, "keep: started");
+    unsetenv("TEND_CTL_IDLE");
+
+    int follow = raw_connect(f->sock);  /* of a proc that says nothing */
+    raw_puts(follow, "{\"cmd\": \"logs\", \"names\": [\"keep\"], \"follow\": true}\n");
+    expect_reply(follow, true, NULL);
+    int wait = raw_connect(f->sock);
+    raw_puts(wait, "{\"cmd\": \"wait\", \"names\": [\"web\"], \"exit\": true}\n");
+    int drip = raw_connect(f->sock);
+    raw_puts(drip, "{\"cmd\": \"sta");
+    int asked = raw_connect(f->sock);
+    raw_puts(asked, "{\"cmd\": \"status\"}\n");
+    expect_reply(asked, true, NULL);
+    double t0 = mono();  /* the answer is out, the silent one not yet in */
+    int silent = raw_connect(f->sock);
+
+    assert_true(wait_closed(silent, DEADLINE));
+    double waited = mono() - t0;
+    if (waited < idle - 0.05)
+        fail_msg("closed after %.3fs, before the idle timeout (%gs)", waited, idle);
+    /* idle since before the silent one: closed already */
+    assert_true(wait_closed(drip, 0.1));
+    assert_true(wait_closed(asked, 0.1));
+    /* held by a follow and by a wait: still open, nothing said */
+    assert_true(quiet_open(follow));
+    assert_true(quiet_open(wait));
+
+    /* the wait is answered; idle from then on, it is closed in turn */
+    t0 = mono();
+    expect_cli(0, f, "stop", "web");
+    expect_reply(wait, true, NULL);
+    assert_true(wait_closed(wait, DEADLINE));
+    assert_true(mono() - t0 >= idle - 0.05);
+    assert_true(quiet_open(follow));
+    close(follow);
+    close(wait);
+    close(drip);
+    close(asked);
+    close(silent);
+}
+
+/* At the fd limit with no idle connection to close, accept() fails: tend
+ * stops listening and tries again every 0.1 s, saying so once.  It must not
+ * spin (a retry timer restarted without being set again fired at once,
+ * every time) and it must answer again once fds are free. */
+static void test_accept_at_the_fd_limit_does_not_spin(void **state)
+{
+    struct fx *f = *state;
+    enum { NOFILE = 64, PROCS = 16, EXTRA = 3, MAXF = NOFILE };
+    if (getenv("TEND_UNDER_VALGRIND"))
+        skip();  /* valgrind keeps fds under the limit for itself */
+    /* two pipes each: half of tend's fds */
+    policy(f, "for i = 1, 16 do\n"
+              "  tend.proc { name = 'p' .. i, restart = 'never', cmd = {'sleep', '1000'} }\n"
+              "end\n");
+    no_idle_timeout();
+    run_nofile(f, NOFILE, "p16: started");
+    unsetenv("TEND_CTL_IDLE");
+    pid_t pid = f->t->pid;
+    assert_int_equal(nofile_of(pid), NOFILE);
+    /* the rest is taken by followers, which are never idle */
+    int fd = raw_connect(f->sock);  /* a round trip: tend is settled */
+    raw_puts(fd, "{\"cmd\": \"status\"}\n");
+    expect_reply(fd, true, NULL);
+    int free_fds = NOFILE - (fds_below(pid, NOFILE) - 1);
+    close(fd);
+    assert_true(free_fds > 0 && free_fds < NOFILE - 2 * PROCS);
+    int followers[MAXF];
+    for (int i = 0; i < free_fds; i++) {
+        followers[i] = raw_connect(f->sock);
+        raw_puts(followers[i], "{\"cmd\": \"logs\", \"names\": [\"p1\"], \"follow\": true}\n");
+        expect_reply(followers[i], true, NULL);
+    }
+    assert_int_equal(fds_below(pid, NOFILE), NOFILE);
+    /* a few more clients: they wait in the backlog, accept() fails */
+    int extra[EXTRA];
+    for (int i = 0; i < EXTRA; i++)
+        extra[i] = raw_connect(f->sock);
+    expect_out(f->t, 2, "control socket: cannot accept: Too many open files");
+
+    /* tend's CPU time over about a second of this */
+    double cpu0 = cpu_seconds(pid), t0 = mono();
+    tend_expect(f->t, 0, "\001never said\001", 1.0);  /* reads its output meanwhile */
+    double cpu = cpu_seconds(pid) - cpu0, span = mono() - t0;
+    print_message("tend at its fd limit: %.3f s CPU in %.3f s\n", cpu, span);
+    if (cpu > 0.2 * span)
+        fail_msg("tend used %.3f s of CPU in %.3f s at its fd limit: a busy loop", cpu, span);
+    assert_int_equal(count_of(f->t->err, "cannot accept"), 1);
+
+    /* a follower leaves: its fd takes the waiting clients in turn (each
+     * idle one making room for the next) and `tend status` gets through */
+    close(followers[0]);
+    struct tend_run *c = expect_cli(0, f, "status");
+    assert_contains(c->out, "p16 ");
+    for (int i = 0; i < EXTRA; i++)
+        assert_true(wait_closed(extra[i], DEADLINE));
+    for (int i = 1; i < free_fds; i++)
+        close(followers[i]);
+    for (int i = 0; i < EXTRA; i++)
+        close(extra[i]);
+    expect_cli(0, f, "status", "p1");
+    assert_int_equal(count_of(f->t->err, "cannot accept"), 1);
+}
+
 /* ---- the socket ---- */
 
 static void test_socket_is_0600_in_a_new_0700_directory(void **state)
@@ -1289,6 +1577,10 @@ int main(void)
         T(test_pipelined_requests_are_answered_in_order),
         T(test_abuse_leaves_tend_healthy),
         T(test_client_that_never_reads_does_not_block),
+        T(test_idle_connections_over_the_cap_do_not_lock_status_out),
+        T(test_idle_connections_at_the_fd_limit_do_not_lock_status_out),
+        T(test_idle_connection_is_closed_after_the_timeout),
+        T(test_accept_at_the_fd_limit_does_not_spin),
         T(test_socket_is_0600_in_a_new_0700_directory),
         T(test_other_uid_is_refused),
         T(test_stale_socket_is_replaced),
