@@ -282,7 +282,7 @@ static json_t *statuses_json(struct proc *const *procs, size_t n)
     double offset = now_wall() - now_mono();
     json_t *a = json_array();
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(a, status_json(&procs[i]->st, procs[i]->spec->name, offset));
+        json_array_append_new(a, status_json(proc_status(procs[i]), proc_spec(procs[i])->name, offset));
     return a;
 }
 
@@ -936,14 +936,14 @@ static void request_answer(struct request *r)
             continue;
         char *what;
         if (!t->done)
-            what = xasprintf("%s is %s", t->p->spec->name,
-                             status_state_name(t->p->st.state));
+            what = xasprintf("%s is %s", proc_spec(t->p)->name,
+                             status_state_name(proc_status(t->p)->state));
         else if (t->why)
-            what = xasprintf("%s: %s", t->p->spec->name, t->why);
+            what = xasprintf("%s: %s", proc_spec(t->p)->name, t->why);
         else {
             char end[256];
-            status_describe_end(&t->p->st, end, sizeof end);
-            what = xasprintf("%s %s before it was ready", t->p->spec->name, end);
+            status_describe_end(proc_status(t->p), end, sizeof end);
+            what = xasprintf("%s %s before it was ready", proc_spec(t->p)->name, end);
         }
         char *joined = err ? xasprintf("%s; %s", err, what) : what;
         if (err) {
@@ -974,7 +974,7 @@ static char *known_names(const struct manager *m)
         return xstrdup("there are none");
     char *s = xstrdup("known: ");
     for (size_t i = 0; i < n; i++) {
-        char *t = xasprintf("%s%s%s", s, i ? ", " : "", manager_at(m, i)->spec->name);
+        char *t = xasprintf("%s%s%s", s, i ? ", " : "", proc_name(manager_at(m, i)));
         free(s);
         s = t;
     }
@@ -1063,8 +1063,8 @@ static bool all_alive(struct conn *c, struct proc **procs, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         if (!proc_alive(procs[i])) {
-            conn_error(c, "%s is not running (it is %s)", procs[i]->spec->name,
-                       status_state_name(procs[i]->st.state));
+            conn_error(c, "%s is not running (it is %s)", proc_spec(procs[i])->name,
+                       status_state_name(proc_status(procs[i])->state));
             free(procs);
             return false;
         }
@@ -1102,7 +1102,7 @@ static void start_or_restart(struct conn *c, json_t *req, const char *cmd, bool 
     for (size_t i = 0; i < n; i++) {
         struct target *t = &r->t[i];
         struct proc *p = t->p;
-        enum proc_state s = p->st.state;
+        enum proc_state s = proc_status(p)->state;
         if (proc_alive(p) && (restart || s == ST_STOPPING)) {
             target_watch(t, T_RESTART);
             manager_stop(m, p, -1, CAUSE_RESTART);
@@ -1185,7 +1185,7 @@ static void cmd_signal(struct conn *c, json_t *req)
     for (size_t i = 0; i < n; i++) {
         if (proc_signal(procs[i], sig) != 0 && errno != ESRCH) {
             conn_error(c, "signal %s to %s: %s", signal_name(sig),
-                       procs[i]->spec->name, strerror(errno));
+                       proc_spec(procs[i])->name, strerror(errno));
             free(procs);
             return;
         }
@@ -1213,7 +1213,7 @@ static void cmd_wait(struct conn *c, json_t *req)
     r->fail_fast = true;
     for (size_t i = 0; i < n; i++) {
         struct target *t = &r->t[i];
-        enum proc_state s = t->p->st.state;
+        enum proc_state s = proc_status(t->p)->state;
         if (exit && status_is_terminal(s))
             target_finish(t, true);
         else if (!exit && (s == ST_READY || status_is_terminal(s)))
@@ -1239,7 +1239,7 @@ static void follow_line(struct proc *p, int stream, const char *line, size_t len
         c->dropped++;  /* told once the client catches up */
         return;
     }
-    const struct ring *r = p->out[stream].ring;
+    const struct ring *r = proc_ring(p, stream);
     size_t k = r ? ring_count(r) : 0;
     size_t tlen;
     uint64_t seq;
@@ -1256,7 +1256,7 @@ static void follow_line(struct proc *p, int stream, const char *line, size_t len
 /* The newest `want` lines of `stream` (-1: both, merged in arrival order). */
 static json_t *logs_lines(const struct proc *p, int stream, size_t want)
 {
-    const struct ring *r[2] = {p->out[0].ring, p->out[1].ring};
+    const struct ring *r[2] = {proc_ring(p, 0), proc_ring(p, 1)};
     size_t left[2];
     for (int i = 0; i < 2; i++)
         left[i] = r[i] && (stream < 0 || stream == i) ? ring_count(r[i]) : 0;
@@ -1371,7 +1371,7 @@ static void forget_proc(struct proc *p, void *data)
         for (size_t i = 0; r && i < r->n; i++)
             if (r->t[i].p == p && !r->t[i].done) {
                 /* it ended on its way out: what stop and wait --exit want */
-                bool ok = r->t[i].want == T_TERMINAL && status_is_terminal(p->st.state);
+                bool ok = r->t[i].want == T_TERMINAL && status_is_terminal(proc_status(p)->state);
                 r->t[i].why = ok ? NULL : "removed by a reload";
                 r->setting_up = true;  /* answer once, after the loop */
                 target_finish(&r->t[i], ok);

@@ -1,5 +1,5 @@
 /* proc.c -- spawning, reaping, output and stopping of one proc. */
-#include "proc.h"
+#include "proc_impl.h"
 
 #include <errno.h>
 #include <math.h>

@@ -1,12 +1,13 @@
 /* ready.h -- readiness, watchdog and health of a proc's incarnation (SPEC
  * 4): the part of the proc handle that decides when `running` becomes
  * `ready`, and when a live incarnation must be terminated because it never
- * became ready, missed a watchdog ping or failed its health checks. */
+ * became ready, missed a watchdog ping or failed its health checks.
+ * One of the proc's own files: it sees the inside (proc_impl.h). */
 #ifndef TEND_READY_H
 #define TEND_READY_H
 
 #include "launch.h"
-#include "proc.h"
+#include "proc_impl.h"
 
 void ready_init(struct proc *p);
 /* Before the spawn: a readiness fd for the child, NOTIFY_SOCKET for its

@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "proc.h"
+#include "proc_impl.h"
 #include "util.h"
 
 #define MAX_EVENTS 64
