@@ -7,7 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "groups.h"
@@ -78,16 +79,19 @@ void lvm_free(struct lvm *vm)
 /* ---- the loop watchdog ----
  *
  * The last resort, for policy code stuck where neither the budget nor the
- * memory cap can reach (in C, a finalizer): while Lua runs, a real-time
- * timer is armed.  When the run has not come back after `watchdog`
- * seconds, the flag below is set; the budget hook sees it within a quantum
+ * memory cap can reach (in C, a finalizer): while Lua runs, a timer on the
+ * loop thread's CPU time is armed (CPU time, not wall-clock time: a tend
+ * that is stopped, frozen with its container or waiting for a CPU is not
+ * stuck).  When the run has used `watchdog` seconds of CPU without coming
+ * back, the flag below is set; the budget hook sees it within a quantum
  * if Lua is still executing, logs the traceback and ends tend.  If Lua is
- * not executing (stuck in C), the second expiry, a second later, ends tend
+ * not executing (stuck in C), the second expiry, a CPU second later, ends tend
  * from the signal handler: every process group is SIGKILLed and tend exits
  * with LVM_WATCHDOG_EXIT.  Failing loudly beats hanging: a supervisor of
  * tend (systemd, Kubernetes) restarts it. */
 
-static double watchdog;                  /* seconds; 0: off */
+static double watchdog;                  /* CPU seconds; 0: off */
+static timer_t watchdog_timer;
 static volatile sig_atomic_t watchdog_fired;
 static char watchdog_who[80];            /* what ran: for the signal handler */
 static char watchdog_secs[32];           /* watchdog + 1, as text */
@@ -104,9 +108,9 @@ static void watchdog_handler(int sig)
         watchdog_fired = 1;  /* the hook may still end it with a traceback */
         return;
     }
-    watchdog_write("tend: error: watchdog: the event loop has not come back for over ");
+    watchdog_write("tend: error: watchdog: policy code has used over ");
     watchdog_write(watchdog_secs);
-    watchdog_write(" s; policy code is stuck outside Lua (");
+    watchdog_write(" s of CPU without returning to the event loop, stuck outside Lua (");
     watchdog_write(watchdog_who);
     watchdog_write("): killing every proc and exiting\n");
     groups_kill_all(SIGKILL);
@@ -126,6 +130,15 @@ void lvm_watchdog_start(double seconds)
     sa.sa_flags = SA_ONSTACK;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGALRM, &sa, NULL);
+    /* the loop's thread: tend.exec's and the resolver's threads do not
+     * count, and the signal comes to this thread */
+    struct sigevent ev;
+    memset(&ev, 0, sizeof ev);
+    ev.sigev_notify = SIGEV_THREAD_ID;
+    ev.sigev_signo = SIGALRM;
+    ev._sigev_un._tid = (pid_t)syscall(SYS_gettid);
+    if (timer_create(CLOCK_THREAD_CPUTIME_ID, &ev, &watchdog_timer) != 0)
+        watchdog = 0;  /* no such timer: no watchdog (said in the README) */
 }
 
 static void watchdog_arm(const char *who)
@@ -134,16 +147,17 @@ static void watchdog_arm(const char *who)
         return;
     snprintf(watchdog_who, sizeof watchdog_who, "%s", who ? who : "the policy");
     watchdog_fired = 0;
-    struct itimerval it = {{1, 0}, {(time_t)watchdog, (suseconds_t)((watchdog - (time_t)watchdog) * 1e6)}};
-    setitimer(ITIMER_REAL, &it, NULL);
+    struct itimerspec it = {{1, 0},
+                            {(time_t)watchdog, (long)((watchdog - (time_t)watchdog) * 1e9)}};
+    timer_settime(watchdog_timer, 0, &it, NULL);
 }
 
 static void watchdog_disarm(void)
 {
     if (watchdog <= 0)
         return;
-    struct itimerval off = {{0, 0}, {0, 0}};
-    setitimer(ITIMER_REAL, &off, NULL);
+    struct itimerspec off = {{0, 0}, {0, 0}};
+    timer_settime(watchdog_timer, 0, &off, NULL);
     watchdog_fired = 0;
 }
 
@@ -152,7 +166,8 @@ static void watchdog_disarm(void)
 static void watchdog_end(lua_State *L)
 {
     luaL_traceback(L, L, NULL, 0);
-    log_error(NULL, "watchdog: the event loop has not come back for %g s (%s is running): "
+    log_error(NULL, "watchdog: policy code has used %g s of CPU without returning to the "
+              "event loop (%s is running): "
               "killing every proc and exiting\n%s", watchdog, watchdog_who,
               lua_tostring(L, -1));
     groups_kill_all(SIGKILL);

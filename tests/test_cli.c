@@ -565,7 +565,7 @@ static void test_the_watchdog_ends_a_stuck_run_with_its_traceback(void **state)
     struct tend_run *t = run(f, NULL, NULL);
     unsetenv("TEND_WATCHDOG");
     expect_exit(t, 70);
-    assert_contains(t->err, "watchdog: the event loop has not come back for 0.5 s");
+    assert_contains(t->err, "watchdog: policy code has used 0.5 s of CPU without returning");
     assert_contains(t->err, "stack traceback:");
     pid_t pid;
     char *pidfile = subst(f, "@D/pid");
