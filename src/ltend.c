@@ -994,6 +994,8 @@ static int l_limits(lua_State *L)
                 lua_Integer v = lua_tointeger(L, -1);
                 if (v < 1000 || v > 2000000000)
                     return luaL_error(L, "tend.limits: instructions must be 1000..2e9");
+                /* the run in progress gets the new budget too */
+                pol->vm->budget_left += (long)v - pol->vm->budget;
                 pol->vm->budget = (long)v;
             } else {
                 return luaL_error(L, "tend.limits: unknown field '%s'", k);
