@@ -2,6 +2,7 @@
 #include "output.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -276,6 +277,32 @@ void output_restore_flags(void)
     errno = saved;
 }
 
+/* What is left for the fd, written while it is still non-blocking, for
+ * at most `deadline` (monotonic): an output nobody reads must not keep
+ * tend from exiting (its procs are gone by then); the rest is dropped. */
+static void sink_drain(struct sink *s, double deadline)
+{
+    while (sink_len(s) > 0 && !s->broken) {
+        ssize_t n = write(s->fd, s->buf + s->start, sink_len(s));
+        if (n > 0) {
+            s->start += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        double left = deadline - now_mono();
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && left > 0) {
+            struct pollfd pfd = {.fd = s->fd, .events = POLLOUT};
+            poll(&pfd, 1, (int)(left * 1000) + 1);
+            continue;
+        }
+        s->broken = true;  /* closed, failing, or nobody reads it */
+    }
+}
+
+/* How long the way out waits for a full stdout or stderr to drain. */
+#define FINISH_DRAIN_SECONDS 2.0
+
 void output_finish(void)
 {
     for (int i = 0; i < 2; i++) {
@@ -283,9 +310,14 @@ void output_finish(void)
         if (out_loop && ev_is_active(&s->w))
             ev_io_stop(out_loop, &s->w);
     }
-    output_restore_flags();
     if (out_loop && ev_is_active(&flusher))
         ev_prepare_stop(out_loop, &flusher);
+    if (out_loop) {  /* the fds are non-blocking: drain with a deadline */
+        double deadline = now_mono() + FINISH_DRAIN_SECONDS;
+        sink_drain(&sinks[0], deadline);
+        sink_drain(&sinks[1], deadline);
+    }
+    output_restore_flags();
     out_loop = NULL;
     sink_flush(&sinks[0]);
     sink_flush(&sinks[1]);
