@@ -2,6 +2,7 @@
 #include "ctl.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -84,6 +86,7 @@ struct ctl {
     ino_t ino;
     ev_io accept_w;
     ev_timer retry_w;         /* accept again after running out of fds */
+    int lock_fd;              /* PATH.lock, flock'ed: the socket is ours */
     bool accept_failing;      /* said so; quiet until an accept works */
     bool evicting;            /* said so; quiet until there is room again */
     struct conn *conns;
@@ -228,7 +231,7 @@ struct ctl *ctl_open(struct ev_loop *loop, struct manager *m, const char *path,
 {
     struct sockaddr_un sa;
     struct ctl *c = NULL;
-    int fd = -1;
+    int fd = -1, lock_fd = -1;
     *err = NULL;
     if (!sockaddr_for(&sa, path)) {
         *err = xasprintf("the control socket path %s is too long (at most %zu bytes)",
@@ -237,6 +240,21 @@ struct ctl *ctl_open(struct ev_loop *loop, struct manager *m, const char *path,
     }
     if ((*err = make_parent(path)))
         goto fail;
+    /* PATH.lock, held for tend's life, says whose socket it is: between a
+     * bind and its listen, a second tend would otherwise find the socket
+     * refusing, take it for a dead tend's, and replace it */
+    char *lock_path = xasprintf("%s.lock", path);
+    lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        *err = lock_fd >= 0 && e == EWOULDBLOCK
+                   ? xasprintf("another tend is running on the control socket %s "
+                               "(use --socket PATH or $TEND_SOCKET for a second one)", path)
+                   : xasprintf("cannot lock %s: %s", lock_path, strerror(e));
+        free(lock_path);
+        goto fail;
+    }
+    free(lock_path);
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         *err = xasprintf("cannot create the control socket: %s", strerror(errno));
@@ -256,6 +274,7 @@ struct ctl *ctl_open(struct ev_loop *loop, struct manager *m, const char *path,
     c->m = m;
     c->path = xstrdup(path);
     c->fd = fd;
+    c->lock_fd = lock_fd;
     c->dev = sb.st_dev;
     c->ino = sb.st_ino;
     ev_io_init(&c->accept_w, accept_cb, fd, EV_READ);
@@ -271,6 +290,8 @@ struct ctl *ctl_open(struct ev_loop *loop, struct manager *m, const char *path,
 fail:
     if (fd >= 0)
         close(fd);
+    if (lock_fd >= 0)
+        close(lock_fd);
     return NULL;
 }
 
@@ -1482,5 +1503,6 @@ void ctl_close(struct ctl *c)
     if (stat(c->path, &sb) == 0 && sb.st_dev == c->dev && sb.st_ino == c->ino)
         unlink(c->path);
     free(c->path);
+    close(c->lock_fd);  /* after the unlink: the next tend may have it */
     free(c);
 }
