@@ -15,9 +15,12 @@
 #include <stdio.h>
 #include <pwd.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <string.h>
+#include <strings.h>
 
+#include "envfile.h"
 #include "lbind.h"
 #include "log.h"
 #include "lpattern.h"
@@ -32,9 +35,50 @@
 
 /* The fields of a declaration (SPEC 3). */
 static const char *const known_fields[] = {
-    "name", "cmd", "env", "cwd", "user", "after", "stop_signal",
+    "name", "cmd", "env", "env_file", "cwd", "user", "after", "stop_signal",
     "stop_timeout", "restart", "backoff", "give_up", "output", "autostart",
     "ready", "ready_timeout", "ready_interval", "watchdog", "health", NULL};
+
+/* What other supervisors (and habit) call some of them: an unknown field
+ * of these names says which field is meant. */
+static const struct {
+    const char *alias, *field;
+} field_aliases[] = {
+    {"command", "cmd"},        {"args", "cmd"},          {"argv", "cmd"},
+    {"program", "cmd"},        {"environment", "env"},   {"envfile", "env_file"},
+    {"env_files", "env_file"}, {"dotenv", "env_file"},   {"dir", "cwd"},
+    {"directory", "cwd"},      {"workdir", "cwd"},       {"working_dir", "cwd"},
+    {"chdir", "cwd"},          {"depends_on", "after"},  {"depends", "after"},
+    {"requires", "after"},     {"autorestart", "restart"},
+    {"kill_signal", "stop_signal"}, {"stopsignal", "stop_signal"},
+    {"stopwaitsecs", "stop_timeout"}, {"kill_timeout", "stop_timeout"},
+    {"healthcheck", "health"}, {"readiness", "ready"},   {"readiness_probe", "ready"},
+    {"log", "output"},         {"logfile", "output"},    {"stdout", "output"},
+    {"stderr", "output"},      {"stdout_logfile", "output"},
+};
+
+/* The mode strings of `restart` (restart.c knows them). */
+static const char *const restart_modes[] = {"always", "on-failure", "never", NULL};
+
+static int l_proc(lua_State *L);
+static int l_spawn(lua_State *L);
+static int l_ready_fd(lua_State *L);
+static int l_ready_notify(lua_State *L);
+static int l_ready_log(lua_State *L);
+static int l_ready_tcp(lua_State *L);
+static int l_ready_exec(lua_State *L);
+
+/* The tend.ready constructors and how a call of each is written. */
+static const struct {
+    lua_CFunction fn;
+    const char *name, *call;
+} ready_forms[] = {
+    {l_ready_fd, "fd", "tend.ready.fd(FD)"},
+    {l_ready_notify, "notify", "tend.ready.notify()"},
+    {l_ready_log, "log", "tend.ready.log(\"PATTERN\")"},
+    {l_ready_tcp, "tcp", "tend.ready.tcp(PORT)"},
+    {l_ready_exec, "exec", "tend.ready.exec({ \"CMD\", ... })"},
+};
 
 
 static bool in_list(const char *const *list, const char *s)
@@ -49,7 +93,7 @@ static bool in_list(const char *const *list, const char *s)
 static int __attribute__((noreturn, format(printf, 4, 5)))
 field_error(lua_State *L, const char *name, const char *field, const char *fmt, ...)
 {
-    char msg[512];
+    char msg[1536];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
@@ -64,6 +108,35 @@ field_error(lua_State *L, const char *name, const char *field, const char *fmt, 
     lua_concat(L, 3);
     lua_error(L);
     abort();  /* not reached */
+}
+
+/* field_error with a message in a new string (freed here). */
+static int __attribute__((noreturn))
+field_error_owned(lua_State *L, const char *name, const char *field, char *msg)
+{
+    lua_pushstring(L, msg);
+    free(msg);
+    field_error(L, name, field, "%s", lua_tostring(L, -1));
+}
+
+/* Raise "unknown field" for `field` (shown whole, e.g. "backoff.inital"),
+ * whose own key is `key`, with a "did you mean" among `known` (and the
+ * aliases of the declaration's fields when `aliases`). */
+static int __attribute__((noreturn))
+unknown_field(lua_State *L, const char *name, const char *field, const char *key,
+              const char *const *known, bool aliases)
+{
+    struct suggest g;
+    suggest_init(&g, key);
+    for (const char *const *k = known; *k; k++)
+        suggest_try(&g, *k);
+    const char *best = suggest_best(&g);
+    for (size_t i = 0; aliases && !best && i < ARRAY_LEN(field_aliases); i++)
+        if (strcasecmp(key, field_aliases[i].alias) == 0)
+            best = field_aliases[i].field;
+    if (best)
+        field_error(L, name, field, "unknown field (did you mean '%s'?)", best);
+    field_error(L, name, field, "unknown field");
 }
 
 static const char *type_of(lua_State *L, int idx)
@@ -299,7 +372,7 @@ static void get_number_table(lua_State *L, const char *name, const char *field,
         char sub[64];
         snprintf(sub, sizeof sub, "%s.%s", field, key);
         if (!keys[k])
-            field_error(L, name, sub, "unknown field");
+            unknown_field(L, name, sub, key, keys, false);
         *slots[k] = get_number(L, name, sub, mins[k]);
         lua_pop(L, 1);
     }
@@ -312,9 +385,11 @@ static void resolve_user(lua_State *L, struct spec *s)
     char *end;
     long uid = strtol(s->user, &end, 10);
     pw = *end == '\0' && end != s->user ? getpwuid((uid_t)uid) : getpwnam(s->user);
+    /* getpwnam(3): these errors also mean "no such user" */
+    int err = errno == ENOENT || errno == ESRCH || errno == EBADF || errno == EPERM ? 0 : errno;
     if (!pw)
         field_error(L, s->name, "user", "unknown user '%s'%s%s", s->user,
-                    errno ? ": " : "", errno ? strerror(errno) : "");
+                    err ? ": " : "", err ? strerror(err) : "");
     s->uid = pw->pw_uid;
     s->gid = pw->pw_gid;
     s->home = xstrdup(pw->pw_dir);
@@ -350,20 +425,129 @@ static const char *check_string(lua_State *L, const char *name, const char *fiel
     return v;
 }
 
+/* The tend.ready constructor that the value at idx is (a function not
+ * called), as an index of ready_forms, or -1. */
+static int ready_form_of(lua_State *L, int idx)
+{
+    lua_CFunction f = lua_type(L, idx) == LUA_TFUNCTION ? lua_tocfunction(L, idx) : NULL;
+    for (size_t i = 0; f && i < ARRAY_LEN(ready_forms); i++)
+        if (f == ready_forms[i].fn)
+            return (int)i;
+    return -1;
+}
+
+/* Whether the value at idx is the tend.ready table itself. */
+static bool is_ready_table(lua_State *L, int idx)
+{
+    if (lua_type(L, idx) != LUA_TTABLE)
+        return false;
+    lua_pushstring(L, "tcp");
+    lua_rawget(L, idx < 0 ? idx - 1 : idx);  /* raw: a table of the policy's runs no code */
+    bool is = lua_tocfunction(L, -1) == l_ready_tcp;
+    lua_pop(L, 1);
+    return is;
+}
+
+/* Whether the value at idx is a check made by tend.ready.*. */
+static bool is_check(lua_State *L, int idx)
+{
+    if (lua_type(L, idx) != LUA_TTABLE || !lua_getmetatable(L, idx))
+        return false;
+    luaL_getmetatable(L, CHECK_MT);
+    bool ours = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    return ours;
+}
+
+/* Push how the check table at the top was written ("tend.ready.tcp(80)"),
+ * for a message that shows where it goes; a generic form when the table
+ * was changed. */
+static const char *push_check_call(lua_State *L)
+{
+    lua_getfield(L, -1, "kind");
+    const char *kind = lua_tostring(L, -1);
+    kind = kind ? kind : "?";
+    lua_pop(L, 1);  /* the table still holds it */
+    if (strcmp(kind, "tcp") == 0) {
+        lua_getfield(L, -1, "target");
+        const char *t = lua_tostring(L, -1);
+        const char *colon = t ? strrchr(t, ':') : NULL;
+        if (!colon) {
+            lua_pop(L, 1);
+            return lua_pushstring(L, "tend.ready.tcp(PORT)");
+        }
+        char host[300];
+        size_t hl = (size_t)(colon - t);
+        if (hl >= 2 && t[0] == '[' && t[hl - 1] == ']')
+            t++, hl -= 2;
+        snprintf(host, sizeof host, "%.*s", (int)hl, t);
+        if (strcmp(host, "127.0.0.1") == 0)
+            lua_pushfstring(L, "tend.ready.tcp(%s)", colon + 1);
+        else
+            lua_pushfstring(L, "tend.ready.tcp(%s, \"%s\")", colon + 1, host);
+        lua_remove(L, -2);
+        return lua_tostring(L, -1);
+    }
+    if (strcmp(kind, "exec") == 0) {
+        lua_getfield(L, -1, "argv");
+        struct buf b = {0};
+        buf_put(&b, "tend.ready.exec({ ", 18);
+        lua_Integer n = lua_type(L, -1) == LUA_TTABLE ? (lua_Integer)lua_rawlen(L, -1) : 0, i;
+        for (i = 1; i <= n && b.len < 200; i++) {
+            lua_rawgeti(L, -1, i);
+            const char *a = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "?";
+            if (i > 1)
+                buf_put(&b, ", ", 2);
+            buf_put(&b, "\"", 1);
+            buf_put(&b, a, strlen(a));
+            buf_put(&b, "\"", 1);
+            lua_pop(L, 1);
+        }
+        const char *end = i <= n ? ", ... })" : " })";
+        buf_put(&b, end, strlen(end) + 1);
+        lua_pop(L, 1);
+        lua_pushstring(L, b.p);
+        free(b.p);
+        return lua_tostring(L, -1);
+    }
+    for (size_t i = 0; i < ARRAY_LEN(ready_forms); i++)
+        if (strcmp(kind, ready_forms[i].name) == 0)
+            return lua_pushstring(L, ready_forms[i].call);
+    return lua_pushstring(L, "tend.ready.tcp(PORT)");
+}
+
 static void get_check(lua_State *L, const char *name, const char *field, struct check *c,
                       bool health)
 {
+    int form = ready_form_of(L, -1);
+    if (form >= 0 && health && ready_forms[form].fn != l_ready_tcp &&
+        ready_forms[form].fn != l_ready_exec)
+        field_error(L, name, field, "tend.ready.%s cannot be a health check (use tcp, exec "
+                    "or a function): health = { check = tend.ready.tcp(PORT) }",
+                    ready_forms[form].name);
+    if (form >= 0)
+        field_error(L, name, field, "tend.ready.%s must be called: %s%s%s",
+                    ready_forms[form].name, health ? "health = { check = " : "ready = ",
+                    ready_forms[form].call, health ? " }" : "");
     if (lua_type(L, -1) == LUA_TFUNCTION) {
         c->kind = CHECK_FUNC;  /* the function itself is kept by the handle */
         return;
     }
+    if (is_ready_table(L, -1))
+        field_error(L, name, field, "tend.ready is the table of checks: pick one and call it, "
+                    "e.g. %stend.ready.tcp(PORT)%s", health ? "health = { check = " : "ready = ",
+                    health ? " }" : "");
     const char *got = type_of(L, -1);
-    if (lua_type(L, -1) != LUA_TTABLE || !lua_getmetatable(L, -1))
-        field_error(L, name, field, "a tend.ready.* check or a function expected, got %s", got);
-    luaL_getmetatable(L, CHECK_MT);
-    bool ours = lua_rawequal(L, -1, -2);
-    lua_pop(L, 2);
-    if (!ours)
+    if (!health && lua_type(L, -1) == LUA_TTABLE && !is_check(L, -1)) {
+        /* the form of health given to ready: { check = ... } */
+        lua_pushstring(L, "check");
+        lua_rawget(L, -2);
+        if (!lua_isnil(L, -1))
+            field_error(L, name, field, "ready takes the check itself, not a table: ready = %s",
+                        is_check(L, -1) ? push_check_call(L) : "tend.ready.tcp(PORT)");
+        lua_pop(L, 1);
+    }
+    if (!is_check(L, -1))
         field_error(L, name, field, "a tend.ready.* check or a function expected, got %s", got);
     const char *kind = check_string(L, name, field, "kind");
     if (health && (strcmp(kind, "fd") == 0 || strcmp(kind, "notify") == 0 ||
@@ -460,7 +644,8 @@ static void get_output(lua_State *L, struct policy *pol, struct spec *s)
                     field_error(L, name, sub, "a whole number 0..1000 expected");
                 s->output_keep = (int)keep;
             } else {
-                field_error(L, name, sub, "unknown field");
+                static const char *const okeys[] = {"path", "max_size", "keep", NULL};
+                unknown_field(L, name, sub, k, okeys, false);
             }
             lua_pop(L, 1);
         }
@@ -486,6 +671,60 @@ static void get_output(lua_State *L, struct policy *pol, struct spec *s)
         field_error(L, name, "output", "%s: its directory: %s", s->output_path, strerror(err));
 }
 
+/* `env_file`: a path or a list of paths, relative to the policy file's
+ * directory; the files are read once the whole declaration is known
+ * (load_env_files). */
+static void get_env_files(lua_State *L, struct policy *pol, struct spec *s)
+{
+    const char *name = s->name;
+    char **v;
+    if (lua_type(L, -1) == LUA_TSTRING) {
+        char *one = get_string(L, name, "env_file");  /* may raise: nothing held yet */
+        v = xcalloc(2, sizeof *v);
+        v[0] = one;
+    } else if (lua_type(L, -1) == LUA_TTABLE) {
+        v = get_strv(L, name, "env_file", 0, "item", false);
+    } else {
+        field_error(L, name, "env_file", "a file path or a list of paths expected, got %s",
+                    type_of(L, -1));
+    }
+    strv_free(s->env_file);
+    s->env_file = v;
+    for (char **f = v; *f; f++) {
+        if (!**f)
+            field_error(L, name, "env_file", "an empty path");
+        char *abs = policy_path(pol, *f);
+        free(*f);
+        *f = abs;
+    }
+}
+
+/* Read the env files, in order (a later one wins), and lay `env` over
+ * them (env wins; its `false` unsets whatever the files set). */
+static void load_env_files(lua_State *L, struct spec *s)
+{
+    char **files = NULL;
+    for (char **f = s->env_file; f && *f; f++) {
+        char *err = NULL;
+        size_t len;
+        char *text = envfile_read(*f, &len, &err);
+        char **pairs = text ? envfile_parse(text, len, *f, &err) : NULL;
+        free(text);
+        if (!pairs) {
+            strv_free(files);
+            field_error_owned(L, s->name, "env_file", err);
+        }
+        char **merged = envfile_overlay(files, pairs);
+        strv_free(files);
+        strv_free(pairs);
+        files = merged;
+    }
+    char **env = envfile_overlay(files, s->env);
+    strv_free(files);
+    strv_free(s->env);
+    s->env = env;
+}
+
 /* Fill `s` from the field at the top of the stack, keyed `field`. */
 static void set_field(lua_State *L, struct policy *pol, struct spec *s, const char *field)
 {
@@ -501,14 +740,26 @@ static void set_field(lua_State *L, struct policy *pol, struct spec *s, const ch
             field_error(L, name, field, "the program name is empty");
     } else if (strcmp(field, "env") == 0) {
         s->env = get_env(L, name);
+    } else if (strcmp(field, "env_file") == 0) {
+        get_env_files(L, pol, s);
     } else if (strcmp(field, "cwd") == 0) {
         char *cwd = get_string(L, name, field);
         if (cwd[0] != '/') {
-            s->cwd = xasprintf("%s/%s", pol->dir, cwd);
+            const char *rel = cwd;  /* "." is the directory, "./x" is "x" */
+            while (rel[0] == '.' && rel[1] == '/')
+                rel += 2 + strspn(rel + 2, "/");
+            s->cwd = strcmp(rel, ".") == 0 || !*rel ? xstrdup(pol->dir)
+                                                   : xasprintf("%s/%s", pol->dir, rel);
             free(cwd);
         } else {
             s->cwd = cwd;
         }
+        /* the child's chdir would fail at each spawn: say so now */
+        struct stat st;
+        if (stat(s->cwd, &st) != 0)
+            field_error(L, name, field, "%s: %s", s->cwd, strerror(errno));
+        if (!S_ISDIR(st.st_mode))
+            field_error(L, name, field, "%s is not a directory", s->cwd);
     } else if (strcmp(field, "user") == 0) {
         if (lua_type(L, -1) == LUA_TNUMBER) {
             lua_pushvalue(L, -1);
@@ -542,6 +793,15 @@ static void set_field(lua_State *L, struct policy *pol, struct spec *s, const ch
         if (has_nul(L, -1))
             nul_error(L, -1, name, field, NULL);
         int mode = lua_type(L, -1) == LUA_TSTRING ? restart_mode_parse(lua_tostring(L, -1)) : -1;
+        if (mode < 0 && lua_type(L, -1) == LUA_TSTRING) {
+            struct suggest g;
+            suggest_init(&g, lua_tostring(L, -1));
+            for (const char *const *m = restart_modes; *m; m++)
+                suggest_try(&g, *m);
+            if (suggest_best(&g))
+                field_error(L, name, field, "unknown mode '%s' (did you mean '%s'?)",
+                            lua_tostring(L, -1), suggest_best(&g));
+        }
         if (mode < 0)
             field_error(L, name, field, "\"always\", \"on-failure\", \"never\" or a function expected");
         s->restart.mode = (enum restart_mode)mode;
@@ -580,6 +840,29 @@ static void set_field(lua_State *L, struct policy *pol, struct spec *s, const ch
     } else if (strcmp(field, "watchdog") == 0) {
         s->watchdog = get_number(L, name, field, 0.001);
     } else if (strcmp(field, "health") == 0) {
+        /* a check where the table of health belongs */
+        int form = ready_form_of(L, -1);
+        if (form >= 0)
+            field_error(L, name, field, "tend.ready.%s must be called, and a check goes in "
+                        "health's 'check': health = { check = %s }", ready_forms[form].name,
+                        ready_forms[form].call);
+        if (lua_type(L, -1) == LUA_TFUNCTION)
+            field_error(L, name, field, "a check function goes in health's 'check': "
+                        "health = { check = function(proc) ... end }");
+        if (is_check(L, -1)) {
+            lua_getfield(L, -1, "kind");
+            const char *kind = lua_tostring(L, -1);
+            lua_pop(L, 1);  /* the table still holds it */
+            if (kind && (strcmp(kind, "tcp") == 0 || strcmp(kind, "exec") == 0))
+                field_error(L, name, field, "a check goes in health's 'check': "
+                            "health = { check = %s }", push_check_call(L));
+            field_error(L, name, field, "a %s check cannot be a health check (use tcp, exec "
+                        "or a function): health = { check = tend.ready.tcp(PORT) }",
+                        kind ? kind : "?");
+        }
+        if (is_ready_table(L, -1))
+            field_error(L, name, field, "tend.ready is the table of checks: pick one and call "
+                        "it, e.g. health = { check = tend.ready.tcp(PORT) }");
         if (lua_type(L, -1) != LUA_TTABLE)
             field_error(L, name, field, "{ check = ..., interval = 10, timeout = 5, "
                         "failures = 3 } expected, got %s", type_of(L, -1));
@@ -601,7 +884,9 @@ static void set_field(lua_State *L, struct policy *pol, struct spec *s, const ch
                     field_error(L, name, sub, "a whole number 1..1000 expected");
                 s->health_failures = (int)f;
             } else {
-                field_error(L, name, sub, "unknown field");
+                static const char *const hkeys[] = {"check", "interval", "timeout",
+                                                    "failures", NULL};
+                unknown_field(L, name, sub, k, hkeys, false);
             }
             lua_pop(L, 1);
         }
@@ -675,6 +960,9 @@ static struct spec **parse_decl(lua_State *L, struct policy *pol)
         luaL_error(L, "proc '%s': field 'name': duplicate name (a proc of that name "
                    "exists)", name);
 
+    if (pol->n == 0)  /* the first declaration of a load (or a spawn after it) */
+        spec_check_cmd_forget();  /* a program may have come or gone since */
+
     struct spec **box = lua_newuserdatauv(L, sizeof *box, 0);
     *box = NULL;
     if (luaL_newmetatable(L, SPECBOX_MT)) {
@@ -695,7 +983,7 @@ static struct spec **parse_decl(lua_State *L, struct policy *pol)
                         type_of(L, -2));
         const char *field = key_of(L, s->name, NULL);
         if (!in_list(known_fields, field))
-            field_error(L, s->name, field, "unknown field");
+            unknown_field(L, s->name, field, field, known_fields, true);
         set_field(L, pol, s, field);
         lua_pop(L, 1);
     }
@@ -706,17 +994,49 @@ static struct spec **parse_decl(lua_State *L, struct policy *pol)
                     "pings are WATCHDOG=1 notifications");
     if (pol->m)
         for (char **a = s->after; a && *a; a++)
-            if (!manager_get(pol->m, *a))
+            if (!manager_get(pol->m, *a)) {
+                struct suggest g;
+                suggest_init(&g, *a);
+                for (size_t i = 0, n = manager_count(pol->m); i < n; i++)
+                    suggest_try(&g, proc_spec(manager_at(pol->m, i))->name);
+                if (suggest_best(&g))
+                    field_error(L, s->name, "after", "unknown proc '%s' (did you mean '%s'?)",
+                                *a, suggest_best(&g));
                 field_error(L, s->name, "after", "unknown proc '%s'", *a);
+            }
+    if (s->env_file)
+        load_env_files(L, s);
+    /* whether cmd[1] is there to run, now that env (PATH), cwd and user
+     * are known: `tend run` warns, --check rejects */
+    char *why = spec_check_cmd(s);
+    if (why) {
+        s->warning = xasprintf("%s: proc '%s': field 'cmd': %s", s->where, s->name, why);
+        free(why);
+    }
     return box;
+}
+
+/* tend:proc{...}, a colon call, passes the tend table first: say so. */
+static void refuse_colon_call(lua_State *L, const char *fname)
+{
+    if (lua_type(L, 1) != LUA_TTABLE)
+        return;
+    lua_pushstring(L, "proc");
+    lua_rawget(L, 1);
+    bool tend = lua_tocfunction(L, -1) == l_proc;
+    lua_pop(L, 1);
+    if (tend)
+        luaL_error(L, "tend:%s{...} passes the tend table itself as the declaration: write "
+                   "tend.%s{...}, with a dot", fname, fname);
 }
 
 /* tend.proc{...} / tend.spawn{...}: during load, check and record a
  * declaration; afterwards, declare and start the proc now.  Returns the
  * proc. */
-static int l_proc(lua_State *L)
+static int declare(lua_State *L, const char *fname)
 {
     struct policy *pol = policy_of(L);
+    refuse_colon_call(L, fname);
     struct spec **box = parse_decl(L, pol);
     struct spec *s = *box;
     *box = NULL;
@@ -730,12 +1050,24 @@ static int l_proc(lua_State *L)
         spec_free(s);
         return luaL_error(L, "tend.spawn: tend is shutting down");
     }
+    if (s->warning)
+        log_warn(NULL, "%s", s->warning);
     struct proc *p = manager_add(pol->m, s);
     lproc_push(L, p);
     lproc_set_policy(L, 1);
     lproc_follow(pol, p);
     manager_launch(pol->m, p);
     return 1;
+}
+
+static int l_proc(lua_State *L)
+{
+    return declare(L, "proc");
+}
+
+static int l_spawn(lua_State *L)
+{
+    return declare(L, "spawn");
 }
 
 /* tend.task(fn): run fn in its own coroutine: at once, or during load once
@@ -898,8 +1230,13 @@ static int l_ready_log(lua_State *L)
     size_t plen;
     lua_tolstring(L, 1, &plen);
     const char *bad = lpattern_check(pattern, plen);
-    if (bad)
-        return luaL_argerror(L, 1, bad);
+    if (bad) {
+        char b[SHOWN_CAP];
+        const char *pre = "malformed pattern ";  /* some messages start so */
+        bool has = strncmp(bad, pre, strlen(pre)) == 0;
+        return luaL_error(L, "tend.ready.log: malformed pattern \"%s\"%s%s", shown(L, 1, b),
+                          has ? " " : ": ", has ? bad + strlen(pre) : bad);
+    }
     new_check(L, "log");
     lua_pushvalue(L, 1);
     lua_setfield(L, -2, "pattern");
@@ -1059,7 +1396,7 @@ static const luaL_Reg log_funcs[] = {
 
 static const luaL_Reg tend_funcs[] = {
     {"proc", l_proc},
-    {"spawn", l_proc},  /* during load, spawn declares like proc */
+    {"spawn", l_spawn},  /* during load, spawn declares like proc */
     {"on", lproc_on_global},
     {"task", l_task},
     {"sleep", l_sleep},

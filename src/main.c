@@ -72,24 +72,26 @@ static void raise_fd_limit(size_t nprocs)
                  (unsigned long long)rl.rlim_max);
 }
 
-/* --check: what would run, one line a proc. */
+/* --check: what would run, one line a proc (spec_plan_line).  What `tend
+ * run` only warns about (a cmd[1] not found or not executable) is an error
+ * here: each is said, and tend exits 2 like for any bad declaration. */
 static void print_plan(const struct policy *pol)
 {
-    static const char *const modes[] = {"always", "on-failure", "never", "function"};
-    for (size_t i = 0; i < pol->n; i++) {
-        const struct spec *s = pol->specs[i];
-        printf("%s:", s->name);
-        for (char **a = s->argv; *a; a++)
-            printf(" %s", *a);
-        printf("  (restart %s", modes[s->restart.mode]);
-        if (s->after && *s->after) {
-            printf("; after");
-            for (char **a = s->after; *a; a++)
-                printf(" %s", *a);
+    size_t bad = 0;
+    for (size_t i = 0; i < pol->n; i++)
+        if (pol->specs[i]->warning) {
+            log_error(NULL, "%s", pol->specs[i]->warning);
+            bad++;
         }
-        if (!s->autostart)
-            printf("; autostart off");
-        printf(")\n");
+    if (bad) {
+        policy_free((struct policy *)pol);
+        output_finish();
+        exit(2);
+    }
+    for (size_t i = 0; i < pol->n; i++) {
+        char *line = spec_plan_line(pol->specs[i]);
+        printf("%s\n", line);
+        free(line);
     }
     printf("%s: %zu proc%s, ok\n", pol->path, pol->n, pol->n == 1 ? "" : "s");
 }

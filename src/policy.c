@@ -114,9 +114,16 @@ char *policy_check_graph(struct policy *pol)
     for (size_t i = 0; i < pol->n; i++) {
         const struct spec *s = pol->specs[i];
         for (char **a = s->after; a && *a; a++) {
-            if (policy_find(pol, *a) < 0)
-                return xasprintf("%s: proc '%s': field 'after': unknown proc '%s'",
-                                 s->where, s->name, *a);
+            if (policy_find(pol, *a) < 0) {
+                struct suggest g;
+                suggest_init(&g, *a);
+                for (size_t k = 0; k < pol->n; k++)
+                    suggest_try(&g, pol->specs[k]->name);
+                const char *best = suggest_best(&g);
+                return xasprintf("%s: proc '%s': field 'after': unknown proc '%s'%s%s%s",
+                                 s->where, s->name, *a, best ? " (did you mean '" : "",
+                                 best ? best : "", best ? "'?)" : "");
+            }
             if (strcmp(*a, s->name) == 0)
                 return xasprintf("%s: proc '%s': field 'after': a proc cannot "
                                  "start after itself", s->where, s->name);
@@ -131,6 +138,65 @@ char *policy_check_graph(struct policy *pol)
                           s->name, path);
     free(path);
     return msg;
+}
+
+/* What the line t (n bytes, trimmed) of a file that is not Lua says it
+ * is: "YAML", "INI or TOML", "JSON", or NULL. */
+static const char *line_looks_like(const char *t, size_t n)
+{
+    size_t key = strspn(t, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                           "0123456789_.-\"'");
+    size_t colon = key + strspn(t + key, " \t");
+    if ((n == 3 && strncmp(t, "---", 3) == 0) || (n >= 2 && t[0] == '-' && t[1] == ' '))
+        return "YAML";
+    if (key > 0 && colon < n && t[colon] == ':' &&
+        (colon + 1 == n || t[colon + 1] == ' ' || t[colon + 1] == '\t'))
+        return "YAML";
+    if (n >= 3 && t[0] == '[' && t[1] != '[' && t[n - 1] == ']')
+        return "INI or TOML";
+    if (t[0] == '{')
+        return "JSON";
+    return NULL;
+}
+
+/* What a file that does not parse as Lua looks like, when it looks like a
+ * configuration format: judged by its first line of content, when the
+ * syntax error is on it or on the next one, or by the line of the error
+ * when that is an INI or TOML [section] (after key = value lines, which
+ * Lua takes for assignments).  NULL when it looks like Lua with a mistake. */
+static const char *looks_like(const char *path, const char *msg)
+{
+    /* the line of the error: "PATH:LINE: ..." */
+    long errline = 0;
+    for (const char *p = strchr(msg, ':'); p && !errline; p = strchr(p + 1, ':')) {
+        char *end;
+        long n = strtol(p + 1, &end, 10);
+        if (end != p + 1 && *end == ':' && n > 0)
+            errline = n;
+    }
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return NULL;
+    char line[512];
+    long no = 0;
+    bool first = true;
+    const char *kind = NULL;
+    while (!kind && no < errline && fgets(line, sizeof line, f)) {
+        no++;
+        const char *t = line + strspn(line, " \t");
+        size_t n = strcspn(t, "\r\n");
+        while (n > 0 && (t[n - 1] == ' ' || t[n - 1] == '\t'))
+            n--;
+        if (n == 0 || t[0] == '#' || t[0] == ';')
+            continue;  /* blank, or a comment of YAML or INI */
+        if (first && errline <= no + 1)
+            kind = line_looks_like(t, n);
+        else if (no == errline && t[0] == '[')
+            kind = line_looks_like(t, n);
+        first = false;
+    }
+    fclose(f);
+    return kind;
 }
 
 /* Run in protected mode: open the libraries and the tend module, then load
@@ -149,7 +215,15 @@ static int load_chunk(lua_State *L)
         return luaL_error(L, "cannot read %s: not a regular file", pol->path);
     /* luaL_loadfilex names the chunk "@path": errors read "path:line:";
      * text only, since Lua does not verify bytecode */
-    if (luaL_loadfilex(L, pol->path, "t") != LUA_OK)
+    int rc = luaL_loadfilex(L, pol->path, "t");
+    if (rc == LUA_ERRSYNTAX) {
+        const char *kind = looks_like(pol->path, lua_tostring(L, -1));
+        if (kind)
+            lua_pushfstring(L, "%s (tend policy files are Lua, and this one looks like %s; "
+                            "see examples/hello.lua: tend.proc { name = \"hello\", cmd = "
+                            "{ \"echo\", \"hi\" } })", lua_tostring(L, -1), kind);
+    }
+    if (rc != LUA_OK)
         return lua_error(L);
     lua_call(L, 0, 0);
     return 0;
@@ -255,8 +329,17 @@ static void tasks_changed(void *ud, int pending)
     manager_tasks_changed(ud, pending);
 }
 
+/* What `tend run` only warns about (spec.h: warning), before any spawn. */
+static void log_warnings(const struct policy *pol)
+{
+    for (size_t i = 0; i < pol->n; i++)
+        if (pol->specs[i]->warning)
+            log_warn(NULL, "%s", pol->specs[i]->warning);
+}
+
 void policy_attach(struct policy *pol, struct manager *m, struct ev_loop *loop)
 {
+    log_warnings(pol);
     pol->m = m;
     pol->loop = loop;
     pol->vm->tasks_changed = tasks_changed;
@@ -368,6 +451,7 @@ int policy_reload(struct policy *pol, char **err)
     struct policy *next = policy_load(pol->path, err);
     if (!next)
         return -1;
+    log_warnings(next);
     /* the old VM's hooks and tasks end */
     vm_close(pol);
     manager_tasks_changed(pol->m, 0);

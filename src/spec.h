@@ -41,7 +41,9 @@ struct check {
 struct spec {
     char *name;
     char **argv;  /* NULL-terminated, argv[0] searched in PATH */
-    char **env;   /* NULL-terminated: "KEY=VALUE" sets, "KEY" unsets */
+    char **env;   /* NULL-terminated: "KEY=VALUE" sets, "KEY" unsets: the
+                   * env_file pairs with `env` laid over them (env wins) */
+    char **env_file;  /* NULL-terminated absolute paths, as declared, or NULL */
     char *cwd;    /* absolute, or NULL for tend's working directory */
     char *user;   /* NULL: run as tend's user */
     uid_t uid;
@@ -66,6 +68,11 @@ struct spec {
     double health_interval, health_timeout;
     int health_failures;
     char *where;  /* "policy.lua:12", where it was declared */
+    /* A problem found at load that `tend run` only warns about and
+     * `--check` rejects (a cmd[1] not found or not executable: a proc it
+     * starts after may create it): "FILE:LINE: proc 'NAME': field 'cmd':
+     * ...", or NULL.  Not part of the declaration (spec_equal). */
+    char *warning;
 };
 
 /* A spec with the defaults of SPEC 3 and no name or command yet. */
@@ -79,6 +86,40 @@ bool spec_equal(const struct spec *a, const struct spec *b);
 void check_clear(struct check *c);
 /* A short description of a check ("tcp 127.0.0.1:8080"), a new string. */
 char *check_describe(const struct check *c);
+
+/* Whether the spec's program can be run as its cmd[1] says: NULL, or what
+ * is wrong (a new string, without the "FILE:LINE: proc ..." prefix).  A
+ * cmd[1] with a slash is taken relative to the proc's cwd (tend's own
+ * when it has none); one without is searched in the PATH the child will
+ * have (the spec's env, else tend's, else the child's default); the file
+ * must be a regular file the proc's user may execute. */
+char *spec_check_cmd(const struct spec *s);
+/* spec_check_cmd remembers its answers (a policy of many procs runs few
+ * programs): forget them, at the start of each load. */
+void spec_check_cmd_forget(void);
+
+/* The --check line of a proc: "NAME: ARGV  (restart MODE; after ...;
+ * ready ...; health ...; output ...; user ...; cwd ...; env_file ...)",
+ * argv shell-quoted; a new string, without a newline. */
+char *spec_plan_line(const struct spec *s);
+
+/* `word` for a POSIX shell: as is when it is only safe characters, else in
+ * single quotes; a new string. */
+char *shell_quote(const char *word);
+
+/* "Did you mean": the closest known word to a misspelt one.  Feed it every
+ * candidate; the best is one within edit distance 2 (a swap of two
+ * neighbours counts 1, case is ignored) and at most half the word's
+ * length, the first of equals. */
+struct suggest {
+    const char *word;
+    const char *best;
+    int dist;
+};
+void suggest_init(struct suggest *g, const char *word);
+void suggest_try(struct suggest *g, const char *candidate);
+/* The best candidate, or NULL. */
+const char *suggest_best(const struct suggest *g);
 
 /* Free a NULL-terminated array of strings and the strings. */
 void strv_free(char **v);

@@ -604,7 +604,8 @@ static void test_check_prints_plan_without_spawning(void **state)
               "tend.proc { name = 'b', cmd = {'true'}, after = {'a'}, restart = 'always' }\n");
     struct tend_run *t = run(f, "--check", NULL);
     expect_exit(t, 0);
-    char *a_line = subst(f, "a: sh -c echo x > @D/spawned ");
+    /* argv shell-quoted (SPEC 3: --check) */
+    char *a_line = subst(f, "a: sh -c 'echo x > @D/spawned'  (restart on-failure");
     assert_int_equal(lines_starting(t->out, a_line), 1);
     free(a_line);
     assert_int_equal(lines_starting(t->out, "b: true "), 1);

@@ -201,8 +201,30 @@ static void test_container_exits_when_the_critical_proc_gives_up(void **state)
     tend_free(t);
 }
 
-/* Every policy under examples/ loads and checks, including those that
- * name programs this machine does not have (examples/systemd). */
+/* Whether every line of --check's stderr is about a cmd[1] not found or
+ * not executable: the file itself loaded and checked. */
+static bool only_cmd_errors(const char *err)
+{
+    bool any = false;
+    for (const char *p = err; *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p) : strlen(p);
+        if (n) {
+            char line[4096];
+            snprintf(line, sizeof line, "%.*s", (int)n, p);
+            if (!strstr(line, "tend: error: ") || !strstr(line, ": field 'cmd': "))
+                return false;
+            any = true;
+        }
+        p += n + (nl != NULL);
+    }
+    return any;
+}
+
+/* Every policy under examples/ loads and checks.  One that names programs
+ * this machine does not have (examples/kubernetes runs in its image) may
+ * fail --check for those only (SPEC 3: a cmd[1] not found is an error
+ * there). */
 static void test_every_example_passes_check(void **state)
 {
     glob_t g;
@@ -212,7 +234,12 @@ static void test_every_example_passes_check(void **state)
     for (size_t i = 0; i < g.gl_pathc; i++) {
         struct tend_run *t = tend_run_sync((const char *[]){"run", "--check", g.gl_pathv[i], NULL},
                                            DEADLINE);
-        if (tend_wait(t, DEADLINE) != 0)
+        int code = tend_wait(t, DEADLINE);
+        if (code == 2 && only_cmd_errors(t->err)) {
+            tend_free(t);
+            continue;
+        }
+        if (code != 0)
             fail_msg("%s: %s", g.gl_pathv[i], t->err);
         assert_non_null(strstr(t->out, ", ok\n"));
         tend_free(t);
