@@ -777,6 +777,7 @@ static bool churn_base(double secs, double *rate, char *err, size_t errsz)
     "tend.proc {\n"                                                    \
     "  name = \"t\", cmd = { \"/bin/true\" }, restart = \"always\",\n" \
     "  backoff = { initial = 0, factor = 1, max = 0, jitter = 0 },\n"  \
+    "  give_up = false,\n"                                              \
     "}\n"
 
 static void scenario_churn(double secs)
@@ -1273,6 +1274,7 @@ static void scenario_latency(void)
              "local p = tend.proc {\n"
              "  name = \"lat\", cmd = { \"%s\", \"--stamp-exit\" }, restart = \"always\",\n"
              "  backoff = { initial = %g, factor = 1, max = %g, jitter = 0 },\n"
+             "  give_up = false,\n"
              "}\n"
              "p:on(\"stopped\", function(p, st, prev)\n"
              "  local t = tend.now()\n"
