@@ -27,24 +27,26 @@ struct jv {
     double offset;
 };
 
+/* The keys are status_visit's: ASCII, so jansson need not check them. */
 static void jv_str(void *ud, const char *key, const char *v)
 {
-    json_object_set_new(((struct jv *)ud)->o, key, json_text(v));
+    json_object_set_new_nocheck(((struct jv *)ud)->o, key, json_text(v));
 }
 
 static void jv_int(void *ud, const char *key, long long v)
 {
-    json_object_set_new(((struct jv *)ud)->o, key, json_integer((json_int_t)v));
+    json_object_set_new_nocheck(((struct jv *)ud)->o, key, json_integer((json_int_t)v));
 }
 
 static void jv_bool(void *ud, const char *key, bool v)
 {
-    json_object_set_new(((struct jv *)ud)->o, key, json_boolean(v));
+    json_object_set_new_nocheck(((struct jv *)ud)->o, key, json_boolean(v));
 }
 
 static void jv_num(void *ud, const char *key, double v)
 {
-    json_object_set_new(((struct jv *)ud)->o, key, json_real(round(v * 1e6) / 1e6));
+    json_object_set_new_nocheck(((struct jv *)ud)->o, key,
+                                json_real(round(v * 1e6) / 1e6));
 }
 
 /* KEY: monotonic seconds to the microsecond; KEY_wall: the wall-clock
@@ -60,13 +62,22 @@ static void jv_time(void *ud, const char *key, double t)
     int ms = (int)((wall - (double)secs) * 1000);
     if (ms > 999)
         ms = 999;
-    struct tm tm;
+    /* the date of the last second asked for: a reply's statuses mostly
+     * share it */
+    static time_t cached = (time_t)-1;
+    static char date[40];
+    static size_t dlen;
+    if (secs != cached) {
+        struct tm tm;
+        gmtime_r(&secs, &tm);
+        dlen = strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
+        cached = secs;
+    }
     char text[64], k[64];
-    gmtime_r(&secs, &tm);
-    size_t n = strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(text + n, sizeof text - n, ".%03dZ", ms);
+    memcpy(text, date, dlen);
+    snprintf(text + dlen, sizeof text - dlen, ".%03dZ", ms);
     snprintf(k, sizeof k, "%s_wall", key);
-    json_object_set_new(j->o, k, json_string(text));
+    json_object_set_new_nocheck(j->o, k, json_string_nocheck(text));
 }
 
 static void jv_strv(void *ud, const char *key, char *const *v)
