@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
@@ -280,6 +281,20 @@ static char **get_after(lua_State *L, const char *name)
         field_error(L, name, "after", "list of proc names expected, got %s",
                     type_of(L, -1));
     size_t n = lua_rawlen(L, -1);
+    /* a list and nothing else: a key past 1..n would be dropped silently
+     * (after = { 'db', x = 1 } waited for db only; { db = "started" }, the
+     * map of conditions, is not supported yet and must not pass for none) */
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+        lua_pop(L, 1);
+        bool listed = lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 1 &&
+                      (size_t)lua_tointeger(L, -1) <= n;
+        if (!listed) {
+            lua_pop(L, 1);
+            field_error(L, name, "after", "a list of procs or names expected (a table "
+                        "with other keys, e.g. a map of conditions, is not supported)");
+        }
+    }
     char **v = xcalloc(n + 1, sizeof *v);
     for (size_t i = 1; i <= n; i++) {
         lua_rawgeti(L, -1, (lua_Integer)i);
@@ -383,8 +398,12 @@ static void resolve_user(lua_State *L, struct spec *s)
     struct passwd *pw;
     errno = 0;
     char *end;
-    long uid = strtol(s->user, &end, 10);
-    pw = *end == '\0' && end != s->user ? getpwuid((uid_t)uid) : getpwnam(s->user);
+    long long uid = strtoll(s->user, &end, 10);
+    bool numeric = *end == '\0' && end != s->user;
+    /* a uid past uid_t would wrap ("4294967296" ran as root) */
+    if (numeric && (uid < 0 || uid > (long long)UINT32_MAX - 1))
+        field_error(L, s->name, "user", "uid %s out of range (0 to 4294967294)", s->user);
+    pw = numeric ? getpwuid((uid_t)uid) : getpwnam(s->user);
     /* getpwnam(3): these errors also mean "no such user" */
     int err = errno == ENOENT || errno == ESRCH || errno == EBADF || errno == EPERM ? 0 : errno;
     if (!pw)

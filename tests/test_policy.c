@@ -697,9 +697,29 @@ static void test_plan_line(void **state)
     free(q);
 }
 
+/* Found by the fuzzer: a uid past uid_t wrapped to 0 (root), and an after
+ * table with other keys than 1..n lost them silently. */
+static void test_a_uid_out_of_range_and_an_after_map_are_refused(void **state)
+{
+    assert_rejected("tend.proc { name = 'a', cmd = {'true'}, user = '4294967296' }\n",
+                    (const char *const[]){"proc 'a'", "'user'", "out of range", NULL});
+    assert_rejected("tend.proc { name = 'a', cmd = {'true'}, user = -1 }\n",
+                    (const char *const[]){"proc 'a'", "'user'", NULL});
+    assert_rejected("tend.proc { name = 'db', cmd = {'true'} }\n"
+                    "tend.proc { name = 'a', cmd = {'true'}, after = { 'db', x = 1 } }\n",
+                    (const char *const[]){"proc 'a'", "'after'", "a list", NULL});
+    assert_rejected("tend.proc { name = 'db', cmd = {'true'} }\n"
+                    "tend.proc { name = 'a', cmd = {'true'}, after = { db = 'started' } }\n",
+                    (const char *const[]){"proc 'a'", "'after'", "not supported", NULL});
+    assert_rejected("tend.proc { name = 'db', cmd = {'true'} }\n"
+                    "tend.proc { name = 'a', cmd = {'true'}, after = { [1] = 'db', [3] = 'x' } }\n",
+                    (const char *const[]){"proc 'a'", "'after'", NULL});
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_a_uid_out_of_range_and_an_after_map_are_refused),
         cmocka_unit_test(test_a_good_policy_loads_with_defaults),
         cmocka_unit_test(test_require_tend_works),
         cmocka_unit_test(test_unknown_field),
