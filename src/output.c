@@ -106,8 +106,11 @@ static void flusher_cb(struct ev_loop *loop, ev_prepare *w, int revents)
     sink_flush(&sinks[1]);
 }
 
-/* Write what the fd takes now; wait for writability for the rest. */
-static void sink_flush(struct sink *s)
+/* Write what the fd takes.  With no deadline (0): what it takes now, and
+ * the write watcher waits for the rest.  With a deadline (monotonic, on
+ * the way out): wait for the fd up to then, and drop what is left, so an
+ * output nobody reads cannot keep tend from exiting. */
+static void sink_write(struct sink *s, double deadline)
 {
     while (sink_len(s) > 0 && !s->broken) {
         ssize_t n = write(s->fd, s->buf + s->start, sink_len(s));
@@ -117,12 +120,19 @@ static void sink_flush(struct sink *s)
         }
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && out_loop) {
+        bool full = n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+        double left = deadline - now_mono();
+        if (full && deadline > 0 && left > 0) {
+            struct pollfd pfd = {.fd = s->fd, .events = POLLOUT};
+            poll(&pfd, 1, (int)(left * 1000) + 1);
+            continue;
+        }
+        if (full && deadline <= 0 && out_loop) {
             if (!ev_is_active(&s->w))
                 ev_io_start(out_loop, &s->w);
             return;
         }
-        s->broken = true;  /* closed or failing: drop what it would get */
+        s->broken = true;  /* closed, failing, or nobody reads it: drop */
     }
     if (s->broken || sink_len(s) == 0) {
         s->start = s->end = 0;
@@ -131,6 +141,11 @@ static void sink_flush(struct sink *s)
     }
     if (waiters && !output_congested())
         wake_waiters();
+}
+
+static void sink_flush(struct sink *s)
+{
+    sink_write(s, 0);
 }
 
 void output_init(struct ev_loop *loop)
@@ -277,29 +292,6 @@ void output_restore_flags(void)
     errno = saved;
 }
 
-/* What is left for the fd, written while it is still non-blocking, for
- * at most `deadline` (monotonic): an output nobody reads must not keep
- * tend from exiting (its procs are gone by then); the rest is dropped. */
-static void sink_drain(struct sink *s, double deadline)
-{
-    while (sink_len(s) > 0 && !s->broken) {
-        ssize_t n = write(s->fd, s->buf + s->start, sink_len(s));
-        if (n > 0) {
-            s->start += (size_t)n;
-            continue;
-        }
-        if (n < 0 && errno == EINTR)
-            continue;
-        double left = deadline - now_mono();
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && left > 0) {
-            struct pollfd pfd = {.fd = s->fd, .events = POLLOUT};
-            poll(&pfd, 1, (int)(left * 1000) + 1);
-            continue;
-        }
-        s->broken = true;  /* closed, failing, or nobody reads it */
-    }
-}
-
 /* How long the way out waits for a full stdout or stderr to drain. */
 #define FINISH_DRAIN_SECONDS 2.0
 
@@ -314,8 +306,8 @@ void output_finish(void)
         ev_prepare_stop(out_loop, &flusher);
     if (out_loop) {  /* the fds are non-blocking: drain with a deadline */
         double deadline = now_mono() + FINISH_DRAIN_SECONDS;
-        sink_drain(&sinks[0], deadline);
-        sink_drain(&sinks[1], deadline);
+        sink_write(&sinks[0], deadline);
+        sink_write(&sinks[1], deadline);
     }
     output_restore_flags();
     out_loop = NULL;
