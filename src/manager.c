@@ -208,17 +208,25 @@ static void start(struct mproc *mp)
 /* Log what an ended incarnation means. */
 static void log_end(struct proc *p, const struct status *st, bool m_stopping)
 {
-    char what[256], next[96] = "";
+    char what[256], why[48] = "", next[96] = "";
     status_describe_end(st, what, sizeof what);
+    /* a deliberate end says so, at info level: it is never shown like a
+     * crash (SPEC 1, 2) */
+    enum cause c = st->cause;
+    bool deliberate = c == CAUSE_STOP || c == CAUSE_RESTART || c == CAUSE_RELOAD ||
+                      c == CAUSE_KILL || c == CAUSE_TERMINATE || c == CAUSE_GROUP ||
+                      (c == CAUSE_SHUTDOWN && !proc_sigkilled(p));
+    if (c != CAUSE_NONE && c != CAUSE_EXIT)
+        snprintf(why, sizeof why, " (cause: %s)", status_cause_name(c));
     if (st->restart_at > 0)
         snprintf(next, sizeof next, "; restarting in %.3gs", st->restart_at - st->ended_at);
     else if (st->gave_up)
         snprintf(next, sizeof next, "; gave up: %s", st->gave_up);
-    if ((st->state == ST_STOPPED && st->exit_code == 0) ||
+    if ((st->state == ST_STOPPED && st->exit_code == 0) || deliberate ||
         (m_stopping && !proc_sigkilled(p)))
-        log_info(proc_spec(p)->name, "%s%s", what, next);
+        log_info(proc_spec(p)->name, "%s%s%s", what, why, next);
     else
-        log_warn(proc_spec(p)->name, "%s%s", what, next);
+        log_warn(proc_spec(p)->name, "%s%s%s", what, why, next);
 }
 
 static void shutdown_step(struct mproc *mp);

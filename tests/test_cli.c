@@ -1081,8 +1081,8 @@ static void check_signal_stops_gracefully(struct fx *f, int sig)
     if (strcmp(bye, "bye a\nbye b\n") != 0 && strcmp(bye, "bye b\nbye a\n") != 0)
         fail_msg("each proc should have said bye once: \"%s\"", bye);
     free(bye);
-    assert_contains(t->err, "tend: a: exited with code 0\n");
-    assert_contains(t->err, "tend: b: exited with code 0\n");
+    assert_contains(t->err, "tend: a: exited with code 0 (cause: shutdown)\n");
+    assert_contains(t->err, "tend: b: exited with code 0 (cause: shutdown)\n");
 }
 
 /* A program that reports readiness only once it is told to stop (a late
@@ -1099,7 +1099,7 @@ static void test_a_late_readiness_report_is_ignored_not_fatal(void **state)
     kill(t->pid, SIGTERM);
     expect_exit(t, 0);
     expect_file(in_dir(f, "late"), "reported\n");
-    assert_contains(t->err, "tend: a: exited with code 0\n");
+    assert_contains(t->err, "tend: a: exited with code 0 (cause: shutdown)\n");
     assert_lacks(t->err, "PIPE");
 }
 

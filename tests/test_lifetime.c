@@ -88,6 +88,9 @@ static void test_stopping_every_proc_keeps_tend_up_and_start_works(void **state)
     assert_int_equal(cli((const char *[]){"shutdown", NULL}), 0);
     assert_int_equal(tend_wait(t, DEADLINE), 0);
     assert_contains(t->err, "tend: exiting with code 0: shut down\n");
+    /* a deliberate stop is logged as such, at info level, not as a crash */
+    assert_contains(t->err, "tend: web: killed by signal TERM (cause: stop)\n");
+    assert_lacks(t->err, "warning: web: killed");
     tend_free(t);
     free(policy);
 }
