@@ -71,6 +71,25 @@ static bool sender_is_ours(const struct proc *p, pid_t pid)
     return pid == p->st.pid || getpgid(pid) == p->st.pid;
 }
 
+/* STATUS= text as it is kept: a control character (an escape sequence a
+ * child could aim at the operator's terminal: \e]0;...\a, \e[2J) becomes
+ * \xNN, whoever shows the text later. */
+static char *status_text_of(const char *s)
+{
+    size_t n = 0;
+    for (const unsigned char *u = (const unsigned char *)s; *u; u++)
+        n += *u < 0x20 || *u == 0x7f ? 4 : 1;
+    char *out = xmalloc(n + 1), *o = out;
+    for (const unsigned char *u = (const unsigned char *)s; *u; u++) {
+        if (*u < 0x20 || *u == 0x7f)
+            o += sprintf(o, "\\x%02x", *u);
+        else
+            *o++ = (char)*u;
+    }
+    *o = '\0';
+    return out;
+}
+
 /* Apply one datagram: READY=1, STATUS=, WATCHDOG=1, STOPPING=1. */
 static void notify_apply(struct proc *p, char *msg)
 {
@@ -79,7 +98,7 @@ static void notify_apply(struct proc *p, char *msg)
             proc_report_ready(p);
         } else if (strncmp(line, "STATUS=", 7) == 0) {
             free(p->st.status_text);
-            p->st.status_text = xstrdup(line + 7);
+            p->st.status_text = status_text_of(line + 7);
         } else if (strcmp(line, "WATCHDOG=1") == 0) {
             if (ev_is_active(&p->ready.watchdog))
                 ev_timer_again(p->loop, &p->ready.watchdog);

@@ -459,8 +459,10 @@ static void test_status_json_of_awkward_text_is_valid(void **state)
     json_t *odd = json_array_get(j, 0), *note = json_array_get(j, 1);
     assert_string_equal(json_string_value(json_object_get(odd, "tail")),
                         "say \"hi\" \\ b\001\033[31mred\tT\n\303\251t\303\251 \357\277\275 end\n");
+    /* control characters of STATUS= are kept escaped (a child must not
+     * drive the operator's terminal) */
     assert_string_equal(json_string_value(json_object_get(note, "status_text")),
-                        "q\" \\ \001\033 ?? ?? /");
+                        "q\" \\ \\x01\\x1b ?? ?? /");
     json_decref(j);
 
     /* the table: one line a proc all the same */
