@@ -330,9 +330,26 @@ static void print_outcome(const struct args *a, const json_t *list)
     }
 }
 
+/* A line of `tend logs`.  On a terminal, a control character (but tab)
+ * is shown as \xNN: a child's output must not drive the operator's
+ * terminal (\e]0;...\a retitles it, \e[2J clears it).  Into a pipe or
+ * a file, the bytes as the child wrote them. */
 static void print_line(const json_t *line)
 {
-    fputs(str(line, "text"), stdout);
+    static int tty = -1;
+    if (tty < 0)
+        tty = isatty(1);
+    const char *text = str(line, "text");
+    if (!tty) {
+        fputs(text, stdout);
+    } else {
+        for (const unsigned char *u = (const unsigned char *)text; *u; u++) {
+            if ((*u < 0x20 && *u != '\t') || *u == 0x7f)
+                printf("\\x%02x", *u);
+            else
+                fputc(*u, stdout);
+        }
+    }
     fputc('\n', stdout);
 }
 

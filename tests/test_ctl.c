@@ -30,6 +30,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -833,6 +834,44 @@ static void test_logs_shows_last_lines_of_a_stream(void **state)
     assert_lacks(c->out, "line10\n");
 }
 
+/* `tend logs` on a terminal (a pty here) shows a child's control
+ * characters as \xNN: its output cannot retitle or clear the operator's
+ * terminal; into a pipe the bytes go as they are. */
+static void test_logs_on_a_terminal_escapes_control_characters(void **state)
+{
+    struct fx *f = *state;
+    policy(f, "tend.proc { name = 'evil', cmd = {'sh', '-c',\n"
+              "  [[printf 'a\\033]0;owned\\007b\\tc\\n'; echo done > @D/done; exec sleep 1000]]} }\n");
+    run(f, "evil: started");
+    if (!file_wait_for(in_dir(f, "done"), "done", DEADLINE))
+        fail_msg("the proc did not finish writing");
+    struct tend_run *c = expect_cli(0, f, "logs", "evil");
+    assert_string_equal(c->out, "a\033]0;owned\007b\tc\n");  /* a pipe: as written */
+    int master = posix_openpt(O_RDWR | O_NOCTTY);
+    assert_true(master >= 0);
+    assert_int_equal(grantpt(master), 0);
+    assert_int_equal(unlockpt(master), 0);
+    int slave = open(ptsname(master), O_RDWR | O_NOCTTY);
+    assert_true(slave >= 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(slave, 1);
+        execl(tend_path(), "tend", "logs", "evil", (char *)NULL);
+        _exit(127);
+    }
+    close(slave);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    char buf[256];
+    ssize_t n = read(master, buf, sizeof buf - 1);
+    close(master);
+    assert_true(n > 0);
+    buf[n] = '\0';
+    assert_contains(buf, "a\\x1b]0;owned\\x07b\tc");
+    assert_lacks(buf, "\033");
+}
+
 static void test_logs_follow_streams_new_lines(void **state)
 {
     struct fx *f = *state;
@@ -1564,6 +1603,7 @@ int main(void)
         T(test_signal_reaches_the_proc),
         T(test_signal_unknown_is_usage_error),
         T(test_logs_shows_last_lines_of_a_stream),
+        T(test_logs_on_a_terminal_escapes_control_characters),
         T(test_logs_follow_streams_new_lines),
         T(test_wait_ready_of_a_pending_proc),
         T(test_wait_exit_returns_when_terminal),
