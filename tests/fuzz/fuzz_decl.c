@@ -976,8 +976,10 @@ static enum verdict ctor_verdict(const struct val *c, bool *nul, const char **wh
         if (y && y->t != V_NIL) {
             if (y->t != V_STR)
                 return *why = "the stream is not \"stdout\" or \"stderr\"", REFUSE;
+            /* tend.ready.log compares the whole string: "stderr\0x" is no
+             * stream, refused by the constructor itself */
             if (has_nul(y))
-                *nul = true;
+                return *why = "the stream is not \"stdout\" or \"stderr\"", REFUSE;
             if (strcmp(y->s, "stdout") != 0 && strcmp(y->s, "stderr") != 0)
                 return *why = "the stream is not \"stdout\" or \"stderr\"", REFUSE;
         }

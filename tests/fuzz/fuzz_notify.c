@@ -240,11 +240,13 @@ static void model_apply(struct model *m, const char *d, size_t len)
     }
 }
 
+/* Whether s[0..n) has no control character (< 0x20, 0x7f): what tend
+ * escapes as \xNN when it keeps a STATUS= text (other bytes are kept). */
 static bool plain(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c >= 0x7f)
+        if (c < 0x20 || c == 0x7f)
             return false;
     }
     return true;
