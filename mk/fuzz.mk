@@ -3,6 +3,7 @@
 #   make fuzz                    replay tests/fuzz/regress/, then fuzz each
 #                                target for FUZZ_SECONDS (default 20)
 #   make fuzz FUZZ_SECONDS=600   a longer run by hand
+#   make fuzz FUZZ_SEED=1 FUZZ_RUNS=4000   the same inputs every time (CI)
 #   make fuzz FUZZ_TARGETS=ctl   some targets only
 #   make fuzz-build              just build build/fuzz/fuzz-TARGET
 #
@@ -83,6 +84,7 @@ fuzz-build: $(FUZZ_BINS) $(FUZZ_DIR)/fuzz-relay
 fuzz:
 	@$(MAKE) --no-print-directory -j$(FUZZ_JOBS) fuzz-build
 	@FUZZ_SECONDS='$(FUZZ_SECONDS)' FUZZ_JOBS='$(FUZZ_JOBS)' \
+	    FUZZ_SEED='$(FUZZ_SEED)' FUZZ_RUNS='$(FUZZ_RUNS)' \
 	    bash tests/fuzz/run.sh $(FUZZ_DIR) $(FUZZ_TARGETS)
 
 -include $(wildcard $(FUZZ_DIR)/obj/*.d $(FUZZ_DIR)/obj/fuzz/*.d)

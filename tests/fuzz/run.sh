@@ -44,6 +44,10 @@ trap 'rm -rf "$FUZZ_TMPDIR"' EXIT
 # the procs' output) to /dev/null, the oracles' messages and the sanitizer
 # reports kept (they go to libFuzzer's copy of stderr)
 common=(-close_fd_mask=3 -timeout=30 -rss_limit_mb=3072)
+# CI's run repeats itself: a fixed seed (FUZZ_SEED) and at most FUZZ_RUNS
+# inputs a target, so a green tree stays green; by hand, leave them unset
+[ -n "${FUZZ_SEED:-}" ] && common+=(-seed="$FUZZ_SEED")
+[ -n "${FUZZ_RUNS:-}" ] && common+=(-runs="$FUZZ_RUNS")
 
 # The kind of a crash from its log: the oracle's class, or the sanitizer's
 # error and the first frame in tend's sources.
