@@ -60,6 +60,17 @@ static const char *env_get(char **env, const char *key)
     return NULL;
 }
 
+/* RLIMIT_NOFILE as tend was started with (launch_keep_limits), which its
+ * children get back: tend raises its own for its pipes, and a program
+ * using select() breaks past FD_SETSIZE (systemd does the same). */
+static struct rlimit started_nofile;
+static bool keep_nofile;
+
+void launch_keep_limits(void)
+{
+    keep_nofile = getrlimit(RLIMIT_NOFILE, &started_nofile) == 0;
+}
+
 static void close_from(int lo, int hi)
 {
     if (lo > hi)
@@ -127,6 +138,8 @@ child_exec(const struct launch_opts *o, pid_t parent, int nullfd, int outw, int 
     if (lo != hi)
         close_from(lo + 1, hi - 1);
     close_from(hi + 1, ~0U >> 1);
+    if (keep_nofile)
+        setrlimit(RLIMIT_NOFILE, &started_nofile);  /* lower than tend's: allowed */
 
     if (o->cwd && chdir(o->cwd) != 0)
         child_fail(execw, STEP_CHDIR, errno);

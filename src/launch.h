@@ -44,6 +44,9 @@ struct launch_child {
  * opens an fd; without it (or on an old kernel) launch_start still works,
  * by vfork. */
 void launch_reserve_slots(void);
+/* Remember the resource limits tend was started with, before it raises its
+ * own: every child started after gets them back (SPEC 9). */
+void launch_keep_limits(void);
 
 /* Start the child.  0, or -1 with *reason ("fork: ...", "pipe: ...") and
  * nothing left open. */

@@ -100,6 +100,7 @@ static void print_plan(const struct policy *pol)
 static int cmd_run(int argc, char **argv)
 {
     launch_reserve_slots();  /* fds 3..7, before anything else opens one */
+    launch_keep_limits();    /* the children's, before tend raises its own */
     struct cli cli;
     int rc = cli_parse(argc, argv, &cli);
     if (rc != 0)

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "harness.h"
 
@@ -180,6 +181,35 @@ static void test_stay_keeps_tend_up_after_the_work_is_done(void **state)
     free(policy);
 }
 
+/* The children get the open-file limit tend was started with, not the one
+ * tend raised for itself (SPEC 9). */
+static void test_children_get_the_open_file_limit_tend_started_with(void **state)
+{
+    struct rlimit saved, low;
+    getrlimit(RLIMIT_NOFILE, &saved);
+    if (saved.rlim_max <= 512)
+        skip();  /* tend could not raise its own above ours anyway */
+    low.rlim_cur = 256;
+    low.rlim_max = saved.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &low);
+    char limits[4200];
+    snprintf(limits, sizeof limits, "%s/limits", dir);
+    char text[8400];
+    snprintf(text, sizeof text,
+             "tend.proc { name = 'l', restart = 'never', cmd = { 'sh', '-c',\n"
+             "  'ulimit -n > %.4000s' } }\n", limits);
+    char *policy = write_file(dir, "p.lua", text);
+    struct tend_run *t = tend_start((const char *[]){"run", policy, NULL});
+    setrlimit(RLIMIT_NOFILE, &saved);
+    assert_int_equal(tend_wait(t, DEADLINE), 0);
+    char *got = read_file(limits);
+    assert_non_null(got);
+    assert_string_equal(got, "256\n");  /* tend's own was raised to the hard limit */
+    free(got);
+    tend_free(t);
+    free(policy);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -194,6 +224,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_stay_keeps_tend_up_after_the_work_is_done, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_children_get_the_open_file_limit_tend_started_with,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
