@@ -1439,5 +1439,11 @@ int luaopen_tend(lua_State *L)
     lua_setfield(L, -2, "log");
     luaL_newlib(L, ready_funcs);
     lua_setfield(L, -2, "ready");
+    /* tend.dir: the policy file's directory, where relative paths start */
+    struct policy *pol = policy_of(L);
+    if (pol && pol->dir) {
+        lua_pushstring(L, pol->dir);
+        lua_setfield(L, -2, "dir");
+    }
     return 1;
 }

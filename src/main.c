@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <ev.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,6 +97,22 @@ static void print_plan(const struct policy *pol)
     printf("%s: %zu proc%s, ok\n", pol->path, pol->n, pol->n == 1 ? "" : "s");
 }
 
+/* `p` (taken over) made absolute against tend's working directory. */
+static char *absolute_from_here(char *p)
+{
+    if (p[0] == '/')
+        return p;
+    char here[PATH_MAX];
+    if (!getcwd(here, sizeof here)) {
+        here[0] = '/';
+        here[1] = '\0';
+    }
+    const char *rel = strncmp(p, "./", 2) == 0 ? p + 2 : p;
+    char *abs = xasprintf("%s%s%s", here, strcmp(here, "/") == 0 ? "" : "/", rel);
+    free(p);
+    return abs;
+}
+
 /* `tend run`: argv[0] is "run". */
 static int cmd_run(int argc, char **argv)
 {
@@ -150,17 +167,33 @@ static int cmd_run(int argc, char **argv)
     const char *wd = getenv("TEND_WATCHDOG");
     lvm_watchdog_start(wd && *wd ? atof(wd) : LVM_WATCHDOG_DEFAULT);
 
+    /* One rule for paths (SPEC 3): tend runs the policy in the policy
+     * file's directory, so that io.open, dofile, require, a cmd[1] with a
+     * slash and every proc's default cwd are relative to it.  What the
+     * command line named relative to where tend was started is made
+     * absolute first. */
+    char *sock_path = absolute_from_here(ctl_socket_path(socket_opt));
+    char *policy_path = absolute_from_here(xstrdup(path));
+    char *dir = xstrdup(policy_path);
+    *strrchr(dir, '/') = '\0';
+    if (chdir(*dir ? dir : "/") != 0)
+        log_warn(NULL, "cannot enter the policy's directory %s: %s", dir, strerror(errno));
+    free(dir);
+
     char *err = NULL;
-    struct policy *pol = policy_load(path, &err);
+    struct policy *pol = policy_load(policy_path, &err);
+    free(policy_path);
     if (!pol) {
         log_error(NULL, "%s", err);
         free(err);
+        free(sock_path);
         output_finish();
         return 2;
     }
     if (check) {
         print_plan(pol);
         policy_free(pol);
+        free(sock_path);
         return 0;
     }
 
@@ -174,6 +207,7 @@ static int cmd_run(int argc, char **argv)
     if (!loop) {
         log_error(NULL, "cannot initialise the event loop (libev)");
         policy_free(pol);
+        free(sock_path);
         return 1;
     }
     output_init(loop);
@@ -181,7 +215,7 @@ static int cmd_run(int argc, char **argv)
     struct manager *m = manager_new(loop);
     manager_set_stay(m, stay);
     /* the socket before anything is spawned: a second tend on it stops here */
-    char *sock_path = ctl_socket_path(socket_opt), *sock_err = NULL;
+    char *sock_err = NULL;
     struct ctl *ctl = ctl_open(loop, m, sock_path, &sock_err);
     free(sock_path);
     if (!ctl) {

@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "harness.h"
 
@@ -210,6 +212,38 @@ static void test_children_get_the_open_file_limit_tend_started_with(void **state
     free(policy);
 }
 
+/* One rule for paths (SPEC 3): the same policy, run from another
+ * directory, finds its ./script, its io.open file and its own directory in
+ * tend.dir; procs start there. */
+static void test_relative_paths_follow_the_policy_file(void **state)
+{
+    char sub[4200], text[8400];
+    snprintf(sub, sizeof sub, "%s/app", dir);
+    mkdir(sub, 0755);
+    char *script = write_file(sub, "hello.sh", "#!/bin/sh\necho hello from $(pwd)\n");
+    chmod(script, 0755);
+    free(write_file(sub, "app.env", "from the file\n"));
+    snprintf(text, sizeof text,
+             "local f = assert(io.open('app.env')) local line = f:read('l') f:close()\n"
+             "assert(line == 'from the file', line)\n"
+             "assert(tend.dir == '%s', tend.dir)\n"
+             "tend.proc { name = 'hello', cmd = { './hello.sh' }, restart = 'never' }\n", sub);
+    char *policy = write_file(sub, "policy.lua", text);
+    /* started from elsewhere, with a relative path to the policy */
+    char here[4200];
+    assert_non_null(getcwd(here, sizeof here));
+    assert_int_equal(chdir(dir), 0);
+    struct tend_run *t = tend_start((const char *[]){"run", "app/policy.lua", NULL});
+    assert_int_equal(chdir(here), 0);
+    assert_int_equal(tend_wait(t, DEADLINE), 0);
+    char want[4300];
+    snprintf(want, sizeof want, "hello | hello from %s\n", sub);
+    assert_contains(t->out, want);
+    tend_free(t);
+    free(policy);
+    free(script);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -226,6 +260,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_children_get_the_open_file_limit_tend_started_with,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_relative_paths_follow_the_policy_file, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
