@@ -98,16 +98,9 @@ void proc_want(struct proc *p, bool up)
     }
 }
 
-static void strv_drop(char **v)
-{
-    for (char **w = v; w && *w; w++)
-        free(*w);
-    free(v);
-}
-
 void proc_set_waiting(struct proc *p, char **waiting_for)
 {
-    strv_drop(p->st.waiting_for);
+    strv_free(p->st.waiting_for);
     p->st.waiting_for = waiting_for;
 }
 

@@ -34,23 +34,6 @@ struct spec *spec_new(void)
     return s;
 }
 
-void strv_free(char **v)
-{
-    if (!v)
-        return;
-    for (char **p = v; *p; p++)
-        free(*p);
-    free(v);
-}
-
-size_t strv_len(char *const *v)
-{
-    size_t n = 0;
-    while (v && v[n])
-        n++;
-    return n;
-}
-
 void spec_free(struct spec *s)
 {
     if (!s)

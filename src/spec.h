@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include "restart.h"
+#include "util.h"
 
 #include <sys/socket.h>
 
@@ -121,9 +122,5 @@ void suggest_try(struct suggest *g, const char *candidate);
 /* The best candidate, or NULL. */
 const char *suggest_best(const struct suggest *g);
 
-/* Free a NULL-terminated array of strings and the strings. */
-void strv_free(char **v);
-/* How many strings a NULL-terminated array holds. */
-size_t strv_len(char *const *v);
 
 #endif

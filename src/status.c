@@ -157,19 +157,6 @@ void status_describe_end(const struct status *st, char *buf, size_t size)
     }
 }
 
-static char **strv_dup(char *const *v)
-{
-    if (!v)
-        return NULL;
-    size_t n = 0;
-    while (v[n])
-        n++;
-    char **d = xcalloc(n + 1, sizeof *d);
-    for (size_t i = 0; i < n; i++)
-        d[i] = xstrdup(v[i]);
-    return d;
-}
-
 void status_copy(struct status *dst, const struct status *src)
 {
     *dst = *src;
@@ -189,9 +176,7 @@ void status_clear(struct status *st)
     free(st->status_text);
     free(st->health_failure);
     st->reason = st->tail = st->gave_up = st->status_text = st->health_failure = NULL;
-    for (char **w = st->waiting_for; w && *w; w++)
-        free(*w);
-    free(st->waiting_for);
+    strv_free(st->waiting_for);
     st->waiting_for = NULL;
 }
 

@@ -44,6 +44,12 @@ void buf_put(struct buf *b, const char *s, size_t n);
  * (Unicode 3.9, table 3-7). */
 size_t utf8_char(const unsigned char *s, size_t n, size_t *bad);
 
+/* NULL-terminated arrays of strings: free one and its strings, count
+ * its strings, copy it deeply (NULL stays NULL). */
+void strv_free(char **v);
+size_t strv_len(char *const *v);
+char **strv_dup(char *const *v);
+
 /* Set or clear O_NONBLOCK / FD_CLOEXEC; -1 on error. */
 int fd_set_nonblock(int fd, int on);
 int fd_set_cloexec(int fd, int on);
