@@ -15,6 +15,7 @@
 
 #include "groups.h"
 #include "later.h"
+#include "usage.h"
 #include "util.h"
 
 /* A process group whose main process is gone but whose other members got
@@ -203,7 +204,7 @@ static bool group_has_others(pid_t pgid, pid_t self)
         pid_t pid = (pid_t)atol(e->d_name);
         if (pid == self)
             continue;
-        char path[64], buf[512];
+        char path[64], buf[1024];
         snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
         int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
@@ -213,12 +214,10 @@ static bool group_has_others(pid_t pgid, pid_t self)
         if (n <= 0)
             continue;
         buf[n] = '\0';
-        /* pid (comm) state ppid pgrp ...: comm may hold anything but ends
-         * at the last ')' */
-        const char *p = strrchr(buf, ')');
-        int ppid, pgrp;
-        char state;
-        if (p && sscanf(p + 1, " %c %d %d", &state, &ppid, &pgrp) == 3 && pgrp == pgid)
+        pid_t pgrp;
+        double cpu;
+        long long rss;
+        if (usage_parse_stat(buf, &pgrp, &cpu, &rss) && pgrp == pgid)
             found = true;
     }
     closedir(d);
