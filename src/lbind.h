@@ -17,10 +17,9 @@ enum {
     UV_NAME = 1,     /* the name */
     UV_RESTART = 2,  /* a restart function */
     UV_HOOKS = 3,    /* state -> list of the proc's hooks */
-    UV_POLICY = 4,   /* unused (the restart policy is the proc's, in C) */
-    UV_READY = 5,    /* a readiness function */
-    UV_HEALTH = 6,   /* a health-check function */
-    UV_COUNT = 6
+    UV_READY = 4,    /* a readiness function */
+    UV_HEALTH = 5,   /* a health-check function */
+    UV_COUNT = 5
 };
 
 /* A Lua handle on a proc.  Lua never holds a raw pointer it could outlive:

@@ -212,6 +212,7 @@ static int l_io_guarded(lua_State *L)
         const char *path = lua_tostring(L, 1);
         const char *why = unsafe_path(path);
         if (why) {
+            /* io.open answers nil, message, errno; the others raise */
             if (strcmp(lua_tostring(L, lua_upvalueindex(2)), "open") == 0) {
                 luaL_pushfail(L);
                 lua_pushfstring(L, "%s: %s", path, why);
