@@ -25,7 +25,7 @@ CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 LDFLAGS += -fsanitize=address,undefined
 endif
 
-SRC      := $(wildcard src/*.c)
+SRC      := $(wildcard src/*.c src/*/*.c)
 CORE_OBJ := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(filter-out src/main.c,$(SRC)))
 MAIN_OBJ := $(BUILD)/obj/main.o
 TESTS    := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
@@ -55,8 +55,8 @@ $(BUILD)/obj/tests/%.o: tests/%.c | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
-# the Lua library is built into the binary (.incbin in src/bundle.c)
-$(BUILD)/obj/bundle.o: $(wildcard lua/tend/*.lua)
+# the Lua library is built into the binary (.incbin in src/policy/bundle.c)
+$(BUILD)/obj/policy/bundle.o: $(wildcard lua/tend/*.lua)
 
 $(BUILD)/libtend.a: $(CORE_OBJ)
 	rm -f $@
@@ -129,4 +129,4 @@ clean:
 # Suites with makefiles of their own (make fault, make fuzz, ...).
 -include $(wildcard mk/*.mk)
 
--include $(wildcard $(BUILD)/obj/*.d $(BUILD)/obj/tests/*.d)
+-include $(wildcard $(BUILD)/obj/*.d $(BUILD)/obj/*/*.d $(BUILD)/obj/tests/*.d)

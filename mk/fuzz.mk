@@ -35,7 +35,7 @@ FUZZ_STEERED := fuzz_decl
 FUZZ_CFLAGS  := -std=gnu11 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Wno-unused-parameter \
                 -I/usr/include/lua5.4 -Isrc -Itests/fuzz $(FUZZ_SAN) -MMD -MP
 FUZZ_LDFLAGS := $(FUZZ_SAN) -fsanitize=fuzzer
-FUZZ_SRC     := $(filter-out src/main.c,$(wildcard src/*.c))
+FUZZ_SRC     := $(wildcard src/*/*.c)
 FUZZ_OBJ     := $(patsubst src/%.c,$(FUZZ_DIR)/obj/%.o,$(FUZZ_SRC))
 FUZZ_LIB     := $(FUZZ_DIR)/libtend.a
 FUZZ_BINS    := $(patsubst %,$(FUZZ_DIR)/fuzz-%,$(FUZZ_TARGETS))
@@ -54,8 +54,8 @@ $(FUZZ_DIR)/obj/%.o: src/%.c | $(FUZZ_DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 
-# the Lua library is built into the binary (.incbin in src/bundle.c)
-$(FUZZ_DIR)/obj/bundle.o: $(wildcard lua/tend/*.lua)
+# the Lua library is built into the binary (.incbin in src/policy/bundle.c)
+$(FUZZ_DIR)/obj/policy/bundle.o: $(wildcard lua/tend/*.lua)
 
 $(FUZZ_DIR)/obj/fuzz/%.o: tests/fuzz/%.c | $(FUZZ_DEPS_OK)
 	@mkdir -p $(dir $@)
@@ -87,4 +87,4 @@ fuzz:
 	    FUZZ_SEED='$(FUZZ_SEED)' FUZZ_RUNS='$(FUZZ_RUNS)' \
 	    bash tests/fuzz/run.sh $(FUZZ_DIR) $(FUZZ_TARGETS)
 
--include $(wildcard $(FUZZ_DIR)/obj/*.d $(FUZZ_DIR)/obj/fuzz/*.d)
+-include $(wildcard $(FUZZ_DIR)/obj/*/*.d $(FUZZ_DIR)/obj/fuzz/*.d)

@@ -14,19 +14,19 @@
 
 #include <lua.h>
 
-#include "cli.h"
-#include "client.h"
-#include "ctl.h"
-#include "groups.h"
-#include "launch.h"
-#include "log.h"
-#include "lvm.h"
-#include "manager.h"
-#include "output.h"
-#include "policy.h"
-#include "reap.h"
-#include "sdnotify.h"
-#include "util.h"
+#include "control/cli.h"
+#include "control/client.h"
+#include "control/ctl.h"
+#include "core/groups.h"
+#include "core/launch.h"
+#include "base/log.h"
+#include "policy/lvm.h"
+#include "core/manager.h"
+#include "base/output.h"
+#include "policy/policy.h"
+#include "core/reap.h"
+#include "core/sdnotify.h"
+#include "base/util.h"
 
 #define TEND_VERSION "0.1.0"
 

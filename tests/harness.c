@@ -1,9 +1,9 @@
 /* harness.c -- waits with deadlines, tend runs, process watching. */
 #include "harness.h"
-#include "reap.h"
+#include "core/reap.h"
 
-#include "manager.h"
-#include "policy.h"
+#include "core/manager.h"
+#include "policy/policy.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -34,10 +34,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ctl.h"
-#include "statusjson.h"
+#include "control/ctl.h"
+#include "control/statusjson.h"
 #include "harness.h"
-#include "util.h"
+#include "base/util.h"
 
 #define TAG_VAR "TEND_TEST_TAG"
 #define MAX_CLIENTS 16

@@ -13,9 +13,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "envfile.h"
+#include "base/envfile.h"
 #include "harness.h"
-#include "spec.h"
+#include "core/spec.h"
 
 /* Parse `text` (its strlen), which must succeed; the list. */
 static char **parse_ok(const char *text)

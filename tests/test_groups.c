@@ -14,10 +14,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "groups.h"
+#include "core/groups.h"
 #include "harness.h"
-#include "lvm.h"
-#include "policy.h"
+#include "policy/lvm.h"
+#include "policy/policy.h"
 
 /* Recurse until the stack runs out; the volatile buffer keeps each frame. */
 static int overflow(int depth)

@@ -5,8 +5,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "later.h"
-#include "util.h"
+#include "base/later.h"
+#include "base/util.h"
 
 struct counter {
     struct later l;

@@ -17,10 +17,10 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "manager.h"
-#include "output.h"
-#include "policy.h"
-#include "util.h"
+#include "core/manager.h"
+#include "base/output.h"
+#include "policy/policy.h"
+#include "base/util.h"
 
 #define OK 42
 

@@ -1,4 +1,4 @@
-/* test_pattern.c -- the budgeted pattern matcher (src/lpattern.c) against
+/* test_pattern.c -- the budgeted pattern matcher (src/policy/lpattern.c) against
  * Lua's own: generated cases run in a stock state and in one with
  * lpattern_open, hand-written cases for each feature and error, the
  * pathological patterns that motivated it, and lpattern_check. */
@@ -16,9 +16,9 @@
 #include <string.h>
 
 #include "harness.h"
-#include "lpattern.h"
-#include "lvm.h"
-#include "policy.h"
+#include "policy/lpattern.h"
+#include "policy/lvm.h"
+#include "policy/policy.h"
 
 /* Loaded in both states: run(op, ...) does one call and describes what
  * came out (values with their types, or the error) as one string.  The

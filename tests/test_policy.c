@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "policy.h"
+#include "policy/policy.h"
 
 static char *dir;
 

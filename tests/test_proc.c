@@ -17,8 +17,8 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "proc_impl.h"
-#include "util.h"
+#include "core/proc_impl.h"
+#include "base/util.h"
 
 #define MAX_EVENTS 64
 

@@ -16,9 +16,9 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "manager.h"
-#include "output.h"
-#include "policy.h"
+#include "core/manager.h"
+#include "base/output.h"
+#include "policy/policy.h"
 
 #define OK 42
 

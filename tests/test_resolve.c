@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "harness.h"
-#include "resolve.h"
+#include "base/resolve.h"
 
 static struct ev_loop *loop;
 

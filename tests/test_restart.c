@@ -8,7 +8,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "restart.h"
+#include "base/restart.h"
 
 static struct status ended(enum proc_state s, int code, double started, double ended_at)
 {

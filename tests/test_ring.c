@@ -1,4 +1,4 @@
-/* test_ring.c -- unit tests of the line ring (src/ring.c). */
+/* test_ring.c -- unit tests of the line ring (src/base/ring.c). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ring.h"
-#include "util.h"
+#include "base/ring.h"
+#include "base/util.h"
 
 #define MARK_LEN (sizeof(RING_CUT_MARK) - 1)
 #define FFFD "\xEF\xBF\xBD"

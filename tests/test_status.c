@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "restart.h"
-#include "status.h"
+#include "base/restart.h"
+#include "base/status.h"
 
 /* The allowed moves of SPEC 1, written out independently of the table. */
 static bool spec_allows(enum proc_state from, enum proc_state to)

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "harness.h"
-#include "usage.h"
+#include "core/usage.h"
 
 static void test_a_stat_line_with_an_awkward_name(void **state)
 {

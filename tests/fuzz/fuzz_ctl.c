@@ -35,11 +35,11 @@
 #include <ev.h>
 #include <jansson.h>
 
-#include "ctl.h"
+#include "control/ctl.h"
 #include "fuzz.h"
-#include "manager.h"
-#include "reap.h"
-#include "util.h"
+#include "core/manager.h"
+#include "core/reap.h"
+#include "base/util.h"
 
 #define REQUEST_MAX (64 * 1024)  /* SPEC 7: a longer line is an error */
 

@@ -41,11 +41,11 @@
 #include <ev.h>
 
 #include "fuzz.h"
-#include "manager.h"
-#include "policy.h"
-#include "proc.h"
-#include "spec.h"
-#include "util.h"
+#include "core/manager.h"
+#include "policy/policy.h"
+#include "core/proc.h"
+#include "core/spec.h"
+#include "base/util.h"
 
 #define MAX_DECLS 3
 #define MAX_NODES 300

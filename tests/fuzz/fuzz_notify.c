@@ -38,9 +38,9 @@
 #include <ev.h>
 
 #include "fuzz.h"
-#include "proc.h"
-#include "reap.h"
-#include "util.h"
+#include "core/proc.h"
+#include "core/reap.h"
+#include "base/util.h"
 
 #define NOTIFY_READ_MAX 4096  /* what tend takes of one datagram */
 

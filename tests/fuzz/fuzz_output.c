@@ -40,10 +40,10 @@
 #include <sys/stat.h>
 
 #include "fuzz.h"
-#include "proc.h"
-#include "reap.h"
-#include "ring.h"
-#include "util.h"
+#include "core/proc.h"
+#include "core/reap.h"
+#include "base/ring.h"
+#include "base/util.h"
 
 #define LINE_MAX_SPLIT (64 * 1024)       /* SPEC 6: longer lines are split */
 #define STREAM_CAP (1u << 20)           /* bytes written to one stream, at most */

@@ -1,0 +1,319 @@
+/* ring.c -- a bounded ring of the recent output lines of one stream.
+ *
+ * Layout.  The text lives in one byte buffer `buf` of `cap` bytes; an index
+ * of RING_LINES entries {seq, off, len}, used circularly from `first`, says
+ * where each held line is.  A line is always stored contiguously, so
+ * ring_line() can hand out a pointer into the buffer.  Lines are written one
+ * after the other; when the next line does not fit before the end of the
+ * buffer it goes to offset 0 instead, and the unused tail stays dead until
+ * the lines above it are dropped.  So the held text is either
+ *
+ *   linear:   [h, w)                 (upper == 0)
+ *   wrapped:  [h, end) + [0, w)      (upper > 0, w <= h)
+ *
+ * where h is the start of the oldest line, w the end of the newest, and
+ * `upper` counts the oldest lines that still sit in the top part.  Within
+ * each part the lines are packed without gaps, and the free room is
+ * [w, cap) + [0, h) when linear and [w, h) when wrapped.  Keeping `upper`
+ * as a count rather than comparing offsets keeps empty lines unambiguous.
+ *
+ * Growth.  Nothing is allocated until the first push.  The buffer starts at
+ * RING_BYTES_INITIAL and, whenever a line does not fit, doubles (copying
+ * the lines packed from offset 0) until it reaches RING_BYTES_MAX; only
+ * then are old lines dropped to make room.  Since a stored line is at most
+ * RING_LINE_MAX bytes and the buffer is never smaller than that, an empty
+ * ring always has room, so making room terminates.
+ *
+ * Text rules (applied by ring_push, in this order):
+ *  - one trailing '\r' is removed, so CRLF output reads like LF output;
+ *  - invalid UTF-8 becomes U+FFFD (EF BF BD), one per *maximal subpart*
+ *    (Unicode 15, section 3.9, "U+FFFD Substitution of Maximal Subparts"):
+ *    a valid lead byte followed by the valid continuation bytes it allows,
+ *    cut short by a bad byte or the end of the line, is one U+FFFD; every
+ *    other bad byte (0x80..0xC1, 0xF5..0xFF, or a continuation the lead does
+ *    not allow) is one U+FFFD on its own.  So overlongs (C0 80 -> 2x FFFD,
+ *    E0 80 80 -> 3x), surrogates (ED A0 80 -> 3x) and code points above
+ *    U+10FFFF (F4 90 80 80 -> 4x) are rejected, and a truncated E2 82 is 1x;
+ *  - if the sanitised text is longer than RING_LINE_MAX bytes, it is cut to
+ *    its longest prefix that ends on a character boundary and is at most
+ *    RING_LINE_MAX - strlen(RING_CUT_MARK) bytes, and RING_CUT_MARK is
+ *    appended.  A stored line is therefore never over RING_LINE_MAX bytes,
+ *    and a line of exactly RING_LINE_MAX bytes is kept whole.
+ * Other bytes (control characters, NUL) are stored as they are.
+ */
+#include "base/ring.h"
+#include "base/util.h"
+
+#include <assert.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RING_BYTES_INITIAL 4096
+#define CUT_MARK_LEN (sizeof(RING_CUT_MARK) - 1)
+#define REPLACEMENT "\xEF\xBF\xBD"
+#define REPLACEMENT_LEN 3
+
+/* The design relies on these: room for a cut line plus its mark and at
+ * least one character, an empty buffer always able to take a whole line,
+ * and offsets that fit the compact index entries. */
+_Static_assert(RING_LINE_MAX >= CUT_MARK_LEN + 4, "RING_LINE_MAX too small");
+_Static_assert(RING_BYTES_INITIAL >= RING_LINE_MAX, "initial buffer too small");
+_Static_assert(RING_BYTES_MAX >= RING_BYTES_INITIAL, "RING_BYTES_MAX too small");
+_Static_assert(RING_BYTES_MAX <= UINT32_MAX, "offsets must fit in 32 bits");
+_Static_assert(RING_LINES > 0, "RING_LINES must be positive");
+
+struct ring_entry {
+    uint64_t seq;
+    uint32_t off;
+    uint32_t len;
+};
+
+struct ring {
+    char *buf;                  /* cap bytes of text; NULL until first push */
+    size_t cap;
+    struct ring_entry *idx;     /* RING_LINES entries; NULL until first push */
+    size_t first;               /* slot of the oldest line */
+    size_t count;               /* lines held */
+    size_t upper;               /* oldest lines still above the wrap point */
+};
+
+/* A new, empty ring that holds no storage yet. */
+struct ring *ring_new(void)
+{
+    return xcalloc(1, sizeof(struct ring));
+}
+
+/* Releases the ring and its storage; NULL is allowed. */
+void ring_free(struct ring *r)
+{
+    if (!r)
+        return;
+    free(r->buf);
+    free(r->idx);
+    free(r);
+}
+
+/* The index entry of the i-th held line (0 = oldest). */
+static struct ring_entry *ring_entry_at(const struct ring *r, size_t i)
+{
+    return &r->idx[(r->first + i) % RING_LINES];
+}
+
+
+/* How many bytes from s on are ASCII: of the first n, looking at no more
+ * than about `enough` (a run that long is cut anyway).  Eight at a time. */
+static size_t ascii_run(const unsigned char *s, size_t n, size_t enough)
+{
+    size_t k = 0;
+    if (n > enough)
+        n = enough;
+    for (uint64_t w; k + 8 <= n; k += 8) {
+        memcpy(&w, s + k, 8);
+        if (w & 0x8080808080808080ULL)
+            break;
+    }
+    while (k < n && s[k] < 0x80)
+        k++;
+    return k;
+}
+
+/* Writes the sanitised, possibly cut form of line[0..len) to out (which has
+ * room for RING_LINE_MAX bytes) and returns its length; see the rules at the
+ * top of this file.  Reads no more of the input than it needs, so a huge
+ * line costs no more than a long one. */
+static size_t ring_sanitise(const char *line, size_t len, char *out)
+{
+    const unsigned char *s = (const unsigned char *)line;
+    size_t i = 0, o = 0, keep = 0;
+
+    const size_t limit = RING_LINE_MAX - CUT_MARK_LEN;
+    while (i < len) {
+        /* the common case, a run of ASCII, in one copy */
+        size_t run = ascii_run(s + i, len - i, RING_LINE_MAX + 1 - o);
+        if (run > 0) {
+            if (o + run > RING_LINE_MAX) {
+                /* too long: every ASCII byte is a boundary, so cut at the
+                 * limit if the run reaches it */
+                if (o < limit) {
+                    memcpy(out + o, line + i, limit - o);
+                    keep = limit;
+                }
+                memcpy(out + keep, RING_CUT_MARK, CUT_MARK_LEN);
+                return keep + CUT_MARK_LEN;
+            }
+            memcpy(out + o, line + i, run);
+            if (o + run <= limit)
+                keep = o + run;
+            else if (o <= limit)
+                keep = limit;
+            o += run;
+            i += run;
+            continue;
+        }
+        size_t bad = 0, n = utf8_char(s + i, len - i, &bad);
+        const char *src = n ? line + i : REPLACEMENT;
+        size_t olen = n ? n : REPLACEMENT_LEN;
+
+        if (o + olen > RING_LINE_MAX) {
+            /* keep is the last character boundary that leaves room for
+             * the mark. */
+            memcpy(out + keep, RING_CUT_MARK, CUT_MARK_LEN);
+            return keep + CUT_MARK_LEN;
+        }
+        memcpy(out + o, src, olen);
+        o += olen;
+        if (o <= RING_LINE_MAX - CUT_MARK_LEN)
+            keep = o;
+        i += n ? n : bad;
+    }
+    return o;
+}
+
+/* Forgets the oldest line (the ring must hold one). */
+static void ring_drop_oldest(struct ring *r)
+{
+    r->first = (r->first + 1) % RING_LINES;
+    r->count--;
+    if (r->upper > 0)
+        r->upper--;
+}
+
+/* Whether a line of len bytes fits without touching a held line; if so,
+ * *pos is where it goes and *wraps tells whether that is the start of the
+ * buffer while older lines still sit above. */
+static bool ring_fit(const struct ring *r, size_t len, size_t *pos, bool *wraps)
+{
+    *wraps = false;
+    if (r->count == 0) {
+        *pos = 0;
+        return len <= r->cap;
+    }
+    const struct ring_entry *oldest = ring_entry_at(r, 0);
+    const struct ring_entry *newest = ring_entry_at(r, r->count - 1);
+    size_t h = oldest->off, w = (size_t)newest->off + newest->len;
+
+    if (r->upper > 0) {
+        *pos = w;
+        return w + len <= h;
+    }
+    if (w + len <= r->cap) {
+        *pos = w;
+        return true;
+    }
+    if (len <= h) {
+        *pos = 0;
+        *wraps = true;
+        return true;
+    }
+    return false;
+}
+
+/* Doubles the buffer (up to RING_BYTES_MAX), packing the held lines in
+ * order from offset 0 so the ring is linear again. */
+static void ring_grow(struct ring *r)
+{
+    size_t cap = r->cap * 2 > RING_BYTES_MAX ? RING_BYTES_MAX : r->cap * 2;
+    char *buf = xmalloc(cap);
+    size_t o = 0;
+
+    for (size_t i = 0; i < r->count; i++) {
+        struct ring_entry *e = ring_entry_at(r, i);
+        memcpy(buf + o, r->buf + e->off, e->len);
+        e->off = (uint32_t)o;
+        o += e->len;
+    }
+    free(r->buf);
+    r->buf = buf;
+    r->cap = cap;
+    r->upper = 0;
+}
+
+/* Stores one line (without its newline) under `seq`, sanitised and cut as
+ * described at the top of this file, dropping the oldest lines as needed
+ * to stay within RING_LINES lines and RING_BYTES_MAX bytes. */
+void ring_push(struct ring *r, uint64_t seq, const char *line, size_t len)
+{
+    char text[RING_LINE_MAX];
+    size_t n, pos;
+    bool wraps;
+
+    if (len > 0 && line[len - 1] == '\r')
+        len--;
+    n = ring_sanitise(line, len, text);
+
+    if (!r->buf) {
+        r->cap = RING_BYTES_INITIAL;
+        r->buf = xmalloc(r->cap);
+        r->idx = xmalloc(RING_LINES * sizeof(*r->idx));
+    }
+    if (r->count == RING_LINES)
+        ring_drop_oldest(r);
+    /* Grow before dropping anything: only a full-size buffer loses lines
+     * for want of bytes. */
+    while (!ring_fit(r, n, &pos, &wraps)) {
+        if (r->cap < RING_BYTES_MAX)
+            ring_grow(r);
+        else
+            ring_drop_oldest(r);
+    }
+    if (wraps)
+        r->upper = r->count;
+
+    memcpy(r->buf + pos, text, n);
+    struct ring_entry *e = ring_entry_at(r, r->count);
+    e->seq = seq;
+    e->off = (uint32_t)pos;
+    e->len = (uint32_t)n;
+    r->count++;
+}
+
+/* How many lines the ring holds now. */
+size_t ring_count(const struct ring *r)
+{
+    return r->count;
+}
+
+/* The i-th held line (0 = oldest), contiguous in the buffer, valid until
+ * the next ring_push or ring_free. */
+const char *ring_line(const struct ring *r, size_t i, size_t *len, uint64_t *seq)
+{
+    assert(i < r->count);
+    const struct ring_entry *e = ring_entry_at(r, i);
+    if (len)
+        *len = e->len;
+    if (seq)
+        *seq = e->seq;
+    return r->buf + e->off;
+}
+
+/* The newest lines with seq >= since, oldest first, each followed by '\n':
+ * lines are taken newest first while the count stays within nlines and the
+ * total (text plus newlines, not counting the final NUL) within maxbytes;
+ * the first line that does not fit ends the tail, so it is always a run of
+ * whole, consecutive lines up to the newest.  In particular, if the newest
+ * line alone is over maxbytes the result is "".  Relies on seq increasing
+ * through the ring. */
+char *ring_tail(const struct ring *r, size_t nlines, size_t maxbytes, uint64_t since)
+{
+    size_t k = 0, bytes = 0;
+
+    while (k < r->count && k < nlines) {
+        const struct ring_entry *e = ring_entry_at(r, r->count - 1 - k);
+        /* bytes <= maxbytes holds throughout, so this cannot wrap. */
+        if (e->seq < since || (size_t)e->len + 1 > maxbytes - bytes)
+            break;
+        bytes += (size_t)e->len + 1;
+        k++;
+    }
+
+    char *out = xmalloc(bytes + 1), *p = out;
+    for (size_t i = r->count - k; i < r->count; i++) {
+        const struct ring_entry *e = ring_entry_at(r, i);
+        memcpy(p, r->buf + e->off, e->len);
+        p += e->len;
+        *p++ = '\n';
+    }
+    *p = '\0';
+    return out;
+}

@@ -1,0 +1,767 @@
+/* manager.c -- the procs of a policy, their order and tend's way out. */
+#include "core/manager.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "core/reap.h"
+#include "base/restart.h"
+#include "core/sdnotify.h"
+#include "base/strmap.h"
+#include "base/util.h"
+
+struct mproc {
+    struct manager *m;
+    struct proc *p;
+    size_t *after;       /* indices of the procs this one starts after */
+    size_t nafter;
+    size_t *dependents;  /* indices of the procs that start after this one */
+    size_t ndependents, capdependents;
+    size_t live_dependents; /* during shutdown: dependents still alive */
+    bool counted;           /* during shutdown: counted in its after procs'
+                             * live_dependents, until its end is seen */
+    bool started;        /* some incarnation was started */
+    bool held;           /* stopped on purpose (tend stop, proc:stop()):
+                          * held down, keeping tend up, until started */
+    bool was_ready;      /* some incarnation was ready */
+    /* retired (a reload removed or replaced it): out of the registry,
+     * stopping until it has ended */
+    bool retired;
+    struct mproc *next_retired;
+    /* a replacement and the retired proc it waits for, linked both ways:
+     * the new one starts once the old one has ended */
+    struct mproc *successor, *predecessor;
+    bool start_when_free;  /* asked to start while it waited */
+    bool start_when_ready; /* asked to start (tend start) while its after
+                            * procs were not ready: starts once they are */
+};
+
+struct manager {
+    struct ev_loop *loop;
+    struct mproc **procs;
+    size_t n, cap;
+    struct strmap index;    /* name -> position in procs + 1 */
+    struct strmap awaited;  /* a name not declared (yet) -> struct waiting:
+                             * the positions whose `after` names it */
+    size_t alive;        /* procs whose main process is alive */
+    bool shutting_down;
+    bool killed_any;     /* the shutdown had to SIGKILL */
+    int exit_code;       /* forced by tend.exit(code), or -1 */
+    bool running;
+    bool notified_ready; /* READY=1 sent to tend's own supervisor */
+    int tasks;           /* the policy's pending tasks */
+    struct mproc *retired;  /* procs on their way out after a reload */
+    bool breaking;          /* check_done asked the loop to return */
+    int holds;           /* control requests about to start procs */
+    bool stay;           /* --stay: up until a signal, shutdown or tend.exit */
+    const char *exit_why;   /* why manager_run returned (for the last line) */
+    manager_decider_fn *decider;
+    void *decider_data;
+    manager_checker_fn *checker;
+    void *checker_data;
+    manager_reloader_fn *reloader;
+    void *reloader_data;
+    manager_forget_fn *forget;
+    void *forget_data;
+    ev_signal sig_term, sig_int, sig_hup;
+};
+
+static bool alive(enum proc_state s)
+{
+    return s == ST_STARTING || s == ST_RUNNING || s == ST_READY || s == ST_STOPPING;
+}
+
+struct manager *manager_new(struct ev_loop *loop)
+{
+    struct manager *m = xcalloc(1, sizeof *m);
+    m->loop = loop;
+    m->exit_code = -1;
+    return m;
+}
+
+size_t manager_count(const struct manager *m)
+{
+    return m->n;
+}
+
+struct proc *manager_at(const struct manager *m, size_t i)
+{
+    return i < m->n ? m->procs[i]->p : NULL;
+}
+
+/* The index of the proc named `name`, or -1. */
+static long find(const struct manager *m, const char *name)
+{
+    return (long)(uintptr_t)strmap_get(&m->index, name) - 1;
+}
+
+/* The procs whose `after` names a proc not declared yet. */
+struct waiting {
+    size_t *v, n, cap;
+};
+
+static void await_name(struct manager *m, const char *name, size_t dependent)
+{
+    struct waiting *w = strmap_get(&m->awaited, name);
+    if (!w) {
+        w = xcalloc(1, sizeof *w);
+        strmap_put(&m->awaited, name, w);
+    }
+    if (w->n == w->cap) {
+        w->cap = w->cap ? w->cap * 2 : 4;
+        w->v = xrealloc(w->v, w->cap * sizeof *w->v);
+    }
+    w->v[w->n++] = dependent;
+}
+
+static void waiting_free(struct waiting *w)
+{
+    if (w)
+        free(w->v);
+    free(w);
+}
+
+static void awaited_clear(struct manager *m)
+{
+    for (size_t i = 0; i < m->awaited.cap; i++)
+        waiting_free(m->awaited.slots[i].val);
+    strmap_clear(&m->awaited);
+}
+
+struct proc *manager_get(const struct manager *m, const char *name)
+{
+    long i = find(m, name);
+    return i < 0 ? NULL : m->procs[i]->p;
+}
+
+bool manager_shutting_down(const struct manager *m)
+{
+    return m->shutting_down;
+}
+
+/* The restart policy (the decider), asked by the proc for each terminal
+ * status; nothing restarts during a shutdown. */
+static double decide(struct proc *p, struct status *st, void *data)
+{
+    struct mproc *mp = data;
+    if (mp->m->shutting_down)
+        return -1;
+    return mp->m->decider ? mp->m->decider(p, st, mp->m->decider_data) : -1;
+}
+
+/* Checks the core cannot run (log patterns, Lua functions) go to the
+ * checker. */
+static void check(struct proc *p, enum check_purpose purpose, unsigned gen, void *data)
+{
+    struct mproc *mp = data;
+    if (mp->m->checker)
+        mp->m->checker(p, purpose, gen, mp->m->checker_data);
+}
+
+static bool deps_ready(const struct mproc *mp)
+{
+    for (size_t i = 0; i < mp->nafter; i++)
+        if (proc_status(mp->m->procs[mp->after[i]]->p)->state != ST_READY)
+            return false;
+    return true;
+}
+
+/* The after conditions of mp not met now ("db ready"), or NULL. */
+static char **unmet(const struct mproc *mp)
+{
+    char **v = NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < mp->nafter; i++) {
+        const struct proc *d = mp->m->procs[mp->after[i]]->p;
+        if (proc_status(d)->state == ST_READY)
+            continue;
+        v = xrealloc(v, (n + 2) * sizeof *v);
+        v[n++] = xasprintf("%s ready", proc_name(d));
+        v[n] = NULL;
+    }
+    return v;
+}
+
+/* Whether mp waits for its after procs to start (want up, not started). */
+static bool waits_for_deps(const struct mproc *mp)
+{
+    const struct status *st = proc_status(mp->p);
+    return mp->start_when_ready || (st->state == ST_PENDING && st->want_up);
+}
+
+static void start(struct mproc *mp)
+{
+    if (mp->predecessor) {
+        mp->start_when_free = true;
+        return;
+    }
+    mp->started = true;
+    mp->held = false;
+    mp->start_when_ready = false;
+    proc_start(mp->p, false);
+}
+
+/* Log what an ended incarnation means. */
+static void log_end(struct proc *p, const struct status *st, bool m_stopping)
+{
+    char what[256], why[48] = "", next[96] = "";
+    status_describe_end(st, what, sizeof what);
+    /* a deliberate end says so, at info level: it is never shown like a
+     * crash (SPEC 1, 2) */
+    enum cause c = st->cause;
+    bool deliberate = c == CAUSE_STOP || c == CAUSE_RESTART || c == CAUSE_RELOAD ||
+                      c == CAUSE_KILL || c == CAUSE_TERMINATE || c == CAUSE_GROUP ||
+                      (c == CAUSE_SHUTDOWN && !proc_sigkilled(p));
+    if (c != CAUSE_NONE && c != CAUSE_EXIT)
+        snprintf(why, sizeof why, " (cause: %s)", status_cause_name(c));
+    if (st->restart_at > 0)
+        snprintf(next, sizeof next, "; restarting in %.3gs", st->restart_at - st->ended_at);
+    else if (st->gave_up)
+        snprintf(next, sizeof next, "; gave up: %s", st->gave_up);
+    if ((st->state == ST_STOPPED && st->exit_code == 0) || deliberate ||
+        (m_stopping && !proc_sigkilled(p)))
+        log_info(proc_spec(p)->name, "%s%s%s", what, why, next);
+    else
+        log_warn(proc_spec(p)->name, "%s%s%s", what, why, next);
+}
+
+static void shutdown_step(struct mproc *mp);
+static void check_done(struct manager *m);
+static void retire_done(struct mproc *mp);
+
+/* READY=1 to tend's own supervisor once every autostart proc has been
+ * ready (SPEC 4). */
+static void notify_if_all_ready(struct manager *m)
+{
+    if (m->notified_ready || m->shutting_down)
+        return;
+    for (size_t i = 0; i < m->n; i++) {
+        const struct proc *p = m->procs[i]->p;
+        /* an autostart proc stopped before it ever ran is not waited for */
+        bool left_down = !proc_status(p)->want_up && !proc_alive(p);
+        if (proc_spec(p)->autostart && !m->procs[i]->was_ready && !left_down)
+            return;
+    }
+    m->notified_ready = true;
+    sdnotify_send("READY=1");
+}
+
+/* A transition of mp, as the procs that start after it see it: they may
+ * start now, or wait for something else now, or never start (mp ended for
+ * good without being ready: cause "after"). */
+static void dependents_see(struct mproc *mp, const struct status *now)
+{
+    struct manager *m = mp->m;
+    bool failed = status_is_terminal(now->state) && !now->want_up;
+    for (size_t i = 0; i < mp->ndependents; i++) {
+        struct mproc *d = m->procs[mp->dependents[i]];
+        if (!waits_for_deps(d))
+            continue;
+        if (deps_ready(d)) {
+            start(d);
+        } else if (failed) {
+            char what[256], *why = NULL;
+            status_describe_end(now, what, sizeof what);
+            why = xasprintf("%s ready (it %s)", proc_name(mp->p), what);
+            char **v = xcalloc(2, sizeof *v);
+            v[0] = why;
+            d->start_when_ready = false;
+            proc_after_failed(d->p, v);
+            log_warn(proc_name(d->p), "not started: %s ended for good before it was ready (%s)",
+                     proc_name(mp->p), what);
+        } else {
+            proc_set_waiting(d->p, unmet(d));
+        }
+    }
+}
+
+/* Every transition of every proc passes here. */
+static void on_transition(struct proc *p, const struct status *now,
+                          const struct status *prev, void *data)
+{
+    struct mproc *mp = data;
+    struct manager *m = mp->m;
+    bool was = alive(prev->state), is = alive(now->state);
+    if (!was && is)
+        m->alive++;
+    if (was && !is)
+        m->alive--;
+    if (mp->retired) {
+        if (status_is_terminal(now->state)) {
+            log_end(p, now, true);
+            retire_done(mp);
+            check_done(m);
+        }
+        return;
+    }
+
+    if (now->state == ST_RUNNING)
+        log_info(proc_spec(p)->name, "started (pid %d)", (int)now->pid);
+    if (now->state == ST_READY && !mp->was_ready) {
+        mp->was_ready = true;
+        notify_if_all_ready(m);
+    }
+    if (!m->shutting_down && mp->ndependents > 0)
+        dependents_see(mp, now);
+    if (status_is_terminal(now->state)) {
+        /* stopped by the shutdown, or ended on its own before it */
+        log_end(p, now, m->shutting_down && prev->state == ST_STOPPING);
+        if (m->shutting_down) {
+            if (proc_sigkilled(p))
+                m->killed_any = true;
+            /* what this one depended on may stop now */
+            if (mp->counted && !proc_alive(p)) {
+                mp->counted = false;
+                for (size_t i = 0; i < mp->nafter; i++) {
+                    struct mproc *d = m->procs[mp->after[i]];
+                    if (d->live_dependents > 0 && --d->live_dependents == 0)
+                        shutdown_step(d);
+                }
+            }
+        }
+        check_done(m);
+    }
+}
+
+/* Record that procs[dependent] starts after procs[dep]. */
+static void link_dep(struct manager *m, size_t dependent, size_t dep)
+{
+    struct mproc *mp = m->procs[dependent], *d = m->procs[dep];
+    mp->after[mp->nafter++] = dep;
+    if (d->ndependents == d->capdependents) {
+        d->capdependents = d->capdependents ? d->capdependents * 2 : 4;
+        d->dependents = xrealloc(d->dependents, d->capdependents * sizeof *d->dependents);
+    }
+    d->dependents[d->ndependents++] = dependent;
+}
+
+struct proc *manager_add(struct manager *m, struct spec *spec)
+{
+    struct mproc *mp = xcalloc(1, sizeof *mp);
+    mp->m = m;
+    struct proc_owner owner = {decide, check, on_transition, mp};
+    mp->p = proc_new(m->loop, spec, &owner);
+    size_t na = strv_len(spec->after);
+    mp->after = xcalloc(na, sizeof *mp->after);
+    if (m->n == m->cap) {
+        m->cap = m->cap ? m->cap * 2 : 16;
+        m->procs = xrealloc(m->procs, m->cap * sizeof *m->procs);
+    }
+    size_t self = m->n;
+    m->procs[m->n++] = mp;
+    strmap_put(&m->index, spec->name, (void *)(uintptr_t)m->n);
+    /* names declared earlier now; names declared later when they come */
+    for (size_t i = 0; i < na; i++) {
+        long k = find(m, spec->after[i]);
+        if (k >= 0 && (size_t)k != self)
+            link_dep(m, self, (size_t)k);
+        else if (k < 0)
+            await_name(m, spec->after[i], self);
+    }
+    struct waiting *w = strmap_del(&m->awaited, spec->name);
+    for (size_t j = 0; w && j < w->n; j++)
+        link_dep(m, w->v[j], self);
+    waiting_free(w);
+    return mp->p;
+}
+
+void manager_start(struct manager *m)
+{
+    notify_if_all_ready(m);  /* nothing to wait for: ready now */
+    for (size_t i = 0; i < m->n && !m->shutting_down; i++) {
+        struct mproc *mp = m->procs[i];
+        if (proc_status(mp->p)->want_up && proc_status(mp->p)->state == ST_PENDING) {
+            if (deps_ready(mp))
+                start(mp);
+            else
+                proc_set_waiting(mp->p, unmet(mp));
+        }
+    }
+    check_done(m);
+}
+
+/* Recompute every after/dependents link from the names (after the set of
+ * procs changed). */
+static void relink(struct manager *m)
+{
+    strmap_clear(&m->index);
+    awaited_clear(m);
+    for (size_t i = 0; i < m->n; i++) {
+        struct mproc *mp = m->procs[i];
+        mp->nafter = mp->ndependents = 0;
+        mp->after = xrealloc(mp->after, (strv_len(proc_spec(mp->p)->after) + 1) * sizeof *mp->after);
+        strmap_put(&m->index, proc_spec(mp->p)->name, (void *)(uintptr_t)(i + 1));
+    }
+    for (size_t i = 0; i < m->n; i++)
+        for (char **a = proc_spec(m->procs[i]->p)->after; a && *a; a++) {
+            long k = find(m, *a);
+            if (k >= 0 && (size_t)k != i)
+                link_dep(m, i, (size_t)k);
+            else if (k < 0)
+                await_name(m, *a, i);
+        }
+}
+
+static void mproc_free(struct mproc *mp)
+{
+    free(mp->after);
+    free(mp->dependents);
+    free(mp);
+}
+
+/* A retired proc has ended: free it and run what waited for that. */
+static void retire_done(struct mproc *mp)
+{
+    struct manager *m = mp->m;
+    for (struct mproc **pp = &m->retired; *pp; pp = &(*pp)->next_retired)
+        if (*pp == mp) {
+            *pp = mp->next_retired;
+            break;
+        }
+    struct mproc *next = mp->successor;
+    if (m->forget)
+        m->forget(mp->p, m->forget_data);
+    proc_free(mp->p);  /* deferred until its dispatch is over */
+    mproc_free(mp);
+    if (next) {
+        /* the replacement may start now */
+        next->predecessor = NULL;
+        if (next->start_when_free)
+            start(next);
+        else
+            manager_launch(m, next->p);
+    }
+}
+
+/* Take the proc at index i out of the registry and stop it; it is freed
+ * once it has ended (at once if it is not alive).  Returns it if it is
+ * still on its way out. */
+static struct mproc *retire_at(struct manager *m, long i)
+{
+    struct mproc *mp = m->procs[i];
+    struct proc *p = mp->p;
+    memmove(m->procs + i, m->procs + i + 1, (m->n - (size_t)i - 1) * sizeof *m->procs);
+    m->n--;
+    relink(m);
+    if (mp->predecessor) {  /* a replacement that never started */
+        mp->predecessor->successor = NULL;
+        mp->predecessor = NULL;
+    }
+    mp->retired = true;
+    mp->next_retired = m->retired;
+    m->retired = mp;
+    proc_want_down(p);
+    if (proc_alive(p)) {
+        proc_terminate(p, -1, CAUSE_RELOAD);
+        return mp;
+    }
+    retire_done(mp);
+    return NULL;
+}
+
+void manager_retire(struct manager *m, struct proc *p)
+{
+    long i = find(m, proc_spec(p)->name);
+    if (i >= 0)
+        retire_at(m, i);
+}
+
+struct proc *manager_replace(struct manager *m, struct proc *old, struct spec *spec)
+{
+    long i = find(m, proc_spec(old)->name);
+    /* replacing a replacement that still waits: the new one waits for the
+     * same predecessor, the one still running */
+    struct mproc *pred = i >= 0 ? m->procs[i]->predecessor : NULL;
+    struct mproc *gone = i >= 0 ? retire_at(m, i) : NULL;
+    if (!gone)
+        gone = pred;
+    struct proc *p = manager_add(m, spec);
+    if (gone) {
+        struct mproc *mp = m->procs[m->n - 1];
+        gone->successor = mp;
+        mp->predecessor = gone;
+    }
+    return p;
+}
+
+void manager_launch(struct manager *m, struct proc *p)
+{
+    long i = find(m, proc_spec(p)->name);
+    if (i < 0 || m->shutting_down)
+        return;
+    struct mproc *mp = m->procs[i];
+    if (mp->predecessor)
+        return;  /* it starts when the proc it replaces has ended */
+    if (proc_status(p)->want_up && proc_status(p)->state == ST_PENDING && deps_ready(mp))
+        start(mp);
+}
+
+bool manager_start_now(struct manager *m, struct proc *p)
+{
+    long i = find(m, proc_spec(p)->name);
+    if (i < 0 || m->shutting_down)
+        return false;
+    struct mproc *mp = m->procs[i];
+    if (mp->predecessor) {
+        mp->start_when_free = true;  /* never old and new at once */
+        proc_want(p, true);  /* wanted up: a second reload keeps it so */
+        return true;
+    }
+    if (!deps_ready(mp)) {
+        /* its after procs first: those that are down are started, and it
+         * starts once they are ready (SPEC 3) */
+        mp->start_when_ready = true;
+        mp->held = false;
+        proc_want(p, true);
+        for (size_t k = 0; k < mp->nafter; k++) {
+            struct mproc *d = m->procs[mp->after[k]];
+            if (!proc_alive(d->p) && !waits_for_deps(d))
+                manager_start_now(m, d->p);
+        }
+        if (deps_ready(mp))
+            start(mp);  /* (a dependency may have become ready at once) */
+        else
+            proc_set_waiting(p, unmet(mp));
+        return true;
+    }
+    start(mp);
+    return true;
+}
+
+void manager_stop(struct manager *m, struct proc *p, double timeout, enum cause why)
+{
+    long i = find(m, proc_spec(p)->name);
+    if (i >= 0 && why == CAUSE_STOP)
+        m->procs[i]->held = true;  /* an operator may start it again */
+    proc_want_down(p);
+    proc_terminate(p, timeout, why);
+    notify_if_all_ready(m);  /* it may have been the one still awaited */
+    check_done(m);
+}
+
+void manager_tasks_changed(struct manager *m, int pending)
+{
+    m->tasks = pending;
+    check_done(m);
+}
+
+void manager_hold(struct manager *m, bool on)
+{
+    m->holds += on ? 1 : -1;
+    if (!on)
+        check_done(m);
+}
+
+void manager_set_decider(struct manager *m, manager_decider_fn *fn, void *data)
+{
+    m->decider = fn;
+    m->decider_data = data;
+}
+
+void manager_set_forget(struct manager *m, manager_forget_fn *fn, void *data)
+{
+    m->forget = fn;
+    m->forget_data = data;
+}
+
+void manager_set_reloader(struct manager *m, manager_reloader_fn *fn, void *data)
+{
+    m->reloader = fn;
+    m->reloader_data = data;
+}
+
+int manager_reload(struct manager *m, char **err)
+{
+    if (m->shutting_down) {
+        *err = xstrdup("tend is shutting down");
+        return -1;
+    }
+    if (!m->reloader) {
+        *err = xstrdup("no policy to reload");
+        return -1;
+    }
+    return m->reloader(m->reloader_data, err);
+}
+
+void manager_set_checker(struct manager *m, manager_checker_fn *fn, void *data)
+{
+    m->checker = fn;
+    m->checker_data = data;
+}
+
+/* During a shutdown: stop this proc, now that nothing alive depends on it. */
+static void shutdown_step(struct mproc *mp)
+{
+    proc_want_down(mp->p);
+    proc_terminate(mp->p, -1, CAUSE_SHUTDOWN);
+}
+
+void manager_shutdown(struct manager *m, int code)
+{
+    if (code >= 0)
+        m->exit_code = code;
+    if (m->shutting_down) {
+        log_warn(NULL, "second stop request: killing everything now");
+        for (size_t i = 0; i < m->n; i++)
+            if (proc_kill(m->procs[i]->p, CAUSE_SHUTDOWN) == 0)
+                m->killed_any = true;
+        for (struct mproc *r = m->retired; r; r = r->next_retired)
+            if (proc_kill(r->p, CAUSE_SHUTDOWN) == 0)
+                m->killed_any = true;
+        return;
+    }
+    m->shutting_down = true;
+    log_info(NULL, "shutting down");
+    sdnotify_send("STOPPING=1");
+    for (size_t i = 0; i < m->n; i++) {
+        struct mproc *mp = m->procs[i];
+        proc_want_down(mp->p);
+        mp->live_dependents = 0;
+        for (size_t k = 0; k < mp->ndependents; k++)
+            if (alive(proc_status(m->procs[mp->dependents[k]]->p)->state))
+                mp->live_dependents++;
+        /* counted above, so its end counts down: one that ended already
+         * (a hook on its end may be what shut tend down) does not */
+        mp->counted = alive(proc_status(mp->p)->state);
+    }
+    for (size_t i = 0; i < m->n; i++)
+        if (m->procs[i]->live_dependents == 0)
+            shutdown_step(m->procs[i]);
+    check_done(m);
+}
+
+/* Whether tend's work is done (SPEC 2): no main process alive, none
+ * starting, waiting to restart or waiting (want up) for its after
+ * procs, no task pending; and, unless shutting down, no proc held down by
+ * an operator's stop, no autostart = false proc that has not run yet, and
+ * no --stay.  Leftover group members do not count. */
+static bool done(const struct manager *m)
+{
+    if (m->alive > 0)
+        return false;
+    if (!m->shutting_down && (m->tasks > 0 || m->holds > 0 || m->stay))
+        return false;
+    for (size_t i = 0; i < m->n; i++) {
+        const struct mproc *mp = m->procs[i];
+        const struct status *st = proc_status(mp->p);
+        if (st->restart_at > 0)
+            return false;
+        if (m->shutting_down)
+            continue;
+        if (mp->held || (!proc_spec(mp->p)->autostart && !mp->started) || waits_for_deps(mp))
+            return false;
+    }
+    return true;
+}
+
+/* Leave the loop once done. */
+static void check_done(struct manager *m)
+{
+    if (m->running && done(m)) {
+        m->breaking = true;
+        ev_break(m->loop, EVBREAK_ONE);
+    }
+}
+
+static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    struct manager *m = w->data;
+    if (w->signum == SIGHUP) {
+        log_info(NULL, "SIGHUP: reopening output files and reloading the policy");
+        for (size_t i = 0; i < m->n; i++)
+            proc_reopen_output(m->procs[i]->p);
+        char *err = NULL;
+        if (manager_reload(m, &err) != 0) {
+            log_error(NULL, "reload refused, the running set is kept: %s", err);
+            free(err);
+        }
+        return;
+    }
+    log_info(NULL, "received SIG%s", signal_name(w->signum));
+    manager_shutdown(m, -1);
+}
+
+void manager_watch_signals(struct manager *m)
+{
+    ev_signal_init(&m->sig_term, signal_cb, SIGTERM);
+    ev_signal_init(&m->sig_int, signal_cb, SIGINT);
+    ev_signal_init(&m->sig_hup, signal_cb, SIGHUP);
+    ev_signal *ws[] = {&m->sig_term, &m->sig_int, &m->sig_hup};
+    for (size_t i = 0; i < ARRAY_LEN(ws); i++) {
+        ws[i]->data = m;
+        ev_signal_start(m->loop, ws[i]);
+    }
+}
+
+int manager_run(struct manager *m)
+{
+    m->running = true;
+    /* A break is asked for when a transition leaves nothing to run, but
+     * the callback that made it may start something after all (a restart
+     * from the control socket starts the proc again once it has ended):
+     * done() is asked again once the loop is back here. */
+    while (!done(m)) {
+        m->breaking = false;
+        ev_run(m->loop, 0);
+        if (!m->breaking)
+            break;  /* no watcher left: nothing more can happen */
+    }
+    m->running = false;
+    int code = 0;
+    if (m->exit_code >= 0) {
+        code = m->exit_code;
+        m->exit_why = "tend.exit() asked for it";
+    } else if (m->shutting_down) {
+        code = m->killed_any ? 1 : 0;
+        m->exit_why = m->killed_any ? "shut down; a proc had to be killed" : "shut down";
+    } else {
+        m->exit_why = m->n ? "every proc has ended for good" : "no procs";
+        for (size_t i = 0; i < m->n && !code; i++) {
+            const struct status *st = proc_status(m->procs[i]->p);
+            if (m->procs[i]->started && !(st->state == ST_STOPPED && st->exit_code == 0)) {
+                code = 1;
+                m->exit_why = "every proc has ended for good, not all with exit code 0";
+            }
+        }
+    }
+    /* one line, whatever the log level */
+    log_msg(LOG_NOTICE, NULL, "exiting with code %d: %s", code, m->exit_why);
+    return code;
+}
+
+void manager_set_stay(struct manager *m, bool on)
+{
+    m->stay = on;
+}
+
+void manager_free(struct manager *m)
+{
+    if (!m)
+        return;
+    while (m->retired) {
+        struct mproc *mp = m->retired;
+        m->retired = mp->next_retired;
+        proc_free(mp->p);
+        mproc_free(mp);
+    }
+    for (size_t i = 0; i < m->n; i++) {
+        struct mproc *mp = m->procs[i];
+        proc_free(mp->p);
+        mproc_free(mp);
+    }
+    reap_end_lingering();
+    groups_kill_all(SIGKILL);
+    ev_signal *ws[] = {&m->sig_term, &m->sig_int, &m->sig_hup};
+    for (size_t i = 0; i < ARRAY_LEN(ws); i++)
+        if (ev_is_active(ws[i]))
+            ev_signal_stop(m->loop, ws[i]);
+    free(m->procs);
+    strmap_free(&m->index);
+    awaited_clear(m);
+    strmap_free(&m->awaited);
+    free(m);
+}

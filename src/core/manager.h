@@ -1,0 +1,91 @@
+/* manager.h -- the registry of procs and what happens between them:
+ * start order (`after`), the restart policy, shutdown (dependents first),
+ * tend's signals and its exit code. */
+#ifndef TEND_MANAGER_H
+#define TEND_MANAGER_H
+
+#include <ev.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/proc.h"
+
+struct manager;
+
+struct manager *manager_new(struct ev_loop *loop);
+/* Stop and free every proc; SIGKILL every group still recorded. */
+void manager_free(struct manager *m);
+
+/* Register a proc for `spec` (taken over).  Its `after` names must already
+ * be registered (the loader checks names and cycles first). */
+struct proc *manager_add(struct manager *m, struct spec *spec);
+/* The proc named `name`, or NULL. */
+struct proc *manager_get(const struct manager *m, const char *name);
+size_t manager_count(const struct manager *m);
+struct proc *manager_at(const struct manager *m, size_t i);
+
+/* Start every autostart proc whose dependencies are ready; the others
+ * start as their dependencies become ready. */
+void manager_start(struct manager *m);
+/* Stop everything, dependents first, each with its own stop_timeout;
+ * `code` >= 0 becomes the exit code.  A second call kills everything. */
+void manager_shutdown(struct manager *m, int code);
+/* Handle SIGTERM, SIGINT (shutdown) and SIGHUP (logged) from the loop. */
+void manager_watch_signals(struct manager *m);
+/* Run the loop until no main process is alive and no restart is pending;
+ * the exit code of SPEC 2. */
+int manager_run(struct manager *m);
+/* --stay: tend stays up when its work is done, until a signal, tend
+ * shutdown or tend.exit(). */
+void manager_set_stay(struct manager *m, bool on);
+/* Start `p` (registered with manager_add after manager_start) as the
+ * policy says: now if it is autostart and its dependencies are ready, else
+ * once they are. */
+void manager_launch(struct manager *m, struct proc *p);
+/* Want `p` up and start it now, whatever its dependencies (a control
+ * command); false during a shutdown. */
+bool manager_start_now(struct manager *m, struct proc *p);
+/* Want `p` down and terminate it (`timeout` < 0: its stop_timeout). */
+void manager_stop(struct manager *m, struct proc *p, double timeout, enum cause why);
+/* Take `p` out of the registry (its name is free again) and stop it; it is
+ * freed once it has ended (a reload removed it). */
+void manager_retire(struct manager *m, struct proc *p);
+/* Retire `old` and register a proc for `spec` (taken over) in its place;
+ * the new one starts (as manager_launch would) only once the old one has
+ * ended, so the two never run at once. */
+struct proc *manager_replace(struct manager *m, struct proc *old, struct spec *spec);
+
+/* The policy's pending tasks: tend does not exit while there are some. */
+void manager_tasks_changed(struct manager *m, int pending);
+
+/* The restart policy: the delay before the next incarnation after the
+ * terminal status `st`, or -1 for none (it may set st->gave_up).  Without
+ * one, nothing restarts. */
+typedef double manager_decider_fn(struct proc *p, struct status *st, void *data);
+void manager_set_decider(struct manager *m, manager_decider_fn *fn, void *data);
+
+/* Runs the checks of kinds CHECK_LOG and CHECK_FUNC (see proc_owner). */
+typedef void manager_checker_fn(struct proc *p, enum check_purpose purpose, unsigned gen,
+                                void *data);
+void manager_set_checker(struct manager *m, manager_checker_fn *fn, void *data);
+
+/* What must let go of a proc that a reload retired, just before it is
+ * freed (the control socket's waits and follows). */
+typedef void manager_forget_fn(struct proc *p, void *data);
+void manager_set_forget(struct manager *m, manager_forget_fn *fn, void *data);
+
+/* Keep tend from exiting (`on`) while a control request is between the
+ * stop and the start of a restart, or let it go again; a shutdown does
+ * not wait for holds. */
+void manager_hold(struct manager *m, bool on);
+
+/* What reloads the policy (tend reload, SIGHUP): 0, or -1 with *err. */
+typedef int manager_reloader_fn(void *data, char **err);
+void manager_set_reloader(struct manager *m, manager_reloader_fn *fn, void *data);
+/* Reload the policy now; 0, or -1 with *err (a new string). */
+int manager_reload(struct manager *m, char **err);
+
+/* Whether a shutdown is under way. */
+bool manager_shutting_down(const struct manager *m);
+
+#endif

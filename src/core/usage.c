@@ -1,0 +1,119 @@
+/* usage.c -- CPU and memory by process group, from /proc. */
+#include "core/usage.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/util.h"
+
+static long ticks_per_sec, page_size;
+
+bool usage_parse_stat(const char *line, pid_t *pgrp, double *cpu, long long *rss)
+{
+    if (!ticks_per_sec) {
+        ticks_per_sec = sysconf(_SC_CLK_TCK);
+        page_size = sysconf(_SC_PAGESIZE);
+        if (ticks_per_sec <= 0)
+            ticks_per_sec = 100;
+        if (page_size <= 0)
+            page_size = 4096;
+    }
+    /* pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt
+     * majflt cmajflt utime stime cutime cstime priority nice threads
+     * itrealvalue starttime vsize rss: comm may hold anything, up to the
+     * last ')' */
+    const char *p = strrchr(line, ')');
+    if (!p)
+        return false;
+    char state;
+    int ppid, pg;
+    unsigned long long utime, stime;
+    long long cutime, cstime, pages;
+    int n = sscanf(p + 1,
+                   " %c %d %d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %lld %lld %*d %*d %*d "
+                   "%*d %*u %*u %lld",
+                   &state, &ppid, &pg, &utime, &stime, &cutime, &cstime, &pages);
+    if (n != 8)
+        return false;
+    *pgrp = (pid_t)pg;
+    *cpu = (double)(utime + stime + (unsigned long long)(cutime + cstime)) /
+           (double)ticks_per_sec;
+    *rss = state == 'Z' ? 0 : pages * page_size;
+    return true;
+}
+
+static int by_pgid(const void *a, const void *b)
+{
+    pid_t x = ((const struct usage_entry *)a)->pgid, y = ((const struct usage_entry *)b)->pgid;
+    return (x > y) - (x < y);
+}
+
+int usage_scan(struct usage_scan *s, const char *root)
+{
+    s->v = NULL;
+    s->n = 0;
+    DIR *d = opendir(root ? root : "/proc");
+    if (!d)
+        return -1;
+    size_t cap = 0;
+    struct dirent *e;
+    char path[512], buf[1024];
+    while ((e = readdir(d))) {
+        if (!isdigit((unsigned char)e->d_name[0]))
+            continue;
+        snprintf(path, sizeof path, "%s/%s/stat", root ? root : "/proc", e->d_name);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue;  /* gone since the readdir */
+        ssize_t r = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        if (r <= 0)
+            continue;
+        buf[r] = '\0';
+        struct usage_entry u;
+        if (!usage_parse_stat(buf, &u.pgid, &u.cpu, &u.rss))
+            continue;
+        if (s->n == cap) {
+            cap = cap ? cap * 2 : 256;
+            s->v = xrealloc(s->v, cap * sizeof *s->v);
+        }
+        s->v[s->n++] = u;
+    }
+    closedir(d);
+    /* one entry a group: sort, then sum each run */
+    qsort(s->v, s->n, sizeof *s->v, by_pgid);
+    size_t k = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        if (k > 0 && s->v[k - 1].pgid == s->v[i].pgid) {
+            s->v[k - 1].cpu += s->v[i].cpu;
+            s->v[k - 1].rss += s->v[i].rss;
+        } else {
+            s->v[k++] = s->v[i];
+        }
+    }
+    s->n = k;
+    return 0;
+}
+
+bool usage_of(const struct usage_scan *s, pid_t pgid, double *cpu, long long *rss)
+{
+    struct usage_entry key = {.pgid = pgid};
+    const struct usage_entry *u = s->v ? bsearch(&key, s->v, s->n, sizeof *s->v, by_pgid) : NULL;
+    if (!u)
+        return false;
+    *cpu = u->cpu;
+    *rss = u->rss;
+    return true;
+}
+
+void usage_free(struct usage_scan *s)
+{
+    free(s->v);
+    s->v = NULL;
+    s->n = 0;
+}

@@ -1,0 +1,75 @@
+/* lbind.h -- what the Lua binding's files share (ltend.c: the `tend`
+ * module; lproc.c: proc handles, their methods, hooks and waits). */
+#ifndef TEND_LBIND_H
+#define TEND_LBIND_H
+
+#include <ev.h>
+#include <lua.h>
+#include <stdbool.h>
+
+#include "policy/policy.h"
+#include "core/proc.h"
+
+#define PROC_MT "tend.Proc"
+
+/* uservalue slots of a proc handle */
+enum {
+    UV_NAME = 1,     /* the name */
+    UV_RESTART = 2,  /* a restart function */
+    UV_HOOKS = 3,    /* state -> list of the proc's hooks */
+    UV_READY = 4,    /* a readiness function */
+    UV_HEALTH = 5,   /* a health-check function */
+    UV_COUNT = 5
+};
+
+/* A Lua handle on a proc.  Lua never holds a raw pointer it could outlive:
+ * `p` is cleared when the proc goes, and methods then raise. */
+struct lproc {
+    struct proc *p;  /* NULL while the policy loads, and once removed */
+    size_t decl;     /* declaration index while loading */
+};
+
+/* Push the handle of `p` (the same userdata every time). */
+void lproc_push(lua_State *L, struct proc *p);
+/* Push a new handle for declaration `decl` (during load). */
+void lproc_push_decl(lua_State *L, size_t decl, const char *name);
+/* The proc of the handle at `idx`; raises when it is gone or not yet
+ * running. */
+struct proc *lproc_check(lua_State *L, int idx);
+/* Push a status table (SPEC 1). */
+void lstatus_push(lua_State *L, const struct status *st, const char *name);
+
+/* From load to life: give each declaration's handle its proc. */
+void lproc_attach(struct policy *pol, size_t decl, struct proc *p);
+/* Follow `p`'s transitions for the policy's hooks. */
+void lproc_follow(struct policy *pol, struct proc *p);
+
+/* Drop every hook subscription of the policy (its VM is going). */
+void lproc_unfollow_all(struct policy *pol);
+
+/* tend.on(state, fn): register a global hook. */
+int lproc_on_global(lua_State *L);
+/* Wait `seconds` (yields). */
+int lwait_sleep(lua_State *L, double seconds);
+/* Start argv for the running coroutine, which must yield next; the answer
+ * resumes it (see tend.exec).  The arguments are copied. */
+void lwait_exec(lua_State *L, char **argv, char **env, const char *cwd, double timeout);
+/* Cancel every wait (the VM is closing). */
+void lwait_cancel_all(struct policy *pol);
+
+/* Give the handle at the top of the stack the restart function and the
+ * restart policy of the declaration table at index `decl`. */
+void lproc_set_policy(lua_State *L, int decl);
+
+/* Runs log-pattern and function checks, for manager_set_checker. */
+void lproc_run_check(struct proc *p, enum check_purpose purpose, unsigned gen, void *data);
+
+/* The restart decider, for manager_set_decider. */
+double lproc_decide(struct proc *p, struct status *st, void *data);
+
+#define CHECK_MT "tend.Check"
+
+/* Register the Proc metatable. */
+void lproc_open(lua_State *L);
+
+#endif

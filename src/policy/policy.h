@@ -1,0 +1,81 @@
+/* policy.h -- a policy file: its Lua VM and the procs it declares.
+ *
+ * Loading runs the file once in a fresh VM with the `tend` module; every
+ * `tend.proc{...}` call is checked as it is made, and once the whole file
+ * has run the `after` names and cycles are checked.  Nothing is spawned
+ * unless all of it is right (SPEC 8). */
+#ifndef TEND_POLICY_H
+#define TEND_POLICY_H
+
+#include <stddef.h>
+
+#include "core/spec.h"
+
+#include <ev.h>
+#include <stdbool.h>
+
+#include "core/proc.h"
+#include "base/strmap.h"
+
+struct lua_State;
+struct manager;
+struct waiter;
+
+struct policy {
+    struct lua_State *L;
+    char *path;          /* as given */
+    char *dir;           /* absolute directory of the file */
+    struct spec **specs; /* declarations in order; owned until taken */
+    size_t n, cap;
+    struct strmap names; /* name -> position in specs + 1 */
+
+    struct lvm *vm;            /* the VM (vm->L is L), its budget, cap and tasks */
+    int nhooks;                /* hooks registered (none: no work per transition) */
+
+    /* set by policy_attach: from then on the policy runs */
+    struct manager *m;
+    struct ev_loop *loop;
+    struct waiter *waiters;    /* coroutines waiting on the core */
+    struct follow {            /* the hook subscriptions of this VM */
+        struct proc *p;
+        struct proc_sub *sub;
+    } *follows;
+    size_t nfollows, capfollows;
+};
+
+/* Load and check `path`.  On failure NULL, and *err receives a message that
+ * names the file, the line where known, the proc and the field. */
+struct policy *policy_load(const char *path, char **err);
+void policy_free(struct policy *pol);
+
+/* Hand the declared procs to `m` and start the policy's life: hooks are
+ * subscribed, then the tasks queued during load run (after the procs were
+ * started by manager_start, which the caller does in between: attach,
+ * manager_start, policy_run_tasks). */
+void policy_attach(struct policy *pol, struct manager *m, struct ev_loop *loop);
+void policy_run_tasks(struct policy *pol);
+
+/* Run the policy file again in a new VM (tend reload, SIGHUP): procs whose
+ * declaration is unchanged keep running untouched, changed ones are
+ * stopped and started again with the new declaration, removed ones are
+ * stopped, new ones are started; the old VM's hooks and tasks end.  A file
+ * that fails to load changes nothing: -1 and *err. */
+int policy_reload(struct policy *pol, char **err);
+
+/* Queue the function at the top of L's stack to run as a task once the
+ * policy is attached (tend.task during load). */
+void policy_queue_task(struct lua_State *L, struct policy *pol);
+
+/* The policy of a VM (for the binding). */
+struct policy *policy_of(struct lua_State *L);
+
+/* Record a checked declaration (during load; the policy owns it). */
+void policy_declare(struct policy *pol, struct spec *s);
+/* The position of the declaration named `name`, or -1. */
+long policy_find(const struct policy *pol, const char *name);
+
+/* Check `after` references and cycles over all declarations; NULL when
+ * right, else a new message. */
+char *policy_check_graph(struct policy *pol);
+
+#endif
