@@ -105,12 +105,13 @@ valgrind: $(BUILD)/tend $(TESTS) $(HELPERS)
 	if [ -n "$$bad" ]; then cat $$bad; echo "== valgrind reported errors (above)"; exit 1; fi; \
 	echo "== valgrind: no reports from $$(ls $$logs | wc -l) runs of tend"
 
-# The benchmark driver, built with tend's flags but without -Isrc (it needs no
-# project header, and one in src/ must not hide a system header such as
-# <spawn.h>); libc and libm only.
-$(BUILD)/bench: scripts/bench.c
+# The benchmark driver (scripts/bench/: one file per scenario), built with
+# tend's flags but without -Isrc (it needs no project header, and one in src/
+# must not hide a system header such as <spawn.h>); libc and libm only.
+BENCH_SRC := $(wildcard scripts/bench/*.c)
+$(BUILD)/bench: $(BENCH_SRC) scripts/bench/bench.h
 	@mkdir -p $(dir $@)
-	$(CC) $(filter-out -Isrc,$(CFLAGS)) $(LDFLAGS) -o $@ $< -lm
+	$(CC) $(filter-out -Isrc -MMD -MP,$(CFLAGS)) $(LDFLAGS) -o $@ $(BENCH_SRC) -lm
 
 bench: $(BUILD)/tend $(BUILD)/bench
 	@sh scripts/bench.sh $(abspath $(BUILD)/tend) $(abspath $(BUILD)/bench)

@@ -1,7 +1,7 @@
 #!/bin/sh
 # bench.sh -- run the benchmarks (`make bench`; BENCH_QUICK=1 for a short run).
 #   sh scripts/bench.sh TEND_BINARY BENCH_BINARY
-# The work is in scripts/bench.c; this only checks the arguments and the
+# The work is in scripts/bench/ (one file per scenario); this only checks the arguments and the
 # tools the scenarios need.
 set -eu
 if [ $# -ne 2 ]; then

@@ -1,0 +1,183 @@
+/* churn.c -- scenario 1: churn, and churn with a Lua hook on every transition. */
+#include "bench.h"
+
+/* ---- 1. churn, and churn with a Lua hook on every transition ---- */
+
+struct churn {
+    double rate, window, cpu;  /* restarts/s; s; share of a CPU */
+    long counted;
+    long hooks;                /* the last "hooks N" line of the policy, or -1 */
+    long hooks_started;        /* `started` lines seen when it came */
+};
+
+/* "tend: hooks N": how many times the hook ran (logged by a task once a
+ * second, so that the hook itself does nothing but count). */
+static void churn_line(struct tend *t, const char *line, double tn)
+{
+    struct churn *c = t->user;
+    const char *h = strstr(line, "tend: hooks ");
+    if (h == line) {
+        c->hooks = atol(h + 12);
+        c->hooks_started = t->started;
+    }
+}
+
+/* tend running `policy` (one instantly exiting proc): the `started` lines
+ * from the first one on, for `secs`. */
+static bool churn_tend(const char *policy, double secs, struct churn *c, char *err,
+                       size_t errsz)
+{
+    memset(c, 0, sizeof *c);
+    c->hooks = -1;
+    struct tend t;
+    bool ok = false;
+    if (!tend_spawn(&t, policy, false, err, errsz))
+        goto out;
+    t.on_line = churn_line;
+    t.user = c;
+    t.target = 1;
+    t.counting = true;
+    if (!tend_until(&t, reached_target, 10)) {
+        snprintf(err, errsz, "tend did not start the proc within 10 s");
+        tend_context(&t, err, errsz);
+        goto out;
+    }
+    /* count the `started` lines from the first one on for `secs`; read
+     * in 10 ms batches so that the reader takes little CPU from tend
+     * (tend buffers its log; it never waits for us) */
+    double until = t.t_first + secs;
+    long ticks0 = 0, ticks1 = 0;
+    stat_fields(t.pid, NULL, NULL, &ticks0);
+    double tn;
+    while ((tn = now()) < until && !t.exited) {
+        tend_pump(&t, 0);
+        sleep_s(fmin(0.01, until - tn));
+    }
+    tend_pump(&t, 0);
+    c->window = now() - t.t_first;
+    t.counting = false;
+    stat_fields(t.pid, NULL, NULL, &ticks1);
+    if (t.exited) {
+        snprintf(err, errsz, "tend exited during the churn");
+        tend_context(&t, err, errsz);
+        goto out;
+    }
+    double stop = tend_stop(&t, 15);
+    if (stop < 0) {
+        snprintf(err, errsz, "tend did not exit within 15 s of SIGTERM");
+        goto out;
+    }
+    if (t.dropped) {
+        snprintf(err, errsz, "tend dropped %ld log lines: the count is wrong", t.dropped);
+        goto out;
+    }
+    c->counted = t.counted;
+    c->rate = (double)t.counted / c->window;
+    c->cpu = (double)(ticks1 - ticks0) / (double)sysconf(_SC_CLK_TCK) / c->window;
+    ok = true;
+out:
+    tend_free(&t);
+    sweep();
+    return ok;
+}
+
+/* The baseline: posix_spawn + waitpid of /bin/true, back to back. */
+static bool churn_base(double secs, double *rate, char *err, size_t errsz)
+{
+    char *argv[] = {"/bin/true", NULL};
+    long spawns = 0;
+    double tn, t0 = now(), end = t0 + secs;
+    while ((tn = now()) < end) {
+        pid_t pid;
+        int rc = spawn_bare(&pid, "/bin/true", argv);
+        if (rc != 0) {
+            snprintf(err, errsz, "baseline: posix_spawn /bin/true: %s", strerror(rc));
+            sweep();
+            return false;
+        }
+        g_base[0] = pid;
+        g_nbase = 1;
+        waitpid(pid, NULL, 0);
+        g_nbase = 0;
+        spawns++;
+    }
+    *rate = (double)spawns / (tn - t0);
+    return true;
+}
+
+#define CHURN_PROC                                                     \
+    "tend.proc {\n"                                                    \
+    "  name = \"t\", cmd = { \"/bin/true\" }, restart = \"always\",\n" \
+    "  backoff = { initial = 0, factor = 1, max = 0, jitter = 0 },\n"  \
+    "  give_up = false,\n"                                              \
+    "}\n"
+
+void scenario_churn(double secs)
+{
+    struct result *r = new_result("churn", "restarts/s", "/s", ">= 0.8");
+    char *policy = write_policy("churn.lua", CHURN_PROC);
+    char *err = r->note;
+    size_t errsz = sizeof r->note;
+    struct churn c;
+    double base;
+    if (!churn_tend(policy, secs, &c, err, errsz) || !churn_base(secs, &base, err, errsz)) {
+        print_error(r);
+        return;
+    }
+    r->tend = c.rate;
+    r->base = base;
+    r->ratio = c.rate / base;
+    r->v = r->ratio >= 0.8 ? V_OK : V_MISS;
+    snprintf(r->note, sizeof r->note, "%ld restarts in %.2f s; tend itself used %.0f%% of a CPU",
+             c.counted, c.window, c.cpu * 100);
+    printf("%-10s tend %.0f restarts/s   baseline %.0f spawns/s   ratio %.3f  "
+           "(target >= 0.8)  %s   [%s]\n",
+           r->scenario, c.rate, base, r->ratio, verdict_name(r->v), r->note);
+    fflush(stdout);
+}
+
+/* The same churn with a Lua hook on every transition (issue 3: >= 0.7;
+ * issue 6: >= 0.8).  The hook only counts; a task logs the count once a
+ * second, which shows that the hook ran for every transition. */
+void scenario_churn_hook(double secs)
+{
+    struct result *r3 = new_result("churn-hook", "restarts/s (#3)", "/s", ">= 0.7");
+    struct result *r6 = new_result("churn-hook", "restarts/s (#6)", "/s", ">= 0.8");
+    char *policy = write_policy(
+        "churn-hook.lua",
+        "local n = 0\n"
+        "tend.on(\"*\", function(p, st, prev) n = n + 1 end)\n"
+        CHURN_PROC
+        "tend.task(function()\n"
+        "  while true do tend.sleep(1); tend.log.info(\"hooks %d\", n) end\n"
+        "end)\n");
+    char err[2048] = "";
+    struct churn c;
+    double base;
+    if (!churn_tend(policy, secs, &c, err, sizeof err) ||
+        !churn_base(secs, &base, err, sizeof err)) {
+        snprintf(r3->note, sizeof r3->note, "%s", err);
+        snprintf(r6->note, sizeof r6->note, "%s", err);
+        print_error(r3);
+        return;
+    }
+    char hooks[160] = "the hook count was never logged";
+    if (c.hooks >= 0 && c.hooks_started > 0)
+        snprintf(hooks, sizeof hooks, "%.2f hook runs a restart (%ld for %ld starts)",
+                 (double)c.hooks / (double)c.hooks_started, c.hooks, c.hooks_started);
+    for (struct result *r = r3; r <= r6; r++) {
+        r->tend = c.rate;
+        r->base = base;
+        r->ratio = c.rate / base;
+        snprintf(r->note, sizeof r->note,
+                 "%ld restarts in %.2f s; tend itself used %.0f%% of a CPU; %s", c.counted,
+                 c.window, c.cpu * 100, hooks);
+    }
+    r3->v = r3->ratio >= 0.7 ? V_OK : V_MISS;
+    r6->v = r6->ratio >= 0.8 ? V_OK : V_MISS;
+    printf("%-10s tend %.0f restarts/s   baseline %.0f spawns/s   ratio %.3f  "
+           "(target >= 0.7 #3: %s; >= 0.8 #6: %s)   [%s]\n",
+           r3->scenario, c.rate, base, r3->ratio, verdict_name(r3->v),
+           verdict_name(r6->v), r3->note);
+    fflush(stdout);
+}
