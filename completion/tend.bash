@@ -32,7 +32,7 @@ _tend()
 
     if ((COMP_CWORD == 1)); then
         COMPREPLY=($(compgen -W "run status start stop restart kill signal logs wait
-                                 reload shutdown --help --version" -- "$cur"))
+                                 reload metrics shutdown --help --version" -- "$cur"))
         return
     fi
     case $prev in
@@ -45,14 +45,14 @@ _tend()
     --stream)
         COMPREPLY=($(compgen -W "stdout stderr" -- "$cur"))
         return ;;
-    --timeout | -n)
+    --timeout | -n | --metrics)
         return ;;
     esac
     case $cmd in
     run)
         if [[ $cur == -* ]]; then
             COMPREPLY=($(compgen -W "--check --subreaper --timestamps --log-format
-                                     --quiet --socket --help" -- "$cur"))
+                                     --quiet --stay --metrics --socket --help" -- "$cur"))
         else
             COMPREPLY=($(compgen -f -X '!*.lua' -- "$cur") $(compgen -d -- "$cur"))
         fi ;;
@@ -72,7 +72,7 @@ _tend()
         COMPREPLY=($(compgen -W "$(_tend_procs) -n --stream -f --socket --help" -- "$cur")) ;;
     wait)
         COMPREPLY=($(compgen -W "$(_tend_procs) --ready --exit --timeout --socket --help" -- "$cur")) ;;
-    reload | shutdown)
+    reload | metrics | shutdown)
         COMPREPLY=($(compgen -W "--socket --help" -- "$cur")) ;;
     esac
 }

@@ -13,6 +13,7 @@ check /usr/include/lua5.4/lua.h liblua5.4-dev
 check /usr/include/ev.h libev-dev
 check /usr/include/cmocka.h libcmocka-dev
 check /usr/include/jansson.h libjansson-dev
+check /usr/include/microhttpd.h libmicrohttpd-dev
 
 [ -z "$missing" ] && exit 0
 

@@ -17,6 +17,7 @@
 #include "control/cli.h"
 #include "control/client.h"
 #include "control/ctl.h"
+#include "control/http.h"
 #include "core/groups.h"
 #include "core/launch.h"
 #include "base/log.h"
@@ -122,7 +123,7 @@ static int cmd_run(int argc, char **argv)
     int rc = cli_parse(argc, argv, &cli);
     if (rc != 0)
         return rc < 0 ? 0 : rc;
-    const char *socket_opt = NULL;
+    const char *socket_opt = NULL, *metrics_opt = NULL;
     bool check = false, subreaper = false, stay = false;
     for (size_t i = 0; i < cli.nopts; i++) {
         const char *v = cli.opts[i].value;
@@ -151,6 +152,9 @@ static int cmd_run(int argc, char **argv)
             break;
         case CLI_SOCKET:
             socket_opt = v;
+            break;
+        case CLI_METRICS:
+            metrics_opt = v;
             break;
         }
     }
@@ -227,6 +231,21 @@ static int cmd_run(int argc, char **argv)
         ev_loop_destroy(loop);
         return 2;
     }
+    struct http *http = NULL;
+    if (metrics_opt) {
+        char *http_err = NULL;
+        if (!(http = http_open(loop, m, metrics_opt, &http_err))) {
+            log_error(NULL, "%s", http_err);
+            free(http_err);
+            ctl_close(ctl);
+            policy_free(pol);
+            manager_free(m);
+            output_finish();
+            ev_loop_destroy(loop);
+            return 2;
+        }
+        log_info(NULL, "metrics: http://%s/metrics", http_address(http));
+    }
     policy_attach(pol, m, loop);
     manager_watch_signals(m);
     manager_start(m);
@@ -242,6 +261,7 @@ static int cmd_run(int argc, char **argv)
         log_warn(NULL, "%s: no procs declared; nothing to supervise", pol->path);
     int code = manager_run(m);
     /* the clients' waits and follows hold on to procs */
+    http_close(http);
     ctl_close(ctl);
     /* the VM goes first: its waits hold subscriptions on the procs */
     policy_free(pol);

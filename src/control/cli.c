@@ -35,6 +35,7 @@ static const struct option_def {
     {CLI_FOLLOW, "follow", NULL},
     {CLI_HELP, "help", NULL},
     {CLI_STAY, "stay", NULL},
+    {CLI_METRICS, "metrics", "[ADDR:]PORT"},
 };
 
 /* An option of a command, with what it does there. */
@@ -51,7 +52,7 @@ static const struct command {
     const char *summary;  /* a line of `tend --help` */
     const char *about;    /* the paragraph of `tend CMD --help` */
     const char *exit;     /* its exit statuses, after "exit status: " */
-    struct option_doc opts[8];
+    struct option_doc opts[10];
 } commands[] = {
 #define SOCKET_DEFAULT \
     "(default: $TEND_SOCKET, else $XDG_RUNTIME_DIR/tend.sock, else /tmp/tend-$UID/tend.sock)"
@@ -61,7 +62,7 @@ static const struct command {
     "line, 3 no tend reachable on the socket."
     {"run",
      "tend run POLICY.lua [--check] [--subreaper] [--timestamps] [--quiet] [--stay] "
-     "[--log-format text|json] [--socket PATH]",
+     "[--log-format text|json] [--metrics [ADDR:]PORT] [--socket PATH]",
      "run a policy file in the foreground",
      "Run the policy file in the foreground: start the procs it declares in dependency "
      "order, restart them as their policy says, copy their output prefixed with their "
@@ -77,6 +78,8 @@ static const struct command {
       {CLI_QUIET, "log only warnings and errors"},
       {CLI_STAY, "stay up when the work is done, until a signal, tend shutdown or tend.exit()"},
       {CLI_LOG_FORMAT, "tend's own log lines as text (the default) or one JSON object a line"},
+      {CLI_METRICS, "serve /metrics (Prometheus) and /status (JSON) over HTTP on PORT "
+                    "(0: any free one), on 127.0.0.1 unless ADDR is given"},
       {CLI_SOCKET, "the control socket to serve " SOCKET_DEFAULT}}},
     {"status", "tend status [NAME...] [--json] [--socket PATH]",
      "a table of the procs (--json: their statuses as JSON)",
@@ -137,6 +140,12 @@ static const struct command {
      "Run the policy file again, as SIGHUP does: a changed proc that is up is restarted "
      "with its new declaration, unchanged ones run on; a file that fails to load is "
      "reported and nothing changes.",
+     CLIENT_EXIT, {CLIENT_SOCKET}},
+    {"metrics", "tend metrics [--socket PATH]",
+     "the procs' and tend's metrics in the Prometheus text format",
+     "Print the metrics of every proc (state, up, ready, restarts, incarnation, last exit "
+     "code, CPU, memory, start time; each with a proc label) and of tend itself, in the "
+     "Prometheus text exposition format: what `tend run --metrics` serves at /metrics.",
      CLIENT_EXIT, {CLIENT_SOCKET}},
     {"shutdown", "tend shutdown [--socket PATH]",
      "stop everything and exit; returns once tend is done",

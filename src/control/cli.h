@@ -29,6 +29,7 @@ enum cli_opt {
     CLI_EXIT,
     CLI_STREAM,
     CLI_STAY,
+    CLI_METRICS,
 };
 
 /* An option as given: its id, and its value (NULL for a flag). */

@@ -111,7 +111,8 @@ static int parse_args(int argc, char **argv, struct args *a)
         if (signal_from_name(a->signal) < 0)
             return cli_misuse(cmd, "unknown signal %s", a->signal);
     }
-    bool none = strcmp(cmd, "reload") == 0 || strcmp(cmd, "shutdown") == 0;
+    bool none = strcmp(cmd, "reload") == 0 || strcmp(cmd, "shutdown") == 0 ||
+                strcmp(cmd, "metrics") == 0;
     if (none && a->nnames)
         return cli_misuse(cmd, "takes no proc names (got %s)", a->names[0]);
     if (!none && strcmp(cmd, "status") != 0 && a->nnames == 0)
@@ -576,6 +577,8 @@ int client_main(int argc, char **argv)
             fflush(stdout);
             json_decref(msg);
         }
+    } else if (strcmp(cmd, "metrics") == 0) {
+        fputs(json_string_value(result) ? json_string_value(result) : "", stdout);
     } else if (strcmp(cmd, "shutdown") == 0) {
         /* tend closes the connection on its way out */
         json_t *msg;

@@ -20,6 +20,7 @@
 #include "base/log.h"
 #include "core/proc.h"
 #include "base/ring.h"
+#include "control/metrics.h"
 #include "control/statusjson.h"
 #include "base/util.h"
 
@@ -1355,6 +1356,14 @@ static void cmd_logs(struct conn *c, json_t *req)
     }
 }
 
+static void cmd_metrics(struct conn *c, json_t *req)
+{
+    size_t len;
+    char *text = metrics_text(c->ctl->m, &len);
+    conn_ok(c, json_stringn(text, len));
+    free(text);
+}
+
 static void cmd_shutdown(struct conn *c, json_t *req)
 {
     /* a second request is not a second SIGTERM: it does not kill */
@@ -1420,6 +1429,7 @@ static const struct command {
     {"wait", {"names", "ready", "exit", "timeout"}, cmd_wait},
     {"shutdown", {NULL}, cmd_shutdown},
     {"reload", {NULL}, cmd_reload},
+    {"metrics", {NULL}, cmd_metrics},
 };
 
 /* One request (trimmed, not empty): parse it, check it and run its
