@@ -30,18 +30,26 @@ bool usage_parse_stat(const char *line, pid_t *pgrp, double *cpu, long long *rss
     const char *p = strrchr(line, ')');
     if (!p)
         return false;
-    char state;
-    int ppid, pg;
-    unsigned long long utime, stime;
-    long long cutime, cstime, pages;
-    int n = sscanf(p + 1,
-                   " %c %d %d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %lld %lld %*d %*d %*d "
-                   "%*d %*u %*u %lld",
-                   &state, &ppid, &pg, &utime, &stime, &cutime, &cstime, &pages);
-    if (n != 8)
+    /* fields 3 (state) to 24 (rss), one space apart; strtoll, not
+     * sscanf: a scan reads every process on the machine */
+    if (p[1] != ' ' || !p[2] || p[3] != ' ')
         return false;
+    char state = p[2];
+    long long f[25];
+    const char *q = p + 3;
+    for (int i = 4; i <= 24; i++) {
+        char *end;
+        if (*q != ' ')
+            return false;
+        f[i] = strtoll(q + 1, &end, 10);
+        if (end == q + 1)
+            return false;
+        q = end;
+    }
+    long long pg = f[5], utime = f[14], stime = f[15], cutime = f[16], cstime = f[17],
+              pages = f[24];
     *pgrp = (pid_t)pg;
-    *cpu = (double)(utime + stime + (unsigned long long)(cutime + cstime)) /
+    *cpu = (double)(utime + stime + cutime + cstime) /
            (double)ticks_per_sec;
     *rss = state == 'Z' ? 0 : pages * page_size;
     return true;
