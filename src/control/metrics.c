@@ -75,6 +75,19 @@ static void family(struct buf *b, const char *name, const char *type, const char
     putf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* An integer in decimal, without printf (a scrape writes thousands). */
+static void integer(struct buf *b, long long v)
+{
+    char tmp[24], *p = tmp + sizeof tmp;
+    unsigned long long u = v < 0 ? -(unsigned long long)v : (unsigned long long)v;
+    do
+        *--p = (char)('0' + u % 10);
+    while ((u /= 10));
+    if (v < 0)
+        *--p = '-';
+    buf_put(b, p, (size_t)(tmp + sizeof tmp - p));
+}
+
 /* A value as the format spells it: integers without a fraction, NaN and
  * infinities by name. */
 static void value(struct buf *b, double v)
@@ -84,7 +97,7 @@ static void value(struct buf *b, double v)
     else if (isinf(v))
         put(b, v > 0 ? "+Inf" : "-Inf");
     else if (v == floor(v) && fabs(v) < 1e15)
-        putf(b, "%.0f", v);
+        integer(b, (long long)v);
     else
         putf(b, "%.15g", v);
 }
