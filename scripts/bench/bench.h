@@ -55,6 +55,8 @@ extern volatile pid_t g_tend, g_helper;  /* for the emergency exit */
 extern rlim_t fd_limit;
 extern pid_t g_base[MAX_BASE];
 extern volatile int g_nbase;
+/* more arguments for the next tend_spawn (at most 2, NULL-terminated) */
+extern const char *tend_extra_args[3];
 
 struct tend {
     pid_t pid;
@@ -147,6 +149,7 @@ void scenario_escalation(void);
 void scenario_check_wakeups(double secs);
 void scenario_output(unsigned long long bytes, int reps);
 void scenario_control(int want);
+void scenario_metrics(double secs);
 /* the bench binary as a child of tend (output.c: --write-bytes) */
 int child_write_bytes(const char *arg);
 

@@ -11,6 +11,7 @@ char self_bin[1024];     /* this program: the latency and escalation child */
 volatile pid_t g_tend = -1, g_helper = -1;
 pid_t g_base[MAX_BASE];
 volatile int g_nbase;
+const char *tend_extra_args[3];
 
 /* ---- small things ---- */
 
@@ -397,7 +398,9 @@ bool tend_spawn(struct tend *t, const char *policy, bool want_pids, char *err,
     posix_spawnattr_setsigmask(&at, &none);
     posix_spawnattr_setsigdefault(&at, &all);
     posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    char *argv[] = {(char *)tend_bin, "run", (char *)policy, "--socket", sock_path, NULL};
+    char *argv[8] = {(char *)tend_bin, "run", (char *)policy, "--socket", sock_path};
+    for (int i = 0; i < 2 && tend_extra_args[i]; i++)
+        argv[5 + i] = (char *)tend_extra_args[i];
     t->t_spawn = now();
     pid_t pid;
     int rc = posix_spawn(&pid, tend_bin, &fa, &at, argv, environ);

@@ -5,7 +5,7 @@
  *                               BENCH_ONLY=churn-hook,latency,... for some only;
  *                               the names: churn, churn-hook, fan-out, idle,
  *                               latency, escalation, fan-out-10k, check-wakeups,
- *                               output, control)
+ *                               output, control, metrics)
  *   bench --stamp-exit         (as tend's child in the latency scenario: print
  *                               CLOCK_MONOTONIC seconds, exit 0 at once)
  *   bench --ignore-term        (as tend's child in the escalation scenario:
@@ -224,6 +224,8 @@ int main(int argc, char **argv)
         scenario_output(out_bytes, out_reps);
     if (run_it("control"))
         scenario_control(big);
+    if (run_it("metrics"))
+        scenario_metrics(window);
     print_summary();
 
     int errors = 0, misses = 0, infos = 0;
