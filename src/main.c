@@ -149,6 +149,7 @@ static int cmd_run(int argc, char **argv)
                 return cli_misuse("run", "--log-format %s: text or json expected", v);
             }
             log_set_json(strcmp(v, "json") == 0);
+            output_set_json(strcmp(v, "json") == 0);
             break;
         case CLI_SOCKET:
             socket_opt = v;

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/util.h"
 #include "harness.h"
 
 static char *dir;
@@ -247,24 +248,31 @@ static void test_log_format_json_gives_one_object_a_line(void **state)
     struct tend_run *t = tend_run_sync((const char *[]){"run", "--log-format", "json",
                                                         "--timestamps", policy, NULL}, DEADLINE);
     assert_int_equal(tend_wait(t, DEADLINE), 1);
-    int objects = 0, exited = 0;
+    int objects = 0, exited = 0, proc_lines = 0;
     char *copy = strdup(t->err), *save = NULL;
     for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        if (strstr(line, " a | boom"))
-            continue;  /* the proc's own stderr line, not tend's log */
         json_error_t e;
         json_t *o = json_loads(line, 0, &e);
         if (!o)
             fail_msg("not JSON: %s", line);
         assert_true(json_is_string(json_object_get(o, "time")));
-        assert_true(json_is_string(json_object_get(o, "level")));
-        assert_true(json_is_string(json_object_get(o, "message")));
         assert_non_null(json_object_get(o, "proc"));
-        const char *msg = json_string_value(json_object_get(o, "message"));
-        if (strcmp(msg, "exited with code 3") == 0) {
+        if (json_object_get(o, "stream")) {
+            /* the proc's own stderr line, as {"time","proc","stream","line"} */
             assert_string_equal(json_string_value(json_object_get(o, "proc")), "a");
-            assert_string_equal(json_string_value(json_object_get(o, "level")), "warning");
-            exited++;
+            assert_string_equal(json_string_value(json_object_get(o, "stream")), "stderr");
+            assert_string_equal(json_string_value(json_object_get(o, "line")), "boom");
+            assert_null(json_object_get(o, "level"));
+            proc_lines++;
+        } else {
+            assert_true(json_is_string(json_object_get(o, "level")));
+            assert_true(json_is_string(json_object_get(o, "message")));
+            const char *msg = json_string_value(json_object_get(o, "message"));
+            if (strcmp(msg, "exited with code 3") == 0) {
+                assert_string_equal(json_string_value(json_object_get(o, "proc")), "a");
+                assert_string_equal(json_string_value(json_object_get(o, "level")), "warning");
+                exited++;
+            }
         }
         /* no timestamp prefix before the object, even with --timestamps */
         assert_int_equal(line[0], '{');
@@ -272,8 +280,44 @@ static void test_log_format_json_gives_one_object_a_line(void **state)
         objects++;
     }
     free(copy);
-    assert_true(objects >= 2);
+    assert_true(objects >= 3);
     assert_int_equal(exited, 1);
+    assert_int_equal(proc_lines, 1);
+    tend_free(t);
+    free(policy);
+}
+
+/* --log-format json: the procs' stdout lines are objects on stdout too, in
+ * order, and bytes that are not UTF-8 arrive as U+FFFD, not as a lost line. */
+static void test_log_format_json_turns_proc_lines_into_objects(void **state)
+{
+    char *policy = write_file(dir, "p.lua",
+        "tend.proc { name = 'w', restart = 'never',\n"
+        "  cmd = { 'sh', '-c', [[for i in 1 2 3; do echo \"line $i\"; done; "
+        "printf 'bad \\377 \"q\"\\n']] } }\n");
+    struct tend_run *t =
+        tend_run_sync((const char *[]){"run", "--log-format", "json", policy, NULL}, DEADLINE);
+    assert_int_equal(tend_wait(t, DEADLINE), 0);
+    static const char *const want[] = {"line 1", "line 2", "line 3", "bad \xEF\xBF\xBD \"q\""};
+    int n = 0;
+    char *copy = strdup(t->out), *save = NULL;
+    for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        json_error_t e;
+        json_t *o = json_loads(line, 0, &e);
+        if (!o)
+            fail_msg("not JSON on stdout: %s", line);
+        assert_true(n < 4);
+        assert_string_equal(json_string_value(json_object_get(o, "proc")), "w");
+        assert_string_equal(json_string_value(json_object_get(o, "stream")), "stdout");
+        assert_string_equal(json_string_value(json_object_get(o, "line")), want[n]);
+        const char *time = json_string_value(json_object_get(o, "time"));
+        assert_non_null(time);
+        assert_int_equal(strlen(time), strlen("2026-11-26T16:45:01.123Z"));
+        json_decref(o);
+        n++;
+    }
+    free(copy);
+    assert_int_equal(n, 4);
     tend_free(t);
     free(policy);
 }
@@ -527,6 +571,7 @@ int main(void)
         cmocka_unit_test(test_sighup_reopens_after_an_outside_rotator),
         cmocka_unit_test(test_an_output_path_that_cannot_be_written_is_refused_at_load),
         cmocka_unit_test(test_log_format_json_gives_one_object_a_line),
+        cmocka_unit_test(test_log_format_json_turns_proc_lines_into_objects),
         cmocka_unit_test(test_a_fifo_is_refused_as_an_output_file),
         cmocka_unit_test(test_a_file_past_rlimit_fsize_is_said_once_and_tend_carries_on),
         cmocka_unit_test(test_a_full_file_emptied_takes_lines_again_from_its_start),

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "base/output.h"
+#include "base/util.h"
 
 static enum log_level min_level = LOG_INFO;
 static bool json;
@@ -23,21 +24,16 @@ void log_set_json(bool on)
 static void log_json(enum log_level level, const char *proc, const char *msg)
 {
     static const char *const names[] = {"debug", "info", "warning", "error", "info"};
-    char when[40];
-    struct timespec ts;
-    struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    size_t n = strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(when + n, sizeof when - n, ".%03ldZ", ts.tv_nsec / 1000000);
+    char when[32];
+    output_time_iso(when);
     json_t *o = json_object();
     json_object_set_new(o, "time", json_string(when));
     json_object_set_new(o, "level", json_string(names[level]));
     json_object_set_new(o, "proc", proc ? json_stringn(proc, strlen(proc)) : json_null());
-    json_t *m = json_stringn(msg, strlen(msg));
-    if (!m)  /* not UTF-8: say so rather than drop the line */
-        m = json_string("(message is not valid UTF-8)");
-    json_object_set_new(o, "message", m);
+    size_t len;
+    char *text = utf8_clean(msg, strlen(msg), &len);  /* bytes not UTF-8: U+FFFD */
+    json_object_set_new(o, "message", json_stringn(text, len));
+    free(text);
     char *line = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     if (line) {

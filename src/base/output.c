@@ -2,6 +2,7 @@
 #include "base/output.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <poll.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -35,6 +36,7 @@ static struct sink sinks[2] = {{.fd = 1}, {.fd = 2}};
  * and every other program that shares it. */
 static volatile sig_atomic_t saved_flags[2] = {-1, -1};
 static bool timestamps;
+static bool json_lines;       /* procs' lines as JSON objects (--log-format json) */
 static struct output_waiter *waiters;
 static ev_prepare flusher;  /* writes once per loop iteration, before it sleeps */
 
@@ -172,20 +174,34 @@ void output_init(struct ev_loop *loop)
     ev_prepare_init(&flusher, flusher_cb);
 }
 
+void output_set_json(bool on)
+{
+    json_lines = on;
+}
+
+
 void output_set_timestamps(bool on)
 {
     timestamps = on;
 }
 
-/* "2026-11-26T16:45:01.123Z " into buf (at least 32 bytes); its length. */
-static size_t format_time(char *buf)
+size_t output_time_iso(char *buf)
 {
     struct timespec ts;
     struct tm tm;
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
     size_t n = strftime(buf, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-    n += (size_t)snprintf(buf + n, 32 - n, ".%03ldZ ", ts.tv_nsec / 1000000);
+    n += (size_t)snprintf(buf + n, 32 - n, ".%03ldZ", ts.tv_nsec / 1000000);
+    return n;
+}
+
+/* "2026-11-26T16:45:01.123Z " into buf (at least 32 bytes); its length. */
+static size_t format_time(char *buf)
+{
+    size_t n = output_time_iso(buf);
+    buf[n++] = ' ';
+    buf[n] = '\0';
     return n;
 }
 
@@ -202,9 +218,30 @@ size_t output_timestamp(char *buf)
 static void append_line(int fd, bool stamped, const char *prefix, const char *line,
                         size_t len);
 
+/* A proc's line as {"time","proc","stream","line"} (jansson; bytes that
+ * are not UTF-8 become U+FFFD). */
+static void append_json(int fd, const char *proc, const char *line, size_t len)
+{
+    char when[32];
+    output_time_iso(when);
+    char *text = utf8_clean(line, len, &len);
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s%}", "time", when, "proc", proc, "stream",
+                          fd == 2 ? "stderr" : "stdout", "line", text, len);
+    free(text);
+    char *out = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (out) {
+        append_line(fd, false, NULL, out, strlen(out));
+        free(out);
+    }
+}
+
 void output_line(int fd, const char *prefix, const char *line, size_t len)
 {
-    append_line(fd, true, prefix, line, len);
+    if (prefix && json_lines)
+        append_json(fd, prefix, line, len);
+    else
+        append_line(fd, true, prefix, line, len);
 }
 
 void output_line_plain(int fd, const char *line, size_t len)

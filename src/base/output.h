@@ -26,6 +26,13 @@ void output_init(struct ev_loop *loop);
 /* Put an ISO-8601 UTC time before each line from now on. */
 void output_set_timestamps(bool on);
 
+/* --log-format json: every proc's line (output_line with a prefix) becomes
+ * {"time","proc","stream","line"} on the stream it came from. */
+void output_set_json(bool on);
+/* "2026-11-26T16:45:01.123Z" (UTC, milliseconds) into buf (at least 32
+ * bytes); its length. */
+size_t output_time_iso(char *buf);
+
 /* Whether --timestamps is on. */
 bool output_timestamps_on(void);
 /* With --timestamps, "2026-11-26T16:45:01.123Z " into buf (at least 32

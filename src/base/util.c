@@ -226,3 +226,25 @@ char **strv_dup(char *const *v)
         d[i] = xstrdup(v[i]);
     return d;
 }
+
+char *utf8_clean(const char *s, size_t n, size_t *out_len)
+{
+    char *out = xmalloc(n * 3 + 1);  /* a bad byte may become 3 */
+    size_t k = 0;
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; i < n;) {
+        size_t bad = 0, c = utf8_char(u + i, n - i, &bad);
+        if (c) {
+            memcpy(out + k, s + i, c);
+            k += c;
+            i += c;
+        } else {
+            memcpy(out + k, "\xEF\xBF\xBD", 3);
+            k += 3;
+            i += bad;
+        }
+    }
+    out[k] = '\0';
+    *out_len = k;
+    return out;
+}

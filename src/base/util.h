@@ -44,6 +44,10 @@ void buf_put(struct buf *b, const char *s, size_t n);
  * (Unicode 3.9, table 3-7). */
 size_t utf8_char(const unsigned char *s, size_t n, size_t *bad);
 
+/* A copy of s[0..n) (NUL-terminated, length in *out_len) with each
+ * invalid UTF-8 subpart replaced by U+FFFD. */
+char *utf8_clean(const char *s, size_t n, size_t *out_len);
+
 /* NULL-terminated arrays of strings: free one and its strings, count
  * its strings, copy it deeply (NULL stays NULL). */
 void strv_free(char **v);
