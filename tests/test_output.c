@@ -560,6 +560,46 @@ static void test_a_fatal_signal_gives_stdout_and_stderr_their_flags_back(void **
     free(policy);
 }
 
+/* When nobody reads tend's stdout any more, tend says so once on stderr
+ * and carries on supervising. */
+static void test_a_closed_stdout_is_said_once(void **state)
+{
+    extern char **environ;
+    char *policy = write_file(dir, "p.lua",
+        "tend.proc { name = 'c', cmd = { 'sh', '-c', "
+        "'i=0; while [ $i -lt 200 ]; do echo chatter $i; i=$((i+1)); done; echo done >&2' },\n"
+        "  restart = 'never' }\n");
+    int out[2];
+    assert_int_equal(pipe2(out, O_CLOEXEC), 0);
+    close(out[0]);  /* nobody will read it */
+    char *errpath = NULL;
+    assert_true(asprintf(&errpath, "%s/err.txt", dir) > 0);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+    posix_spawn_file_actions_addopen(&fa, 2, errpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    char *argv[] = {(char *)tend_path(), "run", policy, NULL};
+    pid_t pid;
+    assert_int_equal(posix_spawn(&pid, argv[0], &fa, NULL, argv, environ), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    close(out[1]);
+    int pidfd = pid_watch(pid);
+    assert_true(pidfd_wait_gone(pidfd, DEADLINE));
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    char *err = read_file(errpath);
+    assert_non_null(err);
+    assert_int_equal(count_of(err, "stdout is closed"), 1);
+    assert_contains(err, "the procs' stdout lines are dropped from now on");
+    assert_contains(err, "c | done");  /* stderr still works */
+    assert_contains(err, "c: exited with code 0");
+    free(err);
+    free(errpath);
+    free(policy);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -572,6 +612,7 @@ int main(void)
         cmocka_unit_test(test_an_output_path_that_cannot_be_written_is_refused_at_load),
         cmocka_unit_test(test_log_format_json_gives_one_object_a_line),
         cmocka_unit_test(test_log_format_json_turns_proc_lines_into_objects),
+        cmocka_unit_test(test_a_closed_stdout_is_said_once),
         cmocka_unit_test(test_a_fifo_is_refused_as_an_output_file),
         cmocka_unit_test(test_a_file_past_rlimit_fsize_is_said_once_and_tend_carries_on),
         cmocka_unit_test(test_a_full_file_emptied_takes_lines_again_from_its_start),

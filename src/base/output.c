@@ -135,6 +135,17 @@ static void sink_write(struct sink *s, double deadline)
             return;
         }
         s->broken = true;  /* closed, failing, or nobody reads it: drop */
+        if (s == &sinks[0] && !sinks[1].broken && sink_reserve(&sinks[1], 160)) {
+            /* said once, on stderr, which may still be read */
+            char note[160];
+            int k = snprintf(note, sizeof note,
+                             "tend: warning: stdout is closed (%s): the procs' stdout "
+                             "lines are dropped from now on\n",
+                             n < 0 ? strerror(errno) : "nothing written");
+            sink_append(&sinks[1], note, (size_t)k);
+            if (out_loop && !ev_is_active(&flusher) && !ev_is_active(&sinks[1].w))
+                ev_prepare_start(out_loop, &flusher);
+        }
     }
     if (s->broken || sink_len(s) == 0) {
         s->start = s->end = 0;
