@@ -204,6 +204,8 @@ static int cmd_run(int argc, char **argv)
 
     signal(SIGPIPE, SIG_IGN);
     raise_fd_limit(pol->n);
+    for (size_t i = 0; i < pol->n; i++)  /* aligned prefixes on a terminal */
+        output_prefix_width(strlen(pol->specs[i]->name));
     sdnotify_init();
     (void)subreaper;  /* always: tend is its own subreaper (reap.h) */
     srandom((unsigned)time(NULL) ^ (unsigned)getpid());

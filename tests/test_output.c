@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <poll.h>
+#include <pty.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -600,6 +601,56 @@ static void test_a_closed_stdout_is_said_once(void **state)
     free(policy);
 }
 
+/* On a terminal each proc's prefix has a colour of its own and the
+ * prefixes are padded to the longest name; NO_COLOR turns both off. */
+static void test_prefixes_coloured_and_aligned_on_a_terminal(void **state)
+{
+    char *policy = write_file(dir, "p.lua",
+        "tend.proc { name = 'a', cmd = { 'sh', '-c', 'echo one' }, restart = 'never' }\n"
+        "tend.proc { name = 'longname', cmd = { 'sh', '-c', 'echo two' }, restart = 'never' }\n");
+    for (int plain = 0; plain < 2; plain++) {
+        int master;
+        pid_t pid = forkpty(&master, NULL, NULL, NULL);
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            if (plain)
+                setenv("NO_COLOR", "1", 1);
+            setenv("TERM", "xterm", 1);
+            execl(tend_path(), tend_path(), "run", policy, (char *)NULL);
+            _exit(127);
+        }
+        struct buf b = {0};
+        double end = now_mono() + DEADLINE;
+        for (;;) {
+            struct pollfd pfd = {master, POLLIN, 0};
+            if (now_mono() > end || poll(&pfd, 1, 100) < 0)
+                break;
+            if (!(pfd.revents & (POLLIN | POLLHUP)))
+                continue;
+            buf_reserve(&b, 4096);
+            ssize_t n = read(master, b.p + b.len, 4096);
+            if (n <= 0)
+                break;  /* EIO: tend and its children have closed the terminal */
+            b.len += (size_t)n;
+        }
+        buf_put(&b, "", 1);
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        close(master);
+        if (plain) {
+            assert_contains(b.p, "a | one");
+            assert_lacks(b.p, "\033[");
+        } else {
+            /* "a" padded to the width of "longname", in a colour, reset after */
+            assert_contains(b.p, "a        |\033[0m one");
+            assert_contains(b.p, "longname |\033[0m two");
+            assert_contains(b.p, "\033[3");
+        }
+        free(b.p);
+    }
+    free(policy);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -613,6 +664,7 @@ int main(void)
         cmocka_unit_test(test_log_format_json_gives_one_object_a_line),
         cmocka_unit_test(test_log_format_json_turns_proc_lines_into_objects),
         cmocka_unit_test(test_a_closed_stdout_is_said_once),
+        cmocka_unit_test(test_prefixes_coloured_and_aligned_on_a_terminal),
         cmocka_unit_test(test_a_fifo_is_refused_as_an_output_file),
         cmocka_unit_test(test_a_file_past_rlimit_fsize_is_said_once_and_tend_carries_on),
         cmocka_unit_test(test_a_full_file_emptied_takes_lines_again_from_its_start),

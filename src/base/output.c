@@ -37,6 +37,8 @@ static struct sink sinks[2] = {{.fd = 1}, {.fd = 2}};
 static volatile sig_atomic_t saved_flags[2] = {-1, -1};
 static bool timestamps;
 static bool json_lines;       /* procs' lines as JSON objects (--log-format json) */
+static bool colour[2];        /* prefixes coloured and aligned, per sink (a terminal) */
+static size_t prefix_width;   /* the longest prefix seen or announced */
 static struct output_waiter *waiters;
 static ev_prepare flusher;  /* writes once per loop iteration, before it sleeps */
 
@@ -183,6 +185,10 @@ void output_init(struct ev_loop *loop)
         ev_io_init(&s->w, writable_cb, s->fd, EV_WRITE);
     }
     ev_prepare_init(&flusher, flusher_cb);
+    const char *term = getenv("TERM");
+    bool may = !getenv("NO_COLOR") && !(term && strcmp(term, "dumb") == 0);
+    colour[0] = may && isatty(1);
+    colour[1] = may && isatty(2);
 }
 
 void output_set_json(bool on)
@@ -190,6 +196,11 @@ void output_set_json(bool on)
     json_lines = on;
 }
 
+void output_prefix_width(size_t width)
+{
+    if (width > prefix_width)
+        prefix_width = width;
+}
 
 void output_set_timestamps(bool on)
 {
@@ -255,6 +266,18 @@ void output_line(int fd, const char *prefix, const char *line, size_t len)
         append_line(fd, true, prefix, line, len);
 }
 
+/* The colour of a prefix on a terminal: one of six, by the name's hash, so
+ * a proc keeps its colour across runs. */
+static const char *prefix_colour(const char *prefix)
+{
+    static const char *const colours[] = {"\033[36m", "\033[33m", "\033[32m",
+                                          "\033[35m", "\033[34m", "\033[31m"};
+    unsigned h = 5381;
+    for (const char *p = prefix; *p; p++)
+        h = h * 33 + (unsigned char)*p;
+    return colours[h % ARRAY_LEN(colours)];
+}
+
 void output_line_plain(int fd, const char *line, size_t len)
 {
     append_line(fd, false, NULL, line, len);
@@ -267,7 +290,12 @@ static void append_line(int fd, bool stamped, const char *prefix, const char *li
     char ts[32];
     size_t tlen = stamped ? output_timestamp(ts) : 0;
     size_t plen = prefix ? strlen(prefix) : 0;
-    size_t need = tlen + (prefix ? plen + 3 : 0) + len + 1;
+    bool tty = prefix && colour[s == &sinks[1]];
+    if (prefix)
+        output_prefix_width(plen);
+    /* on a terminal: the colour, the padding to the longest prefix, the reset */
+    size_t pad = tty ? prefix_width - plen : 0;
+    size_t need = tlen + (prefix ? plen + 3 : 0) + (tty ? 5 + pad + 4 : 0) + len + 1;
 
     if (s->broken)
         return;
@@ -283,7 +311,13 @@ static void append_line(int fd, bool stamped, const char *prefix, const char *li
         s->dropped = 0;
     }
     sink_append(s, ts, tlen);
-    if (prefix) {
+    if (tty) {
+        sink_append(s, prefix_colour(prefix), 5);
+        sink_append(s, prefix, plen);
+        memset(s->buf + s->end, ' ', pad);
+        s->end += pad;
+        sink_append(s, " |\033[0m ", 7);
+    } else if (prefix) {
         sink_append(s, prefix, plen);
         sink_append(s, " | ", 3);
     }

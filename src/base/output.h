@@ -29,6 +29,10 @@ void output_set_timestamps(bool on);
 /* --log-format json: every proc's line (output_line with a prefix) becomes
  * {"time","proc","stream","line"} on the stream it came from. */
 void output_set_json(bool on);
+/* Prefixes are padded to at least `width` bytes where they are coloured (a
+ * terminal, without NO_COLOR or TERM=dumb); the width only grows, and also
+ * with every longer prefix seen. */
+void output_prefix_width(size_t width);
 /* "2026-11-26T16:45:01.123Z" (UTC, milliseconds) into buf (at least 32
  * bytes); its length. */
 size_t output_time_iso(char *buf);
