@@ -14,6 +14,7 @@
 
 #include "control/cli.h"
 #include "control/ctl.h"
+#include "control/link.h"
 #include "base/util.h"
 
 enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_USAGE = CLI_EXIT_USAGE, EXIT_UNREACHABLE = 3 };
@@ -148,122 +149,6 @@ static json_t *build_request(const struct args *a)
     if (a->follow)
         json_object_set_new(req, "follow", json_true());
     return req;
-}
-
-/* ---- the connection ---- */
-
-struct link {
-    int fd;
-    const char *path;
-    char *buf;      /* buf[start..len) is what was read and not yet taken */
-    size_t start, len, cap;
-    size_t scanned; /* buf[start..scanned) holds no newline */
-};
-
-/* Connect to the socket; 0, or exit code 3 after saying why. */
-static int link_open(struct link *l, const char *path)
-{
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    l->path = path;
-    l->buf = NULL;
-    l->start = l->len = l->cap = l->scanned = 0;
-    if (strlen(path) >= sizeof sa.sun_path) {
-        fprintf(stderr, "tend: cannot reach tend at %s: the path is too long\n", path);
-        return EXIT_UNREACHABLE;
-    }
-    strcpy(sa.sun_path, path);
-    l->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (l->fd < 0 || connect(l->fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-        int e = errno;
-        fprintf(stderr, "tend: cannot reach tend at %s: %s%s\n", path, strerror(e),
-                e == ENOENT || e == ECONNREFUSED
-                    ? " (is it running? --socket PATH or $TEND_SOCKET choose the socket)"
-                    : "");
-        if (l->fd >= 0)
-            close(l->fd);
-        return EXIT_UNREACHABLE;
-    }
-    return 0;
-}
-
-static bool link_send(struct link *l, json_t *msg)
-{
-    char *s = json_dumps(msg, JSON_COMPACT);
-    size_t n = strlen(s), off = 0;
-    bool ok = true;
-    while (ok && off <= n) {
-        /* the request, then its newline */
-        const char *p = off < n ? s + off : "\n";
-        size_t k = off < n ? n - off : 1;
-        ssize_t w = send(l->fd, p, k, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            ok = false;
-        else
-            off += (size_t)w;
-    }
-    free(s);
-    return ok;
-}
-
-/* The next line, without its newline: *n bytes at the pointer returned,
- * which stays valid until the next call.  NULL at the end of the
- * connection. */
-static char *link_line(struct link *l, size_t *n)
-{
-    for (;;) {
-        char *nl = l->len > l->scanned ? memchr(l->buf + l->scanned, '\n', l->len - l->scanned)
-                                       : NULL;
-        if (nl) {
-            char *line = l->buf + l->start;
-            *n = (size_t)(nl - line);
-            l->start = l->scanned = (size_t)(nl + 1 - l->buf);
-            return line;
-        }
-        l->scanned = l->len;
-        if (l->start > 0) {  /* the lines taken make room */
-            memmove(l->buf, l->buf + l->start, l->len - l->start);
-            l->len -= l->start;
-            l->scanned -= l->start;
-            l->start = 0;
-        }
-        if (l->cap - l->len < 65536) {
-            l->cap = l->cap ? l->cap * 2 : 65536;
-            l->buf = xrealloc(l->buf, l->cap);
-        }
-        ssize_t r = read(l->fd, l->buf + l->len, l->cap - l->len);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return NULL;
-        l->len += (size_t)r;
-    }
-}
-
-/* A line as a message; NULL, with a message, when it is not JSON. */
-static json_t *link_parse(const struct link *l, const char *line, size_t n)
-{
-    json_error_t err;
-    json_t *msg = json_loadb(line, n, 0, &err);
-    if (!msg)
-        fprintf(stderr, "tend: a malformed answer from %s: %s\n", l->path, err.text);
-    return msg;
-}
-
-/* The next message, NULL at the end of the connection.  A line that is
- * not JSON ends it too, with a message. */
-static json_t *link_next(struct link *l)
-{
-    size_t n;
-    char *line = link_line(l, &n);
-    return line ? link_parse(l, line, n) : NULL;
-}
-
-static void link_close(struct link *l)
-{
-    close(l->fd);
-    free(l->buf);
 }
 
 /* ---- printing ---- */
