@@ -12,6 +12,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <jansson.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -307,6 +308,65 @@ static void test_silent_http_clients_do_not_stall_tend(void **state)
         close(fds[i]);
 }
 
+/* A number field of proc `name`'s status in `tend status --json`; NAN
+ * when absent. */
+static double status_number(const char *name, const char *key)
+{
+    struct tend_run *c = tend_run_sync((const char *[]){"status", "--json", name, NULL}, DEADLINE);
+    assert_int_equal(run_exit_code(c), 0);
+    json_error_t e;
+    json_t *a = json_loads(c->out, 0, &e);
+    assert_non_null(a);
+    json_t *v = json_object_get(json_array_get(a, 0), key);
+    double d = json_is_number(v) ? json_number_value(v) : NAN;
+    json_decref(a);
+    tend_free(c);
+    return d;
+}
+
+/* VmRSS of `pid` in bytes, from /proc. */
+static double vm_rss(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    char *text = read_file(path);
+    assert_non_null(text);
+    const char *p = strstr(text, "VmRSS:");
+    assert_non_null(p);
+    double kb = strtod(p + 6, NULL);
+    free(text);
+    return kb * 1024;
+}
+
+/* The status of a live incarnation carries cpu and memory (SPEC 10): the
+ * CPU seconds of a busy loop grow, the memory of a sleeping one is its
+ * resident size; an ended incarnation has neither. */
+static void test_status_has_cpu_and_memory_of_live_procs(void **state)
+{
+    struct fx *f = *state;
+    char *policy = write_file(f->dir, "policy.lua",
+        "tend.proc { name = 'busy', cmd = { 'sh', '-c', 'while :; do :; done' } }\n"
+        "tend.proc { name = 'calm', cmd = { 'sleep', '1000' } }\n"
+        "tend.proc { name = 'gone', cmd = { 'true' }, restart = 'never' }\n");
+    f->t = tend_start((const char *[]){"run", policy, NULL});
+    free(policy);
+    assert_true(tend_expect(f->t, 2, "gone: exited with code 0", DEADLINE));
+    assert_true(tend_expect(f->t, 2, "calm: started", DEADLINE));
+    double first = status_number("busy", "cpu");
+    assert_false(isnan(first));
+    /* wait (with a deadline) until the loop has used 0.2 s more CPU */
+    double end = mono() + DEADLINE, now_cpu = first;
+    while (now_cpu < first + 0.2 && mono() < end)
+        now_cpu = status_number("busy", "cpu");
+    assert_true(now_cpu >= first + 0.2);
+    double mem = status_number("calm", "memory");
+    pid_t pid = (pid_t)status_number("calm", "pid");
+    double rss = vm_rss(pid);
+    assert_true(fabs(mem - rss) <= rss * 0.1);
+    assert_true(isnan(status_number("gone", "cpu")));
+    assert_true(isnan(status_number("gone", "memory")));
+}
+
 static void test_bad_metrics_address_is_refused(void **state)
 {
     struct fx *f = *state;
@@ -336,6 +396,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_http_endpoint_serves_metrics_and_status, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_silent_http_clients_do_not_stall_tend, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_status_has_cpu_and_memory_of_live_procs, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_bad_metrics_address_is_refused, setup, teardown),
     };

@@ -298,16 +298,6 @@ fail:
 
 /* ---- statuses as JSON ---- */
 
-/* [status,...] of `procs` (statusjson.c renders each). */
-static json_t *statuses_json(struct proc *const *procs, size_t n)
-{
-    double offset = now_wall() - now_mono();
-    json_t *a = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(a, status_json(proc_status(procs[i]), proc_spec(procs[i])->name, offset));
-    return a;
-}
-
 /* ---- output queue ---- */
 
 static size_t out_len(const struct conn *c)

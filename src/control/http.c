@@ -91,12 +91,12 @@ static enum MHD_Result reply_text(struct MHD_Connection *c, unsigned code, const
 /* Every status, as `tend status --json` gets them. */
 static char *statuses_text(struct manager *m, size_t *len)
 {
-    double offset = now_wall() - now_mono();
-    json_t *a = json_array();
-    for (size_t i = 0, n = manager_count(m); i < n; i++) {
-        struct proc *p = manager_at(m, i);
-        json_array_append_new(a, status_json(proc_status(p), proc_name(p), offset));
-    }
+    size_t n = manager_count(m);
+    struct proc **procs = xcalloc(n ? n : 1, sizeof *procs);
+    for (size_t i = 0; i < n; i++)
+        procs[i] = manager_at(m, i);
+    json_t *a = statuses_json(procs, n);
+    free(procs);
     char *s = json_dumps(a, STATUSJSON_DUMP_FLAGS);
     json_decref(a);
     *len = strlen(s);

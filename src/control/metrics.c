@@ -276,28 +276,20 @@ char *metrics_text(struct manager *m, size_t *len)
     size_t n = manager_count(m);
     struct row *rows = xcalloc(n ? n : 1, sizeof *rows);
     struct usage_scan scan = {0};
-    bool scanned = false;
+    struct status *live = xcalloc(n ? n : 1, sizeof *live);
     for (size_t i = 0; i < n; i++) {
         struct proc *p = manager_at(m, i);
-        rows[i].name = proc_name(p);
-        rows[i].st = proc_status(p);
-        if (!proc_alive(p) || rows[i].st->pid <= 0)
-            continue;
-        if (!scanned) {
-            if (usage_scan(&scan, NULL) != 0)
-                scan = (struct usage_scan){0};  /* no /proc: no figures */
-            scanned = true;
-        }
-        /* each incarnation leads its own process group */
-        rows[i].usage = usage_of(&scan, rows[i].st->pid, &rows[i].cpu, &rows[i].memory);
+        const struct status *st = usage_status(&scan, proc_status(p), &live[i]);
+        rows[i] = (struct row){.name = proc_name(p), .st = st, .usage = st->has_usage,
+                               .cpu = st->cpu, .memory = st->memory};
     }
     struct buf b = {0};
     buf_reserve(&b, 4096 + n * 1200);
     proc_families(&b, rows, n, now_wall() - now_mono());
     self_families(&b, false);  /* procs are contained by process groups */
     buf_put(&b, "", 1);  /* the NUL */
-    if (scanned)
-        usage_free(&scan);
+    usage_free(&scan);
+    free(live);
     free(rows);
     *len = b.len - 1;
     return b.p;

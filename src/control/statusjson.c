@@ -7,6 +7,8 @@
 #include <time.h>
 
 #include "base/util.h"
+#include "core/proc.h"
+#include "core/usage.h"
 
 json_t *json_text(const char *s)
 {
@@ -95,4 +97,18 @@ json_t *status_json(const struct status *st, const char *name, double wall_offse
     struct jv j = {json_object(), wall_offset};
     status_visit(st, name, &to_json, &j);
     return j.o;
+}
+
+json_t *statuses_json(struct proc *const *procs, size_t n)
+{
+    double offset = now_wall() - now_mono();
+    struct usage_scan scan = {0};
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++) {
+        struct status live;
+        const struct status *st = usage_status(&scan, proc_status(procs[i]), &live);
+        json_array_append_new(a, status_json(st, proc_name(procs[i]), offset));
+    }
+    usage_free(&scan);
+    return a;
 }

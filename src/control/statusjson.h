@@ -17,6 +17,11 @@
  * clock less the monotonic clock (now_wall() - now_mono()). */
 json_t *status_json(const struct status *st, const char *name, double wall_offset);
 
+/* [status,...] of `procs`, in that order, with the cpu and memory of the
+ * live ones read now (one scan of /proc for all of them). */
+struct proc;
+json_t *statuses_json(struct proc *const *procs, size_t n);
+
 /* A JSON string for `s` (NULL: ""); bytes that are not UTF-8 become '?'. */
 json_t *json_text(const char *s);
 

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/status.h"
 #include "base/util.h"
 
 static long ticks_per_sec, page_size;
@@ -65,6 +66,7 @@ int usage_scan(struct usage_scan *s, const char *root)
 {
     s->v = NULL;
     s->n = 0;
+    s->done = true;
     DIR *d = opendir(root ? root : "/proc");
     if (!d)
         return -1;
@@ -124,4 +126,18 @@ void usage_free(struct usage_scan *s)
     free(s->v);
     s->v = NULL;
     s->n = 0;
+    s->done = false;
+}
+
+const struct status *usage_status(struct usage_scan *s, const struct status *st,
+                                  struct status *out)
+{
+    if (st->pid <= 0 || st->state == ST_PENDING || status_is_terminal(st->state))
+        return st;
+    if (!s->done)
+        usage_scan(s, NULL);  /* when /proc cannot be read: no figures */
+    *out = *st;
+    /* each incarnation leads its own process group */
+    out->has_usage = usage_of(s, st->pid, &out->cpu, &out->memory);
+    return out;
 }
