@@ -32,7 +32,7 @@ _tend()
 
     if ((COMP_CWORD == 1)); then
         COMPREPLY=($(compgen -W "run status start stop restart kill signal logs wait
-                                 reload metrics shutdown --help --version" -- "$cur"))
+                                 reload top metrics shutdown --help --version" -- "$cur"))
         return
     fi
     case $prev in
@@ -72,7 +72,7 @@ _tend()
         COMPREPLY=($(compgen -W "$(_tend_procs) -n --stream -f --socket --help" -- "$cur")) ;;
     wait)
         COMPREPLY=($(compgen -W "$(_tend_procs) --ready --exit --timeout --socket --help" -- "$cur")) ;;
-    reload | metrics | shutdown)
+    reload | top | metrics | shutdown)
         COMPREPLY=($(compgen -W "--socket --help" -- "$cur")) ;;
     esac
 }

@@ -141,6 +141,14 @@ static const struct command {
      "with its new declaration, unchanged ones run on; a file that fails to load is "
      "reported and nothing changes.",
      CLIENT_EXIT, {CLIENT_SOCKET}},
+    {"top", "tend top [--socket PATH]", "a live view of the procs, refreshed every second",
+     "A table of the procs (state, pid, CPU %, memory, uptime, restarts, and what each "
+     "waits for or how it ended), redrawn every second on the terminal's alternate "
+     "screen. Keys: n, c, m sort by name (declaration order), CPU or memory; q (or "
+     "Ctrl-C) quits and gives the terminal back.",
+     "0 after q or a signal, 1 when tend goes away, 2 a bad command line or no "
+     "terminal, 3 no tend reachable on the socket.",
+     {CLIENT_SOCKET}},
     {"metrics", "tend metrics [--socket PATH]",
      "the procs' and tend's metrics in the Prometheus text format",
      "Print the metrics of every proc (state, up, ready, restarts, incarnation, last exit "

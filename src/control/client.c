@@ -15,6 +15,7 @@
 #include "control/cli.h"
 #include "control/ctl.h"
 #include "control/link.h"
+#include "control/top.h"
 #include "base/util.h"
 
 enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_USAGE = CLI_EXIT_USAGE, EXIT_UNREACHABLE = 3 };
@@ -113,7 +114,7 @@ static int parse_args(int argc, char **argv, struct args *a)
             return cli_misuse(cmd, "unknown signal %s", a->signal);
     }
     bool none = strcmp(cmd, "reload") == 0 || strcmp(cmd, "shutdown") == 0 ||
-                strcmp(cmd, "metrics") == 0;
+                strcmp(cmd, "metrics") == 0 || strcmp(cmd, "top") == 0;
     if (none && a->nnames)
         return cli_misuse(cmd, "takes no proc names (got %s)", a->names[0]);
     if (!none && strcmp(cmd, "status") != 0 && a->nnames == 0)
@@ -416,6 +417,12 @@ int client_main(int argc, char **argv)
         return rc < 0 ? EXIT_OK : rc;
     }
     char *path = ctl_socket_path(a.socket);
+    if (strcmp(a.cmd, "top") == 0) {  /* a loop of its own, not one request */
+        rc = top_run(path);
+        free(path);
+        cli_free(&a.cli);
+        return rc;
+    }
     struct link l;
     if ((rc = link_open(&l, path))) {
         free(path);
