@@ -728,7 +728,7 @@ static void test_options_as_opt_equals_value_and_opt_value(void **state)
     /* the harness gives every run a TEND_SOCKET of its own: a client
      * reaches this tend only through the --socket it is given */
     f->t = tend_start((const char *[]){"run", sock_opt, f->policy, "--log-format", "json", NULL});
-    expect_out(f->t, 1, "web | line5");
+    expect_out(f->t, 1, "\"proc\":\"web\",\"stream\":\"stdout\",\"line\":\"line5\"");
     assert_contains(f->t->err, "\"message\":\"started (pid");
 
     struct tend_run *c = command(f, 0, (const char *[]){"logs", "web", "-n", "2", "--socket", sock, NULL});
@@ -749,7 +749,7 @@ static void test_options_as_opt_equals_value_and_opt_value(void **state)
     /* and run the other way round: --socket PATH, --log-format=json */
     tend_free(f->t);
     f->t = tend_start((const char *[]){"run", f->policy, "--log-format=json", "--socket", sock, NULL});
-    expect_out(f->t, 1, "web | line5");
+    expect_out(f->t, 1, "\"proc\":\"web\",\"stream\":\"stdout\",\"line\":\"line5\"");
     assert_contains(f->t->err, "\"message\":\"started (pid");
     command(f, 0, (const char *[]){"shutdown", "--socket", sock, NULL});
     expect_exit(f->t, 0);
