@@ -480,8 +480,14 @@ struct proc *manager_replace(struct manager *m, struct proc *old, struct spec *s
     if (!gone)
         gone = pred;
     struct proc *p = manager_add(m, spec);
+    struct mproc *mp = m->procs[m->n - 1];
+    if (i >= 0 && (size_t)i < m->n - 1) {
+        /* in the old one's place: `tend status` keeps declaration order */
+        memmove(m->procs + i + 1, m->procs + i, (m->n - 1 - (size_t)i) * sizeof *m->procs);
+        m->procs[i] = mp;
+        relink(m);
+    }
     if (gone) {
-        struct mproc *mp = m->procs[m->n - 1];
         gone->successor = mp;
         mp->predecessor = gone;
     }
