@@ -52,7 +52,7 @@ enum cause {
 struct status {
     enum proc_state state;
     unsigned incarnation; /* 0 while pending, then 1, 2, ... */
-    unsigned restarts;    /* incarnations started by the restart policy */
+    unsigned restarts;    /* incarnations after the first, however started */
     pid_t pid;            /* while starting .. stopping; else 0 */
     bool want_up;         /* what the proc should be: up or down */
     double since;         /* starting */

@@ -744,8 +744,8 @@ void proc_start(struct proc *p, bool by_policy)
     struct proc_event *ev = move_begin(p, ST_STARTING);
     if (!ev)
         return;
-    if (by_policy)
-        p->st.restarts++;
+    if (p->st.incarnation > 1)
+        p->st.restarts++;  /* every restart counts, however asked for */
     p->inc_seq = p->seq;
     p->sigkilled = false;
     p->stop_cause = CAUSE_NONE;

@@ -1,0 +1,171 @@
+/* test_statusview.c -- what `tend status` tells an operator (SPEC 1, 2),
+ * through the real binary: the count of restarts, the table's words for
+ * why a proc is where it is, its colours and its columns.
+ *
+ * Each test gets a fresh directory with its policy and its socket; every
+ * process it starts carries TEND_TEST_TAG=<that directory> and is
+ * SIGKILLed at teardown.  Waits are on answers and log lines, bounded by
+ * DEADLINE; nothing sleeps. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <jansson.h>
+#include <regex.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define TAG_VAR "TEND_TEST_TAG"
+#define MAX_CLIENTS 32
+
+struct fx {
+    char *dir, *sock, *policy;
+    struct tend_run *t;
+    struct tend_run *clients[MAX_CLIENTS];
+    size_t nclients;
+};
+
+static int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof *f);
+    f->dir = tmpdir_new();
+    if (!f->dir || asprintf(&f->sock, "%s/tend.sock", f->dir) < 0)
+        return -1;
+    setenv(TAG_VAR, f->dir, 1);
+    setenv("TEND_SOCKET", f->sock, 1);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+    for (size_t i = 0; i < f->nclients; i++)
+        tend_free(f->clients[i]);
+    tend_free(f->t);
+    procs_kill_tagged(TAG_VAR, f->dir, DEADLINE);
+    unsetenv(TAG_VAR);
+    unsetenv("TEND_SOCKET");
+    tmpdir_free(f->dir);
+    free(f->sock);
+    free(f->policy);
+    free(f);
+    return 0;
+}
+
+static void dump(const struct tend_run *t)
+{
+    if (t)
+        fprintf(stderr, "---- stdout:\n%s\n---- stderr:\n%s\n----\n", t->out, t->err);
+}
+
+static void policy(struct fx *f, const char *text)
+{
+    free(f->policy);
+    f->policy = write_file(f->dir, "policy.lua", text);
+}
+
+#define expect_out(t, stream, needle)                                              \
+    do {                                                                           \
+        if (!tend_expect((t), (stream), (needle), DEADLINE)) {                     \
+            dump(t);                                                               \
+            fail_msg("%s:%d: not seen within %gs: \"%s\"", __FILE__, __LINE__,     \
+                     DEADLINE, (needle));                                          \
+        }                                                                          \
+    } while (0)
+
+/* Start tend on the policy and wait for `started`, a line of its log. */
+static void run(struct fx *f, const char *started)
+{
+    f->t = tend_start((const char *[]){"run", f->policy, NULL});
+    expect_out(f->t, 0, started);
+}
+
+/* A client command (NULL-terminated arguments) that must exit with `code`. */
+static struct tend_run *cli_v(struct fx *f, int code, const char *const *args)
+{
+    assert_true(f->nclients < MAX_CLIENTS);
+    struct tend_run *c = tend_run_sync(args, DEADLINE);
+    f->clients[f->nclients++] = c;
+    if (!c->exited || run_exit_code(c) != code) {
+        dump(c);
+        fail_msg("`tend %s`: exit code %d, want %d", args[0], run_exit_code(c), code);
+    }
+    return c;
+}
+#define expect_cli(code, f, ...) cli_v((f), (code), (const char *[]){__VA_ARGS__, NULL})
+
+/* The status of `name`, as `tend status --json NAME` prints it (the caller
+ * frees). */
+static json_t *status_of(struct fx *f, const char *name)
+{
+    struct tend_run *c = expect_cli(0, f, "status", "--json", name);
+    json_t *j = json_loads(c->out, 0, NULL);
+    if (!j)
+        fail_msg("status --json printed no JSON:\n%s", c->out);
+    json_t *st = json_incref(json_array_get(j, 0));
+    json_decref(j);
+    return st;
+}
+
+static json_int_t status_int(struct fx *f, const char *name, const char *key)
+{
+    json_t *st = status_of(f, name);
+    json_int_t v = json_integer_value(json_object_get(st, key));
+    json_decref(st);
+    return v;
+}
+
+/* The row of `name` in `tend status` (a static copy, without its newline). */
+static const char *table_row(struct fx *f, const char *name)
+{
+    static char row[1024];
+    struct tend_run *c = expect_cli(0, f, "status");
+    size_t n = strlen(name);
+    for (const char *l = c->out; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+        if (strncmp(l, name, n) == 0 && l[n] == ' ') {
+            const char *e = strchr(l, '\n');
+            snprintf(row, sizeof row, "%.*s", (int)(e ? e - l : (long)strlen(l)), l);
+            return row;
+        }
+    fail_msg("no row for %s in:\n%s", name, c->out);
+    return NULL;
+}
+
+/* ---- restarts ---- */
+
+/* RESTARTS counts every incarnation after the first: an operator's
+ * `tend restart` as well as the restart policy's. */
+static void test_restarts_count_manual_and_policy_restarts(void **state)
+{
+    struct fx *f = *state;
+    policy(f, "tend.proc { name = 'web', restart = 'always', cmd = {'sh', '-c',\n"
+              "  'echo inc=$TEND_INCARNATION; exec sleep 1000'} }\n");
+    run(f, "web | inc=1");
+    assert_int_equal(status_int(f, "web", "restarts"), 0);
+    expect_cli(0, f, "restart", "web");
+    assert_int_equal(status_int(f, "web", "restarts"), 1);
+    expect_cli(0, f, "kill", "web");  /* the policy restarts it */
+    expect_out(f->t, 1, "web | inc=3");
+    expect_cli(0, f, "wait", "web", "--ready");
+    assert_int_equal(status_int(f, "web", "restarts"), 2);
+    assert_int_equal(status_int(f, "web", "incarnation"), 3);
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+        T(test_restarts_count_manual_and_policy_restarts),
+#undef T
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
