@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <jansson.h>
+#include <math.h>
 #include <regex.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -159,12 +160,55 @@ static void test_restarts_count_manual_and_policy_restarts(void **state)
     assert_int_equal(status_int(f, "web", "incarnation"), 3);
 }
 
+/* ---- why, as data ---- */
+
+/* A stop that runs out of time says so: its cause, the time it gave, and
+ * that SIGKILL followed. */
+static void test_a_stop_that_times_out_records_its_timeout(void **state)
+{
+    struct fx *f = *state;
+    policy(f, "tend.proc { name = 'stubborn', stop_timeout = 0.3, cmd = {'sh', '-c',\n"
+              "  'trap \"\" TERM; echo armed; while :; do sleep 0.05; done'} }\n"
+              "tend.proc { name = 'polite', stop_timeout = 5, cmd = {'sleep', '1000'} }\n");
+    run(f, "stubborn | armed");
+    expect_cli(0, f, "stop", "stubborn", "polite");
+    json_t *st = status_of(f, "stubborn");
+    assert_string_equal(json_string_value(json_object_get(st, "state")), "killed");
+    assert_string_equal(json_string_value(json_object_get(st, "cause")), "stop");
+    assert_true(json_is_true(json_object_get(st, "stop_timed_out")));
+    assert_true(fabs(json_number_value(json_object_get(st, "stop_timeout")) - 0.3) < 0.01);
+    json_decref(st);
+    st = status_of(f, "polite");
+    assert_string_equal(json_string_value(json_object_get(st, "cause")), "stop");
+    assert_null(json_object_get(st, "stop_timed_out"));
+    assert_true(fabs(json_number_value(json_object_get(st, "stop_timeout")) - 5) < 0.01);
+    json_decref(st);
+}
+
+/* A failing health check shows how many times in a row, out of how many
+ * allowed. */
+static void test_health_failures_in_a_row_are_in_the_status(void **state)
+{
+    struct fx *f = *state;
+    policy(f, "tend.proc { name = 'sick', cmd = {'sleep', '1000'},\n"
+              "  health = { check = tend.ready.exec({'false'}), interval = 0.05,\n"
+              "             failures = 1000 } }\n");
+    run(f, "sick: health check failed (2 of 1000)");
+    json_t *st = status_of(f, "sick");
+    assert_string_equal(json_string_value(json_object_get(st, "health")), "unhealthy");
+    assert_true(json_integer_value(json_object_get(st, "health_failures")) >= 2);
+    assert_int_equal(json_integer_value(json_object_get(st, "health_failures_limit")), 1000);
+    json_decref(st);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
         T(test_restarts_count_manual_and_policy_restarts),
+        T(test_a_stop_that_times_out_records_its_timeout),
+        T(test_health_failures_in_a_row_are_in_the_status),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -70,6 +70,11 @@ struct status {
     char *status_text;    /* the program's last STATUS= (sd_notify), or NULL */
     enum health health;
     char *health_failure; /* why the last health check failed, or NULL */
+    unsigned health_fails;    /* health checks failed in a row */
+    unsigned health_limit;    /* failures in a row that end the incarnation */
+    double stop_timeout;  /* stopping, and the end after it: the seconds the
+                           * stop gave before SIGKILL (0: not stopped) */
+    bool stop_timed_out;  /* that time ran out and SIGKILL followed */
     enum cause cause;     /* stopping and terminal (and pending: after) */
     char **waiting_for;   /* not started yet (pending, or asked to start
                            * again): the after conditions not met yet
