@@ -11,14 +11,17 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
-#include <regex.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -201,6 +204,121 @@ static void test_health_failures_in_a_row_are_in_the_status(void **state)
     json_decref(st);
 }
 
+/* ---- the table ---- */
+
+/* A stop is not shown like a crash: in words, and in the JSON's cause. */
+static void test_a_stop_and_a_crash_read_differently(void **state)
+{
+    struct fx *f = *state;
+    policy(f, "tend.proc { name = 'web', cmd = {'sleep', '1000'} }\n"
+              "tend.proc { name = 'crash', restart = 'never', cmd = {'sh', '-c', 'exit 3'} }\n");
+    run(f, "crash: exited with code 3");
+    expect_cli(0, f, "stop", "web");
+    assert_contains(table_row(f, "web"), "killed ");
+    assert_contains(table_row(f, "web"), "by tend stop, ");
+    assert_lacks(table_row(f, "web"), "signal TERM");
+    assert_contains(table_row(f, "crash"), "exit 3, ");
+    json_t *st = status_of(f, "web");
+    assert_string_equal(json_string_value(json_object_get(st, "cause")), "stop");
+    json_decref(st);
+    st = status_of(f, "crash");
+    assert_string_equal(json_string_value(json_object_get(st, "cause")), "exit");
+    json_decref(st);
+}
+
+/* A proc waiting on `after` says for what, and where that is now, also
+ * when it is the only one asked for. */
+static void test_a_waiting_proc_names_what_it_waits_for(void **state)
+{
+    struct fx *f = *state;
+    char text[1024];
+    snprintf(text, sizeof text,
+             "tend.proc { name = 'db', cmd = {'sleep', '1000'},\n"
+             "  ready = tend.ready.exec({'test', '-e', '%s/go'}) }\n"
+             "tend.proc { name = 'web', after = {'db'}, cmd = {'sleep', '1000'} }\n",
+             f->dir);
+    policy(f, text);
+    run(f, "db: started");
+    assert_contains(table_row(f, "web"), "pending ");
+    assert_contains(table_row(f, "web"), "waiting for db (running)");
+    struct tend_run *c = expect_cli(0, f, "status", "web");
+    assert_contains(c->out, "waiting for db (running)");
+    assert_lacks(c->out, "\ndb ");  /* db was not asked for */
+    json_t *st = status_of(f, "web");
+    json_t *wf = json_object_get(st, "waiting_for");
+    assert_int_equal(json_array_size(wf), 1);
+    assert_string_equal(json_string_value(json_array_get(wf, 0)), "db ready");
+    json_decref(st);
+}
+
+/* `tend status` on a terminal of `cols` columns: what it printed, without
+ * the terminal's carriage returns (the caller frees). */
+static char *status_on_a_terminal(unsigned short cols)
+{
+    int master = posix_openpt(O_RDWR | O_NOCTTY);
+    assert_true(master >= 0);
+    assert_int_equal(grantpt(master), 0);
+    assert_int_equal(unlockpt(master), 0);
+    int slave = open(ptsname(master), O_RDWR | O_NOCTTY);
+    assert_true(slave >= 0);
+    struct winsize ws = {.ws_row = 24, .ws_col = cols};
+    assert_int_equal(ioctl(slave, TIOCSWINSZ, &ws), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(slave, 1);
+        unsetenv("NO_COLOR");
+        setenv("TERM", "xterm", 1);
+        execl(tend_path(), "tend", "status", (char *)NULL);
+        _exit(127);
+    }
+    close(slave);
+    char buf[8192];
+    size_t n = 0;
+    for (;;) {  /* until the terminal's other end is closed (EIO) */
+        struct pollfd pfd = {master, POLLIN, 0};
+        if (poll(&pfd, 1, (int)(DEADLINE * 1000)) <= 0)
+            fail_msg("tend status wrote nothing to the terminal within %gs", DEADLINE);
+        ssize_t r = read(master, buf + n, sizeof buf - 1 - n);
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+    }
+    close(master);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    buf[n] = '\0';
+    char *out = malloc(n + 1), *o = out;
+    for (const char *p = buf; *p; p++)
+        if (*p != '\r')
+            *o++ = *p;
+    *o = '\0';
+    return out;
+}
+
+/* On a terminal the state is coloured, red only for what went wrong; into
+ * a pipe there is no colour. */
+static void test_on_a_terminal_red_is_for_trouble(void **state)
+{
+    struct fx *f = *state;
+    policy(f, "tend.proc { name = 'web', cmd = {'sleep', '1000'} }\n"
+              "tend.proc { name = 'crash', restart = 'never', cmd = {'sh', '-c',\n"
+              "  'echo a long line of output that ends up nowhere; exit 3'} }\n"
+              "tend.proc { name = 'lazy', autostart = false, cmd = {'true'} }\n");
+    run(f, "crash: exited with code 3");
+    expect_cli(0, f, "stop", "web");
+    char *out = status_on_a_terminal(200);
+    const char *web = strstr(out, "\nweb "), *crash = strstr(out, "\ncrash ");
+    if (!web || !crash)
+        fail_msg("rows missing:\n%s", out);
+    assert_non_null(strstr(crash, "\033[31mstopped\033[0m"));
+    const char *web_end = strchr(web + 1, '\n');
+    assert_true(memmem(web, (size_t)(web_end - web), "\033[31m", 5) == NULL);
+    free(out);
+    struct tend_run *c = expect_cli(0, f, "status");
+    assert_lacks(c->out, "\033[");
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -209,6 +327,9 @@ int main(void)
         T(test_restarts_count_manual_and_policy_restarts),
         T(test_a_stop_that_times_out_records_its_timeout),
         T(test_health_failures_in_a_row_are_in_the_status),
+        T(test_a_stop_and_a_crash_read_differently),
+        T(test_a_waiting_proc_names_what_it_waits_for),
+        T(test_on_a_terminal_red_is_for_trouble),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
