@@ -355,10 +355,10 @@ static void test_status_table_shows_every_proc(void **state)
     struct tend_run *c = expect_cli(0, f, "status");
     regex_t re;
     assert_int_equal(regcomp(&re,
-        "^NAME +STATE +PID +UPTIME +RESTARTS +INFO\n"
-        "web +ready +[0-9]+ +0:00:0[0-9] +0 +-\n"
-        "db +stopped +- +- +0 +exit 3, [0-9.]+s ago\n"
-        "lazy +pending +- +- +0 +not started\n$", REG_EXTENDED), 0);
+        "^NAME +STATE +PID +CPU% +MEM +UPTIME +RESTARTS +INFO\n"
+        "web +ready +[0-9]+ +- +- +0:00:0[0-9] +0 +-\n"
+        "db +stopped +- +- +- +- +0 +exit 3, [0-9.]+s ago\n"
+        "lazy +pending +- +- +- +- +0 +not started\n$", REG_EXTENDED), 0);
     if (regexec(&re, c->out, 0, NULL, 0) != 0)
         fail_msg("unexpected table:\n%s", c->out);
     regfree(&re);

@@ -140,6 +140,23 @@ static void test_health_in_words(void **state)
     free(t);
 }
 
+static void test_cpu_and_memory_columns(void **state)
+{
+    char *t = render(
+        "[{\"name\": \"busy\", \"state\": \"ready\", \"pid\": 5, \"restarts\": 0,"
+        "  \"started_at\": 996, \"cpu\": 2.0, \"memory\": 5242880},"
+        " {\"name\": \"big\", \"state\": \"ready\", \"pid\": 6, \"restarts\": 0,"
+        "  \"started_at\": 900, \"cpu\": 0, \"memory\": 3221225472},"
+        " {\"name\": \"idle\", \"state\": \"ready\", \"pid\": 7, \"restarts\": 0,"
+        "  \"started_at\": 900}]",
+        false, 0);
+    assert_contains(t, "NAME  STATE  PID  CPU%   MEM  UPTIME   RESTARTS  INFO\n");
+    assert_contains(row(t, "busy"), "  50.0  5.0M  0:00:04");
+    assert_contains(row(t, "big"), "   0.0  3.0G  0:01:40");
+    assert_contains(row(t, "idle"), "     -     -  0:01:40");
+    free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -147,6 +164,7 @@ int main(void)
         cmocka_unit_test(test_a_stop_reads_as_a_stop_not_a_crash),
         cmocka_unit_test(test_red_only_for_what_went_wrong),
         cmocka_unit_test(test_health_in_words),
+        cmocka_unit_test(test_cpu_and_memory_columns),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,12 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { C_NAME, C_STATE, C_PID, C_UPTIME, C_RESTARTS, C_INFO, NCOLS };
+enum { C_NAME, C_STATE, C_PID, C_CPU, C_MEM, C_UPTIME, C_RESTARTS, C_INFO, NCOLS };
 
-static const char *const heads[NCOLS] = {"NAME",   "STATE",    "PID",
-                                         "UPTIME", "RESTARTS", "INFO"};
+static const char *const heads[NCOLS] = {"NAME", "STATE",    "PID",     "CPU%",
+                                         "MEM",  "UPTIME",   "RESTARTS", "INFO"};
 /* numbers line up on the right, as in ps */
-static const bool right[NCOLS] = {[C_PID] = true, [C_RESTARTS] = true};
+static const bool right[NCOLS] = {[C_PID] = true, [C_CPU] = true, [C_MEM] = true,
+                                  [C_RESTARTS] = true};
 
 /* Bytes a cell keeps at most. */
 #define CELL_MAX 1024
@@ -108,6 +109,22 @@ static void fmt_short(double s, char *buf, size_t n)
 static void fmt_timeout(double s, char *buf, size_t n)
 {
     snprintf(buf, n, "%.3gs", s);
+}
+
+/* Resident bytes as ps and top print them: "812K", "12.3M", "1.5G". */
+static void fmt_bytes(double v, char *buf, size_t n)
+{
+    static const char units[] = "KMGT";
+    v /= 1024;
+    int u = 0;
+    while (v >= 1024 && u < 3) {
+        v /= 1024;
+        u++;
+    }
+    if (v < 10 && u > 0)
+        snprintf(buf, n, "%.1f%c", v, units[u]);
+    else
+        snprintf(buf, n, "%.0f%c", v, units[u]);
 }
 
 /* What ended (or is ending) an incarnation, in words; NULL for "exit"
@@ -334,6 +351,17 @@ static void row_cells(const json_t *st, const json_t *all, double now, char *cel
 
     double since = alive && has(st, "started_at") ? num(st, "started_at")
                  : alive && has(st, "since")      ? num(st, "since") : 0;
+    /* CPU% over the incarnation's life so far, as ps counts it */
+    if (has(st, "cpu") && since > 0 && now - since > 0.001)
+        snprintf(text, sizeof text, "%.1f", num(st, "cpu") / (now - since) * 100);
+    else
+        strcpy(text, "-");
+    cells[C_CPU] = xstrdup(text);
+    if (has(st, "memory"))
+        fmt_bytes(num(st, "memory"), text, sizeof text);
+    else
+        strcpy(text, "-");
+    cells[C_MEM] = xstrdup(text);
     if (since > 0)
         fmt_duration(now - since, text, sizeof text);
     else
