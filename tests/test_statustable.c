@@ -23,7 +23,7 @@ static char *render(const char *json, bool colour, size_t width)
     json_t *list = json_loads(json, 0, &err);
     if (!list)
         fail_msg("bad test JSON (%s): %s", err.text, json);
-    struct statustable_opts o = {NOW, colour, NULL};
+    struct statustable_opts o = {NOW, colour, width, NULL};
     struct buf out = {0};
     statustable_render(&out, list, &o);
     buf_put(&out, "", 1);
@@ -157,6 +157,45 @@ static void test_cpu_and_memory_columns(void **state)
     free(t);
 }
 
+static void test_widths_are_display_columns(void **state)
+{
+    assert_int_equal(statustable_text_width("abc"), 3);
+    assert_int_equal(statustable_text_width("\xc3\xa9t\xc3\xa9"), 3);          /* été */
+    assert_int_equal(statustable_text_width("e\xcc\x81"), 1);                  /* e + U+0301 */
+    assert_int_equal(statustable_text_width("\xe5\x90\x8d\xe5\x89\x8d"), 4);   /* 名前 */
+    assert_int_equal(statustable_text_width("\xf0\x9f\x98\x80"), 2);           /* emoji */
+    assert_int_equal(statustable_text_width("\xff"), 1);
+}
+
+/* The display width of each line of `t`, escapes and all being plain. */
+static void assert_lines_fit(const char *t, size_t width)
+{
+    char *copy = strdup(t);
+    for (char *save = NULL, *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+        if (statustable_text_width(l) > width)
+            fail_msg("%zu columns, more than %zu: %s", statustable_text_width(l), width, l);
+    free(copy);
+}
+
+static void test_the_table_fits_the_terminal(void **state)
+{
+    const char *json =
+        "[{\"name\": \"web\", \"state\": \"ready\", \"pid\": 5, \"restarts\": 0, \"started_at\": 990,"
+        "  \"status_text\": \"\xe5\x90\x8d\xe5\x89\x8d\xe5\x90\x8d\xe5\x89\x8d \xc3\xa9t\xc3\xa9"
+        " serving 1234 requests a second on port 8080 with 16 workers\"},"
+        " {\"name\": \"db\", \"state\": \"ready\", \"pid\": 6, \"restarts\": 0, \"started_at\": 990}]";
+    char *wide = render(json, false, 0);
+    assert_contains(wide, "with 16 workers\n");
+    char *t = render(json, false, 60);
+    assert_lines_fit(t, 60);
+    assert_contains(row(t, "web"), "\xe5\x90\x8d\xe5\x89\x8d");
+    assert_contains(row(t, "web"), "...");
+    assert_lacks(t, "16 workers");
+    assert_contains(row(t, "db"), "  -");  /* a short row is left alone */
+    free(t);
+    free(wide);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -165,6 +204,8 @@ int main(void)
         cmocka_unit_test(test_red_only_for_what_went_wrong),
         cmocka_unit_test(test_health_in_words),
         cmocka_unit_test(test_cpu_and_memory_columns),
+        cmocka_unit_test(test_widths_are_display_columns),
+        cmocka_unit_test(test_the_table_fits_the_terminal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

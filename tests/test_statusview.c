@@ -296,9 +296,9 @@ static char *status_on_a_terminal(unsigned short cols)
     return out;
 }
 
-/* On a terminal the state is coloured, red only for what went wrong; into
- * a pipe there is no colour. */
-static void test_on_a_terminal_red_is_for_trouble(void **state)
+/* On a terminal the state is coloured, red only for what went wrong, and
+ * the rows fit its width; into a pipe there is no colour. */
+static void test_on_a_terminal_red_is_for_trouble_and_rows_fit(void **state)
 {
     struct fx *f = *state;
     policy(f, "tend.proc { name = 'web', cmd = {'sleep', '1000'} }\n"
@@ -307,13 +307,31 @@ static void test_on_a_terminal_red_is_for_trouble(void **state)
               "tend.proc { name = 'lazy', autostart = false, cmd = {'true'} }\n");
     run(f, "crash: exited with code 3");
     expect_cli(0, f, "stop", "web");
-    char *out = status_on_a_terminal(200);
+    char *out = status_on_a_terminal(40);
     const char *web = strstr(out, "\nweb "), *crash = strstr(out, "\ncrash ");
     if (!web || !crash)
         fail_msg("rows missing:\n%s", out);
     assert_non_null(strstr(crash, "\033[31mstopped\033[0m"));
     const char *web_end = strchr(web + 1, '\n');
     assert_true(memmem(web, (size_t)(web_end - web), "\033[31m", 5) == NULL);
+    /* each line within 40 columns, escapes aside */
+    for (const char *l = out; *l;) {
+        const char *e = strchr(l, '\n');
+        size_t cols = 0;
+        for (const char *p = l; p < (e ? e : l + strlen(l)); p++) {
+            if (*p == '\033') {
+                while (*p && *p != 'm')
+                    p++;
+                continue;
+            }
+            cols += ((unsigned char)*p & 0xc0) != 0x80;
+        }
+        if (cols > 40)
+            fail_msg("a line of %zu columns on a 40-column terminal:\n%s", cols, out);
+        if (!e)
+            break;
+        l = e + 1;
+    }
     free(out);
     struct tend_run *c = expect_cli(0, f, "status");
     assert_lacks(c->out, "\033[");
@@ -329,7 +347,7 @@ int main(void)
         T(test_health_failures_in_a_row_are_in_the_status),
         T(test_a_stop_and_a_crash_read_differently),
         T(test_a_waiting_proc_names_what_it_waits_for),
-        T(test_on_a_terminal_red_is_for_trouble),
+        T(test_on_a_terminal_red_is_for_trouble_and_rows_fit),
 #undef T
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

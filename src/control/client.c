@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -334,11 +335,20 @@ static bool use_colour(void)
     return isatty(1) && !(nc && *nc) && !(term && strcmp(term, "dumb") == 0);
 }
 
+/* The columns of the terminal on stdout; 0 when it is not one. */
+static size_t terminal_width(void)
+{
+    struct winsize ws;
+    if (!isatty(1) || ioctl(1, TIOCGWINSZ, &ws) != 0)
+        return 0;
+    return ws.ws_col;
+}
+
 /* The table of `tend status` for `list`, printed.  A row waiting for procs
  * that were not asked for looks their states up in `all` (NULL: list). */
 static void print_table(const json_t *list, const json_t *all)
 {
-    struct statustable_opts o = {now_mono(), use_colour(), all};
+    struct statustable_opts o = {now_mono(), use_colour(), terminal_width(), all};
     struct buf out = {0};
     statustable_render(&out, list, &o);
     fwrite(out.p, 1, out.len, stdout);

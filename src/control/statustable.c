@@ -6,6 +6,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,8 +18,105 @@ static const char *const heads[NCOLS] = {"NAME", "STATE",    "PID",     "CPU%",
 static const bool right[NCOLS] = {[C_PID] = true, [C_CPU] = true, [C_MEM] = true,
                                   [C_RESTARTS] = true};
 
-/* Bytes a cell keeps at most. */
+/* Bytes a cell keeps at most (cut at a character's start). */
 #define CELL_MAX 1024
+
+/* ---- display width ---- */
+
+/* The code point of the valid UTF-8 character of `len` bytes at s. */
+static unsigned decode(const unsigned char *s, size_t len)
+{
+    static const unsigned char lead_mask[] = {0, 0x7f, 0x1f, 0x0f, 0x07};
+    unsigned c = s[0] & lead_mask[len];
+    for (size_t i = 1; i < len; i++)
+        c = c << 6 | (s[i] & 0x3f);
+    return c;
+}
+
+/* Columns a code point takes: 0 for combining marks and zero-width
+ * characters, 2 for East Asian wide and fullwidth forms and emoji, else 1.
+ * The ranges are the common blocks, not the whole of Unicode's tables:
+ * enough to keep the columns of a table straight. */
+static int cp_width(unsigned c)
+{
+    static const unsigned zero[][2] = {
+        {0x0300, 0x036f}, {0x0483, 0x0489}, {0x0591, 0x05bd}, {0x0610, 0x061a},
+        {0x064b, 0x065f}, {0x0e31, 0x0e31}, {0x0e34, 0x0e3a}, {0x1ab0, 0x1aff},
+        {0x1dc0, 0x1dff}, {0x200b, 0x200f}, {0x202a, 0x202e}, {0x2060, 0x2064},
+        {0x20d0, 0x20ff}, {0xfe00, 0xfe0f}, {0xfe20, 0xfe2f}, {0xfeff, 0xfeff},
+        {0xe0100, 0xe01ef},
+    };
+    static const unsigned wide[][2] = {
+        {0x1100, 0x115f},  {0x231a, 0x231b},  {0x2329, 0x232a},  {0x23e9, 0x23ec},
+        {0x25fd, 0x25fe},  {0x2614, 0x2615},  {0x2648, 0x2653},  {0x26a1, 0x26a1},
+        {0x26aa, 0x26ab},  {0x26bd, 0x26be},  {0x26c4, 0x26c5},  {0x26d4, 0x26d4},
+        {0x26ea, 0x26ea},  {0x26f2, 0x26f5},  {0x26fa, 0x26fd},  {0x2705, 0x2705},
+        {0x270a, 0x270b},  {0x2728, 0x2728},  {0x274c, 0x274c},  {0x2753, 0x2757},
+        {0x2795, 0x2797},  {0x27b0, 0x27bf},  {0x2b1b, 0x2b1c},  {0x2b50, 0x2b55},
+        {0x2e80, 0x303e},  {0x3041, 0x33ff},  {0x3400, 0x4dbf},  {0x4e00, 0x9fff},
+        {0xa000, 0xa4cf},  {0xa960, 0xa97f},  {0xac00, 0xd7a3},  {0xf900, 0xfaff},
+        {0xfe10, 0xfe19},  {0xfe30, 0xfe6f},  {0xff00, 0xff60},  {0xffe0, 0xffe6},
+        {0x16fe0, 0x18aff}, {0x1b000, 0x1b2ff}, {0x1f004, 0x1f004}, {0x1f0cf, 0x1f0cf},
+        {0x1f18e, 0x1f18e}, {0x1f191, 0x1f19a}, {0x1f200, 0x1f2ff}, {0x1f300, 0x1f64f},
+        {0x1f680, 0x1f6ff}, {0x1f7e0, 0x1f7eb}, {0x1f900, 0x1f9ff}, {0x1fa70, 0x1faff},
+        {0x20000, 0x2fffd}, {0x30000, 0x3fffd},
+    };
+    for (size_t i = 0; i < sizeof zero / sizeof zero[0]; i++)
+        if (c >= zero[i][0] && c <= zero[i][1])
+            return 0;
+    for (size_t i = 0; i < sizeof wide / sizeof wide[0]; i++)
+        if (c >= wide[i][0] && c <= wide[i][1])
+            return 2;
+    return 1;
+}
+
+/* The bytes of the first character at s (an invalid byte is one) and, in
+ * *w, its columns. */
+static size_t next_char(const char *s, size_t n, int *w)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t bad, len = u[0] < 0x80 ? 1 : utf8_char(u, n, &bad);
+    if (len == 0) {
+        *w = 1;
+        return 1;
+    }
+    *w = len == 1 ? 1 : cp_width(decode(u, len));
+    return len;
+}
+
+size_t statustable_text_width(const char *s)
+{
+    size_t width = 0, n = strlen(s);
+    for (size_t i = 0; i < n;) {
+        int w;
+        i += next_char(s + i, n - i, &w);
+        width += (size_t)w;
+    }
+    return width;
+}
+
+/* The bytes of the longest start of s that fits in `cols` columns. */
+static size_t fit(const char *s, size_t cols)
+{
+    size_t n = strlen(s), i = 0, used = 0;
+    while (i < n) {
+        int w;
+        size_t len = next_char(s + i, n - i, &w);
+        if (used + (size_t)w > cols)
+            break;
+        used += (size_t)w;
+        i += len;
+    }
+    /* and the zero-width marks that belong to the last character */
+    while (i < n) {
+        int w;
+        size_t len = next_char(s + i, n - i, &w);
+        if (w != 0)
+            break;
+        i += len;
+    }
+    return i;
+}
 
 /* ---- cells ---- */
 
@@ -61,17 +159,23 @@ static void bprintf(struct buf *b, const char *fmt, ...)
 /* A cell holding `s` as one line: no control character reaches the
  * terminal as it is (a child's STATUS= text or reason could otherwise
  * move the cursor or retitle the window): newlines and tabs become
- * spaces, other control bytes \xNN.  Cut at CELL_MAX bytes. */
+ * spaces, other control bytes \xNN.  Cut at CELL_MAX bytes, never inside
+ * a character. */
 static char *cell_of(const char *s)
 {
     struct buf b = {0};
-    for (const unsigned char *p = (const unsigned char *)s; *p && b.len < CELL_MAX; p++) {
-        if (*p == '\n' || *p == '\t' || *p == '\r')
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n && b.len < CELL_MAX;) {
+        unsigned char c = (unsigned char)s[i];
+        int w;
+        size_t len = next_char(s + i, n - i, &w);
+        if (c == '\n' || c == '\t' || c == '\r')
             buf_put(&b, " ", 1);
-        else if (*p < 0x20 || *p == 0x7f)
-            bprintf(&b, "\\x%02x", *p);
+        else if (c < 0x20 || c == 0x7f)
+            bprintf(&b, "\\x%02x", c);
         else
-            buf_put(&b, (const char *)p, 1);
+            buf_put(&b, s + i, len);
+        i += len;
     }
     buf_put(&b, "", 1);
     return b.p;
@@ -388,19 +492,39 @@ static void put_text(struct buf *out, const char *cell, size_t len, const char *
         buf_put(out, cell, len);
 }
 
-/* One line of the table: the cells padded to their columns' widths. */
+/* One line of the table: the cells padded to their columns' widths, and
+ * nothing beyond `limit` columns (0: no limit).  A row too long loses the
+ * end of its last column ("..."), or when even the columns before it do
+ * not fit, what is past the limit (as ps cuts its lines). */
 static void put_line(struct buf *out, char *const cells[NCOLS], const size_t width[NCOLS],
-                     const char *colour)
+                     const char *colour, size_t limit)
 {
+    static const char more[] = "...";
+    size_t used = 0;
     for (int c = 0; c < NCOLS; c++) {
         const char *cell = cells[c], *col_colour = c == C_STATE ? colour : NULL;
-        size_t w = strlen(cell), gap = width[c] > w ? width[c] - w : 0;
-        if (right[c])
-            pad(out, gap);
-        put_text(out, cell, w, col_colour);
+        size_t w = statustable_text_width(cell);
+        size_t lead = right[c] && width[c] > w ? width[c] - w : 0;
+        size_t left = limit ? limit - used : SIZE_MAX;
+        if (lead + w > left) {  /* the end of the line: cut this cell */
+            size_t room = left > lead ? left - lead : 0;
+            bool dots = c == NCOLS - 1 && room >= 8;
+            pad(out, lead < left ? lead : left);
+            put_text(out, cell, fit(cell, dots ? room - (sizeof more - 1) : room), col_colour);
+            if (dots)
+                buf_put(out, more, sizeof more - 1);
+            break;
+        }
+        pad(out, lead);
+        put_text(out, cell, strlen(cell), col_colour);
+        used += lead + w;
         if (c == NCOLS - 1)
             break;
-        pad(out, (right[c] ? 0 : gap) + 2);
+        size_t gap = (right[c] || width[c] < w ? 0 : width[c] - w) + 2;
+        if (limit && used + gap >= limit)
+            break;  /* nothing more would fit */
+        pad(out, gap);
+        used += gap;
     }
     buf_put(out, "\n", 1);
 }
@@ -419,13 +543,13 @@ void statustable_render(struct buf *out, const json_t *list, const struct status
     for (int c = 0; c < NCOLS; c++) {
         width[c] = strlen(heads[c]);
         for (size_t i = 0; i < n; i++) {
-            size_t w = strlen(rows[i][c]);
+            size_t w = statustable_text_width(rows[i][c]);
             width[c] = w > width[c] ? w : width[c];
         }
     }
-    put_line(out, (char *const *)heads, width, NULL);
+    put_line(out, (char *const *)heads, width, NULL, o->width);
     for (size_t i = 0; i < n; i++)
-        put_line(out, rows[i], width, colours[i]);
+        put_line(out, rows[i], width, colours[i], o->width);
     for (size_t i = 0; i < n; i++)
         for (int c = 0; c < NCOLS; c++)
             free(rows[i][c]);
