@@ -81,8 +81,9 @@ static void test_a_stop_reads_as_a_stop_not_a_crash(void **state)
         " {\"name\": \"bad\", \"state\": \"stopped\", \"exit_code\": 3, \"cause\": \"exit\","
         "  \"restarts\": 4, \"ended_at\": 999, \"gave_up\": \"4 restarts within 10s\"}]",
         false, 0);
-    assert_contains(row(t, "web"), "killed  ");
+    assert_contains(row(t, "web"), "stopped  ");  /* not killed: it was asked to stop */
     assert_contains(row(t, "web"), "by tend stop, 5.0s ago");
+    assert_contains(row(t, "slow"), "killed   ");   /* it had to be */
     assert_lacks(row(t, "web"), "signal");
     assert_contains(row(t, "slow"), "SIGKILL after stop_timeout 10s (by tend stop)");
     assert_contains(row(t, "crash"), "signal SEGV (core dumped), 2.0s ago; restart in 1.0s");

@@ -214,7 +214,7 @@ static void test_a_stop_and_a_crash_read_differently(void **state)
               "tend.proc { name = 'crash', restart = 'never', cmd = {'sh', '-c', 'exit 3'} }\n");
     run(f, "crash: exited with code 3");
     expect_cli(0, f, "stop", "web");
-    assert_contains(table_row(f, "web"), "killed ");
+    assert_contains(table_row(f, "web"), "stopped ");  /* JSON: killed, signal TERM */
     assert_contains(table_row(f, "web"), "by tend stop, ");
     assert_lacks(table_row(f, "web"), "signal TERM");
     assert_contains(table_row(f, "crash"), "exit 3, ");

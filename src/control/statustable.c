@@ -437,6 +437,19 @@ static char *info_cell(const json_t *st, const json_t *all, double now)
     return cell;
 }
 
+/* The state a row shows: the status's own, except that an incarnation
+ * that a stop asked for ended by its stop signal shows as `stopped`, as
+ * systemd and supervisord show it (the JSON keeps `killed` and the
+ * signal); a stop that needed SIGKILL stays `killed`. */
+static const char *shown_state(const json_t *st)
+{
+    const char *state = str(st, "state"), *cause = str(st, "cause");
+    if (is(state, "killed") && deliberate(cause) && !is(cause, "kill") &&
+        !is(cause, "signal") && !json_is_true(json_object_get(st, "stop_timed_out")))
+        return "stopped";
+    return state;
+}
+
 /* The cells of one status row. */
 static void row_cells(const json_t *st, const json_t *all, double now, char *cells[NCOLS])
 {
@@ -445,7 +458,7 @@ static void row_cells(const json_t *st, const json_t *all, double now, char *cel
     bool alive = is(state, "starting") || is(state, "running") || is(state, "ready") ||
                  is(state, "stopping");
     cells[C_NAME] = cell_of(str(st, "name"));
-    cells[C_STATE] = cell_of(state);
+    cells[C_STATE] = cell_of(shown_state(st));
     if (has(st, "pid"))
         snprintf(text, sizeof text, "%lld",
                  (long long)json_integer_value(json_object_get(st, "pid")));
