@@ -211,6 +211,63 @@ static void test_give_up_counters_survive_an_unchanged_reload(void **state)
     free(policy);
 }
 
+/* Declaration order holds across a reload: a changed proc keeps its row
+ * in `tend status`, it does not move to the end. */
+static void test_status_keeps_declaration_order_after_a_reload(void **state)
+{
+    char *policy = write_file(dir, "p.lua",
+        "tend.proc { name = 'a', cmd = { 'sleep', '300' } }\n"
+        "tend.proc { name = 'b', cmd = { 'sleep', '300' } }\n"
+        "tend.proc { name = 'c', cmd = { 'sleep', '300' } }\n");
+    struct tend_run *t = tend_start((const char *[]){"run", policy, NULL});
+    assert_true(tend_expect(t, 2, "c: started", DEADLINE));
+    free(write_file(dir, "p.lua",
+        "tend.proc { name = 'a', cmd = { 'sleep', '300' } }\n"
+        "tend.proc { name = 'b', cmd = { 'sleep', '301' } }\n"
+        "tend.proc { name = 'c', cmd = { 'sleep', '300' } }\n"));
+    kill(t->pid, SIGHUP);
+    assert_true(tend_expect_n(t, 2, "b: started", 2, DEADLINE));
+    struct tend_run *c = tend_run_sync((const char *[]){"status", NULL}, DEADLINE);
+    assert_int_equal(run_exit_code(c), 0);
+    const char *a = strstr(c->out, "\na "), *b = strstr(c->out, "\nb "),
+               *cc = strstr(c->out, "\nc ");
+    if (!a || !b || !cc || !(a < b && b < cc))
+        fail_msg("not in declaration order:\n%s", c->out);
+    tend_free(c);
+    kill(t->pid, SIGTERM);
+    tend_wait(t, DEADLINE);
+    tend_free(t);
+    free(policy);
+}
+
+/* A proc that a reload adds between two others is listed between them:
+ * the order is the new file's. */
+static void test_a_new_proc_takes_its_declared_place(void **state)
+{
+    char *policy = write_file(dir, "p.lua",
+        "tend.proc { name = 'a', cmd = { 'sleep', '300' } }\n"
+        "tend.proc { name = 'c', cmd = { 'sleep', '300' } }\n");
+    struct tend_run *t = tend_start((const char *[]){"run", policy, NULL});
+    assert_true(tend_expect(t, 2, "c: started", DEADLINE));
+    free(write_file(dir, "p.lua",
+        "tend.proc { name = 'a', cmd = { 'sleep', '300' } }\n"
+        "tend.proc { name = 'b', cmd = { 'sleep', '300' } }\n"
+        "tend.proc { name = 'c', cmd = { 'sleep', '300' } }\n"));
+    kill(t->pid, SIGHUP);
+    assert_true(tend_expect(t, 2, "b: started", DEADLINE));
+    struct tend_run *c = tend_run_sync((const char *[]){"status", NULL}, DEADLINE);
+    assert_int_equal(run_exit_code(c), 0);
+    const char *a = strstr(c->out, "\na "), *b = strstr(c->out, "\nb "),
+               *cc = strstr(c->out, "\nc ");
+    if (!a || !b || !cc || !(a < b && b < cc))
+        fail_msg("not in declaration order:\n%s", c->out);
+    tend_free(c);
+    kill(t->pid, SIGTERM);
+    tend_wait(t, DEADLINE);
+    tend_free(t);
+    free(policy);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -220,6 +277,8 @@ int main(void)
         cmocka_unit_test(test_a_broken_file_is_rejected_and_the_running_set_kept),
         cmocka_unit_test(test_reload_of_changed_procs_not_running_and_twice_in_a_row),
         cmocka_unit_test(test_changed_procs_that_are_down_stay_down),
+        cmocka_unit_test(test_status_keeps_declaration_order_after_a_reload),
+        cmocka_unit_test(test_a_new_proc_takes_its_declared_place),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

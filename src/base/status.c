@@ -101,6 +101,10 @@ void status_visit(const struct status *st, const char *name, const struct status
         v->str(ud, "health", status_health_name(st->health));
     if (st->health_failure)
         v->str(ud, "health_failure", st->health_failure);
+    if (st->health != HEALTH_NONE && st->health_fails > 0) {
+        v->integer(ud, "health_failures", st->health_fails);
+        v->integer(ud, "health_failures_limit", st->health_limit);
+    }
     switch (st->state) {
     case ST_STARTING:
         v->time(ud, "since", st->since);
@@ -115,6 +119,7 @@ void status_visit(const struct status *st, const char *name, const struct status
         if (st->started_at > 0)
             v->time(ud, "started_at", st->started_at);
         v->time(ud, "deadline", st->deadline);
+        v->number(ud, "stop_timeout", st->stop_timeout);
         break;
     case ST_STOPPED:
     case ST_KILLED:
@@ -128,6 +133,10 @@ void status_visit(const struct status *st, const char *name, const struct status
             v->time(ud, "started_at", st->started_at);
         v->time(ud, "ended_at", st->ended_at);
         v->str(ud, "tail", st->tail ? st->tail : "");
+        if (st->stop_timeout > 0)
+            v->number(ud, "stop_timeout", st->stop_timeout);
+        if (st->stop_timed_out)
+            v->boolean(ud, "stop_timed_out", true);
         break;
     case ST_FAILED:
         v->str(ud, "reason", st->reason ? st->reason : "");

@@ -52,7 +52,7 @@ enum cause {
 struct status {
     enum proc_state state;
     unsigned incarnation; /* 0 while pending, then 1, 2, ... */
-    unsigned restarts;    /* incarnations started by the restart policy */
+    unsigned restarts;    /* incarnations after the first, however started */
     pid_t pid;            /* while starting .. stopping; else 0 */
     bool want_up;         /* what the proc should be: up or down */
     double since;         /* starting */
@@ -70,6 +70,11 @@ struct status {
     char *status_text;    /* the program's last STATUS= (sd_notify), or NULL */
     enum health health;
     char *health_failure; /* why the last health check failed, or NULL */
+    unsigned health_fails;    /* health checks failed in a row */
+    unsigned health_limit;    /* failures in a row that end the incarnation */
+    double stop_timeout;  /* stopping, and the end after it: the seconds the
+                           * stop gave before SIGKILL (0: not stopped) */
+    bool stop_timed_out;  /* that time ran out and SIGKILL followed */
     enum cause cause;     /* stopping and terminal (and pending: after) */
     char **waiting_for;   /* not started yet (pending, or asked to start
                            * again): the after conditions not met yet

@@ -84,8 +84,13 @@ static const struct command {
     {"status", "tend status [NAME...] [--json] [--socket PATH]",
      "a table of the procs (--json: their statuses as JSON)",
      "A row for each proc (every proc, or the NAMEs), in declaration order: its state, "
-     "pid, uptime, restarts, how its last incarnation ended (or the health and STATUS= "
-     "text of a live one) and what comes next.",
+     "pid, CPU% and memory (- where not read), uptime, restarts (every incarnation after "
+     "the first) and, in words, why it is where it is: what it waits for (waiting for db "
+     "(starting)), who ended it (by tend stop), how it ended (exit 3, 5s ago; SIGKILL "
+     "after stop_timeout 10s), its health (health: failing 2/3) and STATUS= text, and "
+     "what comes next (restart in 0.8s, gave up: ...). On a terminal the state is "
+     "coloured, red only for what went wrong (not with NO_COLOR or TERM=dumb), and rows "
+     "are cut to its width.",
      CLIENT_EXIT,
      {{CLI_JSON, "the statuses as a JSON array instead of the table"}, CLIENT_SOCKET}},
     {"start", "tend start NAME... [--socket PATH]",

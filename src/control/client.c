@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -15,6 +16,7 @@
 #include "control/cli.h"
 #include "control/ctl.h"
 #include "control/link.h"
+#include "control/statustable.h"
 #include "control/top.h"
 #include "base/util.h"
 
@@ -165,34 +167,6 @@ static const char *str(const json_t *o, const char *key)
     return s ? s : "";
 }
 
-/* "0:01:02", "3d 4:05:06". */
-static void fmt_duration(double s, char *buf, size_t n)
-{
-    long t = s > 0 ? (long)s : 0;
-    long d = t / 86400, h = t / 3600 % 24, m = t / 60 % 60, sec = t % 60;
-    if (d)
-        snprintf(buf, n, "%ldd %ld:%02ld:%02ld", d, h, m, sec);
-    else
-        snprintf(buf, n, "%ld:%02ld:%02ld", h, m, sec);
-}
-
-/* "12s", "5m", "3h", "2d". */
-static void fmt_short(double s, char *buf, size_t n)
-{
-    if (s < 0)
-        s = 0;
-    if (s < 10)
-        snprintf(buf, n, "%.1fs", s);
-    else if (s < 120)
-        snprintf(buf, n, "%.0fs", s);
-    else if (s < 7200)
-        snprintf(buf, n, "%.0fm", s / 60);
-    else if (s < 172800)
-        snprintf(buf, n, "%.0fh", s / 3600);
-    else
-        snprintf(buf, n, "%.0fd", s / 86400);
-}
-
 /* One line a proc after start, stop, restart, kill and signal. */
 static void print_outcome(const struct args *a, const json_t *list)
 {
@@ -242,168 +216,47 @@ static void print_line(const json_t *line)
 
 /* ---- the table ---- */
 
-/* `n` spaces. */
-static void ob_pad(struct buf *b, size_t n)
-{
-    while (n-- > 0)
-        buf_put(b, " ", 1);
-}
-
-/* Copy `s` into a cell (cut to CELL - 1 bytes): one line whatever it holds,
- * and no control character reaches the terminal as it is (a child's
- * STATUS= text or reason could otherwise move the cursor or retitle the
- * window): newlines and tabs become spaces, other control bytes \xNN. */
-static void cell_text(char *cell, size_t size, const char *s)
-{
-    size_t k = 0;
-    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p && k + 5 < size; p++) {
-        if (*p == '\n' || *p == '\t' || *p == '\r')
-            cell[k++] = ' ';
-        else if (*p < 0x20 || *p == 0x7f)
-            k += (size_t)snprintf(cell + k, size - k, "\\x%02x", *p);
-        else
-            cell[k++] = (char)*p;
-    }
-    cell[k] = '\0';
-}
-
-/* The ANSI colour of a state, or NULL. */
-static const char *state_colour(const char *s, const json_t *st)
-{
-    if (!strcmp(s, "ready") || !strcmp(s, "running"))
-        return "32";  /* green */
-    if (!strcmp(s, "starting") || !strcmp(s, "stopping"))
-        return "33";  /* yellow */
-    if (!strcmp(s, "killed") || !strcmp(s, "failed") ||
-        (!strcmp(s, "stopped") && num(st, "exit_code") != 0))
-        return "31";  /* red */
-    if (!strcmp(s, "pending"))
-        return "2";   /* dim */
-    return NULL;
-}
-
 static bool use_colour(void)
 {
     const char *nc = getenv("NO_COLOR"), *term = getenv("TERM");
     return isatty(1) && !(nc && *nc) && !(term && strcmp(term, "dumb") == 0);
 }
 
-enum { C_NAME, C_STATE, C_PID, C_UPTIME, C_RESTARTS, C_INFO, C_NEXT, NCOLS };
-
-#define CELL 256  /* bytes a cell holds, its NUL included */
-
-/* The cells of one status row; its colour in *colour. */
-static void status_row(const json_t *st, double now, char cells[NCOLS][CELL],
-                       const char **colour)
+/* The columns of the terminal on stdout; 0 when it is not one. */
+static size_t terminal_width(void)
 {
-    char text[CELL];
-    const char *state = str(st, "state");
-    *colour = state_colour(state, st);
-    bool alive = !strcmp(state, "starting") || !strcmp(state, "running") ||
-                 !strcmp(state, "ready") || !strcmp(state, "stopping");
-    cell_text(cells[C_NAME], CELL, str(st, "name"));
-    cell_text(cells[C_STATE], CELL, state);
-    if (json_object_get(st, "pid"))
-        snprintf(cells[C_PID], CELL, "%lld", (long long)json_integer_value(json_object_get(st, "pid")));
-    else
-        strcpy(cells[C_PID], "-");
-    if (alive && json_object_get(st, "started_at"))
-        fmt_duration(now - num(st, "started_at"), cells[C_UPTIME], CELL);
-    else if (alive && json_object_get(st, "since"))
-        fmt_duration(now - num(st, "since"), cells[C_UPTIME], CELL);
-    else
-        strcpy(cells[C_UPTIME], "-");
-    snprintf(cells[C_RESTARTS], CELL, "%lld",
-             (long long)json_integer_value(json_object_get(st, "restarts")));
-
-    char ago[32] = "";
-    if (json_object_get(st, "ended_at")) {
-        char d[16];
-        fmt_short(now - num(st, "ended_at"), d, sizeof d);
-        snprintf(ago, sizeof ago, ", %s ago", d);
-    }
-    bool health = json_object_get(st, "health"), status_text = json_object_get(st, "status_text");
-    if (!strcmp(state, "stopped"))
-        snprintf(text, sizeof text, "exit %lld%s",
-                 (long long)json_integer_value(json_object_get(st, "exit_code")), ago);
-    else if (!strcmp(state, "killed"))
-        snprintf(text, sizeof text, "signal %s%s%s", str(st, "signal"),
-                 json_is_true(json_object_get(st, "core_dumped")) ? " (core dumped)" : "", ago);
-    else if (!strcmp(state, "failed"))
-        snprintf(text, sizeof text, "%s", str(st, "reason"));
-    else if (health || status_text)
-        snprintf(text, sizeof text, "%s%s%s", str(st, "health"),
-                 health && status_text ? ": " : "", str(st, "status_text"));
-    else
-        strcpy(text, "-");
-    cell_text(cells[C_INFO], CELL, text);
-
-    if (json_object_get(st, "restart_at")) {
-        char d[16];
-        fmt_short(num(st, "restart_at") - now, d, sizeof d);
-        snprintf(cells[C_NEXT], CELL, "restart in %s", d);
-    } else if (json_object_get(st, "gave_up")) {
-        snprintf(text, sizeof text, "gave up: %s", str(st, "gave_up"));
-        cell_text(cells[C_NEXT], CELL, text);
-    } else if (!strcmp(state, "stopping")) {
-        char d[16];
-        fmt_short(num(st, "deadline") - now, d, sizeof d);
-        snprintf(cells[C_NEXT], CELL, "SIGKILL in %s", d);
-    } else {
-        strcpy(cells[C_NEXT], "-");
-    }
+    struct winsize ws;
+    if (!isatty(1) || ioctl(1, TIOCGWINSZ, &ws) != 0)
+        return 0;
+    return ws.ws_col;
 }
 
-/* The table of `tend status` for a list of statuses (anything else is an
- * empty list), printed. */
-static void print_table(const json_t *list)
+/* The table of `tend status` for `list`, printed.  A row waiting for procs
+ * that were not asked for looks their states up in `all` (NULL: list). */
+static void print_table(const json_t *list, const json_t *all)
 {
-    static const char *const heads[NCOLS] = {"NAME", "STATE", "PID", "UPTIME",
-                                             "RESTARTS", "INFO", "NEXT"};
-    size_t n = json_is_array(list) ? json_array_size(list) : 0, width[NCOLS];
-    char (*rows)[NCOLS][CELL] = xcalloc(n ? n : 1, sizeof *rows);
-    const char **colours = xcalloc(n ? n : 1, sizeof *colours);
-    double now = now_mono();
-    bool colour = use_colour();
-    for (int c = 0; c < NCOLS; c++)
-        width[c] = strlen(heads[c]);
-    for (size_t i = 0; i < n; i++) {
-        status_row(json_array_get(list, i), now, rows[i], &colours[i]);
-        for (int c = 0; c < NCOLS; c++)
-            if (strlen(rows[i][c]) > width[c])
-                width[c] = strlen(rows[i][c]);
-    }
+    struct statustable_opts o = {now_mono(), use_colour(), terminal_width(), all};
     struct buf out = {0};
-    for (int c = 0; c < NCOLS - 1; c++) {
-        buf_put(&out, heads[c], strlen(heads[c]));
-        ob_pad(&out, width[c] - strlen(heads[c]) + 2);
-    }
-    buf_put(&out, heads[NCOLS - 1], strlen(heads[NCOLS - 1]));
-    buf_put(&out, "\n", 1);
-    for (size_t i = 0; i < n; i++) {
-        const char *col = colour ? colours[i] : NULL;
-        for (int c = 0; c < NCOLS; c++) {
-            const char *cell = rows[i][c];
-            size_t len = strlen(cell);
-            if (c == C_STATE && col) {
-                buf_put(&out, "\033[", 2);
-                buf_put(&out, col, strlen(col));
-                buf_put(&out, "m", 1);
-                buf_put(&out, cell, len);
-                buf_put(&out, "\033[0m", 4);
-            } else {
-                buf_put(&out, cell, len);
-            }
-            if (c == NCOLS - 1)
-                buf_put(&out, "\n", 1);
-            else
-                ob_pad(&out, width[c] - len + 2);
-        }
-    }
+    statustable_render(&out, list, &o);
     fwrite(out.p, 1, out.len, stdout);
     free(out.p);
-    free(rows);
-    free(colours);
+}
+
+/* Every proc's status, asked on the same connection; NULL if tend does not
+ * answer with one (the caller frees). */
+static json_t *all_statuses(struct link *l)
+{
+    json_t *req = json_pack("{s:s}", "cmd", "status");
+    bool sent = link_send(l, req);
+    json_decref(req);
+    json_t *reply = sent ? link_next(l) : NULL;
+    json_t *all = json_incref(json_object_get(reply, "result"));
+    json_decref(reply);
+    if (!json_is_array(all)) {
+        json_decref(all);
+        return NULL;
+    }
+    return all;
 }
 
 /* ---- the commands ---- */
@@ -453,7 +306,10 @@ int client_main(int argc, char **argv)
             json_dumpf(result, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
             fputc('\n', stdout);
         } else {
-            print_table(result);
+            /* named procs may wait for others: their states come too */
+            json_t *all = a.nnames ? all_statuses(&l) : NULL;
+            print_table(result, all);
+            json_decref(all);
         }
     } else if (strcmp(cmd, "logs") == 0) {
         for (size_t i = 0; i < json_array_size(result); i++)

@@ -480,12 +480,37 @@ struct proc *manager_replace(struct manager *m, struct proc *old, struct spec *s
     if (!gone)
         gone = pred;
     struct proc *p = manager_add(m, spec);
+    struct mproc *mp = m->procs[m->n - 1];
+    if (i >= 0 && (size_t)i < m->n - 1) {
+        /* in the old one's place: `tend status` keeps declaration order */
+        memmove(m->procs + i + 1, m->procs + i, (m->n - 1 - (size_t)i) * sizeof *m->procs);
+        m->procs[i] = mp;
+        relink(m);
+    }
     if (gone) {
-        struct mproc *mp = m->procs[m->n - 1];
         gone->successor = mp;
         mp->predecessor = gone;
     }
     return p;
+}
+
+void manager_order(struct manager *m, struct proc *const *order, size_t n)
+{
+    struct mproc **procs = xcalloc(m->n ? m->n : 1, sizeof *procs);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        long at = find(m, proc_spec(order[i])->name);
+        if (at >= 0 && m->procs[at] && m->procs[at]->p == order[i]) {
+            procs[k++] = m->procs[at];
+            m->procs[at] = NULL;  /* taken */
+        }
+    }
+    for (size_t i = 0; i < m->n; i++)
+        if (m->procs[i])
+            procs[k++] = m->procs[i];
+    memcpy(m->procs, procs, m->n * sizeof *procs);
+    free(procs);
+    relink(m);
 }
 
 void manager_launch(struct manager *m, struct proc *p)

@@ -55,6 +55,10 @@ void manager_retire(struct manager *m, struct proc *p);
  * ended, so the two never run at once. */
 struct proc *manager_replace(struct manager *m, struct proc *old, struct spec *spec);
 
+/* Put the procs of `order` (n of them, registered) first, in that order,
+ * the others after them as they were: a reload's declaration order. */
+void manager_order(struct manager *m, struct proc *const *order, size_t n);
+
 /* The policy's pending tasks: tend does not exit while there are some. */
 void manager_tasks_changed(struct manager *m, int pending);
 

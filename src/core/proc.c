@@ -135,6 +135,8 @@ static struct proc_event *move_begin(struct proc *p, enum proc_state to)
         st->restart_at = 0;
         st->exit_code = st->signal = 0;
         st->core_dumped = false;
+        st->stop_timeout = 0;
+        st->stop_timed_out = false;
         st->want_up = true;
         st->cause = CAUSE_NONE;
         break;
@@ -744,8 +746,8 @@ void proc_start(struct proc *p, bool by_policy)
     struct proc_event *ev = move_begin(p, ST_STARTING);
     if (!ev)
         return;
-    if (by_policy)
-        p->st.restarts++;
+    if (p->st.incarnation > 1)
+        p->st.restarts++;  /* every restart counts, however asked for */
     p->inc_seq = p->seq;
     p->sigkilled = false;
     p->stop_cause = CAUSE_NONE;
@@ -922,6 +924,7 @@ static void stop_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
     if (!proc_alive(p))
         return;
     log_warn(p->spec->name, "still running after its stop timeout: SIGKILL");
+    p->st.stop_timed_out = true;
     proc_kill(p, CAUSE_NONE);  /* the stop's cause stays */
 }
 
@@ -961,6 +964,7 @@ int proc_terminate(struct proc *p, double timeout, enum cause why)
     if (p->st.state == ST_STOPPING) {
         /* already on its way: only an earlier deadline changes anything */
         if (deadline < p->st.deadline) {
+            p->st.stop_timeout -= p->st.deadline - deadline;
             p->st.deadline = deadline;
             ev_timer_stop(p->loop, &p->stop_timer);
             ev_timer_set(&p->stop_timer, timeout, 0);
@@ -986,6 +990,7 @@ void proc_stopping(struct proc *p, double timeout)
         return;
     ready_stop(p, false);  /* a late readiness report is ignored from now on */
     p->st.deadline = now_mono() + timeout;
+    p->st.stop_timeout = timeout;
     ev_timer_set(&p->stop_timer, timeout, 0);
     ev_timer_start(p->loop, &p->stop_timer);
     move_commit(p, ev);

@@ -69,7 +69,8 @@ struct proc *proc_new(struct ev_loop *loop, struct spec *spec,
 void proc_free(struct proc *p);
 
 /* Start a new incarnation unless one is alive (then nothing happens).
- * `by_policy` counts it in `restarts`.  A fork or exec failure becomes
+ * Every incarnation after the first counts in `restarts`, whoever started
+ * it (`by_policy` no longer changes anything).  A fork or exec failure becomes
  * a `failed` status, not an error. */
 void proc_start(struct proc *p, bool by_policy);
 /* Cancel a scheduled restart and mark the proc wanted down. */

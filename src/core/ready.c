@@ -244,11 +244,13 @@ static void health_result(struct proc *p, bool ok, const char *why)
         return;
     if (ok) {
         r->health_fails = 0;
+        p->st.health_fails = 0;
         p->st.health = HEALTH_HEALTHY;
         free(p->st.health_failure);
         p->st.health_failure = NULL;
     } else {
         r->health_fails++;
+        p->st.health_fails = (unsigned)r->health_fails;
         p->st.health = HEALTH_UNHEALTHY;
         free(p->st.health_failure);
         p->st.health_failure = xstrdup(why ? why : "failed");
@@ -354,6 +356,8 @@ int ready_prepare(struct proc *p, struct launch_opts *o, char **env_extra, char 
 void ready_spawned(struct proc *p, bool ok)
 {
     p->st.health = p->spec->health.kind != CHECK_NONE ? HEALTH_UNKNOWN : HEALTH_NONE;
+    p->st.health_fails = 0;
+    p->st.health_limit = (unsigned)p->spec->health_failures;
     if (!ok) {
         close_fd(p);
         return;

@@ -407,12 +407,14 @@ static int reload_protected(lua_State *L)
     strmap_clear(&pol->names);  /* unchanged declarations are freed below */
     size_t nfresh = 0;
     struct proc **fresh = xcalloc(pol->n + 1, sizeof *fresh);
+    struct proc **order = xcalloc(pol->n + 1, sizeof *order);  /* as declared */
     for (size_t i = 0; i < pol->n; i++) {
         struct spec *s = pol->specs[i];
         struct proc *old = manager_get(m, s->name);
         pol->specs[i] = NULL;
         if (old && spec_equal(proc_spec(old), s)) {
             spec_free(s);  /* unchanged: the proc runs on untouched */
+            order[i] = old;
             lproc_attach(pol, i, old);
             lproc_follow(pol, old);
             proc_rebind_checks(old);
@@ -426,7 +428,7 @@ static int reload_protected(lua_State *L)
                 log_info(s->name, "reload: declaration changed; restarting it");
             else
                 log_info(s->name, "reload: declaration changed; it stays down until started");
-            struct proc *p = manager_replace(m, old, s);
+            struct proc *p = order[i] = manager_replace(m, old, s);
             proc_want(p, up);
             lproc_attach(pol, i, p);
             lproc_follow(pol, p);
@@ -434,11 +436,13 @@ static int reload_protected(lua_State *L)
             continue;
         }
         log_info(s->name, "reload: new; starting it");
-        fresh[nfresh] = manager_add(m, s);
+        fresh[nfresh] = order[i] = manager_add(m, s);
         lproc_attach(pol, i, fresh[nfresh]);
         lproc_follow(pol, fresh[nfresh]);
         nfresh++;
     }
+    manager_order(m, order, pol->n);
+    free(order);
     pol->n = 0;
     for (size_t i = 0; i < nfresh; i++)
         manager_launch(m, fresh[i]);
