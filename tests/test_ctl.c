@@ -356,7 +356,7 @@ static void test_status_table_shows_every_proc(void **state)
     regex_t re;
     assert_int_equal(regcomp(&re,
         "^NAME +STATE +PID +CPU% +MEM +UPTIME +RESTARTS +INFO\n"
-        "web +ready +[0-9]+ +- +- +0:00:0[0-9] +0 +-\n"
+        "web +ready +[0-9]+ +[0-9.]+ +[0-9.]+[KMG] +0:00:0[0-9] +0 +-\n"
         "db +stopped +- +- +- +- +0 +exit 3, [0-9.]+s ago\n"
         "lazy +pending +- +- +- +- +0 +not started\n$", REG_EXTENDED), 0);
     if (regexec(&re, c->out, 0, NULL, 0) != 0)
