@@ -123,6 +123,10 @@ install: $(BUILD)/tend
 	install -m 644 man/tend-lua.5 $(DESTDIR)$(MANDIR)/man5/tend-lua.5
 	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions
 	install -m 644 completion/tend.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/tend
+	install -d $(DESTDIR)$(PREFIX)/share/zsh/site-functions
+	install -m 644 completion/_tend $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_tend
+	install -d $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+	install -m 644 completion/tend.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/tend.fish
 
 clean:
 	rm -rf build

@@ -16,8 +16,7 @@ _tend_procs()
             fi
         fi
     done
-    "${COMP_WORDS[0]}" status --json "${sock[@]}" 2>/dev/null |
-        sed -n 's/^ *"name": "\([^"]*\)",*$/\1/p'
+    "${COMP_WORDS[0]}" status --names "${sock[@]}" 2>/dev/null
 }
 
 _tend()
@@ -63,7 +62,7 @@ _tend()
             COMPREPLY=($(compgen -W "$(_tend_procs) --socket --help" -- "$cur"))
         fi ;;
     status)
-        COMPREPLY=($(compgen -W "$(_tend_procs) --json --socket --help" -- "$cur")) ;;
+        COMPREPLY=($(compgen -W "$(_tend_procs) --json --names --socket --help" -- "$cur")) ;;
     start | restart | kill)
         COMPREPLY=($(compgen -W "$(_tend_procs) --socket --help" -- "$cur")) ;;
     stop)

@@ -14,6 +14,9 @@ check /usr/include/ev.h libev-dev
 check /usr/include/cmocka.h libcmocka-dev
 check /usr/include/jansson.h libjansson-dev
 check /usr/include/microhttpd.h libmicrohttpd-dev
+# shells the completion tests load tend's zsh and fish completions in
+command -v zsh >/dev/null 2>&1 || missing="$missing zsh"
+command -v fish >/dev/null 2>&1 || missing="$missing fish"
 
 [ -z "$missing" ] && exit 0
 

@@ -1,5 +1,7 @@
-/* test_completion.c -- the bash completion (completion/tend.bash) offers
- * the commands, and the names of the running tend's procs. */
+/* test_completion.c -- the completions for bash (completion/tend.bash),
+ * zsh (completion/_tend) and fish (completion/tend.fish) offer the
+ * commands and the names of the running tend's procs, which they read from
+ * `tend status --names`. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -63,10 +65,98 @@ static void test_completion_offers_commands_and_proc_names(void **state)
     tmpdir_free(dir);
 }
 
+/* A tend with procs alpha and beta on a socket of its own in *dir. */
+static struct tend_run *two_procs(char **dir, char *sock, size_t socksz)
+{
+    *dir = tmpdir_new();
+    snprintf(sock, socksz, "%s/tend.sock", *dir);
+    char *policy = write_file(*dir, "p.lua",
+        "tend.proc { name = 'alpha', cmd = { 'sleep', '300' } }\n"
+        "tend.proc { name = 'beta', cmd = { 'sleep', '300' } }\n");
+    struct tend_run *t = tend_start((const char *[]){"run", "--socket", sock, policy, NULL});
+    free(policy);
+    assert_true(tend_expect(t, 2, "beta: started", DEADLINE));
+    return t;
+}
+
+/* The output of `sh -c cmd`, or NULL. */
+static char *shell_output(const char *cmd)
+{
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return NULL;
+    char *out = calloc(1, 65536);
+    size_t n = fread(out, 1, 65535, p);
+    out[n] = '\0';
+    pclose(p);
+    return out;
+}
+
+static void test_status_names_is_one_name_a_line(void **state)
+{
+    char *dir, sock[4200];
+    struct tend_run *t = two_procs(&dir, sock, sizeof sock);
+    struct tend_run *c = tend_run_sync((const char *[]){"status", "--names", "--socket", sock, NULL},
+                                       DEADLINE);
+    assert_int_equal(run_exit_code(c), 0);
+    assert_string_equal(c->out, "alpha\nbeta\n");
+    tend_free(c);
+    c = tend_run_sync((const char *[]){"status", "--names", "--json", "--socket", sock, NULL},
+                      DEADLINE);
+    assert_int_equal(run_exit_code(c), 2);
+    assert_contains(c->err, "--json or --names, not both");
+    tend_free(c);
+    tend_free(t);
+    tmpdir_free(dir);
+}
+
+static void test_zsh_completion_loads_and_is_registered(void **state)
+{
+    if (system("command -v zsh >/dev/null 2>&1") != 0)
+        skip();  /* cmocka prints it as SKIPPED: scripts/deps.sh installs zsh */
+    char *dir = tmpdir_new(), cmd[8192];
+    snprintf(cmd, sizeof cmd,
+             "zsh -f -c 'fpath=(completion $fpath); autoload -Uz compinit; "
+             "compinit -u -d %s/zcompdump; print -r -- $_comps[tend]; "
+             "autoload -Uz _tend; whence -w _tend' 2>&1", dir);
+    char *out = shell_output(cmd);
+    assert_non_null(out);
+    assert_string_equal(out, "_tend\n_tend: function\n");
+    free(out);
+    tmpdir_free(dir);
+}
+
+static void test_fish_completion_offers_commands_and_proc_names(void **state)
+{
+    if (system("command -v fish >/dev/null 2>&1") != 0)
+        skip();  /* cmocka prints it as SKIPPED: scripts/deps.sh installs fish */
+    char *dir, sock[4200], cmd[16384];
+    struct tend_run *t = two_procs(&dir, sock, sizeof sock);
+    char *out = shell_output("fish -c 'source completion/tend.fish; complete -C \"tend st\"'");
+    assert_non_null(out);
+    assert_contains(out, "start\t");
+    assert_contains(out, "status\t");
+    assert_contains(out, "stop\t");
+    assert_lacks(out, "restart");
+    free(out);
+    snprintf(cmd, sizeof cmd,
+             "fish -c 'source completion/tend.fish; complete -C \"%s stop --socket %s \"'",
+             tend_path(), sock);
+    out = shell_output(cmd);
+    assert_non_null(out);
+    assert_string_equal(out, "alpha\nbeta\n");
+    free(out);
+    tend_free(t);
+    tmpdir_free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_completion_offers_commands_and_proc_names),
+        cmocka_unit_test(test_status_names_is_one_name_a_line),
+        cmocka_unit_test(test_zsh_completion_loads_and_is_registered),
+        cmocka_unit_test(test_fish_completion_offers_commands_and_proc_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

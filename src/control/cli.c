@@ -36,6 +36,7 @@ static const struct option_def {
     {CLI_HELP, "help", NULL},
     {CLI_STAY, "stay", NULL},
     {CLI_METRICS, "metrics", "[ADDR:]PORT"},
+    {CLI_NAMES, "names", NULL},
 };
 
 /* An option of a command, with what it does there. */
@@ -81,7 +82,7 @@ static const struct command {
       {CLI_METRICS, "serve /metrics (Prometheus) and /status (JSON) over HTTP on PORT "
                     "(0: any free one), on 127.0.0.1 unless ADDR is given"},
       {CLI_SOCKET, "the control socket to serve " SOCKET_DEFAULT}}},
-    {"status", "tend status [NAME...] [--json] [--socket PATH]",
+    {"status", "tend status [NAME...] [--json | --names] [--socket PATH]",
      "a table of the procs (--json: their statuses as JSON)",
      "A row for each proc (every proc, or the NAMEs), in declaration order: its state, "
      "pid, CPU% and memory (- where not read), uptime, restarts (every incarnation after "
@@ -92,7 +93,9 @@ static const struct command {
      "coloured, red only for what went wrong (not with NO_COLOR or TERM=dumb), and rows "
      "are cut to its width.",
      CLIENT_EXIT,
-     {{CLI_JSON, "the statuses as a JSON array instead of the table"}, CLIENT_SOCKET}},
+     {{CLI_JSON, "the statuses as a JSON array instead of the table"},
+      {CLI_NAMES, "only the procs' names, one a line (for scripts and shell completion)"},
+      CLIENT_SOCKET}},
     {"start", "tend start NAME... [--socket PATH]",
      "start procs; return once ready (exit 0) or ended (1)",
      "Want the procs up and start them; return once each is ready (exit 0) or has ended "

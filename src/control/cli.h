@@ -30,6 +30,7 @@ enum cli_opt {
     CLI_STREAM,
     CLI_STAY,
     CLI_METRICS,
+    CLI_NAMES,
 };
 
 /* An option as given: its id, and its value (NULL for a flag). */

@@ -31,6 +31,7 @@ struct args {
     size_t nnames;
     const char *signal;   /* signal */
     bool json;            /* status --json */
+    bool names_only;      /* status --names */
     double timeout;       /* stop, wait; < 0: none */
     bool ready, exit;     /* wait */
     long lines;           /* logs -n; < 0: the default */
@@ -74,6 +75,9 @@ static int parse_args(int argc, char **argv, struct args *a)
             break;
         case CLI_JSON:
             a->json = true;
+            break;
+        case CLI_NAMES:
+            a->names_only = true;
             break;
         case CLI_TIMEOUT:
             if (!parse_seconds(v, &a->timeout))
@@ -123,6 +127,8 @@ static int parse_args(int argc, char **argv, struct args *a)
         return cli_misuse(cmd, "which proc?");
     if (strcmp(cmd, "logs") == 0 && a->nnames > 1)
         return cli_misuse(cmd, "one proc at a time (got %s too)", a->names[1]);
+    if (a->json && a->names_only)
+        return cli_misuse(cmd, "--json or --names, not both");
     if (a->ready && a->exit)
         return cli_misuse(cmd, "--ready or --exit, not both");
     return 0;
@@ -302,7 +308,11 @@ int client_main(int argc, char **argv)
     }
     const char *cmd = a.cmd;
     if (strcmp(cmd, "status") == 0) {
-        if (a.json) {
+        if (a.names_only) {
+            for (size_t i = 0; i < json_array_size(result); i++)
+                printf("%s\n", json_string_value(json_object_get(json_array_get(result, i),
+                                                                 "name")));
+        } else if (a.json) {
             json_dumpf(result, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
             fputc('\n', stdout);
         } else {
