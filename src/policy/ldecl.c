@@ -24,7 +24,7 @@
 #include "base/envfile.h"
 #include "policy/lbind.h"
 #include "base/log.h"
-#include "policy/lpattern.h"
+#include "base/pattern.h"
 #include "policy/lvm.h"
 #include "core/manager.h"
 #include "policy/policy.h"
@@ -1076,7 +1076,7 @@ static int l_ready_log(lua_State *L)
     /* a malformed pattern is an error now, not at the first line */
     size_t plen;
     lua_tolstring(L, 1, &plen);
-    const char *bad = lpattern_check(pattern, plen);
+    const char *bad = pattern_check(pattern, plen);
     if (bad) {
         char b[SHOWN_CAP];
         const char *pre = "malformed pattern ";  /* some messages start so */

@@ -20,7 +20,6 @@
 #include "base/envfile.h"
 #include "policy/lbind.h"
 #include "base/log.h"
-#include "policy/lpattern.h"
 #include "policy/lvm.h"
 #include "core/manager.h"
 #include "policy/policy.h"
