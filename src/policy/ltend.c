@@ -70,7 +70,7 @@ static int declare(lua_State *L, const char *fname)
     struct proc *p = manager_add(pol->m, s);
     lproc_push(L, p);
     lproc_set_policy(L, 1);
-    lproc_follow(pol, p);
+    lhook_follow(pol, p);
     manager_launch(pol->m, p);
     return 1;
 }
@@ -292,7 +292,7 @@ static const luaL_Reg log_funcs[] = {
 static const luaL_Reg tend_funcs[] = {
     {"proc", l_proc},
     {"spawn", l_spawn},  /* during load, spawn declares like proc */
-    {"on", lproc_on_global},
+    {"on", lhook_on_global},
     {"task", l_task},
     {"sleep", l_sleep},
     {"now", l_now},

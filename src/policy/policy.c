@@ -311,7 +311,7 @@ static int attach_protected(lua_State *L)
         struct proc *p = manager_add(pol->m, pol->specs[i]);
         pol->specs[i] = NULL;
         lproc_attach(pol, i, p);
-        lproc_follow(pol, p);
+        lhook_follow(pol, p);
     }
     pol->n = 0;
     strmap_clear(&pol->names);  /* the procs own the names now */
@@ -344,8 +344,8 @@ void policy_attach(struct policy *pol, struct manager *m, struct ev_loop *loop)
     pol->loop = loop;
     pol->vm->tasks_changed = tasks_changed;
     pol->vm->tasks_ud = m;
-    manager_set_decider(m, lproc_decide, pol);
-    manager_set_checker(m, lproc_run_check, pol);
+    manager_set_decider(m, ldecide_restart, pol);
+    manager_set_checker(m, lcheck_run, pol);
     lua_pushcfunction(pol->L, attach_protected);
     lua_pushlightuserdata(pol->L, pol);
     if (lua_pcall(pol->L, 1, 0, 0) != LUA_OK) {
@@ -385,7 +385,7 @@ static void vm_close(struct policy *pol)
 {
     lwait_cancel_all(pol);
     if (pol->m)
-        lproc_unfollow_all(pol);
+        lhook_unfollow_all(pol);
     lvm_free(pol->vm);
     pol->vm = NULL;
     pol->L = NULL;
@@ -414,7 +414,7 @@ static int reload_protected(lua_State *L)
         if (old && spec_equal(proc_spec(old), s)) {
             spec_free(s);  /* unchanged: the proc runs on untouched */
             lproc_attach(pol, i, old);
-            lproc_follow(pol, old);
+            lhook_follow(pol, old);
             proc_rebind_checks(old);
             continue;
         }
@@ -429,14 +429,14 @@ static int reload_protected(lua_State *L)
             struct proc *p = manager_replace(m, old, s);
             proc_want(p, up);
             lproc_attach(pol, i, p);
-            lproc_follow(pol, p);
+            lhook_follow(pol, p);
             fresh[nfresh++] = p;  /* launched now, or when the old one ends */
             continue;
         }
         log_info(s->name, "reload: new; starting it");
         fresh[nfresh] = manager_add(m, s);
         lproc_attach(pol, i, fresh[nfresh]);
-        lproc_follow(pol, fresh[nfresh]);
+        lhook_follow(pol, fresh[nfresh]);
         nfresh++;
     }
     pol->n = 0;
