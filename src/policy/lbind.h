@@ -100,6 +100,4 @@ void lcheck_run(struct proc *p, enum check_purpose purpose, unsigned gen, void *
 /* The restart decider, for manager_set_decider. */
 double ldecide_restart(struct proc *p, struct status *st, void *data);
 
-#define CHECK_MT "tend.Check"
-
 #endif
