@@ -332,7 +332,8 @@ static ptrdiff_t match_rest(struct pattern *m, size_t si, size_t pi)
             return (ptrdiff_t)si;
         case EL_OPEN:
         case EL_POSITION:
-            return open_capture(m, si, el.next, el.kind == EL_OPEN ? PATTERN_CAP_OPEN : PATTERN_CAP_POSITION);
+            return open_capture(m, si, el.next,
+                                el.kind == EL_OPEN ? PATTERN_CAP_OPEN : PATTERN_CAP_POSITION);
         case EL_CLOSE:
             return close_capture(m, si, el.next);
         case EL_DOLLAR:
