@@ -1,9 +1,12 @@
 /* ldecl.c -- declarations: `tend.proc{...}` checked field by field into a
  * `struct spec`.
  *
- * A declaration is checked as the call runs, so an error points at the
- * line of the call (luaL_error adds "file:line:") and names the proc and
- * the field. */
+ * The fields are data: a table of rows (name, the Lua types it takes, its
+ * reader, its place in struct spec and its range), read by one loop that
+ * also says "unknown field" with a "did you mean".  The defaults are
+ * spec_new's.  A declaration is checked as the call runs, so an error
+ * points at the line of the call (luaL_error adds "file:line:") and names
+ * the proc and the field. */
 #include "policy/ldecl.h"
 
 #include <errno.h>
@@ -11,6 +14,7 @@
 #include <lauxlib.h>
 #include <math.h>
 #include <pwd.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,12 +33,6 @@
 #include "policy/policy.h"
 
 #define NAME_MAX_LEN 64
-
-/* The fields of a declaration (SPEC 3). */
-static const char *const known_fields[] = {
-    "name", "cmd", "env", "env_file", "cwd", "user", "after", "stop_signal",
-    "stop_timeout", "restart", "backoff", "give_up", "output", "autostart",
-    "ready", "ready_timeout", "ready_interval", "watchdog", "health", NULL};
 
 /* What other supervisors (and habit) call some of them: an unknown field
  * of these names says which field is meant. */
@@ -56,14 +54,6 @@ static const struct lfield_alias field_aliases[] = {
 /* The mode strings of `restart` (restart.c knows them). */
 static const char *const restart_modes[] = {"always", "on-failure", "never", NULL};
 
-static bool in_list(const char *const *list, const char *s)
-{
-    for (; *list; list++)
-        if (strcmp(*list, s) == 0)
-            return true;
-    return false;
-}
-
 /* lfield_error with a message in a new string (freed here). */
 static void __attribute__((noreturn))
 field_error_owned(lua_State *L, const char *name, const char *field, char *msg)
@@ -73,49 +63,170 @@ field_error_owned(lua_State *L, const char *name, const char *field, char *msg)
     lfield_error(L, name, field, "%s", lua_tostring(L, -1));
 }
 
-/* `after`: names or procs. */
-static char **get_after(lua_State *L, const char *name)
+/* A declaration being read: what the reader of a field works on. */
+struct decl {
+    lua_State *L;
+    struct policy *pol;
+    struct spec *s;
+};
+
+/* One field of a declaration (or of one of its tables): how its value at
+ * the top of the stack is checked and where it goes.  `field` is its name
+ * for messages ("cmd", "health.interval"). */
+struct field {
+    const char *name;
+    int types;           /* the Lua types it takes, as TYPE() bits; 0: the reader checks */
+    const char *expect;  /* what a value of another type is told is expected */
+    void (*read)(struct decl *d, const struct field *f, const char *field);
+    size_t at;           /* read_number, read_count, read_flag: its place in struct spec */
+    double min, max;     /* read_number: at least min; read_count: a whole number min..max */
+};
+
+#define SLOT(d, f, type) ((type *)((char *)(d)->s + (f)->at))
+
+/* The Lua types of a row */
+#define TYPE(t) (1 << (t))
+#define T_BOOLEAN TYPE(LUA_TBOOLEAN)
+#define T_NUMBER TYPE(LUA_TNUMBER)
+#define T_STRING TYPE(LUA_TSTRING)
+#define T_TABLE TYPE(LUA_TTABLE)
+
+/* The kinds of row: a field its reader checks whole; one of the given
+ * types, then read; a number >= lo into a double of struct spec; a whole
+ * number lo..hi into an int; a boolean into a bool. */
+#define CUSTOM(n, fn) {.name = n, .read = fn}
+#define TYPED(n, t, what, fn) {.name = n, .types = t, .expect = what, .read = fn}
+#define NUMBER(n, member, lo) \
+    {.name = n, .types = T_NUMBER, .expect = "number", .read = read_number, \
+     .at = offsetof(struct spec, member), .min = lo}
+#define COUNT(n, member, lo, hi) \
+    {.name = n, .types = T_NUMBER, .expect = "number", .read = read_count, \
+     .at = offsetof(struct spec, member), .min = lo, .max = hi}
+#define FLAG(n, member) \
+    {.name = n, .types = T_BOOLEAN, .expect = "boolean", .read = read_flag, \
+     .at = offsetof(struct spec, member)}
+
+/* ---- readers that the table of fields points at ---- */
+
+static void read_nothing(struct decl *d, const struct field *f, const char *field)
 {
-    if (lua_type(L, -1) != LUA_TTABLE)
-        lfield_error(L, name, "after", "list of proc names expected, got %s",
-                     luaL_typename(L, -1));
-    size_t n = lua_rawlen(L, -1);
-    /* a list and nothing else: a key past 1..n would be dropped silently
-     * (after = { 'db', x = 1 } waited for db only; { db = "started" }, the
-     * map of conditions, is not supported yet and must not pass for none) */
-    lua_pushnil(L);
-    while (lua_next(L, -2)) {
-        lua_pop(L, 1);
-        bool listed = lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 1 &&
-                      (size_t)lua_tointeger(L, -1) <= n;
-        if (!listed) {
-            lua_pop(L, 1);
-            lfield_error(L, name, "after", "a list of procs or names expected (a table "
-                         "with other keys, e.g. a map of conditions, is not supported)");
-        }
+}
+
+/* A number >= f->min (and at most 1e9). */
+static void read_number(struct decl *d, const struct field *f, const char *field)
+{
+    *SLOT(d, f, double) = lfield_number(d->L, d->s->name, field, f->min);
+}
+
+/* A whole number f->min..f->max. */
+static void read_count(struct decl *d, const struct field *f, const char *field)
+{
+    double v = lfield_number(d->L, d->s->name, field, f->min);
+    if (v != floor(v) || v > f->max)
+        lfield_error(d->L, d->s->name, field, "a whole number %g..%g expected", f->min, f->max);
+    *SLOT(d, f, int) = (int)v;
+}
+
+static void read_flag(struct decl *d, const struct field *f, const char *field)
+{
+    *SLOT(d, f, bool) = lua_toboolean(d->L, -1);
+}
+
+static void read_cmd(struct decl *d, const struct field *f, const char *field)
+{
+    lua_State *L = d->L;
+    if (lua_type(L, -1) == LUA_TSTRING)
+        lfield_error(L, d->s->name, field, "a list of strings (argv) expected, got a "
+                     "string; for a shell write {\"sh\", \"-c\", \"...\"}");
+    d->s->argv = lfield_strv(L, d->s->name, field, 1, "item", false);
+    if (!*d->s->argv[0])
+        lfield_error(L, d->s->name, field, "the program name is empty");
+}
+
+static void read_env(struct decl *d, const struct field *f, const char *field)
+{
+    d->s->env = lfield_env(d->L, d->s->name);
+}
+
+/* A path relative to the policy file's directory, made absolute. */
+static char *policy_path(struct policy *pol, const char *path)
+{
+    return path[0] == '/' ? xstrdup(path) : xasprintf("%s/%s", pol->dir, path);
+}
+
+/* `env_file`: a path or a list of paths, relative to the policy file's
+ * directory; the files are read once the whole declaration is known
+ * (load_env_files). */
+static void read_env_files(struct decl *d, const struct field *f, const char *field)
+{
+    lua_State *L = d->L;
+    const char *name = d->s->name;
+    char **v;
+    if (lua_type(L, -1) == LUA_TSTRING) {
+        char *one = lfield_string(L, name, field);  /* may raise: nothing held yet */
+        v = xcalloc(2, sizeof *v);
+        v[0] = one;
+    } else {
+        v = lfield_strv(L, name, field, 0, "item", false);
     }
-    char **v = xcalloc(n + 1, sizeof *v);
-    for (size_t i = 1; i <= n; i++) {
-        lua_rawgeti(L, -1, (lua_Integer)i);
-        if (luaL_testudata(L, -1, PROC_MT)) {
-            lua_getiuservalue(L, -1, 1);
-            lua_replace(L, -2);
-        }
-        if (lua_type(L, -1) != LUA_TSTRING) {
-            strv_free(v);
-            lfield_error(L, name, "after", "item %zu: proc or name expected, got %s",
-                         i, luaL_typename(L, -1));
-        }
-        if (lfield_has_nul(L, -1)) {  /* "db\0x" would wait for db */
-            char what[32];
-            snprintf(what, sizeof what, "item %zu:", i);
-            strv_free(v);
-            lfield_nul_error(L, -1, name, "after", what);
-        }
-        v[i - 1] = xstrdup(lua_tostring(L, -1));
-        lua_pop(L, 1);
+    strv_free(d->s->env_file);
+    d->s->env_file = v;
+    for (char **p = v; *p; p++) {
+        if (!**p)
+            lfield_error(L, name, field, "an empty path");
+        char *abs = policy_path(d->pol, *p);
+        free(*p);
+        *p = abs;
     }
-    return v;
+}
+
+/* Read the env files, in order (a later one wins), and lay `env` over
+ * them (env wins; its `false` unsets whatever the files set). */
+static void load_env_files(lua_State *L, struct spec *s)
+{
+    char **files = NULL;
+    for (char **f = s->env_file; f && *f; f++) {
+        char *err = NULL;
+        size_t len;
+        char *text = envfile_read(*f, &len, &err);
+        char **pairs = text ? envfile_parse(text, len, *f, &err) : NULL;
+        free(text);
+        if (!pairs) {
+            strv_free(files);
+            field_error_owned(L, s->name, "env_file", err);
+        }
+        char **merged = envfile_overlay(files, pairs);
+        strv_free(files);
+        strv_free(pairs);
+        files = merged;
+    }
+    char **env = envfile_overlay(files, s->env);
+    strv_free(files);
+    strv_free(s->env);
+    s->env = env;
+}
+
+/* `cwd`: relative to the policy file's directory; it must be a directory. */
+static void read_cwd(struct decl *d, const struct field *f, const char *field)
+{
+    struct spec *s = d->s;
+    char *cwd = lfield_string(d->L, s->name, field);
+    if (cwd[0] != '/') {
+        const char *rel = cwd;  /* "." is the directory, "./x" is "x" */
+        while (rel[0] == '.' && rel[1] == '/')
+            rel += 2 + strspn(rel + 2, "/");
+        s->cwd = strcmp(rel, ".") == 0 || !*rel ? xstrdup(d->pol->dir)
+                                               : xasprintf("%s/%s", d->pol->dir, rel);
+        free(cwd);
+    } else {
+        s->cwd = cwd;
+    }
+    /* the child's chdir would fail at each spawn: say so now */
+    struct stat st;
+    if (stat(s->cwd, &st) != 0)
+        lfield_error(d->L, s->name, field, "%s: %s", s->cwd, strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        lfield_error(d->L, s->name, field, "%s is not a directory", s->cwd);
 }
 
 static void resolve_user(lua_State *L, struct spec *s)
@@ -148,21 +259,170 @@ static void resolve_user(lua_State *L, struct spec *s)
     s->ngroups = ng;
 }
 
-/* A path relative to the policy file's directory, made absolute. */
-static char *policy_path(struct policy *pol, const char *path)
+/* `user`: a name or a uid. */
+static void read_user(struct decl *d, const struct field *f, const char *field)
 {
-    return path[0] == '/' ? xstrdup(path) : xasprintf("%s/%s", pol->dir, path);
+    lua_State *L = d->L;
+    if (lua_type(L, -1) == LUA_TNUMBER) {
+        lua_pushvalue(L, -1);
+        d->s->user = xstrdup(lua_tostring(L, -1));
+        lua_pop(L, 1);
+    } else {
+        d->s->user = lfield_string(L, d->s->name, field);
+    }
+    resolve_user(L, d->s);
 }
+
+/* `after`: names or procs. */
+static void read_after(struct decl *d, const struct field *f, const char *field)
+{
+    lua_State *L = d->L;
+    size_t n = lua_rawlen(L, -1);
+    /* a list and nothing else: a key past 1..n would be dropped silently
+     * (after = { 'db', x = 1 } waited for db only; { db = "started" }, the
+     * map of conditions, is not supported yet and must not pass for none) */
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+        lua_pop(L, 1);
+        bool listed = lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 1 &&
+                      (size_t)lua_tointeger(L, -1) <= n;
+        if (!listed) {
+            lua_pop(L, 1);
+            lfield_error(L, d->s->name, "after", "a list of procs or names expected (a table "
+                         "with other keys, e.g. a map of conditions, is not supported)");
+        }
+    }
+    char **v = xcalloc(n + 1, sizeof *v);
+    for (size_t i = 1; i <= n; i++) {
+        lua_rawgeti(L, -1, (lua_Integer)i);
+        if (luaL_testudata(L, -1, PROC_MT)) {
+            lua_getiuservalue(L, -1, 1);
+            lua_replace(L, -2);
+        }
+        if (lua_type(L, -1) != LUA_TSTRING) {
+            strv_free(v);
+            lfield_error(L, d->s->name, "after", "item %zu: proc or name expected, got %s",
+                         i, luaL_typename(L, -1));
+        }
+        if (lfield_has_nul(L, -1)) {  /* "db\0x" would wait for db */
+            char what[32];
+            snprintf(what, sizeof what, "item %zu:", i);
+            strv_free(v);
+            lfield_nul_error(L, -1, d->s->name, "after", what);
+        }
+        v[i - 1] = xstrdup(lua_tostring(L, -1));
+        lua_pop(L, 1);
+    }
+    d->s->after = v;
+}
+
+static void read_stop_signal(struct decl *d, const struct field *f, const char *field)
+{
+    lua_State *L = d->L;
+    int sig = -1;
+    if (lfield_has_nul(L, -1))
+        lfield_nul_error(L, -1, d->s->name, field, NULL);
+    if (lua_type(L, -1) == LUA_TNUMBER || lua_type(L, -1) == LUA_TSTRING) {
+        lua_pushvalue(L, -1);
+        sig = signal_from_name(lua_tostring(L, -1));
+        lua_pop(L, 1);
+    }
+    if (sig <= 0)
+        lfield_error(L, d->s->name, field, "a signal name such as \"TERM\" expected");
+    d->s->stop_signal = sig;
+}
+
+/* `restart`: a mode, or a function that decides. */
+static void read_restart(struct decl *d, const struct field *f, const char *field)
+{
+    lua_State *L = d->L;
+    const char *name = d->s->name;
+    if (lua_type(L, -1) == LUA_TFUNCTION) {
+        d->s->restart.mode = RESTART_FUNCTION;
+        return;
+    }
+    if (lfield_has_nul(L, -1))
+        lfield_nul_error(L, -1, name, field, NULL);
+    int mode = lua_type(L, -1) == LUA_TSTRING ? restart_mode_parse(lua_tostring(L, -1)) : -1;
+    if (mode < 0 && lua_type(L, -1) == LUA_TSTRING) {
+        struct suggest g;
+        suggest_init(&g, lua_tostring(L, -1));
+        for (const char *const *m = restart_modes; *m; m++)
+            suggest_try(&g, *m);
+        if (suggest_best(&g))
+            lfield_error(L, name, field, "unknown mode '%s' (did you mean '%s'?)",
+                         lua_tostring(L, -1), suggest_best(&g));
+    }
+    if (mode < 0)
+        lfield_error(L, name, field,
+                     "\"always\", \"on-failure\", \"never\" or a function expected");
+    d->s->restart.mode = (enum restart_mode)mode;
+}
+
+static void read_backoff(struct decl *d, const struct field *f, const char *field)
+{
+    static const char *const keys[] = {"initial", "factor", "max", "jitter", "reset_after",
+                                       NULL};
+    static const double mins[] = {0, 1, 0, 0, 0};
+    struct restart_policy *r = &d->s->restart;
+    double *slots[] = {&r->initial, &r->factor, &r->max, &r->jitter, &r->reset_after};
+    lfield_number_table(d->L, d->s->name, field, keys, slots, mins);
+    if (r->jitter > 1)
+        lfield_error(d->L, d->s->name, "backoff.jitter", "must be a fraction between 0 and 1");
+}
+
+/* `give_up`: { restarts, within }, or false to restart without limit. */
+static void read_give_up(struct decl *d, const struct field *f, const char *field)
+{
+    lua_State *L = d->L;
+    if (lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1)) {
+        d->s->restart.give_up_restarts = 0;
+        return;
+    }
+    static const char *const keys[] = {"restarts", "within", NULL};
+    static const double mins[] = {1, 0};
+    double restarts = 0, within = 0;
+    double *slots[] = {&restarts, &within};
+    lfield_number_table(L, d->s->name, field, keys, slots, mins);
+    if (restarts == 0 || within == 0 || restarts != floor(restarts) || restarts > 10000)
+        lfield_error(L, d->s->name, field, "{ restarts = N (1..10000), within = SECONDS } or "
+                     "false expected");
+    d->s->restart.give_up_restarts = (unsigned)restarts;
+    d->s->restart.give_up_within = within;
+}
+
+static void read_fields(struct decl *d, const struct field *tab, size_t n, const char *parent,
+                        const struct lfield_alias *aliases);
+
+/* output.path: checked here, taken once the whole table is read. */
+static void read_output_path(struct decl *d, const struct field *f, const char *field)
+{
+    if (lfield_has_nul(d->L, -1))
+        lfield_nul_error(d->L, -1, d->s->name, field, NULL);
+}
+
+static void read_output_max_size(struct decl *d, const struct field *f, const char *field)
+{
+    d->s->output_max_size = (off_t)lfield_number(d->L, d->s->name, field, 1024);
+}
+
+/* The fields of `output = { ... }`. */
+static const struct field output_fields[] = {
+    TYPED("path", T_STRING, "string", read_output_path),
+    TYPED("max_size", T_NUMBER, "number", read_output_max_size),
+    COUNT("keep", output_keep, 0, 1000),
+};
 
 /* `output`: "inherit", "discard", a file path, or { path, max_size, keep }.
  * The file's directory must exist and be writable now. */
-static void get_output(lua_State *L, struct policy *pol, struct spec *s)
+static void read_output(struct decl *d, const struct field *f, const char *field)
 {
-    const char *name = s->name;
+    lua_State *L = d->L;
+    struct spec *s = d->s;
     const char *path = NULL;
     if (lua_type(L, -1) == LUA_TSTRING) {
         if (lfield_has_nul(L, -1))
-            lfield_nul_error(L, -1, name, "output", NULL);
+            lfield_nul_error(L, -1, s->name, field, NULL);
         const char *o = lua_tostring(L, -1);
         if (strcmp(o, "inherit") == 0) {
             s->output = OUTPUT_INHERIT;
@@ -173,255 +433,122 @@ static void get_output(lua_State *L, struct policy *pol, struct spec *s)
             return;
         }
         path = o;
-    } else if (lua_type(L, -1) == LUA_TTABLE) {
-        lua_pushnil(L);
-        while (lua_next(L, -2)) {
-            const char *k = lfield_key(L, name, "output");
-            char sub[64];
-            snprintf(sub, sizeof sub, "output.%s", k);
-            if (strcmp(k, "path") == 0) {
-                if (lua_type(L, -1) != LUA_TSTRING)
-                    lfield_error(L, name, sub, "string expected, got %s", luaL_typename(L, -1));
-                if (lfield_has_nul(L, -1))
-                    lfield_nul_error(L, -1, name, sub, NULL);
-            } else if (strcmp(k, "max_size") == 0) {
-                s->output_max_size = (off_t)lfield_number(L, name, sub, 1024);
-            } else if (strcmp(k, "keep") == 0) {
-                double keep = lfield_number(L, name, sub, 0);
-                if (keep != floor(keep) || keep > 1000)
-                    lfield_error(L, name, sub, "a whole number 0..1000 expected");
-                s->output_keep = (int)keep;
-            } else {
-                static const char *const okeys[] = {"path", "max_size", "keep", NULL};
-                lfield_unknown(L, name, sub, k, okeys, NULL);
-            }
-            lua_pop(L, 1);
-        }
+    } else {
+        read_fields(d, output_fields, ARRAY_LEN(output_fields), field, NULL);
         lua_getfield(L, -1, "path");
         path = lua_tostring(L, -1);
         lua_pop(L, 1);  /* the string stays reachable from the table */
         if (!path)
-            lfield_error(L, name, "output.path", "required");
-    } else {
-        lfield_error(L, name, "output", "\"inherit\", \"discard\", a file path or "
-                     "{ path = ..., max_size = ..., keep = ... } expected, got %s",
-                     luaL_typename(L, -1));
+            lfield_error(L, s->name, "output.path", "required");
     }
     s->output = OUTPUT_FILE;
     free(s->output_path);
-    s->output_path = policy_path(pol, path);
+    s->output_path = policy_path(d->pol, path);
     char *dir = xstrdup(s->output_path);
     *strrchr(dir, '/') = '\0';
     int ok = access(*dir ? dir : "/", W_OK) == 0;
     int err = errno;
     free(dir);
     if (!ok)
-        lfield_error(L, name, "output", "%s: its directory: %s", s->output_path, strerror(err));
+        lfield_error(L, s->name, field, "%s: its directory: %s", s->output_path,
+                     strerror(err));
 }
 
-/* `env_file`: a path or a list of paths, relative to the policy file's
- * directory; the files are read once the whole declaration is known
- * (load_env_files). */
-static void get_env_files(lua_State *L, struct policy *pol, struct spec *s)
+static void read_ready(struct decl *d, const struct field *f, const char *field)
 {
-    const char *name = s->name;
-    char **v;
-    if (lua_type(L, -1) == LUA_TSTRING) {
-        char *one = lfield_string(L, name, "env_file");  /* may raise: nothing held yet */
-        v = xcalloc(2, sizeof *v);
-        v[0] = one;
-    } else if (lua_type(L, -1) == LUA_TTABLE) {
-        v = lfield_strv(L, name, "env_file", 0, "item", false);
-    } else {
-        lfield_error(L, name, "env_file", "a file path or a list of paths expected, got %s",
-                     luaL_typename(L, -1));
-    }
-    strv_free(s->env_file);
-    s->env_file = v;
-    for (char **f = v; *f; f++) {
-        if (!**f)
-            lfield_error(L, name, "env_file", "an empty path");
-        char *abs = policy_path(pol, *f);
-        free(*f);
-        *f = abs;
-    }
+    check_clear(&d->s->ready);
+    lready_get(d->L, d->s->name, field, &d->s->ready, false);
 }
 
-/* Read the env files, in order (a later one wins), and lay `env` over
- * them (env wins; its `false` unsets whatever the files set). */
-static void load_env_files(lua_State *L, struct spec *s)
+static void read_health_check(struct decl *d, const struct field *f, const char *field)
 {
-    char **files = NULL;
-    for (char **f = s->env_file; f && *f; f++) {
-        char *err = NULL;
-        size_t len;
-        char *text = envfile_read(*f, &len, &err);
-        char **pairs = text ? envfile_parse(text, len, *f, &err) : NULL;
-        free(text);
-        if (!pairs) {
-            strv_free(files);
-            field_error_owned(L, s->name, "env_file", err);
-        }
-        char **merged = envfile_overlay(files, pairs);
-        strv_free(files);
-        strv_free(pairs);
-        files = merged;
-    }
-    char **env = envfile_overlay(files, s->env);
-    strv_free(files);
-    strv_free(s->env);
-    s->env = env;
+    check_clear(&d->s->health);
+    lready_get(d->L, d->s->name, field, &d->s->health, true);
 }
 
-/* Fill `s` from the field at the top of the stack, keyed `field`. */
-static void set_field(lua_State *L, struct policy *pol, struct spec *s, const char *field)
+/* The fields of `health = { ... }`. */
+static const struct field health_fields[] = {
+    CUSTOM("check", read_health_check),
+    NUMBER("interval", health_interval, 0.001),
+    NUMBER("timeout", health_timeout, 0.001),
+    COUNT("failures", health_failures, 1, 1000),
+};
+
+static void read_health(struct decl *d, const struct field *f, const char *field)
 {
-    const char *name = s->name;
-    if (strcmp(field, "name") == 0) {
-        return;  /* read first */
-    } else if (strcmp(field, "cmd") == 0) {
-        if (lua_type(L, -1) == LUA_TSTRING)
-            lfield_error(L, name, field, "a list of strings (argv) expected, got a "
-                         "string; for a shell write {\"sh\", \"-c\", \"...\"}");
-        s->argv = lfield_strv(L, name, field, 1, "item", false);
-        if (!*s->argv[0])
-            lfield_error(L, name, field, "the program name is empty");
-    } else if (strcmp(field, "env") == 0) {
-        s->env = lfield_env(L, name);
-    } else if (strcmp(field, "env_file") == 0) {
-        get_env_files(L, pol, s);
-    } else if (strcmp(field, "cwd") == 0) {
-        char *cwd = lfield_string(L, name, field);
-        if (cwd[0] != '/') {
-            const char *rel = cwd;  /* "." is the directory, "./x" is "x" */
-            while (rel[0] == '.' && rel[1] == '/')
-                rel += 2 + strspn(rel + 2, "/");
-            s->cwd = strcmp(rel, ".") == 0 || !*rel ? xstrdup(pol->dir)
-                                                   : xasprintf("%s/%s", pol->dir, rel);
-            free(cwd);
-        } else {
-            s->cwd = cwd;
+    lua_State *L = d->L;
+    lready_refuse_in_health(L, d->s->name, field);
+    if (lua_type(L, -1) != LUA_TTABLE)
+        lfield_error(L, d->s->name, field, "{ check = ..., interval = 10, timeout = 5, "
+                     "failures = 3 } expected, got %s", luaL_typename(L, -1));
+    read_fields(d, health_fields, ARRAY_LEN(health_fields), field, NULL);
+    if (d->s->health.kind == CHECK_NONE)
+        lfield_error(L, d->s->name, "health.check", "required");
+}
+
+/* ---- the table of fields ---- */
+
+/* The fields of a declaration (SPEC 3), in the order "did you mean"
+ * tries them.  Their defaults are spec_new's. */
+static const struct field decl_fields[] = {
+    CUSTOM("name", read_nothing),  /* read first, by ldecl_parse */
+    CUSTOM("cmd", read_cmd),
+    TYPED("env", T_TABLE, "table", read_env),
+    TYPED("env_file", T_STRING | T_TABLE, "a file path or a list of paths", read_env_files),
+    TYPED("cwd", T_STRING, "string", read_cwd),
+    TYPED("user", T_STRING | T_NUMBER, "string", read_user),
+    TYPED("after", T_TABLE, "list of proc names", read_after),
+    CUSTOM("stop_signal", read_stop_signal),
+    NUMBER("stop_timeout", stop_timeout, 0),
+    CUSTOM("restart", read_restart),
+    TYPED("backoff", T_TABLE, "table", read_backoff),
+    TYPED("give_up", T_TABLE | T_BOOLEAN, "table", read_give_up),
+    TYPED("output", T_STRING | T_TABLE, "\"inherit\", \"discard\", a file path or "
+          "{ path = ..., max_size = ..., keep = ... }", read_output),
+    FLAG("autostart", autostart),
+    CUSTOM("ready", read_ready),
+    NUMBER("ready_timeout", ready_timeout, 0),
+    NUMBER("ready_interval", ready_interval, 0.001),
+    NUMBER("watchdog", watchdog, 0.001),
+    CUSTOM("health", read_health),
+};
+
+/* Read each field of the table at the top of the stack (the declaration,
+ * or its field `parent`) with the reader of its row of `tab`; a key
+ * without a row is an unknown field (with a "did you mean" among the rows,
+ * then `aliases`). */
+static void read_fields(struct decl *d, const struct field *tab, size_t n, const char *parent,
+                        const struct lfield_alias *aliases)
+{
+    lua_State *L = d->L;
+    const char *name = d->s->name;
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+        if (!parent && lua_type(L, -2) != LUA_TSTRING)
+            lfield_error(L, name, NULL, "field names must be strings, got %s",
+                         luaL_typename(L, -2));
+        const char *key = lfield_key(L, name, parent), *field = key;
+        char sub[64];
+        if (parent) {
+            snprintf(sub, sizeof sub, "%s.%s", parent, key);
+            field = sub;
         }
-        /* the child's chdir would fail at each spawn: say so now */
-        struct stat st;
-        if (stat(s->cwd, &st) != 0)
-            lfield_error(L, name, field, "%s: %s", s->cwd, strerror(errno));
-        if (!S_ISDIR(st.st_mode))
-            lfield_error(L, name, field, "%s is not a directory", s->cwd);
-    } else if (strcmp(field, "user") == 0) {
-        if (lua_type(L, -1) == LUA_TNUMBER) {
-            lua_pushvalue(L, -1);
-            s->user = xstrdup(lua_tostring(L, -1));
-            lua_pop(L, 1);
-        } else {
-            s->user = lfield_string(L, name, field);
+        size_t i = 0;
+        while (i < n && strcmp(tab[i].name, key) != 0)
+            i++;
+        if (i == n) {
+            const char *known[32];
+            for (i = 0; i < n && i < ARRAY_LEN(known) - 1; i++)
+                known[i] = tab[i].name;
+            known[i] = NULL;
+            lfield_unknown(L, name, field, key, known, aliases);
         }
-        resolve_user(L, s);
-    } else if (strcmp(field, "after") == 0) {
-        s->after = get_after(L, name);
-    } else if (strcmp(field, "stop_signal") == 0) {
-        int sig = -1;
-        if (lfield_has_nul(L, -1))
-            lfield_nul_error(L, -1, name, field, NULL);
-        if (lua_type(L, -1) == LUA_TNUMBER || lua_type(L, -1) == LUA_TSTRING) {
-            lua_pushvalue(L, -1);
-            sig = signal_from_name(lua_tostring(L, -1));
-            lua_pop(L, 1);
-        }
-        if (sig <= 0)
-            lfield_error(L, name, field, "a signal name such as \"TERM\" expected");
-        s->stop_signal = sig;
-    } else if (strcmp(field, "stop_timeout") == 0) {
-        s->stop_timeout = lfield_number(L, name, field, 0);
-    } else if (strcmp(field, "restart") == 0) {
-        if (lua_type(L, -1) == LUA_TFUNCTION) {
-            s->restart.mode = RESTART_FUNCTION;
-            return;
-        }
-        if (lfield_has_nul(L, -1))
-            lfield_nul_error(L, -1, name, field, NULL);
-        int mode = lua_type(L, -1) == LUA_TSTRING ? restart_mode_parse(lua_tostring(L, -1)) : -1;
-        if (mode < 0 && lua_type(L, -1) == LUA_TSTRING) {
-            struct suggest g;
-            suggest_init(&g, lua_tostring(L, -1));
-            for (const char *const *m = restart_modes; *m; m++)
-                suggest_try(&g, *m);
-            if (suggest_best(&g))
-                lfield_error(L, name, field, "unknown mode '%s' (did you mean '%s'?)",
-                             lua_tostring(L, -1), suggest_best(&g));
-        }
-        if (mode < 0)
-            lfield_error(L, name, field, "\"always\", \"on-failure\", \"never\" or a function expected");
-        s->restart.mode = (enum restart_mode)mode;
-    } else if (strcmp(field, "backoff") == 0) {
-        static const char *const keys[] = {"initial", "factor", "max", "jitter",
-                                           "reset_after", NULL};
-        static const double mins[] = {0, 1, 0, 0, 0};
-        struct restart_policy *r = &s->restart;
-        double *slots[] = {&r->initial, &r->factor, &r->max, &r->jitter, &r->reset_after};
-        lfield_number_table(L, name, field, keys, slots, mins);
-        if (r->jitter > 1)
-            lfield_error(L, name, "backoff.jitter", "must be a fraction between 0 and 1");
-    } else if (strcmp(field, "give_up") == 0 && lua_type(L, -1) == LUA_TBOOLEAN &&
-               !lua_toboolean(L, -1)) {
-        s->restart.give_up_restarts = 0;  /* false: restart without limit */
-    } else if (strcmp(field, "give_up") == 0) {
-        static const char *const keys[] = {"restarts", "within", NULL};
-        static const double mins[] = {1, 0};
-        double restarts = 0, within = 0;
-        double *slots[] = {&restarts, &within};
-        lfield_number_table(L, name, field, keys, slots, mins);
-        if (restarts == 0 || within == 0 || restarts != floor(restarts) || restarts > 10000)
-            lfield_error(L, name, field, "{ restarts = N (1..10000), within = SECONDS } or "
-                         "false expected");
-        s->restart.give_up_restarts = (unsigned)restarts;
-        s->restart.give_up_within = within;
-    } else if (strcmp(field, "output") == 0) {
-        get_output(L, pol, s);
-    } else if (strcmp(field, "ready") == 0) {
-        check_clear(&s->ready);
-        lready_get(L, name, field, &s->ready, false);
-    } else if (strcmp(field, "ready_timeout") == 0) {
-        s->ready_timeout = lfield_number(L, name, field, 0);
-    } else if (strcmp(field, "ready_interval") == 0) {
-        s->ready_interval = lfield_number(L, name, field, 0.001);
-    } else if (strcmp(field, "watchdog") == 0) {
-        s->watchdog = lfield_number(L, name, field, 0.001);
-    } else if (strcmp(field, "health") == 0) {
-        lready_refuse_in_health(L, name, field);
-        if (lua_type(L, -1) != LUA_TTABLE)
-            lfield_error(L, name, field, "{ check = ..., interval = 10, timeout = 5, "
-                         "failures = 3 } expected, got %s", luaL_typename(L, -1));
-        lua_pushnil(L);
-        while (lua_next(L, -2)) {
-            const char *k = lfield_key(L, name, "health");
-            char sub[64];
-            snprintf(sub, sizeof sub, "health.%s", k);
-            if (strcmp(k, "check") == 0) {
-                check_clear(&s->health);
-                lready_get(L, name, sub, &s->health, true);
-            } else if (strcmp(k, "interval") == 0) {
-                s->health_interval = lfield_number(L, name, sub, 0.001);
-            } else if (strcmp(k, "timeout") == 0) {
-                s->health_timeout = lfield_number(L, name, sub, 0.001);
-            } else if (strcmp(k, "failures") == 0) {
-                double f = lfield_number(L, name, sub, 1);
-                if (f != floor(f) || f > 1000)
-                    lfield_error(L, name, sub, "a whole number 1..1000 expected");
-                s->health_failures = (int)f;
-            } else {
-                static const char *const hkeys[] = {"check", "interval", "timeout",
-                                                    "failures", NULL};
-                lfield_unknown(L, name, sub, k, hkeys, NULL);
-            }
-            lua_pop(L, 1);
-        }
-        if (s->health.kind == CHECK_NONE)
-            lfield_error(L, name, "health.check", "required");
-    } else if (strcmp(field, "autostart") == 0) {
-        if (lua_type(L, -1) != LUA_TBOOLEAN)
-            lfield_error(L, name, field, "boolean expected, got %s", luaL_typename(L, -1));
-        s->autostart = lua_toboolean(L, -1);
+        const struct field *f = &tab[i];
+        if (f->types && !(f->types & TYPE(lua_type(L, -1))))
+            lfield_error(L, name, field, "%s expected, got %s", f->expect,
+                         luaL_typename(L, -1));
+        f->read(d, f, field);
+        lua_pop(L, 1);
     }
 }
 
@@ -502,17 +629,10 @@ struct spec **ldecl_parse(lua_State *L, struct policy *pol)
     lua_replace(L, 2);  /* the box at 2, the name string no longer needed */
     lua_settop(L, 2);
 
-    lua_pushnil(L);
-    while (lua_next(L, 1)) {
-        if (lua_type(L, -2) != LUA_TSTRING)
-            lfield_error(L, s->name, NULL, "field names must be strings, got %s",
-                         luaL_typename(L, -2));
-        const char *field = lfield_key(L, s->name, NULL);
-        if (!in_list(known_fields, field))
-            lfield_unknown(L, s->name, field, field, known_fields, field_aliases);
-        set_field(L, pol, s, field);
-        lua_pop(L, 1);
-    }
+    struct decl d = {L, pol, s};
+    lua_pushvalue(L, 1);
+    read_fields(&d, decl_fields, ARRAY_LEN(decl_fields), NULL, field_aliases);
+    lua_pop(L, 1);
     if (!s->argv)
         lfield_error(L, s->name, "cmd", "required");
     if (s->watchdog > 0 && s->ready.kind != CHECK_NOTIFY)
