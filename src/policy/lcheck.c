@@ -4,7 +4,6 @@
 #include <lua.h>
 
 #include "policy/lbind.h"
-#include "base/log.h"
 #include "policy/lvm.h"
 
 static const char runner_key = 'r';  /* registry: the check runner */
@@ -98,11 +97,5 @@ void lcheck_run(struct proc *p, enum check_purpose purpose, unsigned gen, void *
 {
     struct policy *pol = data;
     struct check_call cc = {p, purpose, gen};
-    lua_State *L = pol->L;
-    lua_pushcfunction(L, run_check_protected);
-    lua_pushlightuserdata(L, &cc);
-    if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
-        log_error(proc_spec(p)->name, "starting a check: %s", lua_tostring(L, -1));
-        lua_pop(L, 1);
-    }
+    lvm_protected(pol->L, run_check_protected, &cc, proc_spec(p)->name, "starting a check");
 }

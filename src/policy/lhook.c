@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "policy/lbind.h"
-#include "base/log.h"
 #include "policy/lvm.h"
 #include "base/util.h"
 
@@ -132,13 +131,7 @@ static void hook_cb(struct proc *p, const struct status *now,
     if (pol->nhooks == 0)
         return;
     struct transition t = {p, now, prev};
-    lua_State *L = pol->L;
-    lua_pushcfunction(L, hooks_protected);
-    lua_pushlightuserdata(L, &t);
-    if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
-        log_error(proc_spec(p)->name, "running hooks: %s", lua_tostring(L, -1));
-        lua_pop(L, 1);
-    }
+    lvm_protected(pol->L, hooks_protected, &t, proc_spec(p)->name, "running hooks");
 }
 
 void lhook_follow(struct policy *pol, struct proc *p)

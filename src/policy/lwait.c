@@ -12,7 +12,6 @@
 #include <string.h>
 
 #include "policy/lbind.h"
-#include "base/log.h"
 #include "policy/lvm.h"
 #include "core/exec.h"
 #include "core/manager.h"
@@ -135,14 +134,8 @@ static void waiter_finish(struct waiter *w, const struct status *st, bool ok,
     struct policy *pol = w->pol;
     waiter_unlink(w);
     struct answer a = {w, st, ok, exec};
-    lua_State *L = pol->L;
-    lua_pushcfunction(L, resume_protected);
-    lua_pushlightuserdata(L, &a);
-    if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
-        log_error(w->p ? proc_spec(w->p)->name : NULL, "resuming a wait: %s",
-                  lua_tostring(L, -1));
-        lua_pop(L, 1);
-    }
+    lvm_protected(pol->L, resume_protected, &a, w->p ? proc_spec(w->p)->name : NULL,
+                  "resuming a wait");
     free(w);
 }
 
@@ -279,13 +272,7 @@ static void watch_cb(struct proc *p, const struct status *now,
 {
     struct watch *w = data;
     struct watch_event t = {w, now};
-    lua_State *L = w->pol->L;
-    lua_pushcfunction(L, watch_push_protected);
-    lua_pushlightuserdata(L, &t);
-    if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
-        log_error(proc_spec(p)->name, "proc:watch(): %s", lua_tostring(L, -1));
-        lua_pop(L, 1);
-    }
+    lvm_protected(w->pol->L, watch_push_protected, &t, proc_spec(p)->name, "proc:watch()");
 }
 
 static int watch_next(lua_State *L)

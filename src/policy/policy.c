@@ -346,12 +346,7 @@ void policy_attach(struct policy *pol, struct manager *m, struct ev_loop *loop)
     pol->vm->tasks_ud = m;
     manager_set_decider(m, ldecide_restart, pol);
     manager_set_checker(m, lcheck_run, pol);
-    lua_pushcfunction(pol->L, attach_protected);
-    lua_pushlightuserdata(pol->L, pol);
-    if (lua_pcall(pol->L, 1, 0, 0) != LUA_OK) {
-        log_error(NULL, "%s: %s", pol->path, lua_tostring(pol->L, -1));
-        lua_pop(pol->L, 1);
-    }
+    lvm_protected(pol->L, attach_protected, pol, NULL, pol->path);
     manager_set_reloader(m, reload_for_manager, pol);
 }
 
@@ -372,12 +367,7 @@ static int run_tasks_protected(lua_State *L)
 
 void policy_run_tasks(struct policy *pol)
 {
-    lua_pushcfunction(pol->L, run_tasks_protected);
-    lua_pushlightuserdata(pol->L, pol);
-    if (lua_pcall(pol->L, 1, 0, 0) != LUA_OK) {
-        log_error(NULL, "%s: %s", pol->path, lua_tostring(pol->L, -1));
-        lua_pop(pol->L, 1);
-    }
+    lvm_protected(pol->L, run_tasks_protected, pol, NULL, pol->path);
 }
 
 /* End the life of the VM: its waits, hooks and (by closing it) tasks. */
@@ -478,12 +468,9 @@ int policy_reload(struct policy *pol, char **err)
     next->n = 0;
     policy_free(next);
 
-    lua_pushcfunction(pol->L, reload_protected);
-    lua_pushlightuserdata(pol->L, pol);
-    if (lua_pcall(pol->L, 1, 0, 0) != LUA_OK) {
-        log_error(NULL, "%s: reload: %s", pol->path, lua_tostring(pol->L, -1));
-        lua_pop(pol->L, 1);
-    }
+    char *what = xasprintf("%s: reload", pol->path);
+    lvm_protected(pol->L, reload_protected, pol, NULL, what);
+    free(what);
     policy_run_tasks(pol);
     log_info(NULL, "reloaded %s", pol->path);
     return 0;
