@@ -125,14 +125,21 @@ static int m_ready(lua_State *L)
     return lwait_proc(L, p, W_READY, "proc:ready()");
 }
 
+/* The proc's status when `now`, else a wait for `kind` (yields). */
+static int status_or_wait(lua_State *L, struct proc *p, bool now, enum wait_kind kind,
+                          const char *what)
+{
+    if (!now)
+        return lwait_proc(L, p, kind, what);
+    lstatus_push(L, proc_status(p), proc_spec(p)->name);
+    return 1;
+}
+
 static int m_wait(lua_State *L)
 {
     struct proc *p = lproc_check(L, 1);
-    if (status_is_terminal(proc_status(p)->state)) {
-        lstatus_push(L, proc_status(p), proc_spec(p)->name);
-        return 1;
-    }
-    return lwait_proc(L, p, W_TERMINAL, "proc:wait()");
+    return status_or_wait(L, p, status_is_terminal(proc_status(p)->state), W_TERMINAL,
+                          "proc:wait()");
 }
 
 static int m_changed(lua_State *L)
@@ -193,11 +200,7 @@ static int m_stop(lua_State *L)
     struct proc *p = lproc_check(L, 1);
     lvm_check_yieldable(L, "proc:stop()");
     manager_stop(policy_of(L)->m, p, -1, CAUSE_STOP);
-    if (!proc_alive(p)) {
-        lstatus_push(L, proc_status(p), proc_spec(p)->name);
-        return 1;
-    }
-    return lwait_proc(L, p, W_TERMINAL, "proc:stop()");
+    return status_or_wait(L, p, !proc_alive(p), W_TERMINAL, "proc:stop()");
 }
 
 static int m_start(lua_State *L)
@@ -208,22 +211,17 @@ static int m_start(lua_State *L)
         return luaL_error(L, "proc '%s': cannot start during a shutdown", proc_spec(p)->name);
     if (proc_alive(p) && proc_status(p)->state != ST_STOPPING) {
         /* running already: nothing to do but wait for ready */
-        if (proc_status(p)->state == ST_READY) {
-            lstatus_push(L, proc_status(p), proc_spec(p)->name);
-            return 1;
-        }
-        return lwait_proc(L, p, W_START, "proc:start()");
+        return status_or_wait(L, p, proc_status(p)->state == ST_READY, W_START,
+                              "proc:start()");
     }
     if (proc_status(p)->state == ST_STOPPING) {
         manager_stop(policy_of(L)->m, p, -1, CAUSE_RESTART);
         return lwait_proc(L, p, W_RESTART, "proc:start()");
     }
     manager_start_now(policy_of(L)->m, p);
-    if (proc_status(p)->state == ST_READY || status_is_terminal(proc_status(p)->state)) {
-        lstatus_push(L, proc_status(p), proc_spec(p)->name);
-        return 1;
-    }
-    return lwait_proc(L, p, W_START, "proc:start()");
+    enum proc_state now = proc_status(p)->state;
+    return status_or_wait(L, p, now == ST_READY || status_is_terminal(now), W_START,
+                          "proc:start()");
 }
 
 static int m_restart(lua_State *L)
