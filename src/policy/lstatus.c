@@ -5,32 +5,17 @@
 
 #include "policy/lbind.h"
 
-static void set_num(lua_State *L, const char *k, double v)
-{
-    lua_pushnumber(L, v);
-    lua_setfield(L, -2, k);
-}
-
-static void set_int(lua_State *L, const char *k, lua_Integer v)
-{
-    lua_pushinteger(L, v);
-    lua_setfield(L, -2, k);
-}
-
-static void set_str(lua_State *L, const char *k, const char *v)
-{
-    lua_pushstring(L, v);
-    lua_setfield(L, -2, k);
-}
-
+/* The visitor's callbacks: one field into the table at the top of ud. */
 static void lv_str(void *ud, const char *key, const char *v)
 {
-    set_str(ud, key, v);
+    lua_pushstring(ud, v);
+    lua_setfield(ud, -2, key);
 }
 
 static void lv_int(void *ud, const char *key, long long v)
 {
-    set_int(ud, key, (lua_Integer)v);
+    lua_pushinteger(ud, (lua_Integer)v);
+    lua_setfield(ud, -2, key);
 }
 
 static void lv_bool(void *ud, const char *key, bool v)
@@ -41,7 +26,8 @@ static void lv_bool(void *ud, const char *key, bool v)
 
 static void lv_num(void *ud, const char *key, double v)
 {
-    set_num(ud, key, v);
+    lua_pushnumber(ud, v);
+    lua_setfield(ud, -2, key);
 }
 
 static void lv_strv(void *ud, const char *key, char *const *v)
