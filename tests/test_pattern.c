@@ -1,7 +1,8 @@
-/* test_pattern.c -- the budgeted pattern matcher (src/policy/lpattern.c) against
- * Lua's own: generated cases run in a stock state and in one with
- * lpattern_open, hand-written cases for each feature and error, the
- * pathological patterns that motivated it, and lpattern_check. */
+/* test_pattern.c -- the budgeted pattern matcher (src/base/pattern.c, and
+ * the Lua functions on it in src/policy/lpattern.c) against Lua's own:
+ * generated cases run in a stock state and in one with lpattern_open,
+ * hand-written cases for each feature and error, the pathological
+ * patterns that motivated it, and pattern_check. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -16,6 +17,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "base/pattern.h"
 #include "policy/lpattern.h"
 #include "policy/lvm.h"
 #include "policy/policy.h"
@@ -498,16 +500,16 @@ static void test_pathological_budget(void **state)
     memset(s, 'a', n);
     long budget = 1000000;
     const char *err = "unset";
-    int r = lpattern_find(s, n, ".-.-.-.-b", 9, &budget, &err);
-    assert_int_equal(r, LPAT_TOO_COSTLY);
+    int r = pattern_find(s, n, ".-.-.-.-b", 9, &budget, &err);
+    assert_int_equal(r, PATTERN_TOO_COSTLY);
     assert_true(budget <= 0);
     assert_true(budget > -100);  /* it stopped at once */
     assert_null(err);
     /* a budget already spent stops at the first step */
     budget = 0;
-    assert_int_equal(lpattern_find(s, n, "a", 1, &budget, &err), LPAT_TOO_COSTLY);
+    assert_int_equal(pattern_find(s, n, "a", 1, &budget, &err), PATTERN_TOO_COSTLY);
     budget = 0;
-    assert_int_equal(lpattern_find(s, n, "(a)", 3, &budget, &err), LPAT_TOO_COSTLY);
+    assert_int_equal(pattern_find(s, n, "(a)", 3, &budget, &err), PATTERN_TOO_COSTLY);
     free(s);
 }
 
@@ -524,20 +526,20 @@ static void test_long_line(void **state)
     s[n] = '\0';
     long budget = 2000000;
     const char *p = "listening on port (%d+)";
-    assert_int_equal(lpattern_find(s, n, p, strlen(p), &budget, NULL), LPAT_MATCH);
+    assert_int_equal(pattern_find(s, n, p, strlen(p), &budget, NULL), PATTERN_MATCH);
     assert_true(budget > 0);
     long spent = 2000000 - budget;
     print_message("64 KiB line: %ld steps\n", spent);
     assert_true(spent >= (long)n);  /* one try per position at least */
     budget = 2000000;
-    assert_int_equal(lpattern_find(s, n, "port %d+$", 9, &budget, NULL), LPAT_MATCH);
+    assert_int_equal(pattern_find(s, n, "port %d+$", 9, &budget, NULL), PATTERN_MATCH);
     budget = 2000000;
-    assert_int_equal(lpattern_find(s, n, "^abc", 4, &budget, NULL), LPAT_MATCH);
+    assert_int_equal(pattern_find(s, n, "^abc", 4, &budget, NULL), PATTERN_MATCH);
     assert_true(budget > 2000000 - 10);  /* anchored: one position only */
     budget = 2000000;
-    assert_int_equal(lpattern_find(s, n, "port 9", 6, &budget, NULL), LPAT_NOMATCH);
+    assert_int_equal(pattern_find(s, n, "port 9", 6, &budget, NULL), PATTERN_NOMATCH);
     budget = 2000000;
-    assert_int_equal(lpattern_find(s, n, "port 9%d", 8, &budget, NULL), LPAT_NOMATCH);
+    assert_int_equal(pattern_find(s, n, "port 9%d", 8, &budget, NULL), PATTERN_NOMATCH);
 
     lua_State *L = ((lua_State **)*state)[1];
     lua_getglobal(L, "string");
@@ -597,27 +599,27 @@ static void test_find_codes(void **state)
 {
     long budget = 1000;
     const char *err = NULL;
-    assert_int_equal(lpattern_find("abc", 3, "b", 1, &budget, &err), LPAT_MATCH);
-    assert_int_equal(lpattern_find("abc", 3, "^b", 2, &budget, &err), LPAT_NOMATCH);
-    assert_int_equal(lpattern_find("abc", 3, "c$", 2, &budget, &err), LPAT_MATCH);
-    assert_int_equal(lpattern_find("a)", 2, ")", 1, &budget, &err), LPAT_MATCH);
-    assert_int_equal(lpattern_find("", 0, "", 0, &budget, &err), LPAT_MATCH);
-    assert_int_equal(lpattern_find("a\0b", 3, "%zb", 3, &budget, &err), LPAT_MATCH);
+    assert_int_equal(pattern_find("abc", 3, "b", 1, &budget, &err), PATTERN_MATCH);
+    assert_int_equal(pattern_find("abc", 3, "^b", 2, &budget, &err), PATTERN_NOMATCH);
+    assert_int_equal(pattern_find("abc", 3, "c$", 2, &budget, &err), PATTERN_MATCH);
+    assert_int_equal(pattern_find("a)", 2, ")", 1, &budget, &err), PATTERN_MATCH);
+    assert_int_equal(pattern_find("", 0, "", 0, &budget, &err), PATTERN_MATCH);
+    assert_int_equal(pattern_find("a\0b", 3, "%zb", 3, &budget, &err), PATTERN_MATCH);
     /* the subject needs no NUL after it */
-    assert_int_equal(lpattern_find("ab", 1, "a%f[%z]", 7, &budget, &err), LPAT_MATCH);
-    assert_int_equal(lpattern_find("ab", 1, "ab", 2, &budget, &err), LPAT_NOMATCH);
-    assert_int_equal(lpattern_find("a", 1, "a%", 2, &budget, &err), LPAT_MALFORMED);
+    assert_int_equal(pattern_find("ab", 1, "a%f[%z]", 7, &budget, &err), PATTERN_MATCH);
+    assert_int_equal(pattern_find("ab", 1, "ab", 2, &budget, &err), PATTERN_NOMATCH);
+    assert_int_equal(pattern_find("a", 1, "a%", 2, &budget, &err), PATTERN_MALFORMED);
     assert_string_equal(err, "malformed pattern (ends with '%')");
-    assert_int_equal(lpattern_find("a", 1, "(a", 2, &budget, &err), LPAT_MALFORMED);
+    assert_int_equal(pattern_find("a", 1, "(a", 2, &budget, &err), PATTERN_MALFORMED);
     assert_string_equal(err, "unfinished capture");
-    assert_int_equal(lpattern_find("b", 1, "(a", 2, &budget, &err), LPAT_NOMATCH);
+    assert_int_equal(pattern_find("b", 1, "(a", 2, &budget, &err), PATTERN_NOMATCH);
     assert_null(err);
     long before = budget;
-    assert_int_equal(lpattern_find("xyz", 3, "z+", 2, &budget, &err), LPAT_MATCH);
+    assert_int_equal(pattern_find("xyz", 3, "z+", 2, &budget, &err), PATTERN_MATCH);
     assert_true(budget < before && budget > before - 50);
 }
 
-/* ---- lpattern_check ---- */
+/* ---- pattern_check ---- */
 
 static void test_check(void **state)
 {
@@ -627,7 +629,7 @@ static void test_check(void **state)
         "%d+%.%d+", ("()()()()()()()()()()()()()()()()()()()()()()()()()()()()()()()()"),
     };
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
-        const char *e = lpattern_check(good[i], strlen(good[i]));
+        const char *e = pattern_check(good[i], strlen(good[i]));
         if (e)
             fail_msg("%s: %s", good[i], e);
     }
@@ -654,7 +656,7 @@ static void test_check(void **state)
          "too many captures"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        const char *e = lpattern_check(bad[i][0], strlen(bad[i][0]));
+        const char *e = pattern_check(bad[i][0], strlen(bad[i][0]));
         if (!e || strcmp(e, bad[i][1]) != 0)
             fail_msg("%s: %s, want %s", bad[i][0], e ? e : "(well formed)", bad[i][1]);
     }
@@ -666,8 +668,8 @@ static void test_check(void **state)
         char subject[64] = "aaaa";
         long budget = 10000;
         const char *err = NULL;
-        int r = lpattern_find(subject, strlen(subject), p, strlen(p), &budget, &err);
-        if (r != LPAT_MALFORMED || strcmp(err, bad[i][1]) != 0)
+        int r = pattern_find(subject, strlen(subject), p, strlen(p), &budget, &err);
+        if (r != PATTERN_MALFORMED || strcmp(err, bad[i][1]) != 0)
             fail_msg("find %s: %d %s", p, r, err ? err : "");
     }
 }

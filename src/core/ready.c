@@ -18,7 +18,7 @@
 
 #include "core/check.h"
 #include "base/log.h"
-#include "policy/lpattern.h"
+#include "base/pattern.h"
 #include "base/util.h"
 
 #define NOTIFY_MAX 4096  /* bytes of one sd_notify datagram */
@@ -374,7 +374,7 @@ void ready_spawned(struct proc *p, bool ok)
 
 /* ---- log patterns (tend.ready.log) ---- */
 
-/* Work a readiness pattern may do on one line (lpattern.c's steps): a
+/* Work a readiness pattern may do on one line (pattern.c's steps): a
  * pattern with catastrophic backtracking on a long line gives up there,
  * it cannot stall the loop. */
 #define LOG_MATCH_BUDGET 2000000
@@ -385,15 +385,15 @@ static bool line_matches(struct proc *p, const char *line, size_t len, const cha
 {
     long budget = LOG_MATCH_BUDGET;
     const char *err = NULL;
-    int r = lpattern_find(line, len, pattern, strlen(pattern), &budget, &err);
-    if (r == LPAT_TOO_COSTLY && !p->ready.pattern_costly) {
+    int r = pattern_find(line, len, pattern, strlen(pattern), &budget, &err);
+    if (r == PATTERN_TOO_COSTLY && !p->ready.pattern_costly) {
         p->ready.pattern_costly = true;
         log_error(p->spec->name, "readiness pattern '%s': too much work on a line of %zu bytes "
                   "(over %d steps); such lines do not match", pattern, len, LOG_MATCH_BUDGET);
-    } else if (r == LPAT_MALFORMED) {
+    } else if (r == PATTERN_MALFORMED) {
         log_error(p->spec->name, "readiness pattern '%s': %s", pattern, err);
     }
-    return r == LPAT_MATCH;
+    return r == PATTERN_MATCH;
 }
 
 /* The listener of a log-pattern check (its data: the check's gen): stops

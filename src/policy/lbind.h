@@ -1,5 +1,7 @@
-/* lbind.h -- what the Lua binding's files share (ltend.c: the `tend`
- * module; lproc.c: proc handles, their methods, hooks and waits). */
+/* lbind.h -- what the Lua binding's files share: lstatus.c (status
+ * tables), lproc.c (proc handles and their methods), lwait.c (waits),
+ * lhook.c (hooks), lcheck.c (check functions), ldecide.c (the restart
+ * decision), used by ltend.c (the `tend` module) and policy.c. */
 #ifndef TEND_LBIND_H
 #define TEND_LBIND_H
 
@@ -36,40 +38,66 @@ void lproc_push_decl(lua_State *L, size_t decl, const char *name);
 /* The proc of the handle at `idx`; raises when it is gone or not yet
  * running. */
 struct proc *lproc_check(lua_State *L, int idx);
-/* Push a status table (SPEC 1). */
-void lstatus_push(lua_State *L, const struct status *st, const char *name);
+
+/* Register the Proc metatable. */
+void lproc_open(lua_State *L);
+
+/* Give the handle at the top of the stack the restart function and the
+ * readiness and health functions of the declaration table at index
+ * `decl`. */
+void lproc_set_policy(lua_State *L, int decl);
 
 /* From load to life: give each declaration's handle its proc. */
 void lproc_attach(struct policy *pol, size_t decl, struct proc *p);
-/* Follow `p`'s transitions for the policy's hooks. */
-void lproc_follow(struct policy *pol, struct proc *p);
 
-/* Drop every hook subscription of the policy (its VM is going). */
-void lproc_unfollow_all(struct policy *pol);
+/* ---- lstatus.c ---- */
 
-/* tend.on(state, fn): register a global hook. */
-int lproc_on_global(lua_State *L);
+/* Push a status table (SPEC 1). */
+void lstatus_push(lua_State *L, const struct status *st, const char *name);
+
+/* ---- lwait.c ---- */
+
+enum wait_kind {
+    W_SLEEP,
+    W_TERMINAL, /* -> status */
+    W_READY,    /* -> true | nil, status */
+    W_START,    /* ready or terminal -> status */
+    W_RESTART,  /* terminal, then start: -> status */
+    W_CHANGED,  /* next transition -> status */
+    W_EXEC,     /* tend.exec -> exit_code, stdout, stderr | nil, status */
+};
+
+/* Wait on p for `kind` (yields); `what` names the method in errors. */
+int lwait_proc(lua_State *L, struct proc *p, enum wait_kind kind, const char *what);
 /* Wait `seconds` (yields). */
 int lwait_sleep(lua_State *L, double seconds);
 /* Start argv for the running coroutine, which must yield next; the answer
  * resumes it (see tend.exec).  The arguments are copied. */
 void lwait_exec(lua_State *L, char **argv, char **env, const char *cwd, double timeout);
+/* proc:watch(). */
+int lwait_watch(lua_State *L);
+/* Cancel the waits of one coroutine (it is being ended). */
+void lwait_cancel_of(struct policy *pol, lua_State *co);
 /* Cancel every wait (the VM is closing). */
 void lwait_cancel_all(struct policy *pol);
 
-/* Give the handle at the top of the stack the restart function and the
- * restart policy of the declaration table at index `decl`. */
-void lproc_set_policy(lua_State *L, int decl);
+/* ---- lhook.c ---- */
 
-/* Runs log-pattern and function checks, for manager_set_checker. */
-void lproc_run_check(struct proc *p, enum check_purpose purpose, unsigned gen, void *data);
+/* tend.on(state, fn): register a global hook. */
+int lhook_on_global(lua_State *L);
+/* proc:on(state, fn). */
+int lhook_on(lua_State *L);
+/* Follow `p`'s transitions for the policy's hooks. */
+void lhook_follow(struct policy *pol, struct proc *p);
+/* Drop every hook subscription of the policy (its VM is going). */
+void lhook_unfollow_all(struct policy *pol);
+
+/* ---- lcheck.c, ldecide.c ---- */
+
+/* Runs readiness and health functions, for manager_set_checker. */
+void lcheck_run(struct proc *p, enum check_purpose purpose, unsigned gen, void *data);
 
 /* The restart decider, for manager_set_decider. */
-double lproc_decide(struct proc *p, struct status *st, void *data);
-
-#define CHECK_MT "tend.Check"
-
-/* Register the Proc metatable. */
-void lproc_open(lua_State *L);
+double ldecide_restart(struct proc *p, struct status *st, void *data);
 
 #endif

@@ -20,7 +20,6 @@
 #include "base/envfile.h"
 #include "policy/lbind.h"
 #include "base/log.h"
-#include "policy/lpattern.h"
 #include "policy/lvm.h"
 #include "core/manager.h"
 #include "policy/policy.h"
@@ -28,6 +27,8 @@
 #include "core/spec.h"
 #include "base/util.h"
 #include "policy/ldecl.h"
+#include "policy/lfield.h"
+#include "policy/lready.h"
 
 static int l_proc(lua_State *L);
 
@@ -71,7 +72,7 @@ static int declare(lua_State *L, const char *fname)
     struct proc *p = manager_add(pol->m, s);
     lproc_push(L, p);
     lproc_set_policy(L, 1);
-    lproc_follow(pol, p);
+    lhook_follow(pol, p);
     manager_launch(pol->m, p);
     return 1;
 }
@@ -180,19 +181,19 @@ static int l_exec(lua_State *L)
     }
     lua_setmetatable(L, -2);
     lua_pushvalue(L, 1);
-    a->argv = ldecl_get_strv(L, "tend.exec", "argv", 1, "item", false);
+    a->argv = lfield_strv(L, "tend.exec", "argv", 1, "item", false);
     lua_pop(L, 1);
     double timeout = 0;
     if (!lua_isnil(L, 2)) {
         luaL_checktype(L, 2, LUA_TTABLE);
         if (lua_getfield(L, 2, "timeout") != LUA_TNIL)
-            timeout = ldecl_get_number(L, "tend.exec", "timeout", 0);
+            timeout = lfield_number(L, "tend.exec", "timeout", 0);
         lua_pop(L, 1);
         if (lua_getfield(L, 2, "env") != LUA_TNIL)
-            a->env = ldecl_get_env(L, "tend.exec");
+            a->env = lfield_env(L, "tend.exec");
         lua_pop(L, 1);
         if (lua_getfield(L, 2, "cwd") != LUA_TNIL) {
-            char *c = ldecl_get_string(L, "tend.exec", "cwd");
+            char *c = lfield_string(L, "tend.exec", "cwd");
             a->cwd = c[0] == '/' ? c : xasprintf("%s/%s", pol->dir, c);
             if (a->cwd != c)
                 free(c);
@@ -293,7 +294,7 @@ static const luaL_Reg log_funcs[] = {
 static const luaL_Reg tend_funcs[] = {
     {"proc", l_proc},
     {"spawn", l_spawn},  /* during load, spawn declares like proc */
-    {"on", lproc_on_global},
+    {"on", lhook_on_global},
     {"task", l_task},
     {"sleep", l_sleep},
     {"now", l_now},
@@ -315,7 +316,7 @@ int luaopen_tend(lua_State *L)
     luaL_newlib(L, log_funcs);
     lua_setfield(L, -2, "log");
     lua_newtable(L);
-    luaL_setfuncs(L, ldecl_ready_funcs, 0);
+    luaL_setfuncs(L, lready_funcs, 0);
     lua_setfield(L, -2, "ready");
     /* tend.dir: the policy file's directory, where relative paths start */
     struct policy *pol = policy_of(L);

@@ -293,6 +293,18 @@ char *lvm_traceback(lua_State *co, lua_State *L)
     return t.out;
 }
 
+bool lvm_protected(lua_State *L, lua_CFunction fn, void *ud, const char *who,
+                   const char *what)
+{
+    lua_pushcfunction(L, fn);
+    lua_pushlightuserdata(L, ud);
+    if (lua_pcall(L, 1, 0, 0) == LUA_OK)
+        return true;
+    log_error(who, "%s: %s", what, lua_tostring(L, -1));
+    lua_pop(L, 1);
+    return false;
+}
+
 /* Forget a coroutine that has ended; returns whether it was a task. */
 static bool forget(struct lvm *vm, lua_State *co, char **who)
 {

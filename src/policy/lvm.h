@@ -95,4 +95,11 @@ void lvm_check_yieldable(lua_State *L, const char *what);
 /* The traceback of an error object on co's stack top, as a new string. */
 char *lvm_traceback(lua_State *co, lua_State *L);
 
+/* Run fn(ud) (ud as a light userdata, its one argument) in a protected
+ * call on L: how a callback of the core enters Lua, so that an error, even
+ * out of memory, never reaches the supervisor.  An error is logged as
+ * "WHAT: message" for proc `who` (NULL: tend's own); false then. */
+bool lvm_protected(lua_State *L, lua_CFunction fn, void *ud, const char *who,
+                   const char *what);
+
 #endif

@@ -311,7 +311,7 @@ static int attach_protected(lua_State *L)
         struct proc *p = manager_add(pol->m, pol->specs[i]);
         pol->specs[i] = NULL;
         lproc_attach(pol, i, p);
-        lproc_follow(pol, p);
+        lhook_follow(pol, p);
     }
     pol->n = 0;
     strmap_clear(&pol->names);  /* the procs own the names now */
@@ -344,14 +344,9 @@ void policy_attach(struct policy *pol, struct manager *m, struct ev_loop *loop)
     pol->loop = loop;
     pol->vm->tasks_changed = tasks_changed;
     pol->vm->tasks_ud = m;
-    manager_set_decider(m, lproc_decide, pol);
-    manager_set_checker(m, lproc_run_check, pol);
-    lua_pushcfunction(pol->L, attach_protected);
-    lua_pushlightuserdata(pol->L, pol);
-    if (lua_pcall(pol->L, 1, 0, 0) != LUA_OK) {
-        log_error(NULL, "%s: %s", pol->path, lua_tostring(pol->L, -1));
-        lua_pop(pol->L, 1);
-    }
+    manager_set_decider(m, ldecide_restart, pol);
+    manager_set_checker(m, lcheck_run, pol);
+    lvm_protected(pol->L, attach_protected, pol, NULL, pol->path);
     manager_set_reloader(m, reload_for_manager, pol);
 }
 
@@ -372,12 +367,7 @@ static int run_tasks_protected(lua_State *L)
 
 void policy_run_tasks(struct policy *pol)
 {
-    lua_pushcfunction(pol->L, run_tasks_protected);
-    lua_pushlightuserdata(pol->L, pol);
-    if (lua_pcall(pol->L, 1, 0, 0) != LUA_OK) {
-        log_error(NULL, "%s: %s", pol->path, lua_tostring(pol->L, -1));
-        lua_pop(pol->L, 1);
-    }
+    lvm_protected(pol->L, run_tasks_protected, pol, NULL, pol->path);
 }
 
 /* End the life of the VM: its waits, hooks and (by closing it) tasks. */
@@ -385,7 +375,7 @@ static void vm_close(struct policy *pol)
 {
     lwait_cancel_all(pol);
     if (pol->m)
-        lproc_unfollow_all(pol);
+        lhook_unfollow_all(pol);
     lvm_free(pol->vm);
     pol->vm = NULL;
     pol->L = NULL;
@@ -416,7 +406,7 @@ static int reload_protected(lua_State *L)
             spec_free(s);  /* unchanged: the proc runs on untouched */
             order[i] = old;
             lproc_attach(pol, i, old);
-            lproc_follow(pol, old);
+            lhook_follow(pol, old);
             proc_rebind_checks(old);
             continue;
         }
@@ -431,14 +421,14 @@ static int reload_protected(lua_State *L)
             struct proc *p = order[i] = manager_replace(m, old, s);
             proc_want(p, up);
             lproc_attach(pol, i, p);
-            lproc_follow(pol, p);
+            lhook_follow(pol, p);
             fresh[nfresh++] = p;  /* launched now, or when the old one ends */
             continue;
         }
         log_info(s->name, "reload: new; starting it");
         fresh[nfresh] = order[i] = manager_add(m, s);
         lproc_attach(pol, i, fresh[nfresh]);
-        lproc_follow(pol, fresh[nfresh]);
+        lhook_follow(pol, fresh[nfresh]);
         nfresh++;
     }
     manager_order(m, order, pol->n);
@@ -482,12 +472,9 @@ int policy_reload(struct policy *pol, char **err)
     next->n = 0;
     policy_free(next);
 
-    lua_pushcfunction(pol->L, reload_protected);
-    lua_pushlightuserdata(pol->L, pol);
-    if (lua_pcall(pol->L, 1, 0, 0) != LUA_OK) {
-        log_error(NULL, "%s: reload: %s", pol->path, lua_tostring(pol->L, -1));
-        lua_pop(pol->L, 1);
-    }
+    char *what = xasprintf("%s: reload", pol->path);
+    lvm_protected(pol->L, reload_protected, pol, NULL, what);
+    free(what);
     policy_run_tasks(pol);
     log_info(NULL, "reloaded %s", pol->path);
     return 0;
