@@ -305,11 +305,13 @@ static void on_transition(struct proc *p, const struct status *now,
         mp->was_ready = true;
         notify_if_all_ready(m);
     }
+    /* the end is said before what it makes the dependents do */
+    if (status_is_terminal(now->state))
+        log_end(p, now, m->shutting_down && prev->state == ST_STOPPING);
     if (!m->shutting_down && mp->ndependents > 0)
         dependents_see(mp, now);
     if (status_is_terminal(now->state)) {
         /* stopped by the shutdown, or ended on its own before it */
-        log_end(p, now, m->shutting_down && prev->state == ST_STOPPING);
         if (m->shutting_down) {
             if (proc_sigkilled(p))
                 m->killed_any = true;
