@@ -301,6 +301,10 @@ static void on_transition(struct proc *p, const struct status *now,
 
     if (now->state == ST_RUNNING)
         log_info(proc_spec(p)->name, "started (pid %d)", (int)now->pid);
+    /* a proc with a readiness check says when it passed; without one,
+     * ready is the start and "started" said it */
+    if (now->state == ST_READY && proc_spec(p)->ready.kind != CHECK_NONE)
+        log_info(proc_spec(p)->name, "ready (after %.1fs)", now->ready_at - now->started_at);
     if (now->state == ST_READY && !mp->was_ready) {
         mp->was_ready = true;
         notify_if_all_ready(m);
