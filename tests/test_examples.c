@@ -98,6 +98,35 @@ static void test_web_db_starts_web_after_db_and_stops_it_first(void **state)
     tend_free(t);
 }
 
+static void test_migrate_starts_web_only_after_the_migration_succeeded(void **state)
+{
+    struct tend_run *t = run_example("migrate.lua");
+    assert_true(tend_expect(t, 1, "web | web: serving", DEADLINE));
+    const char *ready = strstr(t->err, "db: ready (after");
+    const char *migrated = strstr(t->err, "migrate: exited with code 0");
+    const char *web = strstr(t->err, "web: started");
+    assert_non_null(ready);
+    assert_non_null(migrated);
+    assert_non_null(web);
+    assert_true(ready < strstr(t->err, "migrate: started"));
+    assert_true(migrated < web);
+    stop_and_expect(t, SIGTERM, 0);
+    assert_nothing_left(t);
+    tend_free(t);
+
+    /* a failed migration: web never starts, tend stays up for the operator */
+    setenv("MIGRATE_FAIL", "1", 1);
+    t = run_example("migrate.lua");
+    unsetenv("MIGRATE_FAIL");
+    assert_true(tend_expect(t, 2, "web: not started: migrate ended for good without being "
+                                  "succeeded (exited with code 1)", DEADLINE));
+    assert_false(t->exited);
+    stop_and_expect(t, SIGTERM, 0);
+    assert_null(strstr(t->err, "web: started"));
+    assert_nothing_left(t);
+    tend_free(t);
+}
+
 static void test_crashloop_backs_off_then_gives_up(void **state)
 {
     setenv("CRASH_DELAY", "0.01", 1);
@@ -257,6 +286,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hello_prefixes_output_and_stops_on_ctrl_c),
         cmocka_unit_test(test_web_db_starts_web_after_db_and_stops_it_first),
+        cmocka_unit_test(test_migrate_starts_web_only_after_the_migration_succeeded),
         cmocka_unit_test(test_crashloop_backs_off_then_gives_up),
         cmocka_unit_test(test_group_restarts_every_member_when_one_dies),
         cmocka_unit_test(test_batch_exits_with_the_worst_code),

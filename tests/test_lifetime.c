@@ -127,7 +127,7 @@ static void test_a_dependency_that_fails_before_ready_leaves_its_dependent_pendi
         "tend.proc { name = 'web', cmd = { 'sleep', '300' }, after = { 'migrate' } }\n"
         "tend.proc { name = 'other', cmd = { 'sleep', '300' } }\n");
     struct tend_run *t = tend_start((const char *[]){"run", policy, NULL});
-    assert_true(tend_expect(t, 2, "web: not started: migrate ended for good before it was ready",
+    assert_true(tend_expect(t, 2, "web: not started: migrate ended for good without being ready",
                             DEADLINE));
     json_t *web = status_of("web");
     assert_string_equal(field(web, "state"), "pending");
@@ -244,6 +244,83 @@ static void test_relative_paths_follow_the_policy_file(void **state)
     free(script);
 }
 
+/* after = { migrate = "succeeded" }: web waits for the one-shot's exit 0,
+ * not for its start (SPEC 3). */
+static void test_after_succeeded_waits_for_a_one_shot_to_exit_0(void **state)
+{
+    char *marker = NULL;
+    assert_true(asprintf(&marker, "%s/migrated", dir) > 0);
+    char *text = NULL;
+    assert_true(asprintf(&text,
+        "tend.proc { name = 'migrate', restart = 'never',\n"
+        "            cmd = { 'sh', '-c', 'sleep 0.2; touch %s' } }\n"
+        "tend.proc { name = 'web', after = { migrate = 'succeeded' },\n"
+        "            cmd = { 'sh', '-c', 'test -e %s && echo schema-there; exec sleep 300' } }\n",
+        marker, marker) > 0);
+    char *policy = write_file(dir, "p.lua", text);
+    struct tend_run *t = tend_start((const char *[]){"run", policy, NULL});
+    assert_true(tend_expect(t, 1, "web | schema-there", DEADLINE));
+    const char *done = strstr(t->err, "migrate: exited with code 0");
+    const char *web = strstr(t->err, "web: started");
+    assert_non_null(done);
+    assert_non_null(web);
+    assert_true(done < web);
+    kill(t->pid, SIGTERM);
+    assert_int_equal(tend_wait(t, DEADLINE), 0);
+    tend_free(t);
+    free(policy);
+    free(text);
+    free(marker);
+}
+
+/* A one-shot that fails leaves its dependent pending with cause "after"
+ * and says which condition failed; "ended" is met by any end, "started" by
+ * a proc that never becomes ready. */
+static void test_after_conditions_failed_ended_and_started(void **state)
+{
+    char *policy = write_file(dir, "p.lua",
+        "tend.proc { name = 'migrate', restart = 'never', cmd = { 'sh', '-c', 'exit 1' } }\n"
+        "tend.proc { name = 'web', after = { migrate = 'succeeded' }, cmd = { 'sleep', '300' } }\n"
+        "tend.proc { name = 'cleanup', after = { migrate = 'ended' },\n"
+        "            cmd = { 'sh', '-c', 'echo cleaning; exec sleep 300' } }\n"
+        "tend.proc { name = 'db', cmd = { 'sleep', '300' }, ready = tend.ready.log('never') }\n"
+        "tend.proc { name = 'client', after = { db = 'started' },\n"
+        "            cmd = { 'sh', '-c', 'echo connecting; exec sleep 300' } }\n");
+    struct tend_run *t = tend_start((const char *[]){"run", policy, NULL});
+    assert_true(tend_expect(t, 2,
+                            "web: not started: migrate ended for good without being succeeded",
+                            DEADLINE));
+    assert_true(tend_expect(t, 1, "cleanup | cleaning", DEADLINE));
+    assert_true(tend_expect(t, 1, "client | connecting", DEADLINE));
+    json_t *web = status_of("web");
+    assert_string_equal(field(web, "state"), "pending");
+    assert_string_equal(field(web, "want"), "down");
+    assert_string_equal(field(web, "cause"), "after");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(web, "waiting_for"), 0)),
+                        "migrate succeeded (it exited with code 1)");
+    json_decref(web);
+    json_t *db = status_of("db");
+    assert_string_equal(field(db, "state"), "running");  /* never ready, yet client runs */
+    json_decref(db);
+    kill(t->pid, SIGTERM);
+    assert_int_equal(tend_wait(t, DEADLINE), 0);
+    tend_free(t);
+    free(policy);
+}
+
+static void test_check_shows_after_conditions(void **state)
+{
+    char *policy = write_file(dir, "p.lua",
+        "tend.proc { name = 'db', cmd = { 'true' } }\n"
+        "tend.proc { name = 'migrate', cmd = { 'true' } }\n"
+        "tend.proc { name = 'web', cmd = { 'true' }, after = { 'db', migrate = 'succeeded' } }\n");
+    struct tend_run *t = tend_run_sync((const char *[]){"run", "--check", policy, NULL}, DEADLINE);
+    assert_int_equal(run_exit_code(t), 0);
+    assert_contains(t->out, "; after db migrate (succeeded)");
+    tend_free(t);
+    free(policy);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -260,6 +337,11 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_children_get_the_open_file_limit_tend_started_with,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_after_succeeded_waits_for_a_one_shot_to_exit_0,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_after_conditions_failed_ended_and_started, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_check_shows_after_conditions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_relative_paths_follow_the_policy_file, setup,
                                         teardown),
     };

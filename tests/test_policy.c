@@ -698,8 +698,9 @@ static void test_plan_line(void **state)
 }
 
 /* Found by the fuzzer: a uid past uid_t wrapped to 0 (root), and an after
- * table with other keys than 1..n lost them silently. */
-static void test_a_uid_out_of_range_and_an_after_map_are_refused(void **state)
+ * table with other keys than 1..n lost them silently (now they are the
+ * map of conditions, checked as such). */
+static void test_a_uid_out_of_range_and_a_bad_after_map_are_refused(void **state)
 {
     assert_rejected("tend.proc { name = 'a', cmd = {'true'}, user = '4294967296' }\n",
                     (const char *const[]){"proc 'a'", "'user'", "out of range", NULL});
@@ -707,10 +708,18 @@ static void test_a_uid_out_of_range_and_an_after_map_are_refused(void **state)
                     (const char *const[]){"proc 'a'", "'user'", NULL});
     assert_rejected("tend.proc { name = 'db', cmd = {'true'} }\n"
                     "tend.proc { name = 'a', cmd = {'true'}, after = { 'db', x = 1 } }\n",
-                    (const char *const[]){"proc 'a'", "'after'", "a list", NULL});
+                    (const char *const[]){"proc 'a'", "'after'", "condition for 'x'",
+                                          "got number", NULL});
     assert_rejected("tend.proc { name = 'db', cmd = {'true'} }\n"
-                    "tend.proc { name = 'a', cmd = {'true'}, after = { db = 'started' } }\n",
-                    (const char *const[]){"proc 'a'", "'after'", "not supported", NULL});
+                    "tend.proc { name = 'a', cmd = {'true'}, after = { db = 'redy' } }\n",
+                    (const char *const[]){"proc 'a'", "'after'", "condition for 'db'",
+                                          "\"succeeded\"", "got 'redy'", NULL});
+    assert_rejected("tend.proc { name = 'db', cmd = {'true'} }\n"
+                    "tend.proc { name = 'a', cmd = {'true'}, after = { 'db', db = 'ended' } }\n",
+                    (const char *const[]){"proc 'a'", "'after'", "'db' named twice", NULL});
+    assert_rejected("tend.proc { name = 'db', cmd = {'true'} }\n"
+                    "tend.proc { name = 'a', cmd = {'true'}, after = { [true] = 'ready' } }\n",
+                    (const char *const[]){"proc 'a'", "'after'", "got a boolean key", NULL});
     assert_rejected("tend.proc { name = 'db', cmd = {'true'} }\n"
                     "tend.proc { name = 'a', cmd = {'true'}, after = { [1] = 'db', [3] = 'x' } }\n",
                     (const char *const[]){"proc 'a'", "'after'", NULL});
@@ -719,7 +728,7 @@ static void test_a_uid_out_of_range_and_an_after_map_are_refused(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_a_uid_out_of_range_and_an_after_map_are_refused),
+        cmocka_unit_test(test_a_uid_out_of_range_and_a_bad_after_map_are_refused),
         cmocka_unit_test(test_a_good_policy_loads_with_defaults),
         cmocka_unit_test(test_require_tend_works),
         cmocka_unit_test(test_unknown_field),

@@ -162,25 +162,50 @@ static void check(struct proc *p, enum check_purpose purpose, unsigned gen, void
         mp->m->checker(p, purpose, gen, mp->m->checker_data);
 }
 
+/* Whether dependency `d` meets condition `c` now (SPEC 3). */
+static bool cond_met(const struct status *d, enum after_cond c)
+{
+    switch (c) {
+    case AFTER_STARTED:
+        return d->state == ST_RUNNING || d->state == ST_READY || d->state == ST_STOPPING ||
+               ((d->state == ST_STOPPED || d->state == ST_KILLED) && d->started_at > 0);
+    case AFTER_SUCCEEDED:
+        return d->state == ST_STOPPED && d->exit_code == 0;
+    case AFTER_ENDED:
+        return status_is_terminal(d->state);
+    case AFTER_READY:
+        break;
+    }
+    return d->state == ST_READY;
+}
+
+/* The condition mp waits for on its i-th after proc. */
+static enum after_cond cond_of(const struct mproc *mp, size_t i)
+{
+    return spec_after_cond(proc_spec(mp->p), proc_name(mp->m->procs[mp->after[i]]->p));
+}
+
 static bool deps_ready(const struct mproc *mp)
 {
     for (size_t i = 0; i < mp->nafter; i++)
-        if (proc_status(mp->m->procs[mp->after[i]]->p)->state != ST_READY)
+        if (!cond_met(proc_status(mp->m->procs[mp->after[i]]->p), cond_of(mp, i)))
             return false;
     return true;
 }
 
-/* The after conditions of mp not met now ("db ready"), or NULL. */
+/* The after conditions of mp not met now ("db ready", "migrate
+ * succeeded"), or NULL. */
 static char **unmet(const struct mproc *mp)
 {
     char **v = NULL;
     size_t n = 0;
     for (size_t i = 0; i < mp->nafter; i++) {
         const struct proc *d = mp->m->procs[mp->after[i]]->p;
-        if (proc_status(d)->state == ST_READY)
+        enum after_cond c = cond_of(mp, i);
+        if (cond_met(proc_status(d), c))
             continue;
         v = xrealloc(v, (n + 2) * sizeof *v);
-        v[n++] = xasprintf("%s ready", proc_name(d));
+        v[n++] = xasprintf("%s %s", proc_name(d), spec_after_cond_name(c));
         v[n] = NULL;
     }
     return v;
@@ -256,23 +281,24 @@ static void notify_if_all_ready(struct manager *m)
 static void dependents_see(struct mproc *mp, const struct status *now)
 {
     struct manager *m = mp->m;
-    bool failed = status_is_terminal(now->state) && !now->want_up;
+    bool for_good = status_is_terminal(now->state) && !now->want_up;
     for (size_t i = 0; i < mp->ndependents; i++) {
         struct mproc *d = m->procs[mp->dependents[i]];
         if (!waits_for_deps(d))
             continue;
+        enum after_cond c = spec_after_cond(proc_spec(d->p), proc_name(mp->p));
         if (deps_ready(d)) {
             start(d);
-        } else if (failed) {
-            char what[256], *why = NULL;
+        } else if (for_good && !cond_met(now, c)) {
+            char what[256];
             status_describe_end(now, what, sizeof what);
-            why = xasprintf("%s ready (it %s)", proc_name(mp->p), what);
+            const char *cond = spec_after_cond_name(c);
             char **v = xcalloc(2, sizeof *v);
-            v[0] = why;
+            v[0] = xasprintf("%s %s (it %s)", proc_name(mp->p), cond, what);
             d->start_when_ready = false;
             proc_after_failed(d->p, v);
-            log_warn(proc_name(d->p), "not started: %s ended for good before it was ready (%s)",
-                     proc_name(mp->p), what);
+            log_warn(proc_name(d->p), "not started: %s ended for good without being %s (%s)",
+                     proc_name(mp->p), cond, what);
         } else {
             proc_set_waiting(d->p, unmet(d));
         }

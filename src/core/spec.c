@@ -46,6 +46,7 @@ void spec_free(struct spec *s)
     free(s->groups);
     free(s->home);
     strv_free(s->after);
+    free(s->after_cond);
     free(s->output_path);
     check_clear(&s->ready);
     check_clear(&s->health);
@@ -120,6 +121,40 @@ static bool strv_same_set(char *const *a, char *const *b)
     return true;
 }
 
+/* The same after names with the same conditions, in any order. */
+static bool after_same(const struct spec *a, const struct spec *b)
+{
+    if (!strv_same_set(a->after, b->after))
+        return false;
+    for (char **n = a->after; n && *n; n++)
+        if (spec_after_cond(a, *n) != spec_after_cond(b, *n))
+            return false;
+    return true;
+}
+
+static const char *const after_conds[] = {"ready", "started", "succeeded", "ended"};
+
+const char *spec_after_cond_name(enum after_cond c)
+{
+    return after_conds[c];
+}
+
+int spec_after_cond_parse(const char *name)
+{
+    for (size_t i = 0; i < ARRAY_LEN(after_conds); i++)
+        if (strcmp(name, after_conds[i]) == 0)
+            return (int)i;
+    return -1;
+}
+
+enum after_cond spec_after_cond(const struct spec *s, const char *dep)
+{
+    for (size_t i = 0; s->after_cond && s->after && s->after[i]; i++)
+        if (strcmp(s->after[i], dep) == 0)
+            return s->after_cond[i];
+    return AFTER_READY;
+}
+
 static bool check_eq(const struct check *a, const struct check *b)
 {
     return a->kind == b->kind && a->fd == b->fd && str_eq(a->pattern, b->pattern) &&
@@ -137,7 +172,7 @@ bool spec_equal(const struct spec *a, const struct spec *b)
            ra->initial == rb->initial && ra->factor == rb->factor && ra->max == rb->max &&
            ra->jitter == rb->jitter && ra->reset_after == rb->reset_after &&
            ra->give_up_restarts == rb->give_up_restarts &&
-           ra->give_up_within == rb->give_up_within && strv_same_set(a->after, b->after) &&
+           ra->give_up_within == rb->give_up_within && after_same(a, b) &&
            a->autostart == b->autostart && a->output == b->output &&
            str_eq(a->output_path, b->output_path) && a->output_max_size == b->output_max_size &&
            a->output_keep == b->output_keep && check_eq(&a->ready, &b->ready) &&
@@ -444,8 +479,12 @@ char *spec_plan_line(const struct spec *s)
     put(&b, "  (restart %s", modes[s->restart.mode]);
     if (s->after && *s->after) {
         put(&b, "; after");
-        for (char **a = s->after; *a; a++)
+        for (char **a = s->after; *a; a++) {
+            enum after_cond c = spec_after_cond(s, *a);
             put(&b, " %s", *a);
+            if (c != AFTER_READY)
+                put(&b, " (%s)", spec_after_cond_name(c));
+        }
     }
     if (s->ready.kind != CHECK_NONE) {
         put(&b, "; ready ");

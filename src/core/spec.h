@@ -39,6 +39,14 @@ struct check {
     char **argv;                   /* CHECK_EXEC */
 };
 
+/* What an `after` proc must reach before the proc starts (SPEC 3). */
+enum after_cond {
+    AFTER_READY,      /* ready (a list's items) */
+    AFTER_STARTED,    /* running or later in its incarnation */
+    AFTER_SUCCEEDED,  /* ended stopped with exit code 0 (a one-shot) */
+    AFTER_ENDED,      /* any terminal status */
+};
+
 struct spec {
     char *name;
     char **argv;  /* NULL-terminated, argv[0] searched in PATH */
@@ -55,7 +63,8 @@ struct spec {
     int stop_signal;
     double stop_timeout;
     struct restart_policy restart;
-    char **after; /* NULL-terminated names of procs that must be ready first */
+    char **after; /* NULL-terminated names of the procs this one starts after */
+    enum after_cond *after_cond;  /* the condition of each name; NULL: all ready */
     bool autostart;
     enum output_mode output;
     char *output_path;       /* OUTPUT_FILE: absolute */
@@ -98,6 +107,12 @@ char *spec_check_cmd(const struct spec *s);
 /* spec_check_cmd remembers its answers (a policy of many procs runs few
  * programs): forget them, at the start of each load. */
 void spec_check_cmd_forget(void);
+
+/* The condition of `after` name `dep` in s (AFTER_READY when not named). */
+enum after_cond spec_after_cond(const struct spec *s, const char *dep);
+/* "started", "ready", "succeeded", "ended"; and back (-1: none of them). */
+const char *spec_after_cond_name(enum after_cond c);
+int spec_after_cond_parse(const char *name);
 
 /* The --check line of a proc: "NAME: ARGV  (restart MODE; after ...;
  * ready ...; health ...; output ...; user ...; cwd ...; env_file ...)",

@@ -273,47 +273,92 @@ static void read_user(struct decl *d, const struct field *f, const char *field)
     resolve_user(L, d->s);
 }
 
-/* `after`: names or procs. */
+/* An `after` name at the top of the stack: a string, or a proc (its name);
+ * `what` says where it was for an error ("item 2:", "key"). */
+static char *after_name(lua_State *L, const char *proc, const char *what)
+{
+    if (luaL_testudata(L, -1, PROC_MT)) {
+        lua_getiuservalue(L, -1, 1);
+        lua_replace(L, -2);
+    }
+    if (lua_type(L, -1) != LUA_TSTRING)
+        lfield_error(L, proc, "after", "%s proc or name expected, got %s", what,
+                     luaL_typename(L, -1));
+    if (lfield_has_nul(L, -1))  /* "db\0x" would wait for db */
+        lfield_nul_error(L, -1, proc, "after", what);
+    return xstrdup(lua_tostring(L, -1));
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* `after` (SPEC 3): a list of names or procs (each to be ready), a map of
+ * name (or proc) = "started" | "ready" | "succeeded" | "ended", or both in
+ * one table.  The map's names are sorted, so that what a proc waits for
+ * reads the same from run to run. */
 static void read_after(struct decl *d, const struct field *f, const char *field)
 {
     lua_State *L = d->L;
-    size_t n = lua_rawlen(L, -1);
-    /* a list and nothing else: a key past 1..n would be dropped silently
-     * (after = { 'db', x = 1 } waited for db only; { db = "started" }, the
-     * map of conditions, is not supported yet and must not pass for none) */
+    const char *proc = d->s->name;
+    size_t n = lua_rawlen(L, -1), total = n;
     lua_pushnil(L);
     while (lua_next(L, -2)) {
         lua_pop(L, 1);
-        bool listed = lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 1 &&
-                      (size_t)lua_tointeger(L, -1) <= n;
-        if (!listed) {
-            lua_pop(L, 1);
-            lfield_error(L, d->s->name, "after", "a list of procs or names expected (a table "
-                         "with other keys, e.g. a map of conditions, is not supported)");
-        }
+        total += !(lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 1 &&
+                   (size_t)lua_tointeger(L, -1) <= n);
     }
-    char **v = xcalloc(n + 1, sizeof *v);
+    /* both arrays are filled as they are read: on an error the spec
+     * (which owns them) frees what was read */
+    char **names = d->s->after = xcalloc(total + 1, sizeof *names);
+    enum after_cond *conds = d->s->after_cond = xcalloc(total + 1, sizeof *conds);
+    char what[48];
     for (size_t i = 1; i <= n; i++) {
         lua_rawgeti(L, -1, (lua_Integer)i);
-        if (luaL_testudata(L, -1, PROC_MT)) {
-            lua_getiuservalue(L, -1, 1);
-            lua_replace(L, -2);
-        }
-        if (lua_type(L, -1) != LUA_TSTRING) {
-            strv_free(v);
-            lfield_error(L, d->s->name, "after", "item %zu: proc or name expected, got %s",
-                         i, luaL_typename(L, -1));
-        }
-        if (lfield_has_nul(L, -1)) {  /* "db\0x" would wait for db */
-            char what[32];
-            snprintf(what, sizeof what, "item %zu:", i);
-            strv_free(v);
-            lfield_nul_error(L, -1, d->s->name, "after", what);
-        }
-        v[i - 1] = xstrdup(lua_tostring(L, -1));
+        snprintf(what, sizeof what, "item %zu:", i);
+        names[i - 1] = after_name(L, proc, what);
         lua_pop(L, 1);
     }
-    d->s->after = v;
+    size_t k = n;
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+        if (lua_isinteger(L, -2) && lua_tointeger(L, -2) >= 1 &&
+            (size_t)lua_tointeger(L, -2) <= n) {
+            lua_pop(L, 1);
+            continue;
+        }
+        lua_pushvalue(L, -2);
+        if (lua_type(L, -1) != LUA_TSTRING && !luaL_testudata(L, -1, PROC_MT))
+            lfield_error(L, proc, "after", "a list of procs or names, or a map of name = "
+                         "condition expected (got a %s key)", luaL_typename(L, -1));
+        names[k] = after_name(L, proc, "key:");
+        lua_pop(L, 1);
+        int c = lua_type(L, -1) == LUA_TSTRING ? spec_after_cond_parse(lua_tostring(L, -1)) : -1;
+        if (c < 0)
+            lfield_error(L, proc, "after", "condition for '%s': \"started\", \"ready\", "
+                         "\"succeeded\" or \"ended\" expected, got %s%s%s", names[k],
+                         lua_type(L, -1) == LUA_TSTRING ? "'" : "",
+                         lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1)
+                                                        : luaL_typename(L, -1),
+                         lua_type(L, -1) == LUA_TSTRING ? "'" : "");
+        conds[k++] = (enum after_cond)c;
+        lua_pop(L, 1);
+    }
+    /* the map's part in name order, each name with its condition */
+    for (size_t i = n + 1; i < k; i++)
+        for (size_t j = i; j > n && by_name(&names[j - 1], &names[j]) > 0; j--) {
+            char *t = names[j - 1];
+            names[j - 1] = names[j];
+            names[j] = t;
+            enum after_cond tc = conds[j - 1];
+            conds[j - 1] = conds[j];
+            conds[j] = tc;
+        }
+    for (size_t i = 0; i < k; i++)
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(names[i], names[j]) == 0)
+                lfield_error(L, proc, "after", "'%s' named twice", names[i]);
 }
 
 static void read_stop_signal(struct decl *d, const struct field *f, const char *field)
@@ -497,7 +542,7 @@ static const struct field decl_fields[] = {
     TYPED("env_file", T_STRING | T_TABLE, "a file path or a list of paths", read_env_files),
     TYPED("cwd", T_STRING, "string", read_cwd),
     TYPED("user", T_STRING | T_NUMBER, "string", read_user),
-    TYPED("after", T_TABLE, "list of proc names", read_after),
+    TYPED("after", T_TABLE, "list of proc names (or a map of name = condition)", read_after),
     CUSTOM("stop_signal", read_stop_signal),
     NUMBER("stop_timeout", stop_timeout, 0),
     CUSTOM("restart", read_restart),

@@ -1444,10 +1444,15 @@ static void rule_decl(struct judge *j, const struct val *d, struct decl_model *d
                 break;
             }
             if (!is_sequence(sub, ns, &k)) {
+                /* the map of name (or proc) = condition, maybe beside a
+                 * list part (whose items the int keys are) */
                 bool spec_map = true;
                 for (size_t q = 0; q < ns; q++) {
                     const struct val *c = sub[q].v;
-                    spec_map &= sub[q].k->t == V_STR &&
+                    long long ik;
+                    if (is_int_key(sub[q].k, &ik) && ik >= 1)
+                        continue;
+                    spec_map &= (sub[q].k->t == V_STR || sub[q].k->t == V_HANDLE) &&
                                 (is_str(c, "started") || is_str(c, "ready") ||
                                  is_str(c, "succeeded") || is_str(c, "ended"));
                 }
