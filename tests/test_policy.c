@@ -716,7 +716,8 @@ static void test_a_uid_out_of_range_and_a_bad_after_map_are_refused(void **state
                                           "\"succeeded\"", "got 'redy'", NULL});
     assert_rejected("tend.proc { name = 'db', cmd = {'true'} }\n"
                     "tend.proc { name = 'a', cmd = {'true'}, after = { 'db', db = 'ended' } }\n",
-                    (const char *const[]){"proc 'a'", "'after'", "'db' named twice", NULL});
+                    (const char *const[]){"proc 'a'", "'after'",
+                                          "'db' named twice, as ready and as ended", NULL});
     assert_rejected("tend.proc { name = 'db', cmd = {'true'} }\n"
                     "tend.proc { name = 'a', cmd = {'true'}, after = { [true] = 'ready' } }\n",
                     (const char *const[]){"proc 'a'", "'after'", "got a boolean key", NULL});

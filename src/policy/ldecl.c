@@ -355,10 +355,34 @@ static void read_after(struct decl *d, const struct field *f, const char *field)
             conds[j - 1] = conds[j];
             conds[j] = tc;
         }
-    for (size_t i = 0; i < k; i++)
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(names[i], names[j]) == 0)
-                lfield_error(L, proc, "after", "'%s' named twice", names[i]);
+    /* a name given twice counts once; with two conditions it is an error
+     * (raised with the array whole again: the spec frees it) */
+    size_t kept = 0;
+    for (size_t i = 0; i < k; i++) {
+        size_t j = 0;
+        while (j < kept && strcmp(names[i], names[j]) != 0)
+            j++;
+        if (j < kept && conds[j] != conds[i]) {
+            const char *was = spec_after_cond_name(conds[j]);
+            const char *now = spec_after_cond_name(conds[i]);
+            lua_pushstring(L, names[i]);
+            for (size_t r = i; r < k; r++, kept++) {
+                names[kept] = names[r];
+                conds[kept] = conds[r];
+            }
+            names[kept] = NULL;
+            lfield_error(L, proc, "after", "'%s' named twice, as %s and as %s",
+                         lua_tostring(L, -1), was, now);
+        }
+        char *name = names[i];
+        names[i] = NULL;
+        if (j < kept) {
+            free(name);  /* the same name, the same condition */
+        } else {
+            names[kept] = name;
+            conds[kept++] = conds[i];
+        }
+    }
 }
 
 static void read_stop_signal(struct decl *d, const struct field *f, const char *field)

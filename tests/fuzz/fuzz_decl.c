@@ -1466,6 +1466,15 @@ static void rule_decl(struct judge *j, const struct val *d, struct decl_model *d
             dm->after_known = true;
             for (size_t q = 1; q <= k; q++) {
                 const struct val *it = seq_item(sub, ns, q);
+                /* a name listed twice is kept once, where it first came */
+                const char *name = it->t == V_HANDLE && all[it->handle].name
+                                       ? all[it->handle].name->s
+                                       : it->t == V_STR && !has_nul(it) ? it->s : NULL;
+                bool again = false;
+                for (size_t e = 0; name && e < dm->nafter; e++)
+                    again |= strcmp(dm->after[e], name) == 0;
+                if (again)
+                    continue;
                 if (it->t == V_HANDLE) {
                     dm->after[dm->nafter++] = all[it->handle].name ? all[it->handle].name->s : "?";
                 } else if (it->t != V_STR) {
