@@ -160,6 +160,12 @@ static void test_group_restarts_every_member_when_one_dies(void **state)
     /* queue and api come back: each says "up" a second time */
     assert_true(expect_times(t, 1, "queue | queue up\n", 2));
     assert_true(expect_times(t, 1, "api | api up\n", 2));
+    /* api is after worker: its restart waits until worker is back */
+    const char *w2 = strstr(strstr(t->err, "worker: started") + 1, "worker: started");
+    const char *a2 = strstr(strstr(t->err, "api: started") + 1, "api: started");
+    assert_non_null(w2);
+    assert_non_null(a2);
+    assert_true(w2 < a2);
     stop_and_expect(t, SIGTERM, 0);
     assert_nothing_left(t);
     tend_free(t);

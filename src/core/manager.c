@@ -36,6 +36,8 @@ struct mproc {
      * the new one starts once the old one has ended */
     struct mproc *successor, *predecessor;
     bool start_when_free;  /* asked to start while it waited */
+    bool restart_when_down; /* a restart's stop is under way: start it
+                             * again (as manager_start_now) once it ended */
     bool start_when_ready; /* asked to start (tend start) while its after
                             * procs were not ready: starts once they are */
 };
@@ -340,6 +342,13 @@ static void on_transition(struct proc *p, const struct status *now,
         log_end(p, now, m->shutting_down && prev->state == ST_STOPPING);
     if (!m->shutting_down && mp->ndependents > 0)
         dependents_see(mp, now);
+    if (status_is_terminal(now->state) && mp->restart_when_down) {
+        /* a restart's stop has ended: the next incarnation, once its after
+         * procs meet their conditions (a group restart waits for them) */
+        mp->restart_when_down = false;
+        if (!m->shutting_down)
+            manager_start_now(m, p);
+    }
     if (status_is_terminal(now->state)) {
         /* stopped by the shutdown, or ended on its own before it */
         if (m->shutting_down) {
@@ -589,11 +598,28 @@ bool manager_start_now(struct manager *m, struct proc *p)
     return true;
 }
 
+void manager_restart(struct manager *m, struct proc *p)
+{
+    long i = find(m, proc_spec(p)->name);
+    if (i < 0 || m->shutting_down)
+        return;
+    if (!proc_alive(p)) {
+        manager_start_now(m, p);
+        return;
+    }
+    m->procs[i]->restart_when_down = true;
+    m->procs[i]->held = false;
+    proc_want_down(p);
+    proc_terminate(p, -1, CAUSE_RESTART);
+}
+
 void manager_stop(struct manager *m, struct proc *p, double timeout, enum cause why)
 {
     long i = find(m, proc_spec(p)->name);
     if (i >= 0 && why == CAUSE_STOP)
         m->procs[i]->held = true;  /* an operator may start it again */
+    if (i >= 0)
+        m->procs[i]->restart_when_down = false;  /* a stop wins over a restart */
     proc_want_down(p);
     proc_terminate(p, timeout, why);
     notify_if_all_ready(m);  /* it may have been the one still awaited */
@@ -709,7 +735,8 @@ static bool done(const struct manager *m)
             return false;
         if (m->shutting_down)
             continue;
-        if (mp->held || (!proc_spec(mp->p)->autostart && !mp->started) || waits_for_deps(mp))
+        if (mp->held || (!proc_spec(mp->p)->autostart && !mp->started) || waits_for_deps(mp) ||
+            mp->restart_when_down)
             return false;
     }
     return true;

@@ -47,6 +47,12 @@ void manager_launch(struct manager *m, struct proc *p);
 bool manager_start_now(struct manager *m, struct proc *p);
 /* Want `p` down and terminate it (`timeout` < 0: its stop_timeout). */
 void manager_stop(struct manager *m, struct proc *p, double timeout, enum cause why);
+/* The one restart (tend restart, proc:restart()): stop p (cause restart)
+ * and, once it has ended, start it again as manager_start_now does (its
+ * after procs first, and only once they meet their conditions); a proc
+ * that is not alive is started now.  The restart policy is not asked.
+ * Nothing during a shutdown; a stop before the end cancels the start. */
+void manager_restart(struct manager *m, struct proc *p);
 /* Take `p` out of the registry (its name is free again) and stop it; it is
  * freed once it has ended (a reload removed it). */
 void manager_retire(struct manager *m, struct proc *p);

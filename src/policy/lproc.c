@@ -215,7 +215,7 @@ static int m_start(lua_State *L)
                               "proc:start()");
     }
     if (proc_status(p)->state == ST_STOPPING) {
-        manager_stop(policy_of(L)->m, p, -1, CAUSE_RESTART);
+        manager_restart(policy_of(L)->m, p);
         return lwait_proc(L, p, W_RESTART, "proc:start()");
     }
     manager_start_now(policy_of(L)->m, p);
@@ -230,7 +230,7 @@ static int m_restart(lua_State *L)
     lvm_check_yieldable(L, "proc:restart()");
     if (!proc_alive(p))
         return m_start(L);
-    manager_stop(policy_of(L)->m, p, -1, CAUSE_RESTART);
+    manager_restart(policy_of(L)->m, p);
     return lwait_proc(L, p, W_RESTART, "proc:restart()");
 }
 

@@ -176,10 +176,12 @@ static void waiter_cb(struct proc *p, const struct status *now,
             waiter_finish(w, now, true, NULL);
         break;
     case W_RESTART:
+        /* the old incarnation's end (manager_restart starts the next one):
+         * then the new one's readiness or end */
         if (terminal) {
             w->kind = W_START;
-            if (!manager_start_now(w->pol->m, p))
-                waiter_finish(w, now, true, NULL);  /* shutting down: stays down */
+            if (manager_shutting_down(w->pol->m))
+                waiter_finish(w, now, true, NULL);  /* stays down */
         }
         break;
     case W_SLEEP:
