@@ -17,7 +17,7 @@ struct exec_error {
 };
 
 /* The capacity tend gives a child's stdout and stderr pipes: at its exit,
- * up to this much is still to be read (proc.c reads all of it). */
+ * up to this much is still to be read (proc_output.c reads all of it). */
 #define LAUNCH_PIPE_SIZE (256 * 1024)
 
 struct launch_opts {
