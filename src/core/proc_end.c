@@ -1,6 +1,6 @@
 /* proc_end.c -- how a proc's incarnation ends: the stop signal and its
  * escalation to SIGKILL, signals from an operator, and the exit of the
- * main process with what is left of its group. */
+ * main process with what is left of its group or cgroup. */
 #include "core/proc_impl.h"
 
 #include <errno.h>
@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 
 #include "base/log.h"
+#include "core/cgroup.h"
 #include "core/ready.h"
 #include "core/reap.h"
 #include "base/util.h"
@@ -32,9 +33,16 @@ void proc_main_exited(struct reap_watch *w, pid_t pid, int rstatus)
     ev_timer_stop(p->loop, &p->stop_timer);
     ready_stop(p, true);
     groups_remove(&p->group);
-    reap_linger(pid, p->sigkilled ? SIGKILL : p->spec->stop_signal, p->spec->stop_timeout);
+    char *failure = proc_exec_failure(p);  /* it may name the cgroup */
+    int sig = p->sigkilled ? SIGKILL : p->spec->stop_signal;
+    if (p->cg) {
+        /* the cgroup is the unit: a member that left the group is in it */
+        cgroup_linger(p->cg, sig, p->spec->stop_timeout);
+        p->cg = NULL;
+    } else {
+        reap_linger(pid, sig, p->spec->stop_timeout);
+    }
 
-    char *failure = proc_exec_failure(p);
     if (failure) {
         proc_fail(p, failure);
     } else {
@@ -66,14 +74,22 @@ static void stop_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
     proc_kill(p, CAUSE_NONE);  /* the stop's cause stays */
 }
 
-/* `sig` to the incarnation's process group. */
+/* `sig` to the incarnation: every process of its cgroup, or of its
+ * process group without one. */
 static int group_signal(struct proc *p, int sig)
 {
     if (!proc_alive(p) || p->st.pid <= 0) {
         errno = ESRCH;
         return -1;
     }
-    return kill(-p->st.pid, sig);
+    if (!p->cg)
+        return kill(-p->st.pid, sig);
+    if (sig == SIGKILL)
+        return cgroup_kill(p->cg);
+    if (cgroup_signal(p->cg, sig) > 0)
+        return 0;
+    errno = ESRCH;
+    return -1;
 }
 
 int proc_signal(struct proc *p, int sig)
@@ -148,7 +164,11 @@ int proc_kill(struct proc *p, enum cause why)
 void proc_end_abandon(struct proc *p)
 {
     if (proc_alive(p) && p->st.pid > 0)
-        kill(-p->st.pid, SIGKILL);
+        group_signal(p, SIGKILL);
+    if (p->cg) {
+        cgroup_linger(p->cg, SIGKILL, 0);  /* removed once empty */
+        p->cg = NULL;
+    }
     reap_unwatch(&p->reaping);
     ev_timer_stop(p->loop, &p->stop_timer);
     groups_remove(&p->group);

@@ -78,6 +78,8 @@ struct proc {
     ev_timer stop_timer;    /* terminate: SIGKILL at the deadline */
     ev_timer restart_timer; /* the next incarnation */
     struct pgroup group;     /* the current incarnation's process group */
+    struct cgroup *cg;       /* its cgroup (cgroup.h), or NULL: none, or
+                              * given up at its end */
     struct output_waiter ow;
     struct proc_ready ready;
     struct outfile *file;   /* output = PATH: opened at the first start */

@@ -3,10 +3,12 @@
  * launch.c, the exec-confirm pipe that tells `running` from `failed`. */
 #include "core/proc_impl.h"
 
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "core/cgroup.h"
 #include "core/outfile.h"
 #include "core/ready.h"
 #include "core/reap.h"
@@ -14,9 +16,10 @@
 
 static void exec_cb(struct ev_loop *loop, ev_io *w, int revents);
 
-/* How the spec's program is spawned, with `env` as its environment. */
-static void launch_opts_of(const struct spec *sp, char **env, struct launch_opts *o)
+/* How the proc's program is spawned, with `env` as its environment. */
+static void launch_opts_of(const struct proc *p, char **env, struct launch_opts *o)
 {
+    const struct spec *sp = p->spec;
     o->argv = sp->argv;
     o->env = env;
     o->cwd = sp->cwd;
@@ -26,6 +29,8 @@ static void launch_opts_of(const struct spec *sp, char **env, struct launch_opts
     o->groups = sp->groups;
     o->ngroups = sp->ngroups;
     o->pass_fd = o->pass_as = -1;
+    o->cgroup = p->cg ? cgroup_path(p->cg) : NULL;
+    o->cgroup_fd = p->cg ? cgroup_procs_fd(p->cg) : -1;
 }
 
 /* The child's environment: tend's, the spec's env, TEND_PROC,
@@ -74,13 +79,17 @@ void proc_start(struct proc *p, bool by_policy)
     struct launch_opts o;
     struct launch_child c;
     char *reason = NULL, *extra = NULL;
-    launch_opts_of(p->spec, NULL, &o);
     int rc = 0;
     if (p->spec->output == OUTPUT_FILE && !p->file) {
         p->file = outfile_open(p->spec->output_path, p->spec->output_max_size,
                                p->spec->output_keep, &reason);
         rc = p->file ? 0 : -1;
     }
+    if (rc == 0 && cgroup_enabled()) {
+        p->cg = cgroup_new(p->spec->name, &reason);
+        rc = p->cg ? 0 : -1;
+    }
+    launch_opts_of(p, NULL, &o);
     if (rc == 0)
         rc = ready_prepare(p, &o, &extra, &reason);
     if (rc == 0) {
@@ -93,6 +102,13 @@ void proc_start(struct proc *p, bool by_policy)
     if (o.pass_fd >= 0)
         close(o.pass_fd);  /* the child's end of the readiness pipe */
     ready_spawned(p, rc == 0);
+    if (p->cg) {
+        cgroup_spawned(p->cg);
+        if (rc != 0) {
+            cgroup_linger(p->cg, SIGKILL, 0);  /* empty: removed at once */
+            p->cg = NULL;
+        }
+    }
     if (rc != 0) {
         proc_hold(p);
         proc_move_commit(p, ev);  /* starting, with no pid */
@@ -186,7 +202,7 @@ char *proc_exec_failure(struct proc *p)
         return NULL;
     p->exec_failed = false;
     struct launch_opts o;
-    launch_opts_of(p->spec, NULL, &o);
+    launch_opts_of(p, NULL, &o);
     return launch_reason(&o, &p->exec_failure);
 }
 
