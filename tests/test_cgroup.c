@@ -370,6 +370,38 @@ static void test_daemon_ignoring_stop_signal_is_killed_at_the_deadline(void **st
     assert_true(wait_removed(cg, DEADLINE));
 }
 
+/* A program that makes cgroups of its own (here a tend under tend, in its
+ * leaf): the stop signal reaches it there, so it shuts down by itself
+ * (exit code 0) long before the stop timeout. */
+static void test_stop_reaches_cgroups_the_program_made(void **state)
+{
+    struct fx *f = *state;
+    char inner[PATH_MAX + 200], outer[2 * PATH_MAX + 400];
+    snprintf(inner, sizeof inner,
+             "tend.proc { name = 'leaf', cmd = { 'sh', '-c', "
+             "'echo $$ > %s/l.tmp && mv %s/l.tmp %s/leaf.pid; exec sleep 300' } }\n",
+             f->dir, f->dir, f->dir);
+    free(write_file(f->dir, "inner.lua", inner));
+    snprintf(outer, sizeof outer,
+             "tend.proc { name = 'nested', stop_timeout = 300,\n"
+             "  env = { TEND_SOCKET = '@D/inner.sock' },\n"
+             "  cmd = { '%s', 'run', '@D/inner.lua' } }\n", tend_path());
+    START_OR_SKIP(f, outer);
+    pid_t leaf;
+    int fd = daemon_pid(f, "leaf.pid", &leaf);
+    char cg[PATH_MAX];
+    cgroup_of(f, leaf, cg, sizeof cg);
+    assert_non_null(strstr(cg, "/nested-1/tend-"));  /* below the incarnation's */
+    struct tend_run *c = tend_run_sync((const char *[]){"stop", "nested", NULL}, DEADLINE);
+    assert_int_equal(run_exit_code(c), 0);
+    tend_free(c);
+    if (!tend_expect(f->t, 2, "tend: nested: exited with code 0", DEADLINE)) {
+        dump(f->t);
+        fail_msg("the nested tend did not get the stop signal");
+    }
+    assert_true(pidfd_wait_gone(fd, DEADLINE));
+}
+
 static void test_nothing_is_left_after_tend_exits(void **state)
 {
     struct fx *f = *state;
@@ -445,6 +477,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(
             test_daemon_ignoring_stop_signal_is_killed_at_the_deadline, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_reaches_cgroups_the_program_made, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_nothing_is_left_after_tend_exits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fatal_signal_leaves_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_turned_off_falls_back_to_process_groups, setup,

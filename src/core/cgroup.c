@@ -415,9 +415,9 @@ static int open_in(const struct cgroup *cg, const char *file, int flags)
     return openat(cg_state.dir_fd, rel, flags | O_CLOEXEC);
 }
 
-/* Whether process `pid`, which `pidfd` stands for, is in `cg` now (a pid
- * read from cgroup.procs may have exited and its number been reused
- * before the pidfd was opened: then it is not). */
+/* Whether process `pid` is in `cg` or below it now (a pid read from
+ * cgroup.procs may have exited and its number been reused before its
+ * pidfd was opened: then it is not). */
 static bool member(const struct cgroup *cg, pid_t pid)
 {
     char file[64];
@@ -425,20 +425,18 @@ static bool member(const struct cgroup *cg, pid_t pid)
     char *text = read_small(file);
     char *path = text ? cgroup_parse_self(text) : NULL;
     free(text);
-    size_t n = strlen(cg_state.rel);
+    size_t n = strlen(cg_state.rel), k = strlen(cg->name);
     bool in = path && strncmp(path, cg_state.rel, n) == 0 && path[n] == '/' &&
-              strcmp(path + n + 1, cg->name) == 0;
+              strncmp(path + n + 1, cg->name, k) == 0 &&
+              (path[n + 1 + k] == '\0' || path[n + 1 + k] == '/');
     free(path);
     return in;
 }
 
-int cgroup_signal(struct cgroup *cg, int sig)
+/* `sig` to every process listed in the cgroup.procs open as `fd`; how
+ * many got it. */
+static int signal_listed(const struct cgroup *cg, int fd, int sig)
 {
-    int fd = open_in(cg, "cgroup.procs", O_RDONLY);
-    if (fd < 0) {
-        log_warn(NULL, "cgroup %s: reading cgroup.procs: %s", cg->path, strerror(errno));
-        return 0;
-    }
     int sent = 0;
     char buf[4096];
     size_t have = 0;
@@ -467,8 +465,46 @@ int cgroup_signal(struct cgroup *cg, int sig)
         memmove(buf, buf + used, have - used);
         have -= used;
     }
-    close(fd);
     return sent;
+}
+
+/* `sig` to the processes of the cgroup directory `dir` (an fd, taken
+ * over) and of the cgroups below it (a program may make its own: a
+ * nested supervisor, a container runtime). */
+static int signal_tree(const struct cgroup *cg, int dir, int sig, int depth)
+{
+    int sent = 0;
+    int fd = openat(dir, "cgroup.procs", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        sent += signal_listed(cg, fd, sig);
+        close(fd);
+    } else if (depth == 0) {
+        log_warn(NULL, "cgroup %s: reading cgroup.procs: %s", cg->path, strerror(errno));
+    }
+    DIR *d = depth < 32 ? fdopendir(dir) : NULL;
+    if (!d) {
+        close(dir);
+        return sent;
+    }
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (e->d_type == DT_DIR && e->d_name[0] != '.') {
+            int sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            if (sub >= 0)
+                sent += signal_tree(cg, sub, sig, depth + 1);
+        }
+    closedir(d);
+    return sent;
+}
+
+int cgroup_signal(struct cgroup *cg, int sig)
+{
+    int dir = openat(cg_state.dir_fd, cg->name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0) {
+        log_warn(NULL, "cgroup %s: %s", cg->path, strerror(errno));
+        return 0;
+    }
+    return signal_tree(cg, dir, sig, 0);
 }
 
 int cgroup_kill(struct cgroup *cg)
