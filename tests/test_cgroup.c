@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <jansson.h>
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
@@ -290,6 +291,21 @@ static bool wait_removed(const char *path, double timeout)
     return gone;
 }
 
+/* The `cgroup` field of `tend status --json web` ("" when absent). */
+static void status_cgroup(char *out, size_t size)
+{
+    struct tend_run *c = tend_run_sync((const char *[]){"status", "--json", "web", NULL},
+                                       DEADLINE);
+    json_error_t err;
+    json_t *all = json_loads(c->out, 0, &err);
+    if (!all)
+        fail_msg("status --json: %s\n%s", err.text, c->err);
+    const char *v = json_string_value(json_object_get(json_array_get(all, 0), "cgroup"));
+    snprintf(out, size, "%s", v ? v : "");
+    json_decref(all);
+    tend_free(c);
+}
+
 /* A proc whose main process leaves a double-forked setsid() daemon behind
  * (its pid in @D/daemon.pid), then waits. */
 #define DAEMON_PROC(extra, after)                                                      \
@@ -313,6 +329,9 @@ static void test_incarnation_runs_in_a_cgroup_of_its_own(void **state)
     char want[PATH_MAX + 16];
     snprintf(want, sizeof want, "%s/supervisor", f->root);
     assert_string_equal(self, want);  /* tend in its own leaf */
+    char shown[PATH_MAX];
+    status_cgroup(shown, sizeof shown);
+    assert_string_equal(shown, cg);  /* the status says where it runs */
     close(fd);
 }
 
@@ -448,6 +467,9 @@ static void test_turned_off_falls_back_to_process_groups(void **state)
     assert_non_null(text);
     assert_lacks(text, "/tend-");
     free(text);
+    char shown[PATH_MAX];
+    status_cgroup(shown, sizeof shown);
+    assert_string_equal(shown, "");  /* no cgroup in the status */
     struct tend_run *c = tend_run_sync((const char *[]){"stop", "web", NULL}, DEADLINE);
     assert_int_equal(run_exit_code(c), 0);
     tend_free(c);

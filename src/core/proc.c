@@ -137,6 +137,8 @@ struct proc_event *proc_move_begin(struct proc *p, enum proc_state to)
     case ST_FAILED:
         st->ended_at = now;
         st->pid = 0;
+        free(st->cgroup);  /* given up with the incarnation */
+        st->cgroup = NULL;
         st->cause = p->stop_cause != CAUSE_NONE ? p->stop_cause : CAUSE_EXIT;
         break;
     default:

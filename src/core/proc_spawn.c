@@ -88,6 +88,8 @@ void proc_start(struct proc *p, bool by_policy)
     if (rc == 0 && cgroup_enabled()) {
         p->cg = cgroup_new(p->spec->name, &reason);
         rc = p->cg ? 0 : -1;
+        if (p->cg)
+            p->st.cgroup = xstrdup(cgroup_path(p->cg));
     }
     launch_opts_of(p, NULL, &o);
     if (rc == 0)
