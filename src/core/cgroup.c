@@ -559,6 +559,10 @@ static void deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
 void cgroup_linger(struct cgroup *cg, int sig, double timeout)
 {
     cgroup_spawned(cg);
+    if (!populated(cg)) {  /* the usual end: nothing was left */
+        remove_cg(cg);
+        return;
+    }
     if (sig == SIGKILL) {
         if (cgroup_kill(cg) != 0)
             log_warn(NULL, "cgroup %s: cgroup.kill: %s", cg->path, strerror(errno));
