@@ -604,6 +604,14 @@ static void inotify_cb(struct ev_loop *loop, ev_io *w, int revents)
         for (char *p = buf; p < buf + n;) {
             struct inotify_event *e = (struct inotify_event *)p;
             p += sizeof *e + e->len;
+            if (e->mask & IN_Q_OVERFLOW) {  /* events were lost: look at each */
+                for (struct cgroup *cg = cg_state.all, *next; cg; cg = next) {
+                    next = cg->next;
+                    if (cg->lingering && !populated(cg))
+                        remove_cg(cg);
+                }
+                continue;
+            }
             if (!(e->mask & IN_MODIFY))
                 continue;
             for (struct cgroup *cg = cg_state.all; cg; cg = cg->next) {
