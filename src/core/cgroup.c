@@ -181,8 +181,9 @@ static int write_at(int dir, const char *name, const char *s)
 /* ---- start ---- */
 
 /* Remove what a tend that could not clean up (SIGKILLed) left under
- * `parent`: a tend-N cgroup with nothing left running anywhere in it.  A
- * live tend is in its own leaf, so its cgroup is never empty. */
+ * `parent`: a tend-N cgroup whose tend N is gone and with nothing left
+ * running anywhere in it.  (A tend that is starting has an empty one for
+ * a moment: its pid is alive.) */
 static void sweep_stale(const char *parent)
 {
     DIR *d = opendir(parent);
@@ -191,6 +192,9 @@ static void sweep_stale(const char *parent)
     struct dirent *e;
     while ((e = readdir(d))) {
         if (strncmp(e->d_name, "tend-", 5) != 0 || e->d_type != DT_DIR)
+            continue;
+        long pid = strtol(e->d_name + 5, NULL, 10);
+        if (pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
             continue;
         char *dir = xasprintf("%s/%s", parent, e->d_name);
         char *events = xasprintf("%s/cgroup.events", dir);
