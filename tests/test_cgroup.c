@@ -434,6 +434,28 @@ static void test_nothing_is_left_after_tend_exits(void **state)
     assert_false(exists(f->root));
 }
 
+/* tend SIGKILLed cannot clean up: its direct child dies (PDEATHSIG), and
+ * the cgroups it left, empty now, are removed by the next tend that starts
+ * there. */
+static void test_next_tend_removes_what_a_sigkilled_tend_left(void **state)
+{
+    struct fx *f = *state;
+    START_OR_SKIP(f, "tend.proc { name = 'web', cmd = { 'sh', '-c', "
+                     "'echo $$ > @D/m.tmp && mv @D/m.tmp @D/main.pid; exec sleep 300' } }\n");
+    pid_t main_pid;
+    int fd = daemon_pid(f, "main.pid", &main_pid);
+    char left[PATH_MAX];
+    snprintf(left, sizeof left, "%s", f->root);
+    kill(f->t->pid, SIGKILL);
+    assert_int_equal(tend_wait(f->t, DEADLINE), 128 + SIGKILL);
+    assert_true(pidfd_wait_gone(fd, DEADLINE));
+    assert_true(exists(left));
+    tend_free(f->t);
+    f->t = NULL;
+    START_OR_SKIP(f, "tend.proc { name = 'web', cmd = { 'sleep', '300' } }\n");
+    assert_false(exists(left));  /* swept before the second said its mode */
+}
+
 /* A fatal signal: the handler ends the cgroups too. */
 static void test_fatal_signal_leaves_nothing(void **state)
 {
@@ -502,6 +524,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stop_reaches_cgroups_the_program_made, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_nothing_is_left_after_tend_exits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_next_tend_removes_what_a_sigkilled_tend_left,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_fatal_signal_leaves_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_turned_off_falls_back_to_process_groups, setup,
                                         teardown),
