@@ -421,6 +421,25 @@ static void test_stop_reaches_cgroups_the_program_made(void **state)
     assert_true(pidfd_wait_gone(fd, DEADLINE));
 }
 
+/* A cgroup that cannot be made fails the incarnation, and the reason
+ * names the path (here tend's cgroup allows no more descendants). */
+static void test_cgroup_that_cannot_be_made_fails_with_its_path(void **state)
+{
+    struct fx *f = *state;
+    START_OR_SKIP(f, "tend.proc { name = 'web', autostart = false, restart = 'never',\n"
+                     "  cmd = { 'sleep', '300' } }\n");
+    free(write_file(f->root, "cgroup.max.descendants", "1"));  /* supervisor only */
+    struct tend_run *c = tend_run_sync((const char *[]){"start", "web", NULL}, DEADLINE);
+    assert_int_equal(run_exit_code(c), 1);
+    tend_free(c);
+    char want[PATH_MAX + 64];
+    snprintf(want, sizeof want, "web: failed: cgroup %s/web-1: mkdir: ", f->root);
+    if (!tend_expect(f->t, 2, want, DEADLINE)) {
+        dump(f->t);
+        fail_msg("no \"%s\"", want);
+    }
+}
+
 static void test_nothing_is_left_after_tend_exits(void **state)
 {
     struct fx *f = *state;
@@ -523,6 +542,8 @@ int main(void)
             test_daemon_ignoring_stop_signal_is_killed_at_the_deadline, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_reaches_cgroups_the_program_made, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_cgroup_that_cannot_be_made_fails_with_its_path,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_nothing_is_left_after_tend_exits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_next_tend_removes_what_a_sigkilled_tend_left,
                                         setup, teardown),
