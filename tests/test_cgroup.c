@@ -389,12 +389,10 @@ static void test_daemon_ignoring_stop_signal_is_killed_at_the_deadline(void **st
     assert_true(wait_removed(cg, DEADLINE));
 }
 
-/* A program that makes cgroups of its own (here a tend under tend, in its
- * leaf): the stop signal reaches it there, so it shuts down by itself
- * (exit code 0) long before the stop timeout. */
-static void test_stop_reaches_cgroups_the_program_made(void **state)
+/* Start tend on a proc `nested` that is a tend of its own, running a proc
+ * `leaf`; the pidfd of leaf's process. */
+static int start_nested(struct fx *f, pid_t *leaf)
 {
-    struct fx *f = *state;
     char inner[PATH_MAX + 200], outer[2 * PATH_MAX + 400];
     snprintf(inner, sizeof inner,
              "tend.proc { name = 'leaf', cmd = { 'sh', '-c', "
@@ -405,12 +403,27 @@ static void test_stop_reaches_cgroups_the_program_made(void **state)
              "tend.proc { name = 'nested', stop_timeout = 300,\n"
              "  env = { TEND_SOCKET = '@D/inner.sock' },\n"
              "  cmd = { '%s', 'run', '@D/inner.lua' } }\n", tend_path());
-    START_OR_SKIP(f, outer);
-    pid_t leaf;
-    int fd = daemon_pid(f, "leaf.pid", &leaf);
+    if (!start(f, outer))
+        return -2;
+    int fd = daemon_pid(f, "leaf.pid", leaf);
     char cg[PATH_MAX];
-    cgroup_of(f, leaf, cg, sizeof cg);
+    cgroup_of(f, *leaf, cg, sizeof cg);
     assert_non_null(strstr(cg, "/nested-1/tend-"));  /* below the incarnation's */
+    return fd;
+}
+
+/* A program that makes cgroups of its own (here a tend under tend, in its
+ * leaf): the stop signal reaches it there, so it shuts down by itself
+ * (exit code 0) long before the stop timeout. */
+static void test_stop_reaches_cgroups_the_program_made(void **state)
+{
+    struct fx *f = *state;
+    pid_t leaf;
+    int fd = start_nested(f, &leaf);
+    if (fd == -2) {
+        fprintf(stderr, "skipped: tend says cgroups: %s\n", f->why);
+        skip();
+    }
     struct tend_run *c = tend_run_sync((const char *[]){"stop", "nested", NULL}, DEADLINE);
     assert_int_equal(run_exit_code(c), 0);
     tend_free(c);
@@ -419,6 +432,29 @@ static void test_stop_reaches_cgroups_the_program_made(void **state)
         fail_msg("the nested tend did not get the stop signal");
     }
     assert_true(pidfd_wait_gone(fd, DEADLINE));
+}
+
+/* A nested tend killed at once cannot remove its cgroups: tend removes
+ * them with the incarnation's. */
+static void test_cgroups_a_killed_program_made_are_removed(void **state)
+{
+    struct fx *f = *state;
+    pid_t leaf;
+    int fd = start_nested(f, &leaf);
+    if (fd == -2) {
+        fprintf(stderr, "skipped: tend says cgroups: %s\n", f->why);
+        skip();
+    }
+    char cg[PATH_MAX + 16];
+    snprintf(cg, sizeof cg, "%s/nested-1", f->root);
+    struct tend_run *c = tend_run_sync((const char *[]){"kill", "nested", NULL}, DEADLINE);
+    assert_int_equal(run_exit_code(c), 0);
+    tend_free(c);
+    assert_true(pidfd_wait_gone(fd, DEADLINE));
+    if (!wait_removed(cg, DEADLINE)) {
+        dump(f->t);
+        fail_msg("%s is still there", cg);
+    }
 }
 
 /* A cgroup that cannot be made fails the incarnation, and the reason
@@ -541,6 +577,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_daemon_ignoring_stop_signal_is_killed_at_the_deadline, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_reaches_cgroups_the_program_made, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_cgroups_a_killed_program_made_are_removed, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_cgroup_that_cannot_be_made_fails_with_its_path,
                                         setup, teardown),

@@ -178,6 +178,29 @@ static int write_at(int dir, const char *name, const char *s)
     return n < 0 ? -1 : 0;
 }
 
+/* Remove the cgroup `name` under the directory fd `dir` with the cgroups
+ * below it (a program may have made some: a nested tend that was
+ * SIGKILLed cannot remove its own); 0, or -1 with errno (EBUSY: something
+ * still runs there).  Only system calls (a signal handler uses it). */
+static int rmdir_tree(int dir, const char *name, int depth)
+{
+    int fd = depth < 16 ? openat(dir, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+    if (fd >= 0) {
+        char buf[512] __attribute__((aligned(8)));
+        long n;
+        while ((n = syscall(SYS_getdents64, fd, buf, sizeof buf)) > 0) {
+            for (long off = 0; off < n;) {
+                struct dirent64 *e = (struct dirent64 *)(buf + off);
+                off += e->d_reclen;
+                if (e->d_type == DT_DIR && e->d_name[0] != '.')
+                    rmdir_tree(fd, e->d_name, depth + 1);
+            }
+        }
+        close(fd);
+    }
+    return unlinkat(dir, name, AT_REMOVEDIR);
+}
+
 /* ---- start ---- */
 
 /* Remove what a tend that could not clean up (SIGKILLed) left under
@@ -196,22 +219,12 @@ static void sweep_stale(const char *parent)
         long pid = strtol(e->d_name + 5, NULL, 10);
         if (pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
             continue;
-        char *dir = xasprintf("%s/%s", parent, e->d_name);
-        char *events = xasprintf("%s/cgroup.events", dir);
+        char *events = xasprintf("%s/%s/cgroup.events", parent, e->d_name);
         char *text = read_small(events);
-        if (text && strstr(text, "populated 0")) {
-            DIR *sub = opendir(dir);
-            struct dirent *f;
-            while (sub && (f = readdir(sub)))
-                if (f->d_type == DT_DIR && f->d_name[0] != '.')
-                    unlinkat(dirfd(sub), f->d_name, AT_REMOVEDIR);
-            if (sub)
-                closedir(sub);
-            rmdir(dir);
-        }
+        if (text && strstr(text, "populated 0"))
+            rmdir_tree(dirfd(d), e->d_name, 0);
         free(text);
         free(events);
-        free(dir);
     }
     closedir(d);
 }
@@ -545,7 +558,7 @@ static void remove_cg(struct cgroup *cg)
         cg_state.nlingering--;
     }
     cgroup_spawned(cg);
-    if (unlinkat(cg_state.dir_fd, cg->name, AT_REMOVEDIR) != 0 && errno != ENOENT)
+    if (rmdir_tree(cg_state.dir_fd, cg->name, 0) != 0 && errno != ENOENT)
         log_warn(NULL, "cgroup %s: rmdir: %s", cg->path, strerror(errno));
     unlink_cg(cg);
     free(cg->path);
@@ -636,7 +649,7 @@ static void inotify_cb(struct ev_loop *loop, ev_io *w, int revents)
 static int rmdir_wait(int dir, const char *name, double until)
 {
     for (;;) {
-        if (unlinkat(dir, name, AT_REMOVEDIR) == 0 || errno == ENOENT)
+        if (rmdir_tree(dir, name, 0) == 0 || errno == ENOENT)
             return 0;
         if (errno != EBUSY)
             return -1;
