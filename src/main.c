@@ -18,6 +18,7 @@
 #include "control/client.h"
 #include "control/ctl.h"
 #include "control/http.h"
+#include "core/cgroup.h"
 #include "core/groups.h"
 #include "core/launch.h"
 #include "base/log.h"
@@ -117,7 +118,7 @@ static char *absolute_from_here(char *p)
 /* `tend run`: argv[0] is "run". */
 static int cmd_run(int argc, char **argv)
 {
-    launch_reserve_slots();  /* fds 3..7, before anything else opens one */
+    launch_reserve_slots();  /* fds 3..8, before anything else opens one */
     launch_keep_limits();    /* the children's, before tend raises its own */
     struct cli cli;
     int rc = cli_parse(argc, argv, &cli);
@@ -249,6 +250,7 @@ static int cmd_run(int argc, char **argv)
         }
         log_info(NULL, "metrics: http://%s/metrics", http_address(http));
     }
+    cgroup_init(loop);  /* each incarnation in a cgroup, if tend may */
     policy_attach(pol, m, loop);
     manager_watch_signals(m);
     manager_start(m);
@@ -269,6 +271,7 @@ static int cmd_run(int argc, char **argv)
     /* the VM goes first: its waits hold subscriptions on the procs */
     policy_free(pol);
     manager_free(m);
+    cgroup_close();
     sdnotify_close();
     output_finish();
     ev_loop_destroy(loop);

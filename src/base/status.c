@@ -91,6 +91,8 @@ void status_visit(const struct status *st, const char *name, const struct status
         v->strv(ud, "waiting_for", st->waiting_for);
     if (st->pid > 0)
         v->integer(ud, "pid", st->pid);
+    if (st->pid > 0 && st->cgroup)
+        v->str(ud, "cgroup", st->cgroup);
     if (st->pid > 0 && st->has_usage) {
         v->number(ud, "cpu", st->cpu);
         v->integer(ud, "memory", st->memory);
@@ -171,6 +173,7 @@ void status_copy(struct status *dst, const struct status *src)
     *dst = *src;
     dst->waiting_for = strv_dup(src->waiting_for);
     dst->reason = src->reason ? xstrdup(src->reason) : NULL;
+    dst->cgroup = src->cgroup ? xstrdup(src->cgroup) : NULL;
     dst->tail = src->tail ? xstrdup(src->tail) : NULL;
     dst->gave_up = src->gave_up ? xstrdup(src->gave_up) : NULL;
     dst->status_text = src->status_text ? xstrdup(src->status_text) : NULL;
@@ -180,11 +183,13 @@ void status_copy(struct status *dst, const struct status *src)
 void status_clear(struct status *st)
 {
     free(st->reason);
+    free(st->cgroup);
     free(st->tail);
     free(st->gave_up);
     free(st->status_text);
     free(st->health_failure);
-    st->reason = st->tail = st->gave_up = st->status_text = st->health_failure = NULL;
+    st->reason = st->cgroup = st->tail = st->gave_up = st->status_text = st->health_failure =
+        NULL;
     strv_free(st->waiting_for);
     st->waiting_for = NULL;
 }

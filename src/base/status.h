@@ -54,6 +54,8 @@ struct status {
     unsigned incarnation; /* 0 while pending, then 1, 2, ... */
     unsigned restarts;    /* incarnations after the first, however started */
     pid_t pid;            /* while starting .. stopping; else 0 */
+    char *cgroup;         /* while alive: the incarnation's cgroup (SPEC 5),
+                           * or NULL when process groups are the unit */
     bool want_up;         /* what the proc should be: up or down */
     double since;         /* starting */
     double started_at;    /* running and after */

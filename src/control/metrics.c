@@ -18,6 +18,7 @@
 
 #include "base/status.h"
 #include "base/util.h"
+#include "core/cgroup.h"
 #include "core/proc.h"
 #include "core/usage.h"
 
@@ -286,7 +287,7 @@ char *metrics_text(struct manager *m, size_t *len)
     struct buf b = {0};
     buf_reserve(&b, 4096 + n * 1200);
     proc_families(&b, rows, n, now_wall() - now_mono());
-    self_families(&b, false);  /* procs are contained by process groups */
+    self_families(&b, cgroup_enabled());
     buf_put(&b, "", 1);  /* the NUL */
     usage_free(&scan);
     free(live);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/output.h"
+#include "core/cgroup.h"
 
 static struct pgroup *head;
 
@@ -39,6 +40,8 @@ int groups_kill_all(int sig)
     for (struct pgroup *g = head; g; g = g->next)
         if (g->pgid > 0 && kill(-g->pgid, sig) == 0)
             alive++;
+    if (sig == SIGKILL)
+        cgroup_end_all();  /* and what left its group, in its cgroup */
     errno = saved;
     return alive;
 }

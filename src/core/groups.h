@@ -15,7 +15,8 @@ struct pgroup {
 
 void groups_add(struct pgroup *g, pid_t pgid);
 void groups_remove(struct pgroup *g);
-/* Send `sig` to every recorded group; how many still had members. */
+/* Send `sig` to every recorded group; how many still had members.
+ * SIGKILL ends the cgroups too (cgroup_end_all): tend is on its way out. */
 int groups_kill_all(int sig);
 /* Install handlers that kill every group, give tend's stdout and stderr
  * their file status flags back (output_restore_flags), then die, on fatal

@@ -113,6 +113,10 @@ child_exec(const struct launch_opts *o, pid_t parent, int nullfd, int outw, int 
     setpgid(0, 0);
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
         _exit(127);  /* tend is already gone */
+    /* into the incarnation's cgroup before it can start anything: what it
+     * forks is born there ("0" moves the writer) */
+    if (o->cgroup && write(o->cgroup_fd, "0", 1) != 1)
+        child_fail(execw, STEP_CGROUP, errno);
 
     if (dup2(nullfd, 0) < 0 || dup2(outw, 1) < 0 || dup2(errw, 2) < 0)
         child_fail(execw, STEP_SETUP, errno);
@@ -198,7 +202,7 @@ child_exec(const struct launch_opts *o, pid_t parent, int nullfd, int outw, int 
 #ifndef CLOSE_RANGE_UNSHARE
 #define CLOSE_RANGE_UNSHARE (1U << 1)
 #endif
-enum { SLOT_OUT = 3, SLOT_ERR, SLOT_EXEC, SLOT_NULL, SLOT_PASS, SLOT_END };
+enum { SLOT_OUT = 3, SLOT_ERR, SLOT_EXEC, SLOT_NULL, SLOT_PASS, SLOT_CGROUP, SLOT_END };
 
 static bool slots_ready;
 
@@ -229,6 +233,10 @@ static pid_t clone_child(const struct launch_opts *o, pid_t parent, int outw, in
         dup3(copy.pass_fd, SLOT_PASS, O_CLOEXEC);
         copy.pass_fd = SLOT_PASS;
     }
+    if (copy.cgroup) {
+        dup3(copy.cgroup_fd, SLOT_CGROUP, O_CLOEXEC);
+        copy.cgroup_fd = SLOT_CGROUP;
+    }
     struct clone_arg a = {&copy, parent};
     /* CLONE_VFORK: tend waits until the child execs or exits, so one stack
      * serves every child */
@@ -240,6 +248,7 @@ static pid_t clone_child(const struct launch_opts *o, pid_t parent, int outw, in
     dup3(SLOT_NULL, SLOT_ERR, O_CLOEXEC);
     dup3(SLOT_NULL, SLOT_EXEC, O_CLOEXEC);
     dup3(SLOT_NULL, SLOT_PASS, O_CLOEXEC);
+    dup3(SLOT_NULL, SLOT_CGROUP, O_CLOEXEC);
     errno = err;
     return pid;
 }
@@ -358,6 +367,9 @@ char *launch_reason(const struct launch_opts *o, const struct exec_error *e)
         return xasprintf("chdir %s: %s", o->cwd, strerror(e->err));
     case STEP_USER:
         return xasprintf("user %s: %s", o->user, strerror(e->err));
+    case STEP_CGROUP:
+        return xasprintf("entering cgroup %s: %s", o->cgroup ? o->cgroup : "?",
+                         strerror(e->err));
     default:
         return xasprintf("setting up the child: %s", strerror(e->err));
     }

@@ -1,5 +1,6 @@
 /* launch.h -- fork and exec a program the way every child of tend starts:
- * its own process group, PR_SET_PDEATHSIG, default signal dispositions and
+ * its own process group (and cgroup, if asked), PR_SET_PDEATHSIG, default
+ * signal dispositions and
  * an empty mask, stdin from /dev/null, stdout and stderr to fresh pipes, no
  * other fd of tend's, then cwd and user; exec is confirmed through a
  * close-on-exec pipe (SPEC 9). */
@@ -10,14 +11,14 @@
 #include <sys/types.h>
 
 /* What a child that could not exec reports through the exec-confirm pipe. */
-enum launch_step { STEP_EXEC, STEP_CHDIR, STEP_USER, STEP_SETUP };
+enum launch_step { STEP_EXEC, STEP_CHDIR, STEP_USER, STEP_SETUP, STEP_CGROUP };
 struct exec_error {
     int step;
     int err;
 };
 
 /* The capacity tend gives a child's stdout and stderr pipes: at its exit,
- * up to this much is still to be read (proc.c reads all of it). */
+ * up to this much is still to be read (proc_output.c reads all of it). */
 #define LAUNCH_PIPE_SIZE (256 * 1024)
 
 struct launch_opts {
@@ -31,6 +32,9 @@ struct launch_opts {
     int ngroups;
     int pass_fd;          /* an fd of tend's the child gets ... */
     int pass_as;          /* ... as this number (>= 3); -1: none */
+    const char *cgroup;   /* NULL: tend's; else the cgroup the child enters
+                           * before anything else, ... */
+    int cgroup_fd;        /* ... by writing to this fd, its cgroup.procs */
 };
 
 struct launch_child {
@@ -39,7 +43,7 @@ struct launch_child {
     int exec_fd;          /* the exec-confirm read end: non-blocking */
 };
 
-/* Take fds 3..7 as spawn slots, so that starting a child costs the same
+/* Take fds 3..8 as spawn slots, so that starting a child costs the same
  * however many fds tend holds (see launch.c).  Call before anything else
  * opens an fd; without it (or on an old kernel) launch_start still works,
  * by vfork. */

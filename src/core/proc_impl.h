@@ -1,6 +1,6 @@
 /* proc_impl.h -- the inside of a proc, for the proc's own files only
- * (proc.c, ready.c) and their unit tests.  Everyone else has proc.h: a
- * handle and its functions. */
+ * (proc.c, proc_spawn.c, proc_output.c, proc_end.c, ready.c) and their
+ * unit tests.  Everyone else has proc.h: a handle and its functions. */
 #ifndef TEND_PROC_IMPL_H
 #define TEND_PROC_IMPL_H
 
@@ -78,6 +78,8 @@ struct proc {
     ev_timer stop_timer;    /* terminate: SIGKILL at the deadline */
     ev_timer restart_timer; /* the next incarnation */
     struct pgroup group;     /* the current incarnation's process group */
+    struct cgroup *cg;       /* its cgroup (cgroup.h), or NULL: none, or
+                              * given up at its end */
     struct output_waiter ow;
     struct proc_ready ready;
     struct outfile *file;   /* output = PATH: opened at the first start */
@@ -104,5 +106,56 @@ struct proc {
     bool deciding;          /* the restart policy runs: no new incarnation now */
     bool doomed;
 };
+
+/* ---- proc.c: the handle and its transitions ---- */
+
+/* Keep p alive across a call that may free it; release frees it if it
+ * was freed meanwhile. */
+void proc_hold(struct proc *p);
+void proc_release(struct proc *p);
+/* Begin a move to `to`: check it, snapshot the previous status and set
+ * the fields every such move sets.  NULL when refused. */
+struct proc_event *proc_move_begin(struct proc *p, enum proc_state to);
+/* Finish a move: for a terminal status ask the owner what follows, then
+ * publish the new status to every subscriber. */
+void proc_move_commit(struct proc *p, struct proc_event *ev);
+/* Publish a `failed` status with `reason` (taken over). */
+void proc_fail(struct proc *p, char *reason);
+
+/* ---- proc_spawn.c: start and exec confirmation ---- */
+
+void proc_spawn_init(struct proc *p);
+/* The main process is gone: take the exec report now (running, or the
+ * failure kept for proc_exec_failure). */
+void proc_exec_settle(struct proc *p);
+/* The `failed` reason of an exec that failed (a new string, once), or
+ * NULL when it succeeded. */
+char *proc_exec_failure(struct proc *p);
+/* Stop watching the exec-confirm pipe and close it. */
+void proc_exec_close(struct proc *p);
+
+/* ---- proc_output.c: pipes, lines, rings ---- */
+
+void proc_output_init(struct proc *p);
+/* Free the listeners, the rings and the output file. */
+void proc_output_free(struct proc *p);
+/* Read a burst of stream i (0 stdout, 1 stderr); `draining` at exit:
+ * everything already there, up to a bound.  The ring is up to date
+ * when this returns. */
+void proc_stream_read(struct proc *p, int i, bool draining);
+/* Stop watching stream i, emit its unfinished line and close it. */
+void proc_stream_close(struct proc *p, int i);
+/* The `tail` of a terminal status: this incarnation's stderr, else its
+ * stdout, at most PROC_TAIL_MAX bytes. */
+char *proc_terminal_tail(const struct proc *p);
+
+/* ---- proc_end.c: stop, kill, exit ---- */
+
+void proc_end_init(struct proc *p);
+/* reap.c's call when the main process exited (still a zombie). */
+void proc_main_exited(struct reap_watch *w, pid_t pid, int rstatus);
+/* The proc is freed: SIGKILL what is left of its incarnation, stop
+ * watching it. */
+void proc_end_abandon(struct proc *p);
 
 #endif

@@ -519,6 +519,18 @@ void ready_free(struct proc *p)
     r->notify_name = NULL;
 }
 
+void proc_report_ready(struct proc *p)
+{
+    if (p->st.state == ST_STARTING) {
+        p->ready.early = true;  /* applied right after `running` */
+    } else if (p->st.state == ST_RUNNING) {
+        proc_hold(p);
+        ready_reached(p);
+        proc_move(p, ST_READY);
+        proc_release(p);
+    }
+}
+
 void proc_check_done(struct proc *p, enum check_purpose purpose, unsigned gen, bool ok,
                      const char *why)
 {

@@ -79,7 +79,8 @@ static void sigkill_tend(struct sc *s)
             fail(s, "left after tend's SIGKILL: %s", describe(rest + i, 1));
     }
     held(s, "tend killed (exit %d); all %d direct children gone by PDEATHSIG; %d of 2 "
-            "grandchildren left, as documented (no cgroups): the suite kills them",
+            "grandchildren left, as documented (a SIGKILLed tend can kill nothing, cgroups or "
+            "not): the suite kills them",
          rc, n, gk);
     procs_kill_tagged(MARK_VAR, s->mark, WAIT);
 

@@ -1,4 +1,4 @@
-/* fuzz_output.c -- the output line splitter (proc.c) and the line ring
+/* fuzz_output.c -- the output line splitter (proc_output.c) and the line ring
  * (ring.c).
  *
  * A proc runs build/fuzz/fuzz-relay (relay.c), which copies what the
@@ -25,7 +25,7 @@
  *  - the same for a fresh ring given every line with ring_push.
  * Leaks and memory errors are the sanitizers'.  Only the proc's public
  * functions are used (proc.h), so the target survives changes inside
- * proc.c. */
+ * proc_output.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
