@@ -1,7 +1,9 @@
 /* util.c -- allocation wrappers, clocks, signal names, fd flags. */
 #include "base/util.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -247,4 +249,30 @@ char *utf8_clean(const char *s, size_t n, size_t *out_len)
     out[k] = '\0';
     *out_len = k;
     return out;
+}
+
+int parse_size(const char *s, long long *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || errno || !(v >= 0) || isspace((unsigned char)*s))
+        return -1;
+    static const char units[] = "KMGT";
+    const char *u = *end ? strchr(units, toupper((unsigned char)*end)) : NULL;
+    if (*end && !u)
+        return -1;
+    if (u) {
+        for (const char *k = units; k <= u; k++)
+            v *= 1024;
+        end++;
+        if (*end == 'i' && end[1] == 'B')
+            end += 2;
+        else if (*end == 'B')
+            end++;
+    }
+    if (*end || v >= 9.2e18)
+        return -1;
+    *out = (long long)v;
+    return 0;
 }

@@ -44,6 +44,11 @@ void buf_put(struct buf *b, const char *s, size_t n);
  * (Unicode 3.9, table 3-7). */
 size_t utf8_char(const unsigned char *s, size_t n, size_t *bad);
 
+/* A size in bytes from "512M", "1.5G", "64k", "4096" (K, M, G, T: powers
+ * of 1024; an optional "B" or "iB" after them): 0 with *out set, -1 when
+ * it is not one. */
+int parse_size(const char *s, long long *out);
+
 /* A copy of s[0..n) (NUL-terminated, length in *out_len) with each
  * invalid UTF-8 subpart replaced by U+FFFD. */
 char *utf8_clean(const char *s, size_t n, size_t *out_len);

@@ -1,5 +1,6 @@
 /* cgroup.c -- cgroup v2 containment of incarnations (see cgroup.h). */
 #include "core/cgroup.h"
+#include "core/spec.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -39,6 +40,7 @@ static struct {
     int parent_fd;          /* tend's cgroup at start (O_PATH) */
     int dir_fd;             /* TEND (O_PATH) */
     bool moved;             /* tend is in TEND/supervisor */
+    char controllers[128];  /* enabled for the incarnations: "memory pids" */
     struct ev_loop *loop;
     int inotify_fd;
     ev_io inotify_w;
@@ -178,6 +180,87 @@ static int write_at(int dir, const char *name, const char *s)
     return n < 0 ? -1 : 0;
 }
 
+/* Turn on for the incarnations' cgroups the controllers their limits use
+ * (SPEC 10) that TEND has: memory, pids, cpu.  TEND holds no process (tend
+ * is in its leaf), so it may.  What took is kept in cg_state.controllers. */
+static void enable_controllers(const char *dir)
+{
+    char *path = xasprintf("%s/cgroup.controllers", dir);
+    char *have = read_small(path);
+    free(path);
+    static const char *const wanted[] = {"memory", "pids", "cpu"};
+    for (size_t i = 0; have && i < ARRAY_LEN(wanted); i++) {
+        size_t n = strlen(wanted[i]);
+        bool listed = false;
+        for (const char *w = have; (w = strstr(w, wanted[i])); w += n)
+            listed |= (w == have || w[-1] == ' ') && (!w[n] || w[n] == ' ' || w[n] == '\n');
+        char add[16];
+        snprintf(add, sizeof add, "+%s", wanted[i]);
+        if (listed && write_at(cg_state.dir_fd, "cgroup.subtree_control", add) == 0) {
+            size_t k = strlen(cg_state.controllers);
+            snprintf(cg_state.controllers + k, sizeof cg_state.controllers - k, "%s%s",
+                     k ? " " : "", wanted[i]);
+        }
+    }
+    free(have);
+}
+
+bool cgroup_controller(const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *w = cg_state.controllers; (w = strstr(w, name)); w += n)
+        if ((w == cg_state.controllers || w[-1] == ' ') && (!w[n] || w[n] == ' '))
+            return true;
+    return false;
+}
+
+char *cgroup_apply_limits(struct cgroup *cg, const struct limits *l)
+{
+    struct {
+        const char *key, *controller, *file;
+        bool set;
+        char value[48];
+    } v[4] = {
+        {"memory", "memory", "memory.max", l->memory > 0, ""},
+        {"memory_high", "memory", "memory.high", l->memory_high > 0, ""},
+        {"cpu", "cpu", "cpu.max", l->cpu > 0, ""},
+        {"pids", "pids", "pids.max", l->pids > 0, ""},
+    };
+    snprintf(v[0].value, sizeof v[0].value, "%lld", l->memory);
+    snprintf(v[1].value, sizeof v[1].value, "%lld", l->memory_high);
+    snprintf(v[2].value, sizeof v[2].value, "%lld 100000", (long long)(l->cpu * 100000));
+    snprintf(v[3].value, sizeof v[3].value, "%lld", l->pids);
+    struct buf why = {0};
+    for (size_t i = 0; i < ARRAY_LEN(v); i++) {
+        if (!v[i].set)
+            continue;
+        char *err = NULL;
+        if (!cg)
+            err = xasprintf("needs cgroups (%s)", cg_state.why_not ? cg_state.why_not
+                                                                   : "not in use");
+        else if (!cgroup_controller(v[i].controller))
+            err = xasprintf("the %s controller is not available in %s", v[i].controller,
+                            cg_state.dir);
+        else {
+            char rel[sizeof cg->name + 32];
+            snprintf(rel, sizeof rel, "%s/%s", cg->name, v[i].file);
+            if (write_at(cg_state.dir_fd, rel, v[i].value) != 0)
+                err = xasprintf("%s/%s: %s", cg->path, v[i].file, strerror(errno));
+        }
+        if (err) {
+            char *line = xasprintf("%slimits.%s not applied: %s", why.len ? "; " : "",
+                                   v[i].key, err);
+            buf_put(&why, line, strlen(line));
+            free(line);
+            free(err);
+        }
+    }
+    if (!why.len)
+        return NULL;
+    buf_put(&why, "", 1);
+    return why.p;
+}
+
 /* Remove the cgroup `name` under the directory fd `dir` with the cgroups
  * below it (a program may have made some: a nested tend that was
  * SIGKILLed cannot remove its own); 0, or -1 with errno (EBUSY: something
@@ -295,6 +378,7 @@ void cgroup_init(struct ev_loop *loop)
         goto fail;
     }
     cg_state.moved = true;
+    enable_controllers(dir);
     cg_state.inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (cg_state.inotify_fd < 0) {
         why = xasprintf("inotify: %s", strerror(errno));

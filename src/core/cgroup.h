@@ -40,6 +40,13 @@ const char *cgroup_path(const struct cgroup *cg);
 int cgroup_procs_fd(const struct cgroup *cg);
 /* The spawn is over (started or not): close cgroup.procs. */
 void cgroup_spawned(struct cgroup *cg);
+/* Whether the incarnations' cgroups have controller `name` ("memory"). */
+bool cgroup_controller(const char *name);
+/* Write the cgroup limits of `l` (memory.max, memory.high, cpu.max,
+ * pids.max) into cg's files (cg NULL: tend has no cgroups); NULL when each
+ * set limit took, else what did not and why (a new string). */
+struct limits;
+char *cgroup_apply_limits(struct cgroup *cg, const struct limits *l);
 /* `sig` to every process in it; how many got it (0: none was there). */
 int cgroup_signal(struct cgroup *cg, int sig);
 /* SIGKILL to every process in it, at once and by the kernel (cgroup.kill):

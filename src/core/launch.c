@@ -144,6 +144,13 @@ child_exec(const struct launch_opts *o, pid_t parent, int nullfd, int outw, int 
     close_from(hi + 1, ~0U >> 1);
     if (keep_nofile)
         setrlimit(RLIMIT_NOFILE, &started_nofile);  /* lower than tend's: allowed */
+    for (int i = 0; o->limits && i < LIMIT__RLIMITS; i++) {
+        if (!o->limits->set[i])
+            continue;
+        struct rlimit rl = {(rlim_t)o->limits->value[i], (rlim_t)o->limits->value[i]};
+        if (setrlimit(limit_rlimit_resource(i), &rl) != 0)
+            child_fail(execw, STEP_LIMITS + i, errno);
+    }
 
     if (o->cwd && chdir(o->cwd) != 0)
         child_fail(execw, STEP_CHDIR, errno);
@@ -371,6 +378,9 @@ char *launch_reason(const struct launch_opts *o, const struct exec_error *e)
         return xasprintf("entering cgroup %s: %s", o->cgroup ? o->cgroup : "?",
                          strerror(e->err));
     default:
+        if (e->step >= STEP_LIMITS && e->step < STEP_LIMITS + LIMIT__RLIMITS)
+            return xasprintf("limits.%s: setrlimit: %s",
+                             limit_rlimit_names[e->step - STEP_LIMITS], strerror(e->err));
         return xasprintf("setting up the child: %s", strerror(e->err));
     }
 }

@@ -10,8 +10,10 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+struct limits;
+
 /* What a child that could not exec reports through the exec-confirm pipe. */
-enum launch_step { STEP_EXEC, STEP_CHDIR, STEP_USER, STEP_SETUP, STEP_CGROUP };
+enum launch_step { STEP_EXEC, STEP_CHDIR, STEP_USER, STEP_SETUP, STEP_CGROUP, STEP_LIMITS };
 struct exec_error {
     int step;
     int err;
@@ -35,6 +37,7 @@ struct launch_opts {
     const char *cgroup;   /* NULL: tend's; else the cgroup the child enters
                            * before anything else, ... */
     int cgroup_fd;        /* ... by writing to this fd, its cgroup.procs */
+    const struct limits *limits;  /* rlimits set before exec, or NULL */
 };
 
 struct launch_child {

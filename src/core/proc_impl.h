@@ -94,6 +94,7 @@ struct proc {
 
     struct exec_error exec_failure;  /* reported; published at reap */
     bool exec_failed;
+    bool limits_warned;      /* said which cgroup limits could not be applied */
 
     struct proc_listener *listeners;
     int listening;          /* depth of calls into listeners */

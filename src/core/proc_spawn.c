@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/log.h"
 #include "core/cgroup.h"
 #include "core/outfile.h"
 #include "core/ready.h"
@@ -31,6 +32,7 @@ static void launch_opts_of(const struct proc *p, char **env, struct launch_opts 
     o->pass_fd = o->pass_as = -1;
     o->cgroup = p->cg ? cgroup_path(p->cg) : NULL;
     o->cgroup_fd = p->cg ? cgroup_procs_fd(p->cg) : -1;
+    o->limits = &sp->limits;
 }
 
 /* The child's environment: tend's, the spec's env, TEND_PROC,
@@ -90,6 +92,14 @@ void proc_start(struct proc *p, bool by_policy)
         rc = p->cg ? 0 : -1;
         if (p->cg)
             p->st.cgroup = xstrdup(cgroup_path(p->cg));
+    }
+    if (rc == 0) {
+        /* what the limits could not get is said once a proc */
+        char *missed = cgroup_apply_limits(p->cg, &p->spec->limits);
+        if (missed && !p->limits_warned)
+            log_warn(p->spec->name, "%s", missed);
+        p->limits_warned |= missed != NULL;
+        free(missed);
     }
     launch_opts_of(p, NULL, &o);
     if (rc == 0)

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -155,6 +156,25 @@ enum after_cond spec_after_cond(const struct spec *s, const char *dep)
     return AFTER_READY;
 }
 
+const char *const limit_rlimit_names[LIMIT__RLIMITS] = {"nofile", "core", "nproc", "stack",
+                                                        "memlock", "cputime"};
+
+int limit_rlimit_resource(enum limit_rlimit l)
+{
+    static const int res[LIMIT__RLIMITS] = {RLIMIT_NOFILE, RLIMIT_CORE, RLIMIT_NPROC,
+                                            RLIMIT_STACK, RLIMIT_MEMLOCK, RLIMIT_CPU};
+    return res[l];
+}
+
+static bool limits_eq(const struct limits *a, const struct limits *b)
+{
+    for (int i = 0; i < LIMIT__RLIMITS; i++)
+        if (a->set[i] != b->set[i] || (a->set[i] && a->value[i] != b->value[i]))
+            return false;
+    return a->memory == b->memory && a->memory_high == b->memory_high && a->cpu == b->cpu &&
+           a->pids == b->pids;
+}
+
 static bool check_eq(const struct check *a, const struct check *b)
 {
     return a->kind == b->kind && a->fd == b->fd && str_eq(a->pattern, b->pattern) &&
@@ -173,6 +193,7 @@ bool spec_equal(const struct spec *a, const struct spec *b)
            ra->jitter == rb->jitter && ra->reset_after == rb->reset_after &&
            ra->give_up_restarts == rb->give_up_restarts &&
            ra->give_up_within == rb->give_up_within && after_same(a, b) &&
+           limits_eq(&a->limits, &b->limits) &&
            a->autostart == b->autostart && a->output == b->output &&
            str_eq(a->output_path, b->output_path) && a->output_max_size == b->output_max_size &&
            a->output_keep == b->output_keep && check_eq(&a->ready, &b->ready) &&
@@ -485,6 +506,26 @@ char *spec_plan_line(const struct spec *s)
             if (c != AFTER_READY)
                 put(&b, " (%s)", spec_after_cond_name(c));
         }
+    }
+    const struct limits *l = &s->limits;
+    bool any = l->memory || l->memory_high || l->cpu > 0 || l->pids;
+    for (int i = 0; i < LIMIT__RLIMITS; i++)
+        any |= l->set[i];
+    if (any) {
+        put(&b, "; limits");
+        for (int i = 0; i < LIMIT__RLIMITS; i++)
+            if (l->set[i] && l->value[i] == (unsigned long long)RLIM_INFINITY)
+                put(&b, " %s=unlimited", limit_rlimit_names[i]);
+            else if (l->set[i])
+                put(&b, " %s=%llu", limit_rlimit_names[i], l->value[i]);
+        if (l->memory)
+            put(&b, " memory=%lld", l->memory);
+        if (l->memory_high)
+            put(&b, " memory_high=%lld", l->memory_high);
+        if (l->cpu > 0)
+            put(&b, " cpu=%g", l->cpu);
+        if (l->pids)
+            put(&b, " pids=%lld", l->pids);
     }
     if (s->ready.kind != CHECK_NONE) {
         put(&b, "; ready ");

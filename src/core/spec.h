@@ -47,6 +47,25 @@ enum after_cond {
     AFTER_ENDED,      /* any terminal status */
 };
 
+/* limits = { ... } (SPEC 10): rlimits, soft and hard alike, set in the
+ * child before exec; and cgroup limits, where tend's cgroup has the
+ * controller. */
+enum limit_rlimit {
+    LIMIT_NOFILE, LIMIT_CORE, LIMIT_NPROC, LIMIT_STACK, LIMIT_MEMLOCK, LIMIT_CPUTIME,
+    LIMIT__RLIMITS
+};
+struct limits {
+    bool set[LIMIT__RLIMITS];
+    unsigned long long value[LIMIT__RLIMITS];  /* RLIM_INFINITY: unlimited */
+    long long memory, memory_high;  /* bytes (memory.max, memory.high); 0: none */
+    double cpu;                     /* cores (cpu.max); 0: none */
+    long long pids;                 /* pids.max; 0: none */
+};
+/* "nofile", "core"...: the key of each rlimit in `limits`. */
+extern const char *const limit_rlimit_names[LIMIT__RLIMITS];
+/* RLIMIT_NOFILE...: the resource of each. */
+int limit_rlimit_resource(enum limit_rlimit l);
+
 struct spec {
     char *name;
     char **argv;  /* NULL-terminated, argv[0] searched in PATH */
@@ -77,6 +96,7 @@ struct spec {
     struct check health;     /* kind CHECK_NONE: no health check */
     double health_interval, health_timeout;
     int health_failures;
+    struct limits limits;
     char *where;  /* "policy.lua:12", where it was declared */
     /* A problem found at load that `tend run` only warns about and
      * `--check` rejects (a cmd[1] not found or not executable: a proc it

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -555,6 +556,101 @@ static void read_health(struct decl *d, const struct field *f, const char *field
         lfield_error(L, d->s->name, "health.check", "required");
 }
 
+/* ---- limits = { ... } (SPEC 10) ---- */
+
+/* A size at the top of the stack: bytes as a number, or "512M"; with
+ * `unlimited`, the string "unlimited" too (as -1). */
+static long long limit_size(struct decl *d, const char *field, bool unlimited)
+{
+    lua_State *L = d->L;
+    if (lua_type(L, -1) == LUA_TNUMBER) {
+        double v = lua_tonumber(L, -1);
+        if (!(v >= 0) || v >= 9.2e18 || v != (double)(long long)v)
+            lfield_error(L, d->s->name, field, "a whole number of bytes >= 0 expected, got %g",
+                         v);
+        return (long long)v;
+    }
+    if (lua_type(L, -1) != LUA_TSTRING)
+        lfield_error(L, d->s->name, field, "a size (a number of bytes, or a string such as "
+                     "\"512M\") expected, got %s", luaL_typename(L, -1));
+    const char *s = lua_tostring(L, -1);
+    long long v;
+    if (unlimited && strcmp(s, "unlimited") == 0)
+        return -1;
+    if (lfield_has_nul(L, -1) || parse_size(s, &v) != 0)
+        lfield_error(L, d->s->name, field, "'%s' is not a size (a number of bytes, or with "
+                     "K, M, G or T: \"512M\")%s", s, unlimited ? " or \"unlimited\"" : "");
+    return v;
+}
+
+/* nofile, nproc: a whole number, or "unlimited" (-1). */
+static long long limit_count(struct decl *d, const char *field)
+{
+    lua_State *L = d->L;
+    if (lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), "unlimited") == 0)
+        return -1;
+    if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0)
+        lfield_error(L, d->s->name, field, "a whole number >= 0 or \"unlimited\" expected");
+    return (long long)lua_tointeger(L, -1);
+}
+
+static void read_rlimit(struct decl *d, const struct field *f, const char *field)
+{
+    int i = 0;
+    while (strcmp(limit_rlimit_names[i], f->name) != 0)
+        i++;
+    long long v;
+    if (i == LIMIT_NOFILE || i == LIMIT_NPROC)
+        v = limit_count(d, field);
+    else if (i == LIMIT_CPUTIME)
+        v = lua_type(d->L, -1) == LUA_TSTRING && !strcmp(lua_tostring(d->L, -1), "unlimited")
+                ? -1
+                : (long long)lfield_number(d->L, d->s->name, field, 1);
+    else
+        v = limit_size(d, field, true);
+    d->s->limits.set[i] = true;
+    d->s->limits.value[i] = v < 0 ? (unsigned long long)RLIM_INFINITY : (unsigned long long)v;
+}
+
+static void read_limit_memory(struct decl *d, const struct field *f, const char *field)
+{
+    long long v = limit_size(d, field, false);
+    if (v < 4096)
+        lfield_error(d->L, d->s->name, field, "at least 4096 bytes expected");
+    *(strcmp(f->name, "memory") == 0 ? &d->s->limits.memory : &d->s->limits.memory_high) = v;
+}
+
+static void read_limit_cpu(struct decl *d, const struct field *f, const char *field)
+{
+    d->s->limits.cpu = lfield_number(d->L, d->s->name, field, 0.01);
+}
+
+static void read_limit_pids(struct decl *d, const struct field *f, const char *field)
+{
+    if (!lua_isinteger(d->L, -1) || lua_tointeger(d->L, -1) < 1)
+        lfield_error(d->L, d->s->name, field, "a whole number >= 1 expected");
+    d->s->limits.pids = (long long)lua_tointeger(d->L, -1);
+}
+
+/* The fields of `limits = { ... }`. */
+static const struct field limit_fields[] = {
+    CUSTOM("nofile", read_rlimit),
+    CUSTOM("core", read_rlimit),
+    CUSTOM("nproc", read_rlimit),
+    CUSTOM("stack", read_rlimit),
+    CUSTOM("memlock", read_rlimit),
+    CUSTOM("cputime", read_rlimit),
+    CUSTOM("memory", read_limit_memory),
+    CUSTOM("memory_high", read_limit_memory),
+    CUSTOM("cpu", read_limit_cpu),
+    CUSTOM("pids", read_limit_pids),
+};
+
+static void read_limits(struct decl *d, const struct field *f, const char *field)
+{
+    read_fields(d, limit_fields, ARRAY_LEN(limit_fields), field, NULL);
+}
+
 /* ---- the table of fields ---- */
 
 /* The fields of a declaration (SPEC 3), in the order "did you mean"
@@ -580,6 +676,8 @@ static const struct field decl_fields[] = {
     NUMBER("ready_interval", ready_interval, 0.001),
     NUMBER("watchdog", watchdog, 0.001),
     CUSTOM("health", read_health),
+    TYPED("limits", T_TABLE, "a table such as { nofile = 1024, memory = \"512M\" }",
+          read_limits),
 };
 
 /* Read each field of the table at the top of the stack (the declaration,
