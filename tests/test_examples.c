@@ -157,6 +157,10 @@ static void test_group_restarts_every_member_when_one_dies(void **state)
     pid_t worker = (pid_t)atoi(p + strlen("worker: started (pid "));
     kill(worker, SIGKILL);
     assert_true(tend_expect(t, 2, "group: worker ended; one_for_all restarts 2", DEADLINE));
+    /* tend's line for the transition comes before the hook's about it */
+    assert_non_null(strstr(t->err, "worker: killed by signal KILL"));
+    assert_true(strstr(t->err, "worker: killed by signal KILL") <
+                strstr(t->err, "group: worker ended"));
     /* queue and api come back: each says "up" a second time */
     assert_true(expect_times(t, 1, "queue | queue up\n", 2));
     assert_true(expect_times(t, 1, "api | api up\n", 2));

@@ -307,6 +307,24 @@ static void dependents_see(struct mproc *mp, const struct status *now)
     }
 }
 
+/* Every transition, said before anyone acts on it: its line in tend's log
+ * comes before a hook's lines about it and before what it makes the
+ * dependents do (SPEC 2). */
+static void on_announce(struct proc *p, const struct status *now, const struct status *prev,
+                        void *data)
+{
+    struct mproc *mp = data;
+    struct manager *m = mp->m;
+    if (now->state == ST_RUNNING && !mp->retired)
+        log_info(proc_spec(p)->name, "started (pid %d)", (int)now->pid);
+    /* a proc with a readiness check says when it passed; without one,
+     * ready is the start and "started" said it */
+    if (now->state == ST_READY && proc_spec(p)->ready.kind != CHECK_NONE && !mp->retired)
+        log_info(proc_spec(p)->name, "ready (after %.1fs)", now->ready_at - now->started_at);
+    if (status_is_terminal(now->state))
+        log_end(p, now, mp->retired || (m->shutting_down && prev->state == ST_STOPPING));
+}
+
 /* Every transition of every proc passes here. */
 static void on_transition(struct proc *p, const struct status *now,
                           const struct status *prev, void *data)
@@ -320,26 +338,16 @@ static void on_transition(struct proc *p, const struct status *now,
         m->alive--;
     if (mp->retired) {
         if (status_is_terminal(now->state)) {
-            log_end(p, now, true);
             retire_done(mp);
             check_done(m);
         }
         return;
     }
 
-    if (now->state == ST_RUNNING)
-        log_info(proc_spec(p)->name, "started (pid %d)", (int)now->pid);
-    /* a proc with a readiness check says when it passed; without one,
-     * ready is the start and "started" said it */
-    if (now->state == ST_READY && proc_spec(p)->ready.kind != CHECK_NONE)
-        log_info(proc_spec(p)->name, "ready (after %.1fs)", now->ready_at - now->started_at);
     if (now->state == ST_READY && !mp->was_ready) {
         mp->was_ready = true;
         notify_if_all_ready(m);
     }
-    /* the end is said before what it makes the dependents do */
-    if (status_is_terminal(now->state))
-        log_end(p, now, m->shutting_down && prev->state == ST_STOPPING);
     if (!m->shutting_down && mp->ndependents > 0)
         dependents_see(mp, now);
     if (status_is_terminal(now->state) && mp->restart_when_down) {
@@ -384,7 +392,7 @@ struct proc *manager_add(struct manager *m, struct spec *spec)
 {
     struct mproc *mp = xcalloc(1, sizeof *mp);
     mp->m = m;
-    struct proc_owner owner = {decide, check, on_transition, mp};
+    struct proc_owner owner = {decide, check, on_transition, mp, on_announce};
     mp->p = proc_new(m->loop, spec, &owner);
     size_t na = strv_len(spec->after);
     mp->after = xcalloc(na, sizeof *mp->after);

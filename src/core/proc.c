@@ -224,6 +224,8 @@ static void dispatch(struct proc *p)
         p->queue = ev->next;
         if (!p->queue)
             p->queue_tail = NULL;
+        if (p->owner.announce)
+            p->owner.announce(p, &ev->now, &ev->prev, p->owner.data);
         /* an event reaches every subscriber, even if one of them frees the
          * proc; only the events after it are dropped */
         for (struct proc_sub *s = p->subs; s; s = s->next)

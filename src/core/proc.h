@@ -59,6 +59,10 @@ struct proc_owner {
     void (*saw)(struct proc *p, const struct status *now, const struct status *prev,
                 void *data);
     void *data;
+    /* Every transition, before any subscriber sees it: to say it (tend's
+     * log line comes before what a hook logs about it, SPEC 2). */
+    void (*announce)(struct proc *p, const struct status *now, const struct status *prev,
+                     void *data);
 };
 
 /* A new proc for `spec` (which it takes over), pending, not started. */
