@@ -367,6 +367,30 @@ static void test_status_has_cpu_and_memory_of_live_procs(void **state)
     assert_true(isnan(status_number("gone", "memory")));
 }
 
+/* With cgroups, a proc's cpu is its cgroup's: a busy grandchild that left
+ * the process group (setsid) still counts. */
+static void test_cpu_of_a_cgroup_counts_what_left_the_group(void **state)
+{
+    struct fx *f = *state;
+    char *policy = write_file(f->dir, "policy.lua",
+        "tend.proc { name = 'd', cmd = { 'sh', '-c',\n"
+        "  'setsid sh -c \"while :; do :; done\" & exec sleep 300' } }\n");
+    f->t = tend_start((const char *[]){"run", policy, NULL});
+    free(policy);
+    assert_true(tend_expect(f->t, 2, "d: started", DEADLINE));
+    struct tend_run *c = tend_run_sync((const char *[]){"status", "--json", "d", NULL}, DEADLINE);
+    bool cgroups = strstr(c->out, "\"cgroup\"") != NULL;
+    tend_free(c);
+    if (!cgroups) {
+        print_message("no cgroups here: %s\n", f->t->err);
+        skip();
+    }
+    double end = mono() + DEADLINE, cpu = 0;
+    while (cpu < 0.3 && mono() < end)
+        cpu = status_number("d", "cpu");
+    assert_true(cpu >= 0.3);
+}
+
 static void test_bad_metrics_address_is_refused(void **state)
 {
     struct fx *f = *state;
@@ -398,6 +422,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_silent_http_clients_do_not_stall_tend, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_status_has_cpu_and_memory_of_live_procs, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_cpu_of_a_cgroup_counts_what_left_the_group, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_bad_metrics_address_is_refused, setup, teardown),
     };

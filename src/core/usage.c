@@ -129,14 +129,59 @@ void usage_free(struct usage_scan *s)
     s->done = false;
 }
 
+/* A number after `key` in the small file `dir`/`name` ("usage_usec" in
+ * cpu.stat; NULL key: the file's first number, as memory.current). */
+static bool file_number(const char *dir, const char *name, const char *key, long long *v)
+{
+    char path[4096], buf[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    ssize_t r = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (r <= 0)
+        return false;
+    buf[r] = '\0';
+    const char *p = buf;
+    if (key) {
+        size_t k = strlen(key);
+        for (p = buf; (p = strstr(p, key)); p += k)
+            if ((p == buf || p[-1] == '\n') && p[k] == ' ')
+                break;
+        if (!p)
+            return false;
+        p += k;
+    }
+    char *end;
+    *v = strtoll(p, &end, 10);
+    return end != p;
+}
+
 const struct status *usage_status(struct usage_scan *s, const struct status *st,
                                   struct status *out)
 {
     if (st->pid <= 0 || st->state == ST_PENDING || status_is_terminal(st->state))
         return st;
+    *out = *st;
+    long long usec, bytes;
+    if (st->cgroup && file_number(st->cgroup, "cpu.stat", "usage_usec", &usec)) {
+        /* the incarnation's cgroup counts every process it ever held,
+         * those that left the process group too (SPEC 10) */
+        out->cpu = (double)usec / 1e6;
+        if (file_number(st->cgroup, "memory.current", NULL, &bytes)) {
+            out->memory = bytes;
+            out->has_usage = true;
+            return out;
+        }
+        double group_cpu;  /* no memory controller: the RSS from /proc */
+        if (!s->done)
+            usage_scan(s, NULL);
+        out->has_usage = usage_of(s, st->pid, &group_cpu, &out->memory);
+        return out;
+    }
     if (!s->done)
         usage_scan(s, NULL);  /* when /proc cannot be read: no figures */
-    *out = *st;
     /* each incarnation leads its own process group */
     out->has_usage = usage_of(s, st->pid, &out->cpu, &out->memory);
     return out;
