@@ -258,6 +258,28 @@ static void test_spawn_after_load_starts_now(void **state)
         "end)\n"), OK);
 }
 
+/* tend.get and tend.procs while the file loads: the procs declared so far,
+ * the same handles tend.proc returned (SPEC 3); a module required after a
+ * declaration finds it. */
+static void test_get_and_procs_during_load(void **state)
+{
+    free(write_file(dir, "mod.lua", "return { db = tend.get('db') }\n"));
+    assert_int_equal(run_policy(
+        "package.path = tend.dir .. '/?.lua'  -- in-process: no chdir to the file's dir\n"
+        "assert(#tend.procs() == 0 and tend.get('db') == nil)\n"
+        "local db = tend.proc { name = 'db', cmd = { 'true' }, restart = 'never' }\n"
+        "assert(tend.get('db') == db, 'tend.get returns the declared handle')\n"
+        "assert(require('mod').db == db, 'a module sees it too')\n"
+        "local w = tend.proc { name = 'w', cmd = { 'true' }, restart = 'never' }\n"
+        "local all = tend.procs()\n"
+        "assert(#all == 2 and all[1] == db and all[2] == w)\n"
+        "assert(tend.get('nope') == nil)\n"
+        "tend.task(function()\n"
+        "  assert(tend.get('db') == db and #tend.procs() == 2)\n"
+        "  tend.exit(42)\n"
+        "end)\n"), OK);
+}
+
 static void test_methods_during_load_say_when_they_work(void **state)
 {
     char *path = write_file(dir, "policy.lua",
@@ -619,6 +641,7 @@ int main(void)
         cmocka_unit_test(test_a_raising_restart_function_counts_as_on_failure),
         cmocka_unit_test(test_gave_up_hook),
         cmocka_unit_test(test_spawn_after_load_starts_now),
+        cmocka_unit_test(test_get_and_procs_during_load),
         cmocka_unit_test(test_methods_during_load_say_when_they_work),
         cmocka_unit_test(test_tasks_keep_tend_running_until_they_end),
         cmocka_unit_test(test_exec_runs_a_command_without_blocking),

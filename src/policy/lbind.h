@@ -35,6 +35,9 @@ struct lproc {
 void lproc_push(lua_State *L, struct proc *p);
 /* Push a new handle for declaration `decl` (during load). */
 void lproc_push_decl(lua_State *L, size_t decl, const char *name);
+/* The handle tend.proc returned for declaration `decl` of the file being
+ * loaded (nil if none): tend.get and tend.procs during load. */
+void lproc_push_declared(lua_State *L, size_t decl);
 /* The proc of the handle at `idx`; raises when it is gone or not yet
  * running. */
 struct proc *lproc_check(lua_State *L, int idx);

@@ -47,6 +47,13 @@ void lproc_push_decl(lua_State *L, size_t decl, const char *name)
     lua_pop(L, 1);
 }
 
+void lproc_push_declared(lua_State *L, size_t decl)
+{
+    push_procobjs(L);
+    lua_rawgeti(L, -1, (lua_Integer)decl + 1);  /* nil when there is none */
+    lua_remove(L, -2);
+}
+
 void lproc_push(lua_State *L, struct proc *p)
 {
     push_procobjs(L);

@@ -117,8 +117,14 @@ static int l_sleep(lua_State *L)
 static int l_procs(lua_State *L)
 {
     struct policy *pol = policy_of(L);
-    if (!pol->m)
-        return luaL_error(L, "tend.procs: the policy file is still loading (use tend.task)");
+    if (!pol->m) {  /* loading: the procs declared so far (SPEC 3) */
+        lua_createtable(L, (int)pol->n, 0);
+        for (size_t i = 0; i < pol->n; i++) {
+            lproc_push_declared(L, i);
+            lua_rawseti(L, -2, (lua_Integer)i + 1);
+        }
+        return 1;
+    }
     size_t n = manager_count(pol->m);
     lua_createtable(L, (int)n, 0);
     for (size_t i = 0; i < n; i++) {
@@ -132,8 +138,14 @@ static int l_get(lua_State *L)
 {
     struct policy *pol = policy_of(L);
     const char *name = luaL_checkstring(L, 1);
-    if (!pol->m)
-        return luaL_error(L, "tend.get: the policy file is still loading (use tend.task)");
+    if (!pol->m) {  /* loading: a proc declared so far (SPEC 3) */
+        uintptr_t at = (uintptr_t)strmap_get(&pol->names, name);
+        if (at)
+            lproc_push_declared(L, at - 1);
+        else
+            lua_pushnil(L);
+        return 1;
+    }
     struct proc *p = manager_get(pol->m, name);
     if (p)
         lproc_push(L, p);
