@@ -308,6 +308,22 @@ static void test_after_conditions_failed_ended_and_started(void **state)
     free(policy);
 }
 
+/* A failed migration and nothing else running: web stays pending, and
+ * tend's work is done: it exits 1 (SPEC 2, 3). */
+static void test_a_failed_one_shot_with_nothing_else_exits_1(void **state)
+{
+    char *policy = write_file(dir, "p.lua",
+        "tend.proc { name = 'migrate', restart = 'never', cmd = { 'sh', '-c', 'exit 1' } }\n"
+        "tend.proc { name = 'web', after = { migrate = 'succeeded' }, cmd = { 'sleep', '300' } }\n");
+    struct tend_run *t = tend_start((const char *[]){"run", policy, NULL});
+    assert_int_equal(tend_wait(t, DEADLINE), 1);
+    assert_contains(t->err, "web: not started: migrate ended for good without being succeeded");
+    assert_contains(t->err, "exiting with code 1");
+    assert_lacks(t->err, "web: started");
+    tend_free(t);
+    free(policy);
+}
+
 static void test_check_shows_after_conditions(void **state)
 {
     char *policy = write_file(dir, "p.lua",
@@ -342,6 +358,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_after_conditions_failed_ended_and_started, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_check_shows_after_conditions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_failed_one_shot_with_nothing_else_exits_1, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_relative_paths_follow_the_policy_file, setup,
                                         teardown),
     };
