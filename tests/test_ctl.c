@@ -1001,6 +1001,8 @@ static void test_reload_applies_the_file_and_rejects_a_broken_one(void **state)
     assert_contains(c->err, "policy.lua:2");
     assert_contains(c->err, "nope");
     assert_string_equal(status_state(f, "api"), "ready");
+    /* tend says it too, as for a SIGHUP reload */
+    assert_true(tend_expect(f->t, 2, "reload refused, the running set is kept", DEADLINE));
 }
 
 static void test_follow_and_wait_on_a_removed_proc_end(void **state)

@@ -675,7 +675,10 @@ int manager_reload(struct manager *m, char **err)
         *err = xstrdup("no policy to reload");
         return -1;
     }
-    return m->reloader(m->reloader_data, err);
+    int rc = m->reloader(m->reloader_data, err);
+    if (rc != 0)  /* however it was asked for: SIGHUP or tend reload */
+        log_error(NULL, "reload refused, the running set is kept: %s", *err);
+    return rc;
 }
 
 void manager_set_checker(struct manager *m, manager_checker_fn *fn, void *data)
@@ -767,10 +770,8 @@ static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
         for (size_t i = 0; i < m->n; i++)
             proc_reopen_output(m->procs[i]->p);
         char *err = NULL;
-        if (manager_reload(m, &err) != 0) {
-            log_error(NULL, "reload refused, the running set is kept: %s", err);
-            free(err);
-        }
+        if (manager_reload(m, &err) != 0)
+            free(err);  /* manager_reload said it */
         return;
     }
     log_info(NULL, "received SIG%s", signal_name(w->signum));
