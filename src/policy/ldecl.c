@@ -659,10 +659,11 @@ struct spec **ldecl_parse(lua_State *L, struct policy *pol)
         luaL_error(L, "tend.proc: field 'name': string expected, got %s", luaL_typename(L, -1));
     size_t name_len;
     const char *name = lua_tolstring(L, -1, &name_len);
-    if (strlen(name) == name_len && strchr(name, '@'))
+    if (strlen(name) == name_len && strchr(name, '@')) {
+        lua_pushlstring(L, name, (size_t)(strchr(name, '@') - name));
         luaL_error(L, "tend.proc: field 'name': '%s': names with '@' are those of replicas "
-                   "(declare '%.*s' with replicas = N)", name, (int)(strchr(name, '@') - name),
-                   name);
+                   "(declare '%s' with replicas = N)", name, lua_tostring(L, -1));
+    }
     if (!valid_name(name, name_len)) {
         char b[SHOWN_CAP];
         luaL_error(L, "tend.proc: field 'name': '%s' is not a valid name "

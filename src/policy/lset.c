@@ -109,11 +109,13 @@ static int m_procs(lua_State *L)
 static int scale_k(lua_State *L, int status, lua_KContext ctx)
 {
     lua_settop(L, 4);
+    /* a removed one is gone once freed: its handle lets go of it then,
+     * and its waits end (lwait_forget) */
     for (lua_Integer i = 1; i <= (lua_Integer)lua_rawlen(L, 4); i++) {
         lua_rawgeti(L, 4, i);
         struct lproc *h = lua_touserdata(L, -1);
         lua_pop(L, 1);
-        if (h->p && !status_is_terminal(proc_status(h->p)->state))
+        if (h->p)
             return lwait_proc_k(L, h->p, W_TERMINAL, "set:scale()", 0, scale_k);
     }
     luaL_Buffer b;

@@ -473,9 +473,10 @@ static void forget_for_manager(struct proc *p, void *data)
     struct policy *pol = data;
     if (!pol->L)
         return;
+    /* the handle first: a coroutine its wait resumes cannot wait on it again */
     lhook_unfollow(pol, p);
-    lwait_forget(pol, p);
     lproc_forget(pol, p);
+    lwait_forget(pol, p);
 }
 
 /* The VM's tasks keep tend up (SPEC 2): the manager counts them. */
