@@ -19,6 +19,12 @@ _tend_procs()
     "${COMP_WORDS[0]}" status --names "${sock[@]}" 2>/dev/null
 }
 
+# The sets of replicas among them: web for web@1, web@2 ...
+_tend_sets()
+{
+    _tend_procs | sed -n 's/@[0-9]*$//p' | sort -u
+}
+
 _tend()
 {
     local cur prev cmd
@@ -31,7 +37,7 @@ _tend()
 
     if ((COMP_CWORD == 1)); then
         COMPREPLY=($(compgen -W "run status start stop restart kill signal logs wait
-                                 reload top metrics shutdown --help --version" -- "$cur"))
+                                 scale reload top metrics shutdown --help --version" -- "$cur"))
         return
     fi
     case $prev in
@@ -71,6 +77,12 @@ _tend()
         COMPREPLY=($(compgen -W "$(_tend_procs) -n --stream -f --socket --help" -- "$cur")) ;;
     wait)
         COMPREPLY=($(compgen -W "$(_tend_procs) --ready --exit --timeout --socket --help" -- "$cur")) ;;
+    scale)
+        if [[ $cur == -* ]]; then
+            COMPREPLY=($(compgen -W "--socket --help" -- "$cur"))
+        else
+            COMPREPLY=($(compgen -W "$(_tend_sets)" -- "$cur"))
+        fi ;;
     reload | top | metrics | shutdown)
         COMPREPLY=($(compgen -W "--socket --help" -- "$cur")) ;;
     esac

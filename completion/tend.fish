@@ -17,7 +17,7 @@ function __tend_procs
     $tokens[1] status --names $sock 2>/dev/null
 end
 
-set -l cmds run status top metrics start stop restart kill signal logs wait reload shutdown
+set -l cmds run status top metrics start stop restart kill signal logs wait scale reload shutdown
 set -l with_procs status start stop restart kill signal logs wait
 
 complete -c tend -f
@@ -34,6 +34,7 @@ complete -c tend -n "not __fish_seen_subcommand_from $cmds" -a kill -d 'SIGKILL 
 complete -c tend -n "not __fish_seen_subcommand_from $cmds" -a signal -d 'a signal to the procs'
 complete -c tend -n "not __fish_seen_subcommand_from $cmds" -a logs -d 'the procs\' recent output'
 complete -c tend -n "not __fish_seen_subcommand_from $cmds" -a wait -d 'until procs are ready or ended'
+complete -c tend -n "not __fish_seen_subcommand_from $cmds" -a scale -d 'set the number of replicas'
 complete -c tend -n "not __fish_seen_subcommand_from $cmds" -a reload -d 'run the policy file again'
 complete -c tend -n "not __fish_seen_subcommand_from $cmds" -a shutdown -d 'stop everything and exit'
 
@@ -57,4 +58,5 @@ complete -c tend -n '__fish_seen_subcommand_from wait' -l exit -d 'until ended'
 complete -c tend -n '__fish_seen_subcommand_from logs' -s n -l lines -x -d 'how many lines'
 complete -c tend -n '__fish_seen_subcommand_from logs' -l stream -x -a 'stdout stderr'
 complete -c tend -n '__fish_seen_subcommand_from logs' -s f -l follow -d 'follow new lines'
+complete -c tend -n '__fish_seen_subcommand_from scale' -a '(__tend_procs | string replace -rf \'@[0-9]+$\' \'\' | sort -u)'
 complete -c tend -n '__fish_seen_subcommand_from signal' -a 'HUP INT QUIT KILL USR1 USR2 TERM CONT STOP WINCH'

@@ -65,6 +65,31 @@ static void test_completion_offers_commands_and_proc_names(void **state)
     tmpdir_free(dir);
 }
 
+static void test_scale_completes_the_sets_of_replicas(void **state)
+{
+    char *dir = tmpdir_new(), sock[4200], words[4400];
+    snprintf(sock, sizeof sock, "%s/tend.sock", dir);
+    char *policy = write_file(dir, "p.lua",
+        "tend.proc { name = 'web', replicas = 2, cmd = { 'sleep', '300' } }\n"
+        "tend.proc { name = 'solo', cmd = { 'sleep', '300' } }\n");
+    struct tend_run *t = tend_start((const char *[]){"run", "--socket", sock, policy, NULL});
+    assert_true(tend_expect(t, 2, "solo: started", DEADLINE));
+
+    char *c = complete(sock, "tend sc");
+    assert_string_equal(c, "scale\n");
+    free(c);
+    snprintf(words, sizeof words, "%s scale --socket %s \"\"", tend_path(), sock);
+    c = complete(sock, words);
+    assert_string_equal(c, "web\n");
+    free(c);
+
+    kill(t->pid, SIGTERM);
+    assert_int_equal(tend_wait(t, DEADLINE), 0);
+    tend_free(t);
+    free(policy);
+    tmpdir_free(dir);
+}
+
 /* A tend with procs alpha and beta on a socket of its own in *dir. */
 static struct tend_run *two_procs(char **dir, char *sock, size_t socksz)
 {
@@ -154,6 +179,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_completion_offers_commands_and_proc_names),
+        cmocka_unit_test(test_scale_completes_the_sets_of_replicas),
         cmocka_unit_test(test_status_names_is_one_name_a_line),
         cmocka_unit_test(test_zsh_completion_loads_and_is_registered),
         cmocka_unit_test(test_fish_completion_offers_commands_and_proc_names),

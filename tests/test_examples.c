@@ -127,6 +127,33 @@ static void test_migrate_starts_web_only_after_the_migration_succeeded(void **st
     tend_free(t);
 }
 
+static void test_replicas_start_the_dispatcher_after_every_worker_then_grow(void **state)
+{
+    setenv("GROW_AFTER", "0.2", 1);
+    struct tend_run *t = run_example("replicas.lua");
+    unsetenv("GROW_AFTER");
+    for (int i = 1; i <= 3; i++) {
+        char line[80];
+        snprintf(line, sizeof line, "worker@%d | worker %d listening on port %d\n", i, i,
+                 9000 + i);
+        assert_true(tend_expect(t, 1, line, DEADLINE));
+    }
+    assert_true(tend_expect(t, 2, "5 workers: worker@1 worker@2 worker@3 worker@4 worker@5\n",
+                            DEADLINE));
+    const char *dispatcher = strstr(t->err, "dispatcher: started");
+    assert_non_null(dispatcher);
+    for (int i = 1; i <= 3; i++) {
+        char line[40];
+        snprintf(line, sizeof line, "worker@%d: started", i);
+        assert_non_null(strstr(t->err, line));
+        assert_true(strstr(t->err, line) < dispatcher);
+    }
+    assert_true(tend_expect(t, 1, "worker@5 | worker 5 listening on port 9005\n", DEADLINE));
+    stop_and_expect(t, SIGTERM, 0);
+    assert_nothing_left(t);
+    tend_free(t);
+}
+
 static void test_crashloop_backs_off_then_gives_up(void **state)
 {
     setenv("CRASH_DELAY", "0.01", 1);
@@ -297,6 +324,7 @@ int main(void)
         cmocka_unit_test(test_hello_prefixes_output_and_stops_on_ctrl_c),
         cmocka_unit_test(test_web_db_starts_web_after_db_and_stops_it_first),
         cmocka_unit_test(test_migrate_starts_web_only_after_the_migration_succeeded),
+        cmocka_unit_test(test_replicas_start_the_dispatcher_after_every_worker_then_grow),
         cmocka_unit_test(test_crashloop_backs_off_then_gives_up),
         cmocka_unit_test(test_group_restarts_every_member_when_one_dies),
         cmocka_unit_test(test_batch_exits_with_the_worst_code),

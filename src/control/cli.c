@@ -144,6 +144,13 @@ static const struct command {
       {CLI_EXIT, "wait for a terminal status"},
       {CLI_TIMEOUT, "fail (exit 1) after SECONDS"},
       CLIENT_SOCKET}},
+    {"scale", "tend scale NAME N [--socket PATH]",
+     "set the number of replicas of a proc declared with replicas",
+     "Set the number of replicas of NAME (declared with replicas = N) to N: the "
+     "highest-numbered ones are stopped and removed, or new ones NAME@i started; return "
+     "once the removed ones have ended and the new ones are ready (exit 0), or one of "
+     "them ended first (exit 1). A reload sets N back to the policy file's.",
+     CLIENT_EXIT, {CLIENT_SOCKET}},
     {"reload", "tend reload [--socket PATH]", "run the policy file again",
      "Run the policy file again, as SIGHUP does: a changed proc that is up is restarted "
      "with its new declaration, unchanged ones run on; a file that fails to load is "

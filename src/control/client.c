@@ -18,6 +18,7 @@
 #include "control/link.h"
 #include "control/statustable.h"
 #include "control/top.h"
+#include "core/spec.h"
 #include "base/util.h"
 
 enum { EXIT_OK = 0, EXIT_ERROR = 1, EXIT_USAGE = CLI_EXIT_USAGE, EXIT_UNREACHABLE = 3 };
@@ -37,6 +38,7 @@ struct args {
     long lines;           /* logs -n; < 0: the default */
     const char *stream;   /* logs --stream */
     bool follow;          /* logs -f */
+    long count;           /* scale N; < 0: none */
 };
 
 bool client_is_command(const char *cmd)
@@ -110,6 +112,19 @@ static int parse_args(int argc, char **argv, struct args *a)
     }
     a->names = a->cli.args;
     a->nnames = a->cli.nargs;
+    a->count = -1;
+    if (strcmp(cmd, "scale") == 0) {
+        if (a->nnames != 2)
+            return cli_misuse(cmd, "NAME and N expected");
+        char *end;
+        errno = 0;
+        long n = strtol(a->names[1], &end, 10);
+        if (end == a->names[1] || *end || errno || n < 1 || n > REPLICAS_MAX)
+            return cli_misuse(cmd, "%s: a number of replicas from 1 to %d expected",
+                              a->names[1], REPLICAS_MAX);
+        a->count = n;
+        a->nnames = 1;
+    }
     if (strcmp(cmd, "signal") == 0) {
         if (a->nnames == 0)
             return cli_misuse(cmd, "which signal?");
@@ -139,7 +154,10 @@ static json_t *build_request(const struct args *a)
 {
     json_t *req = json_object();
     json_object_set_new(req, "cmd", json_string(a->cmd));
-    if (a->nnames) {
+    if (a->count >= 0) {
+        json_object_set_new(req, "name", json_string(a->names[0]));
+        json_object_set_new(req, "count", json_integer(a->count));
+    } else if (a->nnames) {
         json_t *names = json_array();
         for (size_t i = 0; i < a->nnames; i++)
             json_array_append_new(names, json_string(a->names[i]));

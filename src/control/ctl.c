@@ -41,6 +41,8 @@ struct target {
     bool done, ok;
     const char *why;  /* a failure that is not the proc's own end */
     bool held;        /* holds tend up between the stop and the start */
+    char *gone;       /* the proc's name once a reload or scale freed it
+                       * (p is NULL then) */
 };
 
 /* A request that is answered once its procs reach a state. */
@@ -822,6 +824,7 @@ static void request_free(struct request *r)
         if (r->t[i].sub)
             proc_unsubscribe(r->t[i].p, r->t[i].sub);
         target_unhold(&r->t[i]);
+        free(r->t[i].gone);
     }
     struct conn *c = r->c;
     ev_timer_stop(c->ctl->loop, &r->timer);
@@ -940,14 +943,18 @@ static void request_answer(struct request *r)
 {
     struct conn *c = r->c;
     struct proc **procs = xcalloc(r->n ? r->n : 1, sizeof *procs);
+    size_t np = 0;
     char *err = NULL;
     for (size_t i = 0; i < r->n; i++) {
         struct target *t = &r->t[i];
-        procs[i] = t->p;
+        if (t->p)  /* one that was freed has no status to show */
+            procs[np++] = t->p;
         if (t->done && t->ok)
             continue;
         char *what;
-        if (!t->done)
+        if (!t->p)
+            what = xasprintf("%s: %s", t->gone, t->why ? t->why : "removed");
+        else if (!t->done)
             what = xasprintf("%s is %s", proc_spec(t->p)->name,
                              status_state_name(proc_status(t->p)->state));
         else if (t->why)
@@ -969,7 +976,7 @@ static void request_answer(struct request *r)
         free(err);
         err = msg;
     }
-    conn_statuses(c, procs, r->n, err);
+    conn_statuses(c, procs, np, err);
     free(procs);
     free(err);
     request_free(r);
@@ -1021,6 +1028,16 @@ static struct proc **req_procs(struct conn *c, json_t *req, const char *cmd, boo
     for (size_t i = 0; i < k; i++) {
         json_t *v = json_array_get(names, i);
         struct proc *p = json_is_string(v) ? manager_get(m, json_string_value(v)) : NULL;
+        size_t nr = 0;
+        struct proc **reps = json_is_string(v) && !p
+                                 ? manager_replicas(m, json_string_value(v), &nr) : NULL;
+        if (reps) {  /* a set's name: every replica (SPEC 3) */
+            procs = xrealloc(procs, (total += nr) * sizeof *procs);
+            for (size_t j = 0; j < nr; j++)
+                procs[(*n)++] = reps[j];
+            free(reps);
+            continue;
+        }
         if (!p) {
             char *known = known_names(m);
             if (json_is_string(v))
@@ -1031,12 +1048,18 @@ static struct proc **req_procs(struct conn *c, json_t *req, const char *cmd, boo
             free(procs);
             return NULL;
         }
-        bool seen = false;
-        for (size_t j = 0; j < *n; j++)
-            seen |= procs[j] == p;
-        if (!seen)
-            procs[(*n)++] = p;
+        procs[(*n)++] = p;
     }
+    /* without repeats ("web web@2"), in the order first named */
+    size_t kept = 0;
+    for (size_t i = 0; i < *n; i++) {
+        bool seen = false;
+        for (size_t j = 0; j < kept && !seen; j++)
+            seen = procs[j] == procs[i];
+        if (!seen)
+            procs[kept++] = procs[i];
+    }
+    *n = kept;
     return procs;
 }
 
@@ -1372,6 +1395,70 @@ static void cmd_reload(struct conn *c, json_t *req)
     free(err);
 }
 
+/* scale NAME N: the replicas past N are removed (answered once they have
+ * ended), new ones started (answered once they are ready). */
+static void cmd_scale(struct conn *c, json_t *req)
+{
+    struct manager *m = c->ctl->m;
+    json_t *name = json_object_get(req, "name"), *count = json_object_get(req, "count");
+    if (!json_is_string(name)) {
+        conn_error(c, "scale: \"name\" must be a proc name");
+        return;
+    }
+    if (!json_is_integer(count) || json_integer_value(count) < 1 ||
+        json_integer_value(count) > REPLICAS_MAX) {
+        conn_error(c, "scale: \"count\" must be a whole number from 1 to %d", REPLICAS_MAX);
+        return;
+    }
+    const char *set = json_string_value(name);
+    int n = (int)json_integer_value(count);
+    size_t had;
+    struct proc **before = manager_replicas(m, set, &had);
+    /* one target for each replica to go, then one for each new one (the
+     * targets cannot move once watched) */
+    size_t ngo = had > (size_t)n ? had - (size_t)n : 0;
+    size_t nnew = (size_t)n > had && had > 0 ? (size_t)n - had : 0;
+    struct proc **procs = xcalloc(ngo + nnew + 1, sizeof *procs);
+    for (size_t i = 0; i < ngo; i++)
+        procs[i] = before[(size_t)n + i];
+    free(before);
+    struct request *r = request_new(c, "scale", procs, ngo + nnew);
+    /* the ones to go are watched before they go: one that is not alive
+     * is freed at once */
+    for (size_t i = 0; i < ngo; i++) {
+        if (proc_alive(r->t[i].p))
+            target_watch(&r->t[i], T_TERMINAL);
+        else
+            target_finish(&r->t[i], true);
+    }
+    char *err = NULL;
+    if (manager_scale(m, set, n, &err) != 0) {
+        request_free(r);
+        conn_error(c, "scale: %s", err);
+        free(err);
+        return;
+    }
+    /* the new ones: each ready, or terminal */
+    size_t now;
+    struct proc **after = manager_replicas(m, set, &now);
+    for (size_t i = 0; i < nnew; i++) {
+        struct target *t = &r->t[ngo + i];
+        t->p = had + i < now ? after[had + i] : NULL;
+        enum proc_state st = t->p ? proc_status(t->p)->state : ST_STOPPED;
+        if (!t->p) {
+            t->gone = xasprintf("%s@%zu", set, had + i + 1);
+            t->why = "not added";
+            target_finish(t, false);
+        } else if (st == ST_READY || status_is_terminal(st)) {
+            target_finish(t, st == ST_READY);
+        } else {
+            target_watch(t, T_READY);
+        }
+    }
+    free(after);
+    request_go(r);
+}
+
 /* A reload retired `p` and is about to free it: waits on it fail, follows
  * of it end. */
 static void forget_proc(struct proc *p, void *data)
@@ -1388,8 +1475,10 @@ static void forget_proc(struct proc *p, void *data)
                 ev_io_start(ctl->loop, &c->ww);
         }
         struct request *r = c->req;
-        for (size_t i = 0; r && i < r->n; i++)
-            if (r->t[i].p == p && !r->t[i].done) {
+        for (size_t i = 0; r && i < r->n; i++) {
+            if (r->t[i].p != p)
+                continue;
+            if (!r->t[i].done) {
                 /* it ended on its way out: what stop and wait --exit want */
                 bool ok = r->t[i].want == T_TERMINAL && status_is_terminal(proc_status(p)->state);
                 r->t[i].why = ok ? NULL : "removed by a reload";
@@ -1397,6 +1486,10 @@ static void forget_proc(struct proc *p, void *data)
                 target_finish(&r->t[i], ok);
                 r->setting_up = false;
             }
+            /* the answer, if it comes later, must not read a freed proc */
+            r->t[i].gone = xstrdup(proc_spec(p)->name);
+            r->t[i].p = NULL;
+        }
         if (r && c->req == r)
             request_check(r);
     }
@@ -1419,6 +1512,7 @@ static const struct command {
     {"wait", {"names", "ready", "exit", "timeout"}, cmd_wait},
     {"shutdown", {NULL}, cmd_shutdown},
     {"reload", {NULL}, cmd_reload},
+    {"scale", {"name", "count"}, cmd_scale},
     {"metrics", {NULL}, cmd_metrics},
 };
 

@@ -18,7 +18,7 @@ struct mproc {
     struct manager *m;
     struct proc *p;
     size_t *after;       /* indices of the procs this one starts after */
-    size_t nafter;
+    size_t nafter, capafter;
     size_t *dependents;  /* indices of the procs that start after this one */
     size_t ndependents, capdependents;
     size_t live_dependents; /* during shutdown: dependents still alive */
@@ -49,6 +49,8 @@ struct manager {
     struct strmap index;    /* name -> position in procs + 1 */
     struct strmap awaited;  /* a name not declared (yet) -> struct waiting:
                              * the positions whose `after` names it */
+    struct strmap sets;     /* a set's name -> struct waiting: the positions
+                             * of its replicas */
     size_t alive;        /* procs whose main process is alive */
     bool shutting_down;
     bool killed_any;     /* the shutdown had to SIGKILL */
@@ -69,6 +71,10 @@ struct manager {
     void *reloader_data;
     manager_forget_fn *forget;
     void *forget_data;
+    manager_forget_fn *policy_forget;
+    void *policy_forget_data;
+    manager_scaler_fn *scaler;
+    void *scaler_data;
     ev_signal sig_term, sig_int, sig_hup;
 };
 
@@ -106,18 +112,24 @@ struct waiting {
     size_t *v, n, cap;
 };
 
-static void await_name(struct manager *m, const char *name, size_t dependent)
+/* Add position i to the list under `name` in map. */
+static void list_add(struct strmap *map, const char *name, size_t i)
 {
-    struct waiting *w = strmap_get(&m->awaited, name);
+    struct waiting *w = strmap_get(map, name);
     if (!w) {
         w = xcalloc(1, sizeof *w);
-        strmap_put(&m->awaited, name, w);
+        strmap_put(map, name, w);
     }
     if (w->n == w->cap) {
         w->cap = w->cap ? w->cap * 2 : 4;
         w->v = xrealloc(w->v, w->cap * sizeof *w->v);
     }
-    w->v[w->n++] = dependent;
+    w->v[w->n++] = i;
+}
+
+static void await_name(struct manager *m, const char *name, size_t dependent)
+{
+    list_add(&m->awaited, name, dependent);
 }
 
 static void waiting_free(struct waiting *w)
@@ -127,11 +139,16 @@ static void waiting_free(struct waiting *w)
     free(w);
 }
 
+static void lists_clear(struct strmap *map)
+{
+    for (size_t i = 0; i < map->cap; i++)
+        waiting_free(map->slots[i].val);
+    strmap_clear(map);
+}
+
 static void awaited_clear(struct manager *m)
 {
-    for (size_t i = 0; i < m->awaited.cap; i++)
-        waiting_free(m->awaited.slots[i].val);
-    strmap_clear(&m->awaited);
+    lists_clear(&m->awaited);
 }
 
 struct proc *manager_get(const struct manager *m, const char *name)
@@ -380,12 +397,67 @@ static void on_transition(struct proc *p, const struct status *now,
 static void link_dep(struct manager *m, size_t dependent, size_t dep)
 {
     struct mproc *mp = m->procs[dependent], *d = m->procs[dep];
+    if (mp->nafter == mp->capafter) {
+        mp->capafter = mp->capafter ? mp->capafter * 2 : 4;
+        mp->after = xrealloc(mp->after, mp->capafter * sizeof *mp->after);
+    }
     mp->after[mp->nafter++] = dep;
     if (d->ndependents == d->capdependents) {
         d->capdependents = d->capdependents ? d->capdependents * 2 : 4;
         d->dependents = xrealloc(d->dependents, d->capdependents * sizeof *d->dependents);
     }
     d->dependents[d->ndependents++] = dependent;
+}
+
+static void link_dep(struct manager *m, size_t dependent, size_t dep);
+
+/* Link procs[dependent] to what its `after` name `name` names: the proc,
+ * or every replica of the set; or await the name. */
+static void link_name(struct manager *m, size_t dependent, const char *name)
+{
+    long k = find(m, name);
+    struct waiting *set = k < 0 ? strmap_get(&m->sets, name) : NULL;
+    if (k >= 0) {
+        if ((size_t)k != dependent)
+            link_dep(m, dependent, (size_t)k);
+    } else if (set && set->n > 0) {
+        for (size_t j = 0; j < set->n; j++)
+            if (set->v[j] != dependent)
+                link_dep(m, dependent, set->v[j]);
+    } else {
+        await_name(m, name, dependent);
+    }
+}
+
+/* Whether procs[i]'s `after` names `name`. */
+static bool names_after(const struct manager *m, size_t i, const char *name)
+{
+    for (char **a = proc_spec(m->procs[i]->p)->after; a && *a; a++)
+        if (strcmp(*a, name) == 0)
+            return true;
+    return false;
+}
+
+/* A new replica at position self: the procs that start after its set
+ * start after it too (those that named the set before any replica was
+ * registered were waiting for the name). */
+static void link_replica(struct manager *m, size_t self, const char *set)
+{
+    struct waiting *members = strmap_get(&m->sets, set);
+    if (members && members->n > 0) {
+        struct mproc *peer = m->procs[members->v[0]];
+        for (size_t j = 0; j < peer->ndependents; j++) {
+            size_t d = peer->dependents[j];
+            if (d != self && names_after(m, d, set))
+                link_dep(m, d, self);
+        }
+    }
+    struct waiting *w = strmap_del(&m->awaited, set);
+    for (size_t j = 0; w && j < w->n; j++)
+        if (w->v[j] != self)
+            link_dep(m, w->v[j], self);
+    waiting_free(w);
+    list_add(&m->sets, set, self);
 }
 
 struct proc *manager_add(struct manager *m, struct spec *spec)
@@ -395,7 +467,6 @@ struct proc *manager_add(struct manager *m, struct spec *spec)
     struct proc_owner owner = {decide, check, on_transition, mp, on_announce};
     mp->p = proc_new(m->loop, spec, &owner);
     size_t na = strv_len(spec->after);
-    mp->after = xcalloc(na, sizeof *mp->after);
     if (m->n == m->cap) {
         m->cap = m->cap ? m->cap * 2 : 16;
         m->procs = xrealloc(m->procs, m->cap * sizeof *m->procs);
@@ -404,13 +475,10 @@ struct proc *manager_add(struct manager *m, struct spec *spec)
     m->procs[m->n++] = mp;
     strmap_put(&m->index, spec->name, (void *)(uintptr_t)m->n);
     /* names declared earlier now; names declared later when they come */
-    for (size_t i = 0; i < na; i++) {
-        long k = find(m, spec->after[i]);
-        if (k >= 0 && (size_t)k != self)
-            link_dep(m, self, (size_t)k);
-        else if (k < 0)
-            await_name(m, spec->after[i], self);
-    }
+    for (size_t i = 0; i < na; i++)
+        link_name(m, self, spec->after[i]);
+    if (spec->set)
+        link_replica(m, self, spec->set);
     struct waiting *w = strmap_del(&m->awaited, spec->name);
     for (size_t j = 0; w && j < w->n; j++)
         link_dep(m, w->v[j], self);
@@ -439,20 +507,17 @@ static void relink(struct manager *m)
 {
     strmap_clear(&m->index);
     awaited_clear(m);
+    lists_clear(&m->sets);
     for (size_t i = 0; i < m->n; i++) {
         struct mproc *mp = m->procs[i];
         mp->nafter = mp->ndependents = 0;
-        mp->after = xrealloc(mp->after, (strv_len(proc_spec(mp->p)->after) + 1) * sizeof *mp->after);
         strmap_put(&m->index, proc_spec(mp->p)->name, (void *)(uintptr_t)(i + 1));
+        if (proc_spec(mp->p)->set)
+            list_add(&m->sets, proc_spec(mp->p)->set, i);
     }
     for (size_t i = 0; i < m->n; i++)
-        for (char **a = proc_spec(m->procs[i]->p)->after; a && *a; a++) {
-            long k = find(m, *a);
-            if (k >= 0 && (size_t)k != i)
-                link_dep(m, i, (size_t)k);
-            else if (k < 0)
-                await_name(m, *a, i);
-        }
+        for (char **a = proc_spec(m->procs[i]->p)->after; a && *a; a++)
+            link_name(m, i, *a);
 }
 
 static void mproc_free(struct mproc *mp)
@@ -474,6 +539,8 @@ static void retire_done(struct mproc *mp)
     struct mproc *next = mp->successor;
     if (m->forget)
         m->forget(mp->p, m->forget_data);
+    if (m->policy_forget)
+        m->policy_forget(mp->p, m->policy_forget_data);
     proc_free(mp->p);  /* deferred until its dispatch is over */
     mproc_free(mp);
     if (next) {
@@ -489,7 +556,7 @@ static void retire_done(struct mproc *mp)
 /* Take the proc at index i out of the registry and stop it; it is freed
  * once it has ended (at once if it is not alive).  Returns it if it is
  * still on its way out. */
-static struct mproc *retire_at(struct manager *m, long i)
+static struct mproc *retire_at(struct manager *m, long i, enum cause why)
 {
     struct mproc *mp = m->procs[i];
     struct proc *p = mp->p;
@@ -505,7 +572,7 @@ static struct mproc *retire_at(struct manager *m, long i)
     m->retired = mp;
     proc_want_down(p);
     if (proc_alive(p)) {
-        proc_terminate(p, -1, CAUSE_RELOAD);
+        proc_terminate(p, -1, why);
         return mp;
     }
     retire_done(mp);
@@ -516,7 +583,44 @@ void manager_retire(struct manager *m, struct proc *p)
 {
     long i = find(m, proc_spec(p)->name);
     if (i >= 0)
-        retire_at(m, i);
+        retire_at(m, i, CAUSE_RELOAD);
+}
+
+void manager_remove(struct manager *m, struct proc *p)
+{
+    long i = find(m, proc_spec(p)->name);
+    if (i < 0)
+        return;
+    log_info(proc_name(p), "scale: removed; stopping it");
+    retire_at(m, i, CAUSE_STOP);
+    /* what waited for it alone may start now */
+    for (size_t k = 0; k < m->n && !m->shutting_down; k++) {
+        struct mproc *d = m->procs[k];
+        if (waits_for_deps(d) && !d->predecessor && deps_ready(d))
+            start(d);
+    }
+    check_done(m);
+}
+
+struct proc **manager_replicas(const struct manager *m, const char *name, size_t *n)
+{
+    struct waiting *w = strmap_get(&m->sets, name);
+    *n = 0;
+    if (!w || w->n == 0)
+        return NULL;
+    struct proc **v = xcalloc(w->n, sizeof *v);
+    for (size_t j = 0; j < w->n; j++)
+        v[j] = m->procs[w->v[j]]->p;
+    /* in replica order (a reload may have ordered them otherwise) */
+    for (size_t a = 1; a < w->n; a++)
+        for (size_t b = a; b > 0 && proc_spec(v[b - 1])->replica > proc_spec(v[b])->replica;
+             b--) {
+            struct proc *t = v[b - 1];
+            v[b - 1] = v[b];
+            v[b] = t;
+        }
+    *n = w->n;
+    return v;
 }
 
 struct proc *manager_replace(struct manager *m, struct proc *old, struct spec *spec)
@@ -525,7 +629,7 @@ struct proc *manager_replace(struct manager *m, struct proc *old, struct spec *s
     /* replacing a replacement that still waits: the new one waits for the
      * same predecessor, the one still running */
     struct mproc *pred = i >= 0 ? m->procs[i]->predecessor : NULL;
-    struct mproc *gone = i >= 0 ? retire_at(m, i) : NULL;
+    struct mproc *gone = i >= 0 ? retire_at(m, i, CAUSE_RELOAD) : NULL;
     if (!gone)
         gone = pred;
     struct proc *p = manager_add(m, spec);
@@ -657,6 +761,27 @@ void manager_set_forget(struct manager *m, manager_forget_fn *fn, void *data)
 {
     m->forget = fn;
     m->forget_data = data;
+}
+
+void manager_set_policy_forget(struct manager *m, manager_forget_fn *fn, void *data)
+{
+    m->policy_forget = fn;
+    m->policy_forget_data = data;
+}
+
+void manager_set_scaler(struct manager *m, manager_scaler_fn *fn, void *data)
+{
+    m->scaler = fn;
+    m->scaler_data = data;
+}
+
+int manager_scale(struct manager *m, const char *name, int n, char **err)
+{
+    if (!m->scaler) {
+        *err = xstrdup("no policy to scale");
+        return -1;
+    }
+    return m->scaler(m->scaler_data, name, n, err);
 }
 
 void manager_set_reloader(struct manager *m, manager_reloader_fn *fn, void *data)
@@ -856,5 +981,7 @@ void manager_free(struct manager *m)
     strmap_free(&m->index);
     awaited_clear(m);
     strmap_free(&m->awaited);
+    lists_clear(&m->sets);
+    strmap_free(&m->sets);
     free(m);
 }

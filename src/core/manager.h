@@ -56,6 +56,12 @@ void manager_restart(struct manager *m, struct proc *p);
 /* Take `p` out of the registry (its name is free again) and stop it; it is
  * freed once it has ended (a reload removed it). */
 void manager_retire(struct manager *m, struct proc *p);
+/* Like manager_retire, for a scale that removed it: the cause of its end
+ * is "stop". */
+void manager_remove(struct manager *m, struct proc *p);
+/* The replicas of set `name` (SPEC 3: procs NAME@1 ..), in their order, in
+ * a new array (NULL when there are none); *n their number. */
+struct proc **manager_replicas(const struct manager *m, const char *name, size_t *n);
 /* Retire `old` and register a proc for `spec` (taken over) in its place;
  * the new one starts (as manager_launch would) only once the old one has
  * ended, so the two never run at once. */
@@ -88,6 +94,16 @@ void manager_set_forget(struct manager *m, manager_forget_fn *fn, void *data);
  * stop and the start of a restart, or let it go again; a shutdown does
  * not wait for holds. */
 void manager_hold(struct manager *m, bool on);
+
+/* The same for the policy, which holds handles on procs. */
+void manager_set_policy_forget(struct manager *m, manager_forget_fn *fn, void *data);
+
+/* What changes the number of replicas of a set (tend scale): 0, or -1
+ * with *err. */
+typedef int manager_scaler_fn(void *data, const char *name, int n, char **err);
+void manager_set_scaler(struct manager *m, manager_scaler_fn *fn, void *data);
+/* Scale set `name` to n replicas now; 0, or -1 with *err (a new string). */
+int manager_scale(struct manager *m, const char *name, int n, char **err);
 
 /* What reloads the policy (tend reload, SIGHUP): 0, or -1 with *err. */
 typedef int manager_reloader_fn(void *data, char **err);

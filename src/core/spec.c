@@ -54,7 +54,84 @@ void spec_free(struct spec *s)
     free(s->where);
     strv_free(s->env_file);
     free(s->warning);
+    free(s->set);
     free(s);
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s ? xstrdup(s) : NULL;
+}
+
+static void check_copy(struct check *to, const struct check *from)
+{
+    *to = *from;
+    to->pattern = dup_or_null(from->pattern);
+    to->host = dup_or_null(from->host);
+    to->port = dup_or_null(from->port);
+    to->target = dup_or_null(from->target);
+    to->argv = from->argv ? strv_dup(from->argv) : NULL;
+}
+
+struct spec *spec_dup(const struct spec *s)
+{
+    struct spec *d = xmalloc(sizeof *d);
+    *d = *s;
+    d->name = dup_or_null(s->name);
+    d->argv = s->argv ? strv_dup(s->argv) : NULL;
+    d->env = s->env ? strv_dup(s->env) : NULL;
+    d->env_file = s->env_file ? strv_dup(s->env_file) : NULL;
+    d->cwd = dup_or_null(s->cwd);
+    d->user = dup_or_null(s->user);
+    d->home = dup_or_null(s->home);
+    d->groups = NULL;
+    if (s->groups && s->ngroups > 0) {
+        d->groups = xcalloc((size_t)s->ngroups, sizeof *d->groups);
+        memcpy(d->groups, s->groups, (size_t)s->ngroups * sizeof *d->groups);
+    }
+    d->after = s->after ? strv_dup(s->after) : NULL;
+    d->after_cond = NULL;
+    if (s->after_cond) {
+        size_t n = strv_len(s->after) + 1;
+        d->after_cond = xcalloc(n, sizeof *d->after_cond);
+        memcpy(d->after_cond, s->after_cond, n * sizeof *d->after_cond);
+    }
+    d->output_path = dup_or_null(s->output_path);
+    check_copy(&d->ready, &s->ready);
+    check_copy(&d->health, &s->health);
+    d->where = dup_or_null(s->where);
+    d->warning = dup_or_null(s->warning);
+    d->set = dup_or_null(s->set);
+    return d;
+}
+
+struct spec *spec_replica(const struct spec *tmpl, int i)
+{
+    struct spec *r = spec_dup(tmpl);
+    free(r->name);
+    r->name = xasprintf("%s@%d", tmpl->name, i);
+    free(r->set);
+    r->set = xstrdup(tmpl->name);
+    r->replica = i;
+    /* TEND_REPLICA=i laid over env (which may name it: the replica wins) */
+    size_t n = strv_len(r->env), k = 0;
+    char **env = xcalloc(n + 2, sizeof *env);
+    for (size_t j = 0; j < n; j++) {
+        if (strncmp(r->env[j], "TEND_REPLICA", 12) == 0 &&
+            (r->env[j][12] == '=' || r->env[j][12] == '\0')) {
+            free(r->env[j]);
+            continue;
+        }
+        env[k++] = r->env[j];
+    }
+    env[k] = xasprintf("TEND_REPLICA=%d", i);
+    free(r->env);
+    r->env = env;
+    if (i > 1) {  /* the declaration's warning is said once, by replica 1 */
+        free(r->warning);
+        r->warning = NULL;
+    }
+    return r;
 }
 
 void check_clear(struct check *c)
@@ -152,6 +229,11 @@ enum after_cond spec_after_cond(const struct spec *s, const char *dep)
 {
     for (size_t i = 0; s->after_cond && s->after && s->after[i]; i++)
         if (strcmp(s->after[i], dep) == 0)
+            return s->after_cond[i];
+    const char *at = strrchr(dep, '@');
+    for (size_t i = 0; at && s->after_cond && s->after && s->after[i]; i++)
+        if (strlen(s->after[i]) == (size_t)(at - dep) &&
+            strncmp(s->after[i], dep, (size_t)(at - dep)) == 0)
             return s->after_cond[i];
     return AFTER_READY;
 }
@@ -560,6 +642,8 @@ char *spec_plan_line(const struct spec *s)
         put(&b, "; env_file ");
         put_quoted(&b, s->env_file);
     }
+    if (s->set)
+        put(&b, "; replica %d of %d", s->replica, s->replicas);
     if (!s->autostart)
         put(&b, "; autostart off");
     buf_put(&b, ")", 2);

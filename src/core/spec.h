@@ -65,6 +65,8 @@ struct limits {
 extern const char *const limit_rlimit_names[LIMIT__RLIMITS];
 /* RLIMIT_NOFILE...: the resource of each. */
 int limit_rlimit_resource(enum limit_rlimit l);
+/* The most replicas a declaration may have. */
+#define REPLICAS_MAX 10000
 
 struct spec {
     char *name;
@@ -98,6 +100,11 @@ struct spec {
     int health_failures;
     struct limits limits;
     char *where;  /* "policy.lua:12", where it was declared */
+    /* replicas (SPEC 3): in a declaration, N (0: not replicated); in a
+     * replica, the set's name ("web" for "web@2") and its number */
+    int replicas;
+    char *set;    /* NULL: not a replica */
+    int replica;  /* 1..N in a replica, else 0 */
     /* A problem found at load that `tend run` only warns about and
      * `--check` rejects (a cmd[1] not found or not executable: a proc it
      * starts after may create it): "FILE:LINE: proc 'NAME': field 'cmd':
@@ -111,6 +118,12 @@ void spec_free(struct spec *s);
 /* Whether two declarations are the same in every field but functions (a
  * reload keeps such a proc running untouched). */
 bool spec_equal(const struct spec *a, const struct spec *b);
+
+/* A deep copy of `s`. */
+struct spec *spec_dup(const struct spec *s);
+/* Replica `i` of the replicated declaration `tmpl` (named "NAME@i", with
+ * TEND_REPLICA=i in its environment): a new spec. */
+struct spec *spec_replica(const struct spec *tmpl, int i);
 
 /* Free what a check holds. */
 void check_clear(struct check *c);
@@ -128,7 +141,9 @@ char *spec_check_cmd(const struct spec *s);
  * programs): forget them, at the start of each load. */
 void spec_check_cmd_forget(void);
 
-/* The condition of `after` name `dep` in s (AFTER_READY when not named). */
+/* The condition of `after` name `dep` in s (AFTER_READY when not named);
+ * for a replica "web@2" not named itself, the condition given for its set
+ * "web". */
 enum after_cond spec_after_cond(const struct spec *s, const char *dep);
 /* "started", "ready", "succeeded", "ended"; and back (-1: none of them). */
 const char *spec_after_cond_name(enum after_cond c);

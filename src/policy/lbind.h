@@ -13,6 +13,7 @@
 #include "core/proc.h"
 
 #define PROC_MT "tend.Proc"
+#define SET_MT "tend.Set"
 
 /* uservalue slots of a proc handle */
 enum {
@@ -35,9 +36,11 @@ struct lproc {
 void lproc_push(lua_State *L, struct proc *p);
 /* Push a new handle for declaration `decl` (during load). */
 void lproc_push_decl(lua_State *L, size_t decl, const char *name);
-/* The handle tend.proc returned for declaration `decl` of the file being
- * loaded (nil if none): tend.get and tend.procs during load. */
+/* Push the handle of declaration `decl` (during load), or nil. */
 void lproc_push_declared(lua_State *L, size_t decl);
+/* `p` is about to be freed (a scale or reload removed it): its handle
+ * says "removed" from now on. */
+void lproc_forget(struct policy *pol, struct proc *p);
 /* The proc of the handle at `idx`; raises when it is gone or not yet
  * running. */
 struct proc *lproc_check(lua_State *L, int idx);
@@ -52,6 +55,20 @@ void lproc_set_policy(lua_State *L, int decl);
 
 /* From load to life: give each declaration's handle its proc. */
 void lproc_attach(struct policy *pol, size_t decl, struct proc *p);
+
+/* ---- lset.c: the set of replicas a declaration with `replicas` makes ---- */
+
+/* Register the Set metatable. */
+void lset_open(lua_State *L);
+/* Push a new set object for set `name`, whose declaration table is at
+ * index `decl`, and remember it for tend.get. */
+void lset_new(lua_State *L, const char *name, int decl);
+/* Push the set object named `name` and return true, or push nothing and
+ * return false. */
+bool lset_push(lua_State *L, const char *name);
+/* Give replica `p` (registered after load) its handle, with the functions
+ * of its set's declaration, and follow it for the hooks. */
+void lset_bind(lua_State *L, struct policy *pol, struct proc *p);
 
 /* ---- lstatus.c ---- */
 
@@ -72,6 +89,12 @@ enum wait_kind {
 
 /* Wait on p for `kind` (yields); `what` names the method in errors. */
 int lwait_proc(lua_State *L, struct proc *p, enum wait_kind kind, const char *what);
+/* The same, going on in k once resumed (lua_yieldk). */
+int lwait_proc_k(lua_State *L, struct proc *p, enum wait_kind kind, const char *what,
+                 lua_KContext ctx, lua_KFunction k);
+/* `p` is about to be freed: every wait on it ends now, with its status;
+ * a proc:watch() loop over it ends. */
+void lwait_forget(struct policy *pol, struct proc *p);
 /* Wait `seconds` (yields). */
 int lwait_sleep(lua_State *L, double seconds);
 /* Start argv for the running coroutine, which must yield next; the answer
@@ -92,6 +115,8 @@ int lhook_on_global(lua_State *L);
 int lhook_on(lua_State *L);
 /* Follow `p`'s transitions for the policy's hooks. */
 void lhook_follow(struct policy *pol, struct proc *p);
+/* Stop following `p` (it is about to be freed). */
+void lhook_unfollow(struct policy *pol, struct proc *p);
 /* Drop every hook subscription of the policy (its VM is going). */
 void lhook_unfollow_all(struct policy *pol);
 

@@ -278,7 +278,7 @@ static void read_user(struct decl *d, const struct field *f, const char *field)
  * `what` says where it was for an error ("item 2:", "key"). */
 static char *after_name(lua_State *L, const char *proc, const char *what)
 {
-    if (luaL_testudata(L, -1, PROC_MT)) {
+    if (luaL_testudata(L, -1, PROC_MT) || luaL_testudata(L, -1, SET_MT)) {
         lua_getiuservalue(L, -1, 1);
         lua_replace(L, -2);
     }
@@ -330,7 +330,8 @@ static void read_after(struct decl *d, const struct field *f, const char *field)
             continue;
         }
         lua_pushvalue(L, -2);
-        if (lua_type(L, -1) != LUA_TSTRING && !luaL_testudata(L, -1, PROC_MT))
+        if (lua_type(L, -1) != LUA_TSTRING && !luaL_testudata(L, -1, PROC_MT) &&
+            !luaL_testudata(L, -1, SET_MT))
             lfield_error(L, proc, "after", "a list of procs or names, or a map of name = "
                          "condition expected (got a %s key)", luaL_typename(L, -1));
         names[k] = after_name(L, proc, "key:");
@@ -384,6 +385,19 @@ static void read_after(struct decl *d, const struct field *f, const char *field)
             conds[kept++] = conds[i];
         }
     }
+}
+
+/* `replicas`: N copies NAME@1 .. NAME@N (SPEC 3). */
+static void read_replicas(struct decl *d, const struct field *f, const char *field)
+{
+    lua_State *L = d->L;
+    double v = lua_tonumber(L, -1);
+    if (!(v >= 1 && v <= REPLICAS_MAX && v == floor(v))) {
+        char b[SHOWN_CAP];
+        lfield_error(L, d->s->name, field, "a whole number from 1 to %d expected, got %s",
+                     REPLICAS_MAX, lfield_shown(L, -1, b));
+    }
+    d->s->replicas = (int)v;
 }
 
 static void read_stop_signal(struct decl *d, const struct field *f, const char *field)
@@ -663,6 +677,7 @@ static const struct field decl_fields[] = {
     TYPED("cwd", T_STRING, "string", read_cwd),
     TYPED("user", T_STRING | T_NUMBER, "string", read_user),
     TYPED("after", T_TABLE, "list of proc names (or a map of name = condition)", read_after),
+    TYPED("replicas", T_NUMBER, "number", read_replicas),
     CUSTOM("stop_signal", read_stop_signal),
     NUMBER("stop_timeout", stop_timeout, 0),
     CUSTOM("restart", read_restart),
@@ -726,7 +741,7 @@ static bool valid_name(const char *n, size_t len)
         return false;
     for (; *n; n++)
         if (!(('a' <= *n && *n <= 'z') || ('A' <= *n && *n <= 'Z') ||
-              ('0' <= *n && *n <= '9') || strchr("._-@", *n)))
+              ('0' <= *n && *n <= '9') || strchr("._-", *n)))
             return false;
     return true;
 }
@@ -766,17 +781,24 @@ struct spec **ldecl_parse(lua_State *L, struct policy *pol)
         luaL_error(L, "tend.proc: field 'name': string expected, got %s", luaL_typename(L, -1));
     size_t name_len;
     const char *name = lua_tolstring(L, -1, &name_len);
+    if (strlen(name) == name_len && strchr(name, '@')) {
+        lua_pushlstring(L, name, (size_t)(strchr(name, '@') - name));
+        luaL_error(L, "tend.proc: field 'name': '%s': names with '@' are those of replicas "
+                   "(declare '%s' with replicas = N)", name, lua_tostring(L, -1));
+    }
     if (!valid_name(name, name_len)) {
         char b[SHOWN_CAP];
         luaL_error(L, "tend.proc: field 'name': '%s' is not a valid name "
-                   "(1 to %d of A-Z a-z 0-9 . _ - @%s)", lfield_shown(L, -1, b), NAME_MAX_LEN,
+                   "(1 to %d of A-Z a-z 0-9 . _ -%s)", lfield_shown(L, -1, b), NAME_MAX_LEN,
                    strlen(name) != name_len ? "; it contains a NUL byte" : "");
     }
     long first = policy_find(pol, name);
-    if (first >= 0)
+    const struct pset *set = policy_set(pol, name);
+    if (first >= 0 || (set && !pol->m))
         luaL_error(L, "proc '%s': field 'name': duplicate name (first "
-                   "declared at %s)", name, pol->specs[first]->where);
-    if (pol->m && manager_get(pol->m, name))
+                   "declared at %s)", name, first >= 0 ? pol->specs[first]->where
+                                                       : set->tmpl->where);
+    if (pol->m && (manager_get(pol->m, name) || set))
         luaL_error(L, "proc '%s': field 'name': duplicate name (a proc of that name "
                    "exists)", name);
 
@@ -807,7 +829,7 @@ struct spec **ldecl_parse(lua_State *L, struct policy *pol)
                      "pings are WATCHDOG=1 notifications");
     if (pol->m)
         for (char **a = s->after; a && *a; a++)
-            if (!manager_get(pol->m, *a)) {
+            if (!manager_get(pol->m, *a) && !policy_set(pol, *a)) {
                 struct suggest g;
                 suggest_init(&g, *a);
                 for (size_t i = 0, n = manager_count(pol->m); i < n; i++)

@@ -145,6 +145,16 @@ void lhook_follow(struct policy *pol, struct proc *p)
     pol->nfollows++;
 }
 
+void lhook_unfollow(struct policy *pol, struct proc *p)
+{
+    for (size_t i = 0; i < pol->nfollows; i++)
+        if (pol->follows[i].p == p) {
+            proc_unsubscribe(p, pol->follows[i].sub);
+            pol->follows[i] = pol->follows[--pol->nfollows];
+            return;
+        }
+}
+
 void lhook_unfollow_all(struct policy *pol)
 {
     for (size_t i = 0; i < pol->nfollows; i++)

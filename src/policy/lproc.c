@@ -47,13 +47,6 @@ void lproc_push_decl(lua_State *L, size_t decl, const char *name)
     lua_pop(L, 1);
 }
 
-void lproc_push_declared(lua_State *L, size_t decl)
-{
-    push_procobjs(L);
-    lua_rawgeti(L, -1, (lua_Integer)decl + 1);  /* nil when there is none */
-    lua_remove(L, -2);
-}
-
 void lproc_push(lua_State *L, struct proc *p)
 {
     push_procobjs(L);
@@ -83,6 +76,31 @@ void lproc_attach(struct policy *pol, size_t decl, struct proc *p)
         lua_pop(L, 1);
     }
     lua_pop(L, 1);
+}
+
+void lproc_push_declared(lua_State *L, size_t decl)
+{
+    push_procobjs(L);
+    lua_rawgeti(L, -1, (lua_Integer)decl + 1);
+    lua_remove(L, -2);
+}
+
+static int forget_protected(lua_State *L)
+{
+    struct proc *p = lua_touserdata(L, 1);
+    push_procobjs(L);
+    if (lua_rawgetp(L, -1, p) == LUA_TUSERDATA) {
+        struct lproc *h = lua_touserdata(L, -1);
+        h->p = NULL;
+        lua_pushnil(L);
+        lua_rawsetp(L, -3, p);
+    }
+    return 0;
+}
+
+void lproc_forget(struct policy *pol, struct proc *p)
+{
+    lvm_protected(pol->L, forget_protected, p, proc_spec(p)->name, "removing a proc");
 }
 
 struct proc *lproc_check(lua_State *L, int idx)

@@ -57,6 +57,22 @@ static int declare(lua_State *L, const char *fname)
     struct spec **box = ldecl_parse(L, pol);
     struct spec *s = *box;
     *box = NULL;
+    if (!pol->m && s->replicas > 0) {
+        /* a set: one declaration a replica, each with its handle */
+        int n = s->replicas;
+        char *name = xstrdup(s->name);
+        policy_declare(pol, s);
+        for (int i = 0; i < n; i++) {
+            const struct spec *r = pol->specs[pol->n - (size_t)n + (size_t)i];
+            lproc_push_decl(L, pol->n - (size_t)n + (size_t)i, r->name);
+            lproc_set_policy(L, 1);
+            lua_pop(L, 1);
+        }
+        lua_pushstring(L, name);
+        free(name);
+        lset_new(L, lua_tostring(L, -1), 1);
+        return 1;
+    }
     if (!pol->m) {
         policy_declare(pol, s);
         lproc_push_decl(L, pol->n - 1, s->name);
@@ -66,6 +82,19 @@ static int declare(lua_State *L, const char *fname)
     if (manager_shutting_down(pol->m)) {
         spec_free(s);
         return luaL_error(L, "tend.spawn: tend is shutting down");
+    }
+    if (s->replicas > 0) {
+        const char *name = lua_pushstring(L, s->name);
+        policy_add_set(pol, s);
+        lset_new(L, name, 1);
+        size_t n;
+        struct proc **v = manager_replicas(pol->m, name, &n);
+        for (size_t i = 0; i < n; i++)
+            lset_bind(L, pol, v[i]);
+        for (size_t i = 0; i < n; i++)
+            manager_launch(pol->m, v[i]);
+        free(v);
+        return 1;
     }
     if (s->warning)
         log_warn(NULL, "%s", s->warning);
@@ -142,14 +171,14 @@ static int l_get(lua_State *L)
         uintptr_t at = (uintptr_t)strmap_get(&pol->names, name);
         if (at)
             lproc_push_declared(L, at - 1);
-        else
+        else if (!lset_push(L, name))
             lua_pushnil(L);
         return 1;
     }
     struct proc *p = manager_get(pol->m, name);
     if (p)
         lproc_push(L, p);
-    else
+    else if (!lset_push(L, name))
         lua_pushnil(L);
     return 1;
 }
@@ -321,6 +350,7 @@ static const luaL_Reg tend_funcs[] = {
 int luaopen_tend(lua_State *L)
 {
     lproc_open(L);
+    lset_open(L);
 
     luaL_newmetatable(L, CHECK_MT);
     lua_pop(L, 1);

@@ -242,6 +242,12 @@ int lvm_yield(lua_State *L)
     return lua_yield(L, 0);
 }
 
+int lvm_yieldk(lua_State *L, lua_KContext ctx, lua_KFunction k)
+{
+    lvm_of(L)->yield_ok = true;
+    return lua_yieldk(L, 0, ctx, k);
+}
+
 void lvm_check_yieldable(lua_State *L, const char *what)
 {
     /* only a coroutine tend runs may wait: one the policy made itself

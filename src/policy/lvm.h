@@ -87,6 +87,8 @@ void lvm_resume(struct lvm *vm, lua_State *co, int nargs);
 /* Yield from a C function that registered what the coroutine waits for
  * (use as `return lvm_yield(L)`); any other yield is an error. */
 int lvm_yield(lua_State *L);
+/* The same, and once resumed the C function goes on in k (lua_yieldk). */
+int lvm_yieldk(lua_State *L, lua_KContext ctx, lua_KFunction k);
 
 /* Raise an error unless the running code may wait (it runs in a coroutine
  * that tend resumes). */

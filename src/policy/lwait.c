@@ -213,6 +213,16 @@ int lwait_proc(lua_State *L, struct proc *p, enum wait_kind kind, const char *wh
     return lvm_yield(L);
 }
 
+int lwait_proc_k(lua_State *L, struct proc *p, enum wait_kind kind, const char *what,
+                 lua_KContext ctx, lua_KFunction k)
+{
+    lvm_check_yieldable(L, what);
+    struct waiter *w = waiter_new(policy_of(L), L, kind);
+    w->p = p;
+    w->sub = proc_subscribe(p, waiter_cb, w);
+    return lvm_yieldk(L, ctx, k);
+}
+
 /* ---- watch: every following transition, in order ---- */
 
 #define WATCH_MT "tend.Watch"
@@ -303,6 +313,46 @@ static int watch_gc(lua_State *L)
         proc_unsubscribe(w->p, w->sub);
     w->sub = NULL;
     return 0;
+}
+
+static int forget_watches_protected(lua_State *L)
+{
+    struct proc *p = lua_touserdata(L, 1);
+    struct policy *pol = policy_of(L);
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &watches_key) != LUA_TTABLE)
+        return 0;
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+        struct watch *w = lua_touserdata(L, -1);
+        lua_pop(L, 1);
+        if (!w || w->p != p || !w->sub)
+            continue;
+        proc_unsubscribe(p, w->sub);
+        w->sub = NULL;
+        if (w->waiting && lvm_running(pol->vm, w->waiting)) {
+            lua_State *co = w->waiting;
+            w->waiting = NULL;
+            lvm_resume(pol->vm, co, 0);  /* nil: the loop over it ends */
+        }
+        w->waiting = NULL;
+    }
+    return 0;
+}
+
+void lwait_forget(struct policy *pol, struct proc *p)
+{
+    /* a wait on it ends with the status it has (terminal, or pending if
+     * it never started); one at a time, since a coroutine resumed may
+     * change the list */
+    for (;;) {
+        struct waiter *w = pol->waiters;
+        while (w && w->p != p)
+            w = w->next;
+        if (!w)
+            break;
+        waiter_finish(w, proc_status(p), proc_status(p)->state == ST_READY, NULL);
+    }
+    lvm_protected(pol->L, forget_watches_protected, p, proc_spec(p)->name, "proc:watch()");
 }
 
 /* proc:watch(): an iterator over the proc's transitions from now on. */

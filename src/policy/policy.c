@@ -33,7 +33,8 @@ struct policy *policy_of(lua_State *L)
     return pol;
 }
 
-void policy_declare(struct policy *pol, struct spec *s)
+/* Record one proc's declaration. */
+static void declare_one(struct policy *pol, struct spec *s)
 {
     if (pol->n == pol->cap) {
         pol->cap = pol->cap ? pol->cap * 2 : 16;
@@ -43,9 +44,145 @@ void policy_declare(struct policy *pol, struct spec *s)
     strmap_put(&pol->names, s->name, (void *)(uintptr_t)pol->n);
 }
 
+/* A new set for the declaration `tmpl` (taken over), with no replica yet. */
+static struct pset *set_new(struct policy *pol, struct spec *tmpl)
+{
+    struct pset *set = xcalloc(1, sizeof *set);
+    set->tmpl = tmpl;
+    set->first = pol->n;
+    strmap_put(&pol->sets, tmpl->name, set);
+    return set;
+}
+
+static void sets_free(struct strmap *sets)
+{
+    for (size_t i = 0; i < sets->cap; i++) {
+        struct pset *set = sets->slots[i].val;
+        if (set)
+            spec_free(set->tmpl);
+        free(set);
+    }
+    strmap_free(sets);
+}
+
+void policy_declare(struct policy *pol, struct spec *s)
+{
+    if (s->replicas == 0) {
+        declare_one(pol, s);
+        return;
+    }
+    struct pset *set = set_new(pol, s);
+    for (set->n = 1; set->n <= s->replicas; set->n++)
+        declare_one(pol, spec_replica(s, set->n));
+    set->n = s->replicas;
+}
+
+const struct pset *policy_set(const struct policy *pol, const char *name)
+{
+    return strmap_get(&pol->sets, name);
+}
+
+/* What the new replicas of a scale are bound with in Lua. */
+struct bind {
+    struct policy *pol;
+    struct proc **procs;
+    size_t n;
+};
+
+static int bind_protected(lua_State *L)
+{
+    struct bind *b = lua_touserdata(L, 1);
+    for (size_t i = 0; i < b->n; i++)
+        lset_bind(L, b->pol, b->procs[i]);
+    return 0;
+}
+
+/* Register replicas from..to of `set` and give them their Lua handles
+ * (from L, or in a protected call when L is NULL), then launch them. */
+static void add_replicas(struct policy *pol, lua_State *L, struct pset *set, int from, int to)
+{
+    if (to < from)
+        return;
+    struct bind b = {pol, xcalloc((size_t)(to - from + 1), sizeof *b.procs), 0};
+    for (int i = from; i <= to; i++) {
+        struct spec *r = spec_replica(set->tmpl, i);
+        if (r->warning)
+            log_warn(NULL, "%s", r->warning);
+        b.procs[b.n++] = manager_add(pol->m, r);
+    }
+    if (L) {
+        for (size_t i = 0; i < b.n; i++)
+            lset_bind(L, pol, b.procs[i]);
+    } else {
+        lvm_protected(pol->L, bind_protected, &b, set->tmpl->name, "scale");
+    }
+    for (size_t i = 0; i < b.n; i++)
+        manager_launch(pol->m, b.procs[i]);
+    free(b.procs);
+}
+
+void policy_add_set(struct policy *pol, struct spec *tmpl)
+{
+    struct pset *set = set_new(pol, tmpl);
+    set->n = tmpl->replicas;
+    /* the caller binds them (it holds the declaration table): L == NULL
+     * would bind them before the set object exists */
+    for (int i = 1; i <= set->n; i++) {
+        struct spec *r = spec_replica(tmpl, i);
+        if (r->warning)
+            log_warn(NULL, "%s", r->warning);
+        manager_add(pol->m, r);
+    }
+}
+
+int policy_scale(struct policy *pol, lua_State *L, const char *name, int n, char **err)
+{
+    struct pset *set = strmap_get(&pol->sets, name);
+    if (!set) {
+        *err = manager_get(pol->m, name)
+                   ? xasprintf("proc '%s' is not declared with replicas", name)
+                   : xasprintf("no proc named '%s'", name);
+        return -1;
+    }
+    if (n < 1 || n > REPLICAS_MAX) {
+        *err = xasprintf("proc '%s': %d replicas: a whole number from 1 to %d expected", name,
+                         n, REPLICAS_MAX);
+        return -1;
+    }
+    if (manager_shutting_down(pol->m)) {
+        *err = xasprintf("proc '%s': cannot scale during a shutdown", name);
+        return -1;
+    }
+    int had = set->n;
+    if (n == had)
+        return 0;
+    log_info(name, "scale: %d to %d replica%s", had, n, n == 1 ? "" : "s");
+    set->n = n;
+    set->tmpl->replicas = n;  /* what --check's "replica i of N" says */
+    /* the highest-numbered first, so that the others keep their names */
+    for (int i = had; i > n; i--) {
+        char *rname = xasprintf("%s@%d", name, i);
+        struct proc *p = manager_get(pol->m, rname);
+        free(rname);
+        if (p)
+            manager_remove(pol->m, p);
+    }
+    add_replicas(pol, L, set, had + 1, n);
+    return 0;
+}
+
 long policy_find(const struct policy *pol, const char *name)
 {
     return (long)(uintptr_t)strmap_get(&pol->names, name) - 1;
+}
+
+/* The declaration an `after` name leads to during load: the proc's, or
+ * for a set the first replica's (its replicas are alike); -1: none. */
+static long dep_index(const struct policy *pol, const char *name)
+{
+    long i = policy_find(pol, name);
+    const struct pset *set = i < 0 ? policy_set(pol, name) : NULL;
+    return set ? (long)set->first : i;
 }
 
 /* A cycle among the `after` links, found by a depth-first search with a
@@ -73,7 +210,7 @@ static char *find_cycle(const struct policy *pol, size_t *first)
                 depth--;
                 continue;
             }
-            size_t k = (size_t)policy_find(pol, *f->next++);
+            size_t k = (size_t)dep_index(pol, *f->next++);
             if (mark[k] == 1) {
                 /* the path from k's frame to the top, then k again */
                 size_t from = depth;
@@ -114,17 +251,18 @@ char *policy_check_graph(struct policy *pol)
     for (size_t i = 0; i < pol->n; i++) {
         const struct spec *s = pol->specs[i];
         for (char **a = s->after; a && *a; a++) {
-            if (policy_find(pol, *a) < 0) {
+            if (dep_index(pol, *a) < 0) {
                 struct suggest g;
                 suggest_init(&g, *a);
                 for (size_t k = 0; k < pol->n; k++)
-                    suggest_try(&g, pol->specs[k]->name);
+                    suggest_try(&g, pol->specs[k]->set ? pol->specs[k]->set
+                                                       : pol->specs[k]->name);
                 const char *best = suggest_best(&g);
                 return xasprintf("%s: proc '%s': field 'after': unknown proc '%s'%s%s%s",
                                  s->where, s->name, *a, best ? " (did you mean '" : "",
                                  best ? best : "", best ? "'?)" : "");
             }
-            if (strcmp(*a, s->name) == 0)
+            if (strcmp(*a, s->name) == 0 || (s->set && strcmp(*a, s->set) == 0))
                 return xasprintf("%s: proc '%s': field 'after': a proc cannot "
                                  "start after itself", s->where, s->name);
         }
@@ -323,6 +461,24 @@ static int reload_for_manager(void *data, char **err)
     return policy_reload(data, err);
 }
 
+static int scale_for_manager(void *data, const char *name, int n, char **err)
+{
+    return policy_scale(data, NULL, name, n, err);
+}
+
+/* A proc a scale or a reload removed is about to be freed: its handle,
+ * hook subscription and waits let go of it. */
+static void forget_for_manager(struct proc *p, void *data)
+{
+    struct policy *pol = data;
+    if (!pol->L)
+        return;
+    /* the handle first: a coroutine its wait resumes cannot wait on it again */
+    lhook_unfollow(pol, p);
+    lproc_forget(pol, p);
+    lwait_forget(pol, p);
+}
+
 /* The VM's tasks keep tend up (SPEC 2): the manager counts them. */
 static void tasks_changed(void *ud, int pending)
 {
@@ -348,6 +504,8 @@ void policy_attach(struct policy *pol, struct manager *m, struct ev_loop *loop)
     manager_set_checker(m, lcheck_run, pol);
     lvm_protected(pol->L, attach_protected, pol, NULL, pol->path);
     manager_set_reloader(m, reload_for_manager, pol);
+    manager_set_scaler(m, scale_for_manager, pol);
+    manager_set_policy_forget(m, forget_for_manager, pol);
 }
 
 static int run_tasks_protected(lua_State *L)
@@ -461,6 +619,9 @@ int policy_reload(struct policy *pol, char **err)
     strmap_free(&pol->names);
     pol->names = next->names;
     next->names = (struct strmap){0};
+    sets_free(&pol->sets);
+    pol->sets = next->sets;
+    next->sets = (struct strmap){0};
     pol->nhooks = next->nhooks;
     pol->vm->tasks_changed = tasks_changed;
     pol->vm->tasks_ud = pol->m;
@@ -490,6 +651,7 @@ void policy_free(struct policy *pol)
         spec_free(pol->specs[i]);
     free(pol->specs);
     strmap_free(&pol->names);
+    sets_free(&pol->sets);
     free(pol->path);
     free(pol->dir);
     free(pol);

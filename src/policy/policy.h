@@ -28,6 +28,7 @@ struct policy {
     struct spec **specs; /* declarations in order; owned until taken */
     size_t n, cap;
     struct strmap names; /* name -> position in specs + 1 */
+    struct strmap sets;  /* name -> struct pset: the declarations with replicas */
 
     struct lvm *vm;            /* the VM (vm->L is L), its budget, cap and tasks */
     int nhooks;                /* hooks registered (none: no work per transition) */
@@ -69,8 +70,29 @@ void policy_queue_task(struct lua_State *L, struct policy *pol);
 /* The policy of a VM (for the binding). */
 struct policy *policy_of(struct lua_State *L);
 
-/* Record a checked declaration (during load; the policy owns it). */
+/* A declaration with `replicas` (SPEC 3): its template (named NAME, each
+ * replica made from it by spec_replica) and how many replicas it has
+ * now (their names are NAME@1 .. NAME@n). */
+struct pset {
+    struct spec *tmpl;
+    int n;
+    size_t first;  /* during load: the declaration index of NAME@1 */
+};
+
+/* Record a checked declaration (during load; the policy owns it).  One
+ * with replicas is recorded as its set and one declaration a replica. */
 void policy_declare(struct policy *pol, struct spec *s);
+/* The set named `name`, or NULL. */
+const struct pset *policy_set(const struct policy *pol, const char *name);
+/* After load: make `tmpl` (taken over) a set of tmpl->replicas procs,
+ * registered and launched; the caller binds each to Lua. */
+void policy_add_set(struct policy *pol, struct spec *tmpl);
+/* Change the number of replicas of set `name` to n: the highest-numbered
+ * are removed (stopped, then gone), new ones are registered and launched.
+ * L: the Lua state the call comes from, or NULL (then a protected call is
+ * made) to give the new procs their handles.  0, or -1 with *err. */
+int policy_scale(struct policy *pol, struct lua_State *L, const char *name, int n,
+                 char **err);
 /* The position of the declaration named `name`, or -1. */
 long policy_find(const struct policy *pol, const char *name);
 
