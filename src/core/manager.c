@@ -25,9 +25,23 @@ struct mproc {
     bool counted;           /* during shutdown: counted in its after procs'
                              * live_dependents, until its end is seen */
     bool started;        /* some incarnation was started */
-    bool held;           /* stopped on purpose (tend stop, proc:stop()):
-                          * held down, keeping tend up, until started */
     bool was_ready;      /* some incarnation was ready */
+    /* What the supervisor wants for the proc, beside the want in its
+     * status: one record, written by the manager alone (the policy and the
+     * control socket ask through manager_start_now, manager_stop,
+     * manager_restart, manager_replace).  The proc publishes `want`,
+     * `restart_at`, `gave_up` and `cause` in its status from what the
+     * manager tells it (proc_want, proc_want_down, proc_terminate, the
+     * decider). */
+    struct intent {
+        bool held;              /* stopped on purpose (tend stop, proc:stop()):
+                                 * held down, keeping tend up, until started */
+        bool start_when_free;   /* asked to start while its predecessor ran */
+        bool restart_when_down; /* a restart's stop is under way: start it
+                                 * again (as manager_start_now) once it ended */
+        bool start_when_ready;  /* asked to start (tend start) while its after
+                                 * procs did not meet their conditions */
+    } intent;
     /* retired (a reload removed or replaced it): out of the registry,
      * stopping until it has ended */
     bool retired;
@@ -35,11 +49,6 @@ struct mproc {
     /* a replacement and the retired proc it waits for, linked both ways:
      * the new one starts once the old one has ended */
     struct mproc *successor, *predecessor;
-    bool start_when_free;  /* asked to start while it waited */
-    bool restart_when_down; /* a restart's stop is under way: start it
-                             * again (as manager_start_now) once it ended */
-    bool start_when_ready; /* asked to start (tend start) while its after
-                            * procs were not ready: starts once they are */
 };
 
 struct manager {
@@ -234,18 +243,18 @@ static char **unmet(const struct mproc *mp)
 static bool waits_for_deps(const struct mproc *mp)
 {
     const struct status *st = proc_status(mp->p);
-    return mp->start_when_ready || (st->state == ST_PENDING && st->want_up);
+    return mp->intent.start_when_ready || (st->state == ST_PENDING && st->want_up);
 }
 
 static void start(struct mproc *mp)
 {
     if (mp->predecessor) {
-        mp->start_when_free = true;
+        mp->intent.start_when_free = true;
         return;
     }
     mp->started = true;
-    mp->held = false;
-    mp->start_when_ready = false;
+    mp->intent.held = false;
+    mp->intent.start_when_ready = false;
     proc_start(mp->p, false);
 }
 
@@ -314,7 +323,7 @@ static void dependents_see(struct mproc *mp, const struct status *now)
             const char *cond = spec_after_cond_name(c);
             char **v = xcalloc(2, sizeof *v);
             v[0] = xasprintf("%s %s (it %s)", proc_name(mp->p), cond, what);
-            d->start_when_ready = false;
+            d->intent.start_when_ready = false;
             proc_after_failed(d->p, v);
             log_warn(proc_name(d->p), "not started: %s ended for good without being %s (%s)",
                      proc_name(mp->p), cond, what);
@@ -367,10 +376,10 @@ static void on_transition(struct proc *p, const struct status *now,
     }
     if (!m->shutting_down && mp->ndependents > 0)
         dependents_see(mp, now);
-    if (status_is_terminal(now->state) && mp->restart_when_down) {
+    if (status_is_terminal(now->state) && mp->intent.restart_when_down) {
         /* a restart's stop has ended: the next incarnation, once its after
          * procs meet their conditions (a group restart waits for them) */
-        mp->restart_when_down = false;
+        mp->intent.restart_when_down = false;
         if (!m->shutting_down)
             manager_start_now(m, p);
     }
@@ -546,7 +555,7 @@ static void retire_done(struct mproc *mp)
     if (next) {
         /* the replacement may start now */
         next->predecessor = NULL;
-        if (next->start_when_free)
+        if (next->intent.start_when_free)
             start(next);
         else
             manager_launch(m, next->p);
@@ -626,6 +635,10 @@ struct proc **manager_replicas(const struct manager *m, const char *name, size_t
 struct proc *manager_replace(struct manager *m, struct proc *old, struct spec *spec)
 {
     long i = find(m, proc_spec(old)->name);
+    /* a proc that is down (stopped on purpose, or ended with no restart to
+     * come) stays down with its new declaration; one that is up is
+     * restarted with it */
+    bool up = proc_status(old)->want_up;
     /* replacing a replacement that still waits: the new one waits for the
      * same predecessor, the one still running */
     struct mproc *pred = i >= 0 ? m->procs[i]->predecessor : NULL;
@@ -644,6 +657,7 @@ struct proc *manager_replace(struct manager *m, struct proc *old, struct spec *s
         gone->successor = mp;
         mp->predecessor = gone;
     }
+    proc_want(p, up);
     return p;
 }
 
@@ -685,15 +699,15 @@ bool manager_start_now(struct manager *m, struct proc *p)
         return false;
     struct mproc *mp = m->procs[i];
     if (mp->predecessor) {
-        mp->start_when_free = true;  /* never old and new at once */
+        mp->intent.start_when_free = true;  /* never old and new at once */
         proc_want(p, true);  /* wanted up: a second reload keeps it so */
         return true;
     }
     if (!deps_ready(mp)) {
         /* its after procs first: those that are down are started, and it
          * starts once they are ready (SPEC 3) */
-        mp->start_when_ready = true;
-        mp->held = false;
+        mp->intent.start_when_ready = true;
+        mp->intent.held = false;
         proc_want(p, true);
         for (size_t k = 0; k < mp->nafter; k++) {
             struct mproc *d = m->procs[mp->after[k]];
@@ -719,8 +733,8 @@ void manager_restart(struct manager *m, struct proc *p)
         manager_start_now(m, p);
         return;
     }
-    m->procs[i]->restart_when_down = true;
-    m->procs[i]->held = false;
+    m->procs[i]->intent.restart_when_down = true;
+    m->procs[i]->intent.held = false;
     proc_want_down(p);
     proc_terminate(p, -1, CAUSE_RESTART);
 }
@@ -729,9 +743,9 @@ void manager_stop(struct manager *m, struct proc *p, double timeout, enum cause 
 {
     long i = find(m, proc_spec(p)->name);
     if (i >= 0 && why == CAUSE_STOP)
-        m->procs[i]->held = true;  /* an operator may start it again */
+        m->procs[i]->intent.held = true;  /* an operator may start it again */
     if (i >= 0)
-        m->procs[i]->restart_when_down = false;  /* a stop wins over a restart */
+        m->procs[i]->intent.restart_when_down = false;  /* a stop wins over a restart */
     proc_want_down(p);
     proc_terminate(p, timeout, why);
     notify_if_all_ready(m);  /* it may have been the one still awaited */
@@ -871,8 +885,8 @@ static bool done(const struct manager *m)
             return false;
         if (m->shutting_down)
             continue;
-        if (mp->held || (!proc_spec(mp->p)->autostart && !mp->started) || waits_for_deps(mp) ||
-            mp->restart_when_down)
+        if (mp->intent.held || (!proc_spec(mp->p)->autostart && !mp->started) || waits_for_deps(mp) ||
+            mp->intent.restart_when_down)
             return false;
     }
     return true;

@@ -64,7 +64,8 @@ void manager_remove(struct manager *m, struct proc *p);
 struct proc **manager_replicas(const struct manager *m, const char *name, size_t *n);
 /* Retire `old` and register a proc for `spec` (taken over) in its place;
  * the new one starts (as manager_launch would) only once the old one has
- * ended, so the two never run at once. */
+ * ended, so the two never run at once.  It is wanted up if `old` was:
+ * one that was down stays down with its new declaration. */
 struct proc *manager_replace(struct manager *m, struct proc *old, struct spec *spec);
 
 /* Put the procs of `order` (n of them, registered) first, in that order,

@@ -577,7 +577,6 @@ static int reload_protected(lua_State *L)
             else
                 log_info(s->name, "reload: declaration changed; it stays down until started");
             struct proc *p = order[i] = manager_replace(m, old, s);
-            proc_want(p, up);
             lproc_attach(pol, i, p);
             lhook_follow(pol, p);
             fresh[nfresh++] = p;  /* launched now, or when the old one ends */
