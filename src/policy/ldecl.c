@@ -25,6 +25,7 @@
 
 #include "base/envfile.h"
 #include "base/restart.h"
+#include "base/strmap.h"
 #include "base/util.h"
 #include "core/manager.h"
 #include "core/spec.h"
@@ -230,8 +231,41 @@ static void read_cwd(struct decl *d, const struct field *f, const char *field)
         lfield_error(d->L, s->name, field, "%s is not a directory", s->cwd);
 }
 
+/* What a `user` resolved to.  The name service may be slow (LDAP, NIS) and
+ * a reload runs on the loop: each `user` string is looked up once a run of
+ * tend (the first load happens before the loop starts) and a reload reuses
+ * the answer; only a user new at a reload is looked up then.  A process-
+ * wide singleton, freed never: one entry per distinct `user` string. */
+struct user_ids {
+    uid_t uid;
+    gid_t gid;
+    char *name, *home;
+    gid_t *groups;
+    int ngroups;
+};
+static struct strmap users;
+
+static void user_apply(struct spec *s, const struct user_ids *u)
+{
+    s->uid = u->uid;
+    s->gid = u->gid;
+    free(s->home);
+    s->home = xstrdup(u->home);
+    free(s->user);
+    s->user = xstrdup(u->name);
+    free(s->groups);
+    s->groups = xcalloc((size_t)u->ngroups + 1, sizeof *s->groups);
+    memcpy(s->groups, u->groups, (size_t)u->ngroups * sizeof *s->groups);
+    s->ngroups = u->ngroups;
+}
+
 static void resolve_user(lua_State *L, struct spec *s)
 {
+    const struct user_ids *known = strmap_get(&users, s->user);
+    if (known) {
+        user_apply(s, known);
+        return;
+    }
     struct passwd *pw;
     errno = 0;
     char *end;
@@ -246,18 +280,20 @@ static void resolve_user(lua_State *L, struct spec *s)
     if (!pw)
         lfield_error(L, s->name, "user", "unknown user '%s'%s%s", s->user,
                      err ? ": " : "", err ? strerror(err) : "");
-    s->uid = pw->pw_uid;
-    s->gid = pw->pw_gid;
-    s->home = xstrdup(pw->pw_dir);
-    free(s->user);
-    s->user = xstrdup(pw->pw_name);
+    struct user_ids *u = xcalloc(1, sizeof *u);
+    u->uid = pw->pw_uid;
+    u->gid = pw->pw_gid;
+    u->home = xstrdup(pw->pw_dir);
+    u->name = xstrdup(pw->pw_name);
     int ng = 32;
-    s->groups = xcalloc((size_t)ng, sizeof *s->groups);
-    if (getgrouplist(s->user, s->gid, s->groups, &ng) < 0) {
-        s->groups = xrealloc(s->groups, (size_t)ng * sizeof *s->groups);
-        getgrouplist(s->user, s->gid, s->groups, &ng);
+    u->groups = xcalloc((size_t)ng, sizeof *u->groups);
+    if (getgrouplist(u->name, u->gid, u->groups, &ng) < 0) {
+        u->groups = xrealloc(u->groups, (size_t)ng * sizeof *u->groups);
+        getgrouplist(u->name, u->gid, u->groups, &ng);
     }
-    s->ngroups = ng;
+    u->ngroups = ng;
+    strmap_put(&users, xstrdup(s->user), u);  /* the map keeps the key */
+    user_apply(s, u);
 }
 
 /* `user`: a name or a uid. */
