@@ -1,8 +1,8 @@
 /* ring.c -- a bounded ring of the recent output lines of one stream.
  *
  * Layout.  The text lives in one byte buffer `buf` of `cap` bytes; an index
- * of RING_LINES entries {seq, off, len}, used circularly from `first`, says
- * where each held line is.  A line is always stored contiguously, so
+ * of `icap` entries {seq, time, off, len}, used circularly from `first`,
+ * says where each held line is.  A line is always stored contiguously, so
  * ring_line() can hand out a pointer into the buffer.  Lines are written one
  * after the other; when the next line does not fit before the end of the
  * buffer it goes to offset 0 instead, and the unused tail stays dead until
@@ -19,10 +19,12 @@
  *
  * Growth.  Nothing is allocated until the first push.  The buffer starts at
  * RING_BYTES_INITIAL and, whenever a line does not fit, doubles (copying
- * the lines packed from offset 0) until it reaches RING_BYTES_MAX; only
- * then are old lines dropped to make room.  Since a stored line is at most
+ * the lines packed from offset 0) until it reaches the byte cap; only then
+ * are old lines dropped to make room.  Since a stored line is at most
  * RING_LINE_MAX bytes and the buffer is never smaller than that, an empty
- * ring always has room, so making room terminates.
+ * ring always has room, so making room terminates.  The index likewise
+ * starts at RING_INDEX_INITIAL entries and doubles up to the line cap, so
+ * a proc that writes a few lines costs a few KiB, not the full caps.
  *
  * Text rules (applied by ring_push, in this order):
  *  - one trailing '\r' is removed, so CRLF output reads like LF output;
@@ -50,6 +52,7 @@
 #include <string.h>
 
 #define RING_BYTES_INITIAL 4096
+#define RING_INDEX_INITIAL 64
 #define CUT_MARK_LEN (sizeof(RING_CUT_MARK) - 1)
 #define REPLACEMENT "\xEF\xBF\xBD"
 #define REPLACEMENT_LEN 3
@@ -65,6 +68,7 @@ _Static_assert(RING_LINES > 0, "RING_LINES must be positive");
 
 struct ring_entry {
     uint64_t seq;
+    double time;
     uint32_t off;
     uint32_t len;
 };
@@ -72,16 +76,28 @@ struct ring_entry {
 struct ring {
     char *buf;                  /* cap bytes of text; NULL until first push */
     size_t cap;
-    struct ring_entry *idx;     /* RING_LINES entries; NULL until first push */
+    struct ring_entry *idx;     /* icap entries; NULL until first push */
+    size_t icap;
     size_t first;               /* slot of the oldest line */
     size_t count;               /* lines held */
     size_t upper;               /* oldest lines still above the wrap point */
+    size_t max_lines, max_bytes;  /* the caps */
 };
+
+/* A new, empty ring with the given caps, holding no storage yet. */
+struct ring *ring_new_capped(size_t lines, size_t bytes)
+{
+    assert(lines >= 1 && bytes >= RING_LINE_MAX && bytes <= RING_BYTES_MAX);
+    struct ring *r = xcalloc(1, sizeof(struct ring));
+    r->max_lines = lines;
+    r->max_bytes = bytes;
+    return r;
+}
 
 /* A new, empty ring that holds no storage yet. */
 struct ring *ring_new(void)
 {
-    return xcalloc(1, sizeof(struct ring));
+    return ring_new_capped(RING_LINES, RING_BYTES_MAX);
 }
 
 /* Releases the ring and its storage; NULL is allowed. */
@@ -97,7 +113,7 @@ void ring_free(struct ring *r)
 /* The index entry of the i-th held line (0 = oldest). */
 static struct ring_entry *ring_entry_at(const struct ring *r, size_t i)
 {
-    return &r->idx[(r->first + i) % RING_LINES];
+    return &r->idx[(r->first + i) % r->icap];
 }
 
 
@@ -173,7 +189,7 @@ static size_t ring_sanitise(const char *line, size_t len, char *out)
 /* Forgets the oldest line (the ring must hold one). */
 static void ring_drop_oldest(struct ring *r)
 {
-    r->first = (r->first + 1) % RING_LINES;
+    r->first = (r->first + 1) % r->icap;
     r->count--;
     if (r->upper > 0)
         r->upper--;
@@ -209,11 +225,25 @@ static bool ring_fit(const struct ring *r, size_t len, size_t *pos, bool *wraps)
     return false;
 }
 
-/* Doubles the buffer (up to RING_BYTES_MAX), packing the held lines in
+/* Doubles the index (up to the line cap), the held entries in order from
+ * slot 0. */
+static void ring_grow_index(struct ring *r)
+{
+    size_t icap = r->icap * 2 > r->max_lines ? r->max_lines : r->icap * 2;
+    struct ring_entry *idx = xmalloc(icap * sizeof(*idx));
+    for (size_t i = 0; i < r->count; i++)
+        idx[i] = *ring_entry_at(r, i);
+    free(r->idx);
+    r->idx = idx;
+    r->icap = icap;
+    r->first = 0;
+}
+
+/* Doubles the buffer (up to the byte cap), packing the held lines in
  * order from offset 0 so the ring is linear again. */
 static void ring_grow(struct ring *r)
 {
-    size_t cap = r->cap * 2 > RING_BYTES_MAX ? RING_BYTES_MAX : r->cap * 2;
+    size_t cap = r->cap * 2 > r->max_bytes ? r->max_bytes : r->cap * 2;
     char *buf = xmalloc(cap);
     size_t o = 0;
 
@@ -229,10 +259,10 @@ static void ring_grow(struct ring *r)
     r->upper = 0;
 }
 
-/* Stores one line (without its newline) under `seq`, sanitised and cut as
- * described at the top of this file, dropping the oldest lines as needed
- * to stay within RING_LINES lines and RING_BYTES_MAX bytes. */
-void ring_push(struct ring *r, uint64_t seq, const char *line, size_t len)
+/* Stores one line (without its newline) under `seq` and `time`, sanitised
+ * and cut as described at the top of this file, dropping the oldest lines
+ * as needed to stay within the line and byte caps. */
+void ring_push(struct ring *r, uint64_t seq, double time, const char *line, size_t len)
 {
     char text[RING_LINE_MAX];
     size_t n, pos;
@@ -243,16 +273,21 @@ void ring_push(struct ring *r, uint64_t seq, const char *line, size_t len)
     n = ring_sanitise(line, len, text);
 
     if (!r->buf) {
-        r->cap = RING_BYTES_INITIAL;
+        r->cap = RING_BYTES_INITIAL < r->max_bytes ? RING_BYTES_INITIAL : r->max_bytes;
         r->buf = xmalloc(r->cap);
-        r->idx = xmalloc(RING_LINES * sizeof(*r->idx));
+        r->icap = RING_INDEX_INITIAL < r->max_lines ? RING_INDEX_INITIAL : r->max_lines;
+        r->idx = xmalloc(r->icap * sizeof(*r->idx));
     }
-    if (r->count == RING_LINES)
-        ring_drop_oldest(r);
+    if (r->count == r->icap) {
+        if (r->icap < r->max_lines)
+            ring_grow_index(r);
+        else
+            ring_drop_oldest(r);
+    }
     /* Grow before dropping anything: only a full-size buffer loses lines
      * for want of bytes. */
     while (!ring_fit(r, n, &pos, &wraps)) {
-        if (r->cap < RING_BYTES_MAX)
+        if (r->cap < r->max_bytes)
             ring_grow(r);
         else
             ring_drop_oldest(r);
@@ -263,6 +298,7 @@ void ring_push(struct ring *r, uint64_t seq, const char *line, size_t len)
     memcpy(r->buf + pos, text, n);
     struct ring_entry *e = ring_entry_at(r, r->count);
     e->seq = seq;
+    e->time = time;
     e->off = (uint32_t)pos;
     e->len = (uint32_t)n;
     r->count++;
@@ -285,6 +321,13 @@ const char *ring_line(const struct ring *r, size_t i, size_t *len, uint64_t *seq
     if (seq)
         *seq = e->seq;
     return r->buf + e->off;
+}
+
+/* The time the i-th held line (0 = oldest) arrived. */
+double ring_line_time(const struct ring *r, size_t i)
+{
+    assert(i < r->count);
+    return ring_entry_at(r, i)->time;
 }
 
 /* The newest lines with seq >= since, oldest first, each followed by '\n':

@@ -354,7 +354,7 @@ static void emit_line(struct proc *p, int i, const char *line, size_t len)
     flush_pending(p, i);  /* the lines before this one go first */
     if (!s->ring)
         s->ring = ring_new();
-    ring_push(s->ring, p->seq++, line, len);
+    ring_push(s->ring, p->seq++, ev_now(p->loop), line, len);
     if (p->spec->output == OUTPUT_INHERIT)
         output_line(i ? 2 : 1, p->spec->name, line, len);
     else if (p->file)
@@ -451,7 +451,7 @@ static void ring_tail_of_block(struct proc *p, int i, const char *buf, size_t n)
     p->seq += 1;  /* a gap: the lines before these were not kept */
     for (size_t j = k; j-- > 0;) {
         const char *nl = memchr(starts[j], '\n', (size_t)(buf + n - starts[j]));
-        ring_push(s->ring, p->seq++, starts[j], (size_t)(nl - starts[j]));
+        ring_push(s->ring, p->seq++, ev_now(p->loop), starts[j], (size_t)(nl - starts[j]));
     }
 }
 
