@@ -348,13 +348,17 @@ void proc_unlisten(struct proc *p, struct proc_listener *l)
 
 static void flush_pending(struct proc *p, int i);
 
+/* Numbers the output lines of every proc, both streams, in the order they
+ * arrive: `tend logs` merges rings by it. */
+static uint64_t line_seq;
+
 static void emit_line(struct proc *p, int i, const char *line, size_t len)
 {
     struct proc_stream *s = &p->out[i];
     flush_pending(p, i);  /* the lines before this one go first */
     if (!s->ring)
         s->ring = ring_new();
-    ring_push(s->ring, p->seq++, ev_now(p->loop), line, len);
+    ring_push(s->ring, line_seq++, ev_now(p->loop), line, len);
     if (p->spec->output == OUTPUT_INHERIT)
         output_line(i ? 2 : 1, p->spec->name, line, len);
     else if (p->file)
@@ -448,10 +452,10 @@ static void ring_tail_of_block(struct proc *p, int i, const char *buf, size_t n)
     }
     if (!s->ring)
         s->ring = ring_new();
-    p->seq += 1;  /* a gap: the lines before these were not kept */
+    line_seq += 1;  /* a gap: the lines before these were not kept */
     for (size_t j = k; j-- > 0;) {
         const char *nl = memchr(starts[j], '\n', (size_t)(buf + n - starts[j]));
-        ring_push(s->ring, p->seq++, ev_now(p->loop), starts[j], (size_t)(nl - starts[j]));
+        ring_push(s->ring, line_seq++, ev_now(p->loop), starts[j], (size_t)(nl - starts[j]));
     }
 }
 
@@ -746,7 +750,7 @@ void proc_start(struct proc *p, bool by_policy)
         return;
     if (by_policy)
         p->st.restarts++;
-    p->inc_seq = p->seq;
+    p->inc_seq = line_seq;
     p->sigkilled = false;
     p->stop_cause = CAUSE_NONE;
     p->user_signal = 0;

@@ -82,7 +82,6 @@ struct proc {
     struct proc_ready ready;
     struct outfile *file;   /* output = PATH: opened at the first start */
 
-    uint64_t seq;           /* numbers output lines of both streams */
     uint64_t inc_seq;       /* first line number of this incarnation */
     bool sigkilled;         /* this incarnation needed SIGKILL */
     enum cause stop_cause;  /* what started the stop of this incarnation */
