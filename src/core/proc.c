@@ -625,6 +625,16 @@ static void stream_cb(struct ev_loop *loop, ev_io *w, int revents)
     struct proc *owner = w->data;
     int i = w == &owner->out[1].w;
     hold(owner);
+    /* both pipes became ready before one poll: libev calls the watchers
+     * in the reverse of the order epoll reported them (its pending queue
+     * is a stack), and epoll reports the first ready first, so the other
+     * stream, still pending, holds the older lines: read it first, so
+     * that a line on stdout then one on stderr are numbered in that order */
+    ev_io *other = &owner->out[!i].w;
+    if (ev_is_pending(other)) {
+        ev_clear_pending(loop, other);
+        stream_read(owner, !i, false);
+    }
     stream_read(owner, i, false);
     release(owner);
 }
