@@ -427,7 +427,6 @@ static void conn_new(struct ctl *ctl, int fd, bool made_room)
     struct conn *c = xcalloc(1, sizeof *c);
     c->ctl = ctl;
     c->fd = fd;
-    c->follow_stream = -1;
     ev_io_init(&c->rw, conn_read_cb, fd, EV_READ);
     ev_io_init(&c->ww, conn_write_cb, fd, EV_WRITE);
     c->rw.data = c->ww.data = c;

@@ -17,6 +17,7 @@
 #include "core/proc.h"
 
 struct conn;
+struct logs_follow;
 
 /* One proc a request waits on. */
 struct target {
@@ -51,10 +52,7 @@ struct conn {
     struct buf out;       /* replies not yet written: out.p[outstart..out.len) */
     size_t outstart;
     struct request *req;      /* the request being answered */
-    struct proc *follow;      /* logs -f: the proc followed */
-    struct proc_listener *listener;
-    int follow_stream;        /* 0 stdout, 1 stderr, -1 both */
-    size_t dropped;           /* lines a slow follower missed, not yet told */
+    struct logs_follow *follow;  /* logs -f (ctl_logs.c), or NULL */
     bool eof;                 /* the client sends no more */
     bool closing;             /* close once the output is written */
     struct conn *prev, *next;
@@ -125,7 +123,8 @@ bool request_flag(struct conn *c, json_t *req, const char *cmd, const char *key,
 void logs_cmd(struct conn *c, json_t *req);
 /* Stop following (if the connection follows). */
 void logs_unfollow(struct conn *c);
-/* A reload retires `p`: a follow of it ends. */
+/* A reload retires `p`: it leaves a follow, which ends with its last
+ * proc. */
 void logs_forget(struct conn *c, struct proc *p);
 /* The client took what was queued: tell a follower how many lines it
  * missed, once it has caught up. */
