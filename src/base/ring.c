@@ -113,7 +113,8 @@ void ring_free(struct ring *r)
 /* The index entry of the i-th held line (0 = oldest). */
 static struct ring_entry *ring_entry_at(const struct ring *r, size_t i)
 {
-    return &r->idx[(r->first + i) % r->icap];
+    size_t slot = r->first + i;  /* i < icap: no division on this hot path */
+    return &r->idx[slot < r->icap ? slot : slot - r->icap];
 }
 
 
@@ -189,7 +190,7 @@ static size_t ring_sanitise(const char *line, size_t len, char *out)
 /* Forgets the oldest line (the ring must hold one). */
 static void ring_drop_oldest(struct ring *r)
 {
-    r->first = (r->first + 1) % r->icap;
+    r->first = r->first + 1 < r->icap ? r->first + 1 : 0;
     r->count--;
     if (r->upper > 0)
         r->upper--;
@@ -265,12 +266,21 @@ static void ring_grow(struct ring *r)
 void ring_push(struct ring *r, uint64_t seq, double time, const char *line, size_t len)
 {
     char text[RING_LINE_MAX];
+    const char *src = text;
     size_t n, pos;
     bool wraps;
 
     if (len > 0 && line[len - 1] == '\r')
         len--;
-    n = ring_sanitise(line, len, text);
+    /* the common case, a line of ASCII that needs no cut, is stored as it
+     * is: no copy through `text` */
+    if (len <= RING_LINE_MAX &&
+        ascii_run((const unsigned char *)line, len, RING_LINE_MAX) == len) {
+        src = line;
+        n = len;
+    } else {
+        n = ring_sanitise(line, len, text);
+    }
 
     if (!r->buf) {
         r->cap = RING_BYTES_INITIAL < r->max_bytes ? RING_BYTES_INITIAL : r->max_bytes;
@@ -295,7 +305,7 @@ void ring_push(struct ring *r, uint64_t seq, double time, const char *line, size
     if (wraps)
         r->upper = r->count;
 
-    memcpy(r->buf + pos, text, n);
+    memcpy(r->buf + pos, src, n);
     struct ring_entry *e = ring_entry_at(r, r->count);
     e->seq = seq;
     e->time = time;
