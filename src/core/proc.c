@@ -431,11 +431,11 @@ static void partial_flush(struct proc *p, int i)
     s->partial = NULL;
 }
 
-/* Put the last RING_LINES lines of a block of complete lines (each ending
- * in '\n') into the ring: the earlier ones would only be pushed out again.
- * The sequence numbers skip the lines left out, which keeps them in
- * order. */
-static void ring_tail_of_block(struct proc *p, int i, const char *buf, size_t n)
+/* Put the last `max` (at most RING_LINES) lines of a block of complete
+ * lines (each ending in '\n') into the ring: the earlier ones would only be
+ * pushed out again.  The sequence numbers skip the lines left out, which
+ * keeps them in order. */
+static void ring_tail_of_block(struct proc *p, int i, const char *buf, size_t n, size_t max)
 {
     struct proc_stream *s = &p->out[i];
     if (n == 0)
@@ -443,7 +443,7 @@ static void ring_tail_of_block(struct proc *p, int i, const char *buf, size_t n)
     const char *starts[RING_LINES];
     size_t k = 0;
     const char *end = buf + n - 1;  /* the final newline */
-    while (k < RING_LINES && end >= buf) {
+    while (k < max && end >= buf) {
         const char *nl = end > buf ? memrchr(buf, '\n', (size_t)(end - buf)) : NULL;
         starts[k++] = nl ? nl + 1 : buf;
         if (!nl)
@@ -466,7 +466,7 @@ static void flush_pending(struct proc *p, int i)
     if (s->pend_len) {
         size_t n = s->pend_len;
         s->pend_len = 0;
-        ring_tail_of_block(p, i, s->pend, n);
+        ring_tail_of_block(p, i, s->pend, n, RING_LINES);
     }
 }
 
@@ -490,8 +490,12 @@ static void defer_block(struct proc *p, int i, const char *buf, size_t n)
         start = (size_t)(nl - buf) + 1;
         pos = (size_t)(nl - buf);
     }
-    if (whole_block && lines < RING_LINES)
-        flush_pending(p, i);  /* too few lines here: the older ones still count */
+    if (whole_block && lines < RING_LINES && s->pend_len) {
+        /* too few lines here: the newest of the older ones still count */
+        size_t older = s->pend_len;
+        s->pend_len = 0;
+        ring_tail_of_block(p, i, s->pend, older, RING_LINES - lines);
+    }
     s->pend = buf + start;  /* in a read buffer, valid until the burst ends */
     s->pend_len = n - start;
 }
