@@ -108,11 +108,12 @@ static struct tend_run *expect_cli_v(int code, struct fx *f, const char *const *
 }
 #define expect_cli(code, f, ...) expect_cli_v((code), (f), (const char *[]){__VA_ARGS__, NULL})
 
-/* The procs `names` (NULL-terminated, at most MAX_PROCS), each writing
- * what the test sends it: a line "o TEXT" on its fifo makes it print TEXT
- * on stdout, "e TEXT" on stderr.  Starts tend on them and waits until
- * every one is up. */
-static void start_talkers(struct fx *f, const char *const *names)
+/* The policy of the procs `names` (NULL-terminated, at most MAX_PROCS),
+ * each writing what the test sends it: a line "o TEXT" on its fifo makes
+ * it print TEXT on stdout, "e TEXT" on stderr.  The fifos are made on the
+ * way; the proc named `changed` gets an env of its own (a reload restarts
+ * it). */
+static void talkers_policy(struct fx *f, const char *const *names, const char *changed)
 {
     char text[4096];
     size_t n = 0;
@@ -120,18 +121,28 @@ static void start_talkers(struct fx *f, const char *const *names)
         assert_true(i < MAX_PROCS);
         char path[PATH_MAX];
         snprintf(path, sizeof path, "%s/%s.fifo", f->dir, names[i]);
-        assert_int_equal(mkfifo(path, 0600), 0);
-        /* read-write: never blocks, and the proc never sees EOF */
-        f->fifo[i] = open(path, O_RDWR | O_CLOEXEC);
-        assert_true(f->fifo[i] >= 0);
+        if (f->fifo[i] < 0) {
+            assert_int_equal(mkfifo(path, 0600), 0);
+            /* read-write: never blocks, and the proc never sees EOF */
+            f->fifo[i] = open(path, O_RDWR | O_CLOEXEC);
+            assert_true(f->fifo[i] >= 0);
+        }
+        bool env = changed && strcmp(changed, names[i]) == 0;
         n += (size_t)snprintf(text + n, sizeof text - n,
-                              "tend.proc { name = '%s', cmd = {'sh', '-c', [[\n"
+                              "tend.proc { name = '%s', %s cmd = {'sh', '-c', [[\n"
                               "  echo up; while read -r s x; do\n"
                               "    if [ \"$s\" = e ]; then echo \"$x\" >&2; else echo \"$x\"; fi\n"
                               "  done < '%s']] } }\n",
-                              names[i], path);
+                              names[i], env ? "env = { CHANGED = '1' }," : "", path);
     }
+    free(f->policy);
     f->policy = write_file(f->dir, "policy.lua", text);
+}
+
+/* Start tend on talkers_policy(names) and wait until every one is up. */
+static void start_talkers(struct fx *f, const char *const *names)
+{
+    talkers_policy(f, names, NULL);
     f->t = tend_start((const char *[]){"run", f->policy, NULL});
     for (int i = 0; names[i]; i++) {
         char up[64];
@@ -387,6 +398,33 @@ static void test_logs_follow_every_proc(void **state)
     assert_true(strstr(js->out, "not-b") == NULL);
 }
 
+/* A follow of every proc outlives a reload: it hears the proc that
+ * replaced a changed one, and a new one. */
+static void test_logs_follow_of_every_proc_outlives_a_reload(void **state)
+{
+    struct fx *f = *state;
+    start_talkers(f, (const char *[]){"a", "b", NULL});
+    say(f, 1, "b", 1, "before");
+    struct tend_run *fl = tend_start((const char *[]){"logs", "-f", "-n", "1", NULL});
+    f->clients[f->nclients++] = fl;
+    expect_out(fl, 1, "b | before\n");  /* the history came: the follow is on */
+
+    talkers_policy(f, (const char *[]){"a", "b", "c", NULL}, "a");
+    expect_cli(0, f, "reload");
+    if (!tend_expect_n(f->t, 1, "a | up\n", 2, DEADLINE)) {
+        dump(f->t);
+        fail_msg("a was not restarted by the reload");
+    }
+    expect_out(f->t, 1, "c | up\n");
+    say(f, 0, "a", 1, "new-a");
+    say(f, 2, "c", 2, "new-c");
+    say(f, 1, "b", 1, "same-b");
+    expect_out(fl, 1, "a | new-a\n");
+    expect_out(fl, 2, "c | new-c\n");
+    expect_out(fl, 1, "b | same-b\n");
+    assert_false(fl->exited);
+}
+
 /* The ring keeps the last 1,024 lines of a stream: of 1,500 lines, lines
  * 477 to 1,500. */
 static void test_logs_ring_keeps_a_thousand_lines(void **state)
@@ -418,6 +456,7 @@ int main(void)
         T(test_logs_timestamps_are_kept_with_lines),
         T(test_logs_json_is_one_object_a_line_on_stdout),
         T(test_logs_follow_every_proc),
+        T(test_logs_follow_of_every_proc_outlives_a_reload),
         T(test_logs_ring_keeps_a_thousand_lines),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -124,8 +124,11 @@ void logs_cmd(struct conn *c, json_t *req);
 /* Stop following (if the connection follows). */
 void logs_unfollow(struct conn *c);
 /* A reload retires `p`: it leaves a follow, which ends with its last
- * proc. */
+ * proc (a follow of every proc takes in what replaced it instead). */
 void logs_forget(struct conn *c, struct proc *p);
+/* A reload through the socket is done: follows of every proc take in the
+ * procs it added. */
+void logs_reloaded(struct ctl *ctl);
 /* The client took what was queued: tell a follower how many lines it
  * missed, once it has caught up. */
 void logs_catch_up(struct conn *c);

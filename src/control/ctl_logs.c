@@ -7,7 +7,11 @@
  * each walking its ring from the newest line back.  A line goes out as
  * {"name", "stream", "time", "seq", "text"}; time is when tend read it,
  * ISO-8601 UTC with milliseconds.  A follower that does not keep up loses
- * lines, counted, rather than growing its queue. */
+ * lines, counted, rather than growing its queue.
+ *
+ * A follow of every proc (no names) stays one across reloads: after a
+ * reload (through the socket, or one that replaced or removed a followed
+ * proc) it takes in the procs it does not hear yet. */
 #include "control/ctl_impl.h"
 
 #include <math.h>
@@ -17,8 +21,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/later.h"
 #include "base/ring.h"
 #include "control/statusjson.h"
+#include "core/manager.h"
 
 #define FOLLOW_MAX (1024 * 1024)     /* a follower's lines are dropped above this */
 #define LOGS_DEFAULT 20
@@ -34,7 +40,9 @@ struct logs_follow {
     int stream;               /* 0 stdout, 1 stderr, -1 both */
     size_t dropped;           /* lines a slow follower missed, not yet told */
     struct followed *procs;
-    size_t n;
+    size_t n, cap;
+    bool all;                 /* every proc, those a reload adds too */
+    struct later resync;      /* all: take in the procs not heard yet */
 };
 
 /* "2026-11-26T16:45:01.123Z" for wall-clock seconds `t`, into buf. */
@@ -168,18 +176,49 @@ static void follow_line(struct proc *p, int stream, const char *line, size_t len
     conn_send(c, line_json(p, stream, r, ring_count(r) - 1));
 }
 
-/* Follow `procs` (n of them) from now on. */
-static void follow_start(struct conn *c, struct proc *const *procs, size_t n, int stream)
+/* Hear `p` too. */
+static void follow_add(struct logs_follow *f, struct proc *p)
+{
+    if (f->n == f->cap) {
+        f->cap = f->cap ? 2 * f->cap : 8;
+        f->procs = xrealloc(f->procs, f->cap * sizeof *f->procs);
+    }
+    f->procs[f->n].p = p;
+    f->procs[f->n].listener = proc_listen(p, follow_line, f);
+    f->n++;
+}
+
+static void follow_end(struct conn *c);
+
+/* A follow of every proc after a reload: the procs it does not hear yet
+ * (new, or replacing one it heard) from now on; none left: the end. */
+static void follow_resync(struct later *l)
+{
+    struct logs_follow *f = container_of(l, struct logs_follow, resync);
+    struct manager *m = f->c->ctl->m;
+    for (size_t i = 0; i < manager_count(m); i++) {
+        struct proc *p = manager_at(m, i);
+        bool heard = false;
+        for (size_t j = 0; j < f->n && !heard; j++)
+            heard = f->procs[j].p == p;
+        if (!heard)
+            follow_add(f, p);
+    }
+    if (f->n == 0)
+        follow_end(f->c);
+}
+
+/* Follow `procs` (n of them; `all`: every proc there is) from now on. */
+static void follow_start(struct conn *c, struct proc *const *procs, size_t n, int stream,
+                         bool all)
 {
     struct logs_follow *f = xcalloc(1, sizeof *f);
     f->c = c;
     f->stream = stream;
-    f->procs = xcalloc(n, sizeof *f->procs);
-    f->n = n;
-    for (size_t i = 0; i < n; i++) {
-        f->procs[i].p = procs[i];
-        f->procs[i].listener = proc_listen(procs[i], follow_line, f);
-    }
+    f->all = all;
+    later_init(&f->resync, follow_resync);
+    for (size_t i = 0; i < n; i++)
+        follow_add(f, procs[i]);
     c->follow = f;
 }
 
@@ -190,6 +229,7 @@ void logs_unfollow(struct conn *c)
         return;
     for (size_t i = 0; i < f->n; i++)
         proc_unlisten(f->procs[i].p, f->procs[i].listener);
+    later_cancel(c->ctl->loop, &f->resync);
     free(f->procs);
     free(f);
     c->follow = NULL;
@@ -216,8 +256,21 @@ void logs_forget(struct conn *c, struct proc *p)
             f->procs[i] = f->procs[--f->n];
             break;
         }
-    if (f->n == 0)
+    if (f->all)
+        later_run(c->ctl->loop, &f->resync);  /* once the reload is done */
+    else if (f->n == 0)
         follow_end(c);
+}
+
+void logs_reloaded(struct ctl *ctl)
+{
+    for (struct conn *c = ctl->conns, *next; c; c = next) {
+        next = c->next;
+        if (c->follow && c->follow->all) {
+            later_cancel(ctl->loop, &c->follow->resync);  /* now, not later */
+            follow_resync(&c->follow->resync);
+        }
+    }
 }
 
 void logs_catch_up(struct conn *c)
@@ -260,9 +313,10 @@ void logs_cmd(struct conn *c, json_t *req)
     struct proc **procs = request_procs(c, req, "logs", true, &n);
     if (!procs)
         return;
+    bool all = json_array_size(json_object_get(req, "names")) == 0;
     conn_ok(c, logs_lines(procs, n, stream, want));
     if (follow && n > 0)
-        follow_start(c, procs, n, stream);
+        follow_start(c, procs, n, stream, all);
     else if (follow)
         c->closing = true;  /* nothing to follow: the answer is all */
     free(procs);

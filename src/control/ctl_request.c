@@ -486,10 +486,12 @@ static void cmd_shutdown(struct conn *c, json_t *req)
 static void cmd_reload(struct conn *c, json_t *req)
 {
     char *err = NULL;
-    if (manager_reload(c->ctl->m, &err) != 0)
+    if (manager_reload(c->ctl->m, &err) != 0) {
         conn_error(c, "reload: %s", err ? err : "failed");
-    else
+    } else {
+        logs_reloaded(c->ctl);
         conn_ok(c, NULL);
+    }
     free(err);
 }
 
