@@ -509,6 +509,21 @@ static size_t run_model(uint64_t seed, const size_t (*phases)[3], size_t nphases
     return byte_drops;
 }
 
+/* A bad byte anywhere in an otherwise ASCII line, whatever its offset
+ * (the ASCII fast path reads 32 and 8 bytes at a time), is replaced. */
+static void test_bad_byte_at_every_offset(void **state)
+{
+    (void)state;
+    char in[71], want[73];
+    for (size_t at = 0; at < sizeof in; at++) {
+        memset(in, 'a', sizeof in);
+        in[at] = (char)0xE9;  /* a lead byte with no continuation */
+        memset(want, 'a', sizeof want);
+        memcpy(want + at, FFFD, 3);
+        check_stored(in, sizeof in, want, sizeof want);
+    }
+}
+
 /* The caps of a small ring: 128 lines and 128 KiB, so that 128 lines of
  * 32 bytes fill the initial 4 KiB buffer exactly. */
 static int small_caps(void **state)
@@ -692,6 +707,7 @@ int main(void)
         cmocka_unit_test(test_valid_multibyte),
         cmocka_unit_test(test_crlf),
         cmocka_unit_test(test_tail_limits),
+        cmocka_unit_test(test_bad_byte_at_every_offset),
         cmocka_unit_test(test_model_mixed),
         cmocka_unit_test(test_model_line_cap),
         cmocka_unit_test_setup_teardown(test_exact_fits, small_caps, default_caps),
