@@ -454,7 +454,8 @@ static void ring_tail_of_block(struct proc *p, int i, const char *buf, size_t n,
         s->ring = ring_new();
     line_seq += 1;  /* a gap: the lines before these were not kept */
     for (size_t j = k; j-- > 0;) {
-        const char *nl = memchr(starts[j], '\n', (size_t)(buf + n - starts[j]));
+        /* a line ends where the next begins (the last: at the block's end) */
+        const char *nl = j ? starts[j - 1] - 1 : buf + n - 1;
         ring_push(s->ring, line_seq++, ev_now(p->loop), starts[j], (size_t)(nl - starts[j]));
     }
 }
