@@ -28,6 +28,9 @@
 
 #define FOLLOW_MAX (1024 * 1024)     /* a follower's lines are dropped above this */
 #define LOGS_DEFAULT 20
+/* Bytes of line text one answer holds at most (its newest lines): with
+ * thousands of procs, the rings together hold more than a reply should. */
+#define LOGS_REPLY_MAX (16 * 1024 * 1024)
 
 /* One proc a follow hears. */
 struct followed {
@@ -118,7 +121,8 @@ static void cursor_load(struct cursor *k)
 }
 
 /* The newest `want` lines of `stream` (-1: both) of the procs, oldest
- * first, as an array of messages. */
+ * first, as an array of messages; fewer when they hold more than
+ * LOGS_REPLY_MAX bytes. */
 static json_t *logs_lines(struct proc *const *procs, size_t n, int stream, size_t want)
 {
     struct cursor *h = xcalloc(2 * n + 1, sizeof *h);
@@ -137,10 +141,17 @@ static json_t *logs_lines(struct proc *const *procs, size_t n, int stream, size_
         want = total;
     for (size_t i = nh / 2; i-- > 0;)
         heap_down(h, nh, i);
-    /* take the newest `want`, then send them oldest first */
+    /* take the newest `want` (taken[from..want)), then send them oldest
+     * first */
     struct cursor *taken = xcalloc(want ? want : 1, sizeof *taken);
-    for (size_t k = want; k-- > 0;) {
-        taken[k] = h[0];
+    size_t from = want, bytes = 0;
+    while (from > 0) {
+        size_t len;
+        ring_line(h[0].r, h[0].left - 1, &len, NULL);
+        if (bytes + len > LOGS_REPLY_MAX)
+            break;
+        bytes += len;
+        taken[--from] = h[0];
         if (--h[0].left > 0)
             cursor_load(&h[0]);
         else
@@ -148,7 +159,7 @@ static json_t *logs_lines(struct proc *const *procs, size_t n, int stream, size_
         heap_down(h, nh, 0);
     }
     json_t *lines = json_array();
-    for (size_t k = 0; k < want; k++)
+    for (size_t k = from; k < want; k++)
         json_array_append_new(lines, line_json(taken[k].p, taken[k].stream, taken[k].r,
                                                taken[k].left - 1));
     free(taken);
