@@ -30,8 +30,8 @@ static void push(struct ring *r, uint64_t seq, const char *s)
 }
 
 /* Asserts that the i-th held line is exactly want[0..wlen) under seq. */
-static void check_line(const struct ring *r, size_t i, const char *want, size_t wlen,
-                       uint64_t wseq)
+static void check_line_at(const struct ring *r, size_t i, const char *want, size_t wlen,
+                          uint64_t wseq, double wtime)
 {
     size_t len = (size_t)-1;
     uint64_t seq = 0;
@@ -40,7 +40,14 @@ static void check_line(const struct ring *r, size_t i, const char *want, size_t 
     if (wlen > 0)
         assert_memory_equal(s, want, wlen);
     assert_int_equal(seq, wseq);
-    assert_true(ring_line_time(r, i) == time_of(wseq));
+    assert_true(ring_line_time(r, i) == wtime);
+}
+
+/* The same, the line pushed at time_of(wseq). */
+static void check_line(const struct ring *r, size_t i, const char *want, size_t wlen,
+                       uint64_t wseq)
+{
+    check_line_at(r, i, want, wlen, wseq, time_of(wseq));
 }
 
 /* Asserts that a single pushed input is stored as `want`. */
@@ -387,6 +394,7 @@ struct model {
     char **text;        /* what each pushed line must be stored as */
     size_t *len;
     uint64_t *seq;
+    double *time;       /* when each arrived; NULL: time_of(seq) */
     size_t n;           /* lines pushed */
 };
 
@@ -403,7 +411,8 @@ static void check_model(const struct ring *r, const struct model *m, bool full)
 
     size_t base = m->n - count, from = full || count < 4 ? 0 : count - 4;
     for (size_t i = from; i < count; i++)
-        check_line(r, i, m->text[base + i], m->len[base + i], m->seq[base + i]);
+        check_line_at(r, i, m->text[base + i], m->len[base + i], m->seq[base + i],
+                      m->time ? m->time[base + i] : time_of(m->seq[base + i]));
 
     if (!full)
         return;
@@ -507,6 +516,96 @@ static size_t run_model(uint64_t seed, const size_t (*phases)[3], size_t nphases
     free(m.len);
     free(m.seq);
     return byte_drops;
+}
+
+/* Lines staged in blocks (ring_stage) of 1..`most` lines, now and then
+ * one pushed alone, and the ring read only every few blocks: what it holds
+ * is what pushing each line would have left (checked against the model). */
+static void run_staged_model(uint64_t seed, size_t blocks, size_t most, size_t shortest,
+                             size_t longest)
+{
+    size_t total = blocks * most;
+    struct model m = {
+        .text = xcalloc(total, sizeof(char *)),
+        .len = xcalloc(total, sizeof(size_t)),
+        .seq = xcalloc(total, sizeof(uint64_t)),
+        .time = xcalloc(total, sizeof(double)),
+    };
+    struct ring *r = ring_new_capped(cap_lines, cap_bytes);
+    char *block = xmalloc(most * (longest + 1) + 1);
+    uint64_t seq = 0;
+    size_t unread = 0, read_after = 1;
+    rng_state = seed;
+
+    for (size_t b = 0; b < blocks; b++) {
+        size_t lines = rnd_range(1, most), n = 0;
+        bool alone = rnd() % 8 == 0;  /* ring_push, one line */
+        if (alone)
+            lines = 1;
+        seq += rnd_range(1, 3);
+        double when = 1000.0 + (double)b;
+        for (size_t i = 0; i < lines; i++) {
+            size_t len = rnd_range(shortest, longest);
+            char *line = block + n;
+            int hdr = snprintf(line, longest + 1, "%zu:", m.n);
+            for (size_t j = (size_t)hdr; j < len; j++)
+                line[j] = (char)(' ' + rnd() % 95);
+            if (len < (size_t)hdr)
+                len = (size_t)hdr;
+            line[len] = '\n';
+            n += len + 1;
+            size_t slen = len > RING_LINE_MAX ? RING_LINE_MAX - MARK_LEN : len;
+            m.text[m.n] = xmalloc(RING_LINE_MAX + 1);
+            memcpy(m.text[m.n], line, slen);
+            if (len > RING_LINE_MAX) {
+                memcpy(m.text[m.n] + slen, RING_CUT_MARK, MARK_LEN);
+                slen += MARK_LEN;
+            }
+            m.len[m.n] = slen;
+            m.seq[m.n] = seq + i;
+            m.time[m.n] = when;
+            m.n++;
+        }
+        if (alone)
+            ring_push(r, seq, when, block, n - 1);
+        else
+            ring_stage(r, seq, when, block, n, lines);
+        seq += lines - 1;
+        if (++unread >= read_after) {
+            check_model(r, &m, true);
+            unread = 0;
+            read_after = rnd_range(1, 12);
+        }
+    }
+    check_model(r, &m, true);
+
+    ring_free(r);
+    free(block);
+    for (size_t i = 0; i < m.n; i++)
+        free(m.text[i]);
+    free(m.text);
+    free(m.len);
+    free(m.seq);
+    free(m.time);
+}
+
+/* Staged blocks of short lines: most are pushed out by newer ones before
+ * the ring is read, and what is left is filed in order. */
+static void test_staged_short_lines(void **state)
+{
+    (void)state;
+    run_staged_model(31, 300, 400, 0, 60);
+    /* small blocks join a big one: the stage runs out of blocks */
+    run_staged_model(32, 800, 80, 0, 40);
+}
+
+/* Staged blocks of long lines: over the stage's size, they are filed at
+ * once; the byte cap still decides what stays. */
+static void test_staged_long_lines(void **state)
+{
+    (void)state;
+    run_staged_model(33, 200, 300, 500, 1500);
+    run_staged_model(34, 400, 40, 0, 1500);
 }
 
 /* A bad byte anywhere in an otherwise ASCII line, whatever its offset
@@ -708,6 +807,10 @@ int main(void)
         cmocka_unit_test(test_crlf),
         cmocka_unit_test(test_tail_limits),
         cmocka_unit_test(test_bad_byte_at_every_offset),
+        cmocka_unit_test(test_staged_short_lines),
+        cmocka_unit_test(test_staged_long_lines),
+        cmocka_unit_test_setup_teardown(test_staged_short_lines, small_caps, default_caps),
+        cmocka_unit_test_setup_teardown(test_staged_long_lines, small_caps, default_caps),
         cmocka_unit_test(test_model_mixed),
         cmocka_unit_test(test_model_line_cap),
         cmocka_unit_test_setup_teardown(test_exact_fits, small_caps, default_caps),

@@ -26,7 +26,19 @@
  * starts at RING_INDEX_INITIAL entries and doubles up to the line cap, so
  * a proc that writes a few lines costs a few KiB, not the full caps.
  *
- * Text rules (applied by ring_push, in this order):
+ * Staging.  A burst of output arrives as blocks of complete lines of which
+ * only the newest RING_LINES can stay; filing each line (sanitising,
+ * indexing) costs far more than copying the block.  So ring_stage copies a
+ * block as it is into `stage` (at most STAGE_MAX bytes, STAGE_SEGS
+ * blocks), dropping the staged blocks that newer lines already push out,
+ * and the lines are filed only when the ring is next read or pushed to
+ * (ring_settle), the newest RING_LINES of them.  A block too big for the
+ * stage, or of a few lines when nothing is staged, is filed at once.  The
+ * stage grows by doubling and is let go once filed, so only a proc in the
+ * middle of a burst holds one.  Readers take a const ring; settling it is
+ * not a change they can see.
+ *
+ * Text rules (applied when a line is filed, in this order):
  *  - one trailing '\r' is removed, so CRLF output reads like LF output;
  *  - invalid UTF-8 becomes U+FFFD (EF BF BD), one per *maximal subpart*
  *    (Unicode 15, section 3.9, "U+FFFD Substitution of Maximal Subparts"):
@@ -53,6 +65,10 @@
 
 #define RING_BYTES_INITIAL 4096
 #define RING_INDEX_INITIAL 64
+#define STAGE_MAX (128 * 1024)  /* bytes staged at most */
+#define STAGE_INITIAL (16 * 1024)
+#define STAGE_SEGS 8            /* blocks staged at most */
+#define STAGE_MIN_LINES 64      /* fewer, with nothing staged: filed at once */
 #define CUT_MARK_LEN (sizeof(RING_CUT_MARK) - 1)
 #define REPLACEMENT "\xEF\xBF\xBD"
 #define REPLACEMENT_LEN 3
@@ -73,6 +89,14 @@ struct ring_entry {
     uint32_t len;
 };
 
+/* A staged block: `lines` complete lines at stage[off..off + len),
+ * numbered from seq, arrived at time. */
+struct ring_seg {
+    size_t off, len, lines;
+    uint64_t seq;
+    double time;
+};
+
 struct ring {
     char *buf;                  /* cap bytes of text; NULL until first push */
     size_t cap;
@@ -82,6 +106,10 @@ struct ring {
     size_t count;               /* lines held */
     size_t upper;               /* oldest lines still above the wrap point */
     size_t max_lines, max_bytes;  /* the caps */
+    char *stage;                /* stage_cap bytes; NULL when nothing is staged */
+    size_t stage_cap, stage_end;  /* staged bytes end at stage_end */
+    struct ring_seg seg[STAGE_SEGS];  /* oldest first */
+    size_t nseg, staged;        /* blocks and lines staged */
 };
 
 /* A new, empty ring with the given caps, holding no storage yet. */
@@ -107,6 +135,7 @@ void ring_free(struct ring *r)
         return;
     free(r->buf);
     free(r->idx);
+    free(r->stage);
     free(r);
 }
 
@@ -279,10 +308,10 @@ static void ring_grow(struct ring *r)
     r->upper = 0;
 }
 
-/* Stores one line (without its newline) under `seq` and `time`, sanitised
+/* Files one line (without its newline) under `seq` and `time`, sanitised
  * and cut as described at the top of this file, dropping the oldest lines
  * as needed to stay within the line and byte caps. */
-void ring_push(struct ring *r, uint64_t seq, double time, const char *line, size_t len)
+static void ring_file(struct ring *r, uint64_t seq, double time, const char *line, size_t len)
 {
     char text[RING_LINE_MAX];
     const char *src = text;
@@ -332,9 +361,102 @@ void ring_push(struct ring *r, uint64_t seq, double time, const char *line, size
     r->count++;
 }
 
+/* Files the staged lines, the newest max_lines of them, oldest first. */
+static void ring_settle(struct ring *r)
+{
+    size_t skip = r->staged > r->max_lines ? r->staged - r->max_lines : 0;
+    for (size_t i = 0; i < r->nseg; i++) {
+        const struct ring_seg *g = &r->seg[i];
+        const char *p = r->stage + g->off, *end = p + g->len;
+        for (size_t j = 0; j < g->lines; j++) {
+            const char *nl = memchr(p, '\n', (size_t)(end - p));
+            if (skip > 0)
+                skip--;
+            else
+                ring_file(r, g->seq + j, g->time, p, (size_t)(nl - p));
+            p = nl + 1;
+        }
+    }
+    r->nseg = r->staged = r->stage_end = 0;
+    free(r->stage);  /* a burst is over: its room goes back */
+    r->stage = NULL;
+    r->stage_cap = 0;
+}
+
+/* The staged lines filed, for a reader: the lines it sees do not change. */
+static const struct ring *settled(const struct ring *r)
+{
+    if (r->nseg > 0)
+        ring_settle((struct ring *)r);  /* never a const object: ring_new made it */
+    return r;
+}
+
+void ring_push(struct ring *r, uint64_t seq, double time, const char *line, size_t len)
+{
+    ring_settle(r);  /* the staged lines are older */
+    ring_file(r, seq, time, line, len);
+}
+
+/* Forgets the oldest staged block. */
+static void stage_drop_oldest(struct ring *r)
+{
+    r->staged -= r->seg[0].lines;
+    memmove(&r->seg[0], &r->seg[1], (r->nseg - 1) * sizeof r->seg[0]);
+    r->nseg--;
+    if (r->nseg == 0)
+        r->stage_end = 0;
+}
+
+void ring_stage(struct ring *r, uint64_t seq, double time, const char *buf, size_t n,
+                size_t lines)
+{
+    if (lines == 0)
+        return;
+    /* staged blocks that these lines push out of the ring go */
+    while (r->nseg > 0 && r->staged - r->seg[0].lines + lines >= r->max_lines)
+        stage_drop_oldest(r);
+    if (n > STAGE_MAX || (r->nseg == 0 && lines < STAGE_MIN_LINES)) {
+        /* too big to stage, or too small to be worth it: filed now */
+        ring_settle(r);
+        const char *p = buf, *end = buf + n;
+        size_t skip = lines > r->max_lines ? lines - r->max_lines : 0;
+        for (size_t j = 0; j < lines; j++) {
+            const char *nl = memchr(p, '\n', (size_t)(end - p));
+            if (skip > 0)
+                skip--;
+            else
+                ring_file(r, seq + j, time, p, (size_t)(nl - p));
+            p = nl + 1;
+        }
+        return;
+    }
+    if (r->nseg > 0 && r->seg[0].off > 0 && r->stage_end + n > STAGE_MAX) {
+        /* move what is staged to the front */
+        size_t off = r->seg[0].off;
+        memmove(r->stage, r->stage + off, r->stage_end - off);
+        r->stage_end -= off;
+        for (size_t i = 0; i < r->nseg; i++)
+            r->seg[i].off -= off;
+    }
+    if (r->nseg == STAGE_SEGS || r->stage_end + n > STAGE_MAX)
+        ring_settle(r);  /* no room: file what is staged */
+    if (r->stage_end + n > r->stage_cap) {
+        size_t cap = r->stage_cap ? r->stage_cap : STAGE_INITIAL;
+        while (cap < r->stage_end + n)
+            cap *= 2;
+        r->stage_cap = cap < STAGE_MAX ? cap : STAGE_MAX;
+        r->stage = xrealloc(r->stage, r->stage_cap);
+    }
+    memcpy(r->stage + r->stage_end, buf, n);
+    r->seg[r->nseg++] = (struct ring_seg){r->stage_end, n, lines, seq, time};
+    r->stage_end += n;
+    r->staged += lines;
+}
+
 /* How many lines the ring holds now. */
 size_t ring_count(const struct ring *r)
 {
+    settled(r);
     return r->count;
 }
 
@@ -342,6 +464,7 @@ size_t ring_count(const struct ring *r)
  * the next ring_push or ring_free. */
 const char *ring_line(const struct ring *r, size_t i, size_t *len, uint64_t *seq)
 {
+    settled(r);
     assert(i < r->count);
     const struct ring_entry *e = ring_entry_at(r, i);
     if (len)
@@ -354,6 +477,7 @@ const char *ring_line(const struct ring *r, size_t i, size_t *len, uint64_t *seq
 /* The time the i-th held line (0 = oldest) arrived. */
 double ring_line_time(const struct ring *r, size_t i)
 {
+    settled(r);
     assert(i < r->count);
     return ring_entry_at(r, i)->time;
 }
@@ -367,6 +491,7 @@ double ring_line_time(const struct ring *r, size_t i)
  * through the ring. */
 char *ring_tail(const struct ring *r, size_t nlines, size_t maxbytes, uint64_t since)
 {
+    settled(r);
     size_t k = 0, bytes = 0;
 
     while (k < r->count && k < nlines) {

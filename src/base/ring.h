@@ -3,7 +3,8 @@
  * The ring serves proc:tail(), `tend logs` and the `tail` field of a
  * terminal status.  It never grows past RING_BYTES_MAX bytes of text and
  * RING_LINES lines, whatever a child writes: at most RING_BYTES_MAX plus
- * RING_LINES index entries of 24 bytes (280 KiB) a stream.  So it keeps the
+ * RING_LINES index entries of 24 bytes, and up to 128 KiB of lines staged
+ * (ring_stage): 408 KiB a stream.  So it keeps the
  * last RING_LINES lines while they average up to 256 bytes, fewer when they
  * are longer.  Storage is allocated only when the first line arrives (about
  * 5.5 KiB) and grows by doubling up to the caps.
@@ -41,6 +42,15 @@ void ring_free(struct ring *r);
  * bytes is cut (never inside a character) and ends with RING_CUT_MARK.
  * The oldest lines are dropped to make room. */
 void ring_push(struct ring *r, uint64_t seq, double time, const char *line, size_t len);
+
+/* Store the `lines` complete lines of buf[0..n) (each ending in '\n'),
+ * numbered seq, seq + 1, ..., all arrived at `time`: the same as that many
+ * ring_push calls, but the ring copies the block as it is and files its
+ * lines (the newest RING_LINES) when it is next read or pushed to, so a
+ * burst of output costs a copy, not a line-by-line filing.  Up to 128 KiB
+ * staged a ring. */
+void ring_stage(struct ring *r, uint64_t seq, double time, const char *buf, size_t n,
+                size_t lines);
 
 /* How many lines the ring holds now. */
 size_t ring_count(const struct ring *r);
