@@ -453,11 +453,9 @@ static void ring_tail_of_block(struct proc *p, int i, const char *buf, size_t n,
     if (!s->ring)
         s->ring = ring_new();
     line_seq += 1;  /* a gap: the lines before these were not kept */
-    for (size_t j = k; j-- > 0;) {
-        /* a line ends where the next begins (the last: at the block's end) */
-        const char *nl = j ? starts[j - 1] - 1 : buf + n - 1;
-        ring_push(s->ring, line_seq++, ev_now(p->loop), starts[j], (size_t)(nl - starts[j]));
-    }
+    ring_stage(s->ring, line_seq, ev_now(p->loop), starts[k - 1],
+               (size_t)(buf + n - starts[k - 1]), k);
+    line_seq += k;
 }
 
 /* The ring takes the pending tail now. */
