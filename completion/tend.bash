@@ -74,7 +74,7 @@ _tend()
     stop)
         COMPREPLY=($(compgen -W "$(_tend_procs) --timeout --socket --help" -- "$cur")) ;;
     logs)
-        COMPREPLY=($(compgen -W "$(_tend_procs) -n --stream -f --socket --help" -- "$cur")) ;;
+        COMPREPLY=($(compgen -W "$(_tend_procs) -n --lines --stream -f --follow -t --timestamps --json --socket --help" -- "$cur")) ;;
     wait)
         COMPREPLY=($(compgen -W "$(_tend_procs) --ready --exit --timeout --socket --help" -- "$cur")) ;;
     scale)

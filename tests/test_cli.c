@@ -765,8 +765,8 @@ static void test_misuse_is_one_usage_line_and_a_hint(void **state)
                                 "usage: tend stop NAME... [--timeout SECONDS] [--socket PATH]\n"
                                 "see tend stop --help\n");
     assert_string_equal(c->out, "");
-    c = command(f, 2, (const char *[]){"logs", NULL});
-    assert_misuse(c->err, "usage: tend logs NAME [-n LINES]", "see tend logs --help");
+    c = command(f, 2, (const char *[]){"logs", "-n", NULL});
+    assert_misuse(c->err, "usage: tend logs [NAME...] [-n LINES]", "see tend logs --help");
     assert_string_equal(c->out, "");
     policy(f, MARKER_PROC);
     c = command(f, 2, (const char *[]){"run", f->policy, "--log-format=xml", NULL});

@@ -16,15 +16,22 @@
 #define MARK_LEN (sizeof(RING_CUT_MARK) - 1)
 #define FFFD "\xEF\xBF\xBD"
 
+/* The time a test line of sequence number `seq` arrived: any function of
+ * seq will do, so that each line's time can be checked. */
+static double time_of(uint64_t seq)
+{
+    return 1.5e9 + (double)seq / 8;
+}
+
 /* Pushes a NUL-terminated line. */
 static void push(struct ring *r, uint64_t seq, const char *s)
 {
-    ring_push(r, seq, s, strlen(s));
+    ring_push(r, seq, time_of(seq), s, strlen(s));
 }
 
 /* Asserts that the i-th held line is exactly want[0..wlen) under seq. */
-static void check_line(const struct ring *r, size_t i, const char *want, size_t wlen,
-                       uint64_t wseq)
+static void check_line_at(const struct ring *r, size_t i, const char *want, size_t wlen,
+                          uint64_t wseq, double wtime)
 {
     size_t len = (size_t)-1;
     uint64_t seq = 0;
@@ -33,13 +40,21 @@ static void check_line(const struct ring *r, size_t i, const char *want, size_t 
     if (wlen > 0)
         assert_memory_equal(s, want, wlen);
     assert_int_equal(seq, wseq);
+    assert_true(ring_line_time(r, i) == wtime);
+}
+
+/* The same, the line pushed at time_of(wseq). */
+static void check_line(const struct ring *r, size_t i, const char *want, size_t wlen,
+                       uint64_t wseq)
+{
+    check_line_at(r, i, want, wlen, wseq, time_of(wseq));
 }
 
 /* Asserts that a single pushed input is stored as `want`. */
 static void check_stored(const char *in, size_t inlen, const char *want, size_t wlen)
 {
     struct ring *r = ring_new();
-    ring_push(r, 7, in, inlen);
+    ring_push(r, 7, time_of(7), in, inlen);
     assert_int_equal(ring_count(r), 1);
     check_line(r, 0, want, wlen, 7);
     ring_free(r);
@@ -112,17 +127,17 @@ static void test_evict_lines(void **state)
     (void)state;
     struct ring *r = ring_new();
     char buf[32];
-    for (int i = 0; i < 300; i++) {
+    for (int i = 0; i < RING_LINES + 172; i++) {
         snprintf(buf, sizeof buf, "line %d", i);
         push(r, (uint64_t)i, buf);
         assert_int_equal(ring_count(r), i + 1 < RING_LINES ? i + 1 : RING_LINES);
     }
     for (size_t i = 0; i < RING_LINES; i++) {
-        int n = 300 - RING_LINES + (int)i;
+        int n = 172 + (int)i;
         snprintf(buf, sizeof buf, "line %d", n);
         check_line(r, i, buf, strlen(buf), (uint64_t)n);
     }
-    char *t = ring_tail(r, 1000, 1000000, 0);
+    char *t = ring_tail(r, RING_LINES, 1000000, 0);
     size_t nl = 0;
     for (char *p = t; *p; p++)
         nl += *p == '\n';
@@ -356,6 +371,10 @@ static void test_tail_limits(void **state)
 
 static uint64_t rng_state;
 
+/* The caps of the rings the model runs on (ring_new_capped): the
+ * defaults, or small ones that reach the wrap cases quickly. */
+static size_t cap_lines = RING_LINES, cap_bytes = RING_BYTES_MAX;
+
 /* xorshift64*: deterministic pseudo-random numbers for reproducible runs. */
 static uint64_t rnd(void)
 {
@@ -375,6 +394,7 @@ struct model {
     char **text;        /* what each pushed line must be stored as */
     size_t *len;
     uint64_t *seq;
+    double *time;       /* when each arrived; NULL: time_of(seq) */
     size_t n;           /* lines pushed */
 };
 
@@ -386,28 +406,29 @@ static void check_model(const struct ring *r, const struct model *m, bool full)
 {
     size_t count = ring_count(r);
     assert_true(count >= 1);
-    assert_true(count <= RING_LINES);
+    assert_true(count <= cap_lines);
     assert_true(count <= m->n);
 
     size_t base = m->n - count, from = full || count < 4 ? 0 : count - 4;
     for (size_t i = from; i < count; i++)
-        check_line(r, i, m->text[base + i], m->len[base + i], m->seq[base + i]);
+        check_line_at(r, i, m->text[base + i], m->len[base + i], m->seq[base + i],
+                      m->time ? m->time[base + i] : time_of(m->seq[base + i]));
 
     if (!full)
         return;
     size_t held = 0;
     for (size_t i = base; i < m->n; i++)
         held += m->len[i];
-    assert_true(held <= RING_BYTES_MAX);
+    assert_true(held <= cap_bytes);
     /* Lines are dropped only for the line cap or to keep the text within
-     * RING_BYTES_MAX; even counting a line skipped at the end of the
+     * the byte cap; even counting a line skipped at the end of the
      * buffer and the gap before the oldest, what is held plus the last
-     * line dropped must be more than RING_BYTES_MAX - RING_LINE_MAX. */
-    if (count < RING_LINES && base > 0)
-        assert_true(held + m->len[base - 1] > RING_BYTES_MAX - RING_LINE_MAX);
+     * line dropped must be more than the byte cap less RING_LINE_MAX. */
+    if (count < cap_lines && base > 0)
+        assert_true(held + m->len[base - 1] > cap_bytes - RING_LINE_MAX);
 
     /* A tail of random limits matches one computed from the model. */
-    size_t nlines = rnd_range(0, RING_LINES + 2);
+    size_t nlines = rnd_range(0, cap_lines + 2);
     size_t maxbytes = rnd() % 4 == 0 ? SIZE_MAX : rnd_range(0, 140000);
     uint64_t since = m->seq[base + rnd_range(0, count - 1)] - rnd_range(0, 1);
     size_t k = 0, bytes = 0;
@@ -434,7 +455,7 @@ static void check_model(const struct ring *r, const struct model *m, bool full)
 
 /* Pushes lines in phases of {how many, shortest, longest}, checking the
  * newest lines after each push and everything after every `full_every`-th;
- * returns how many times the ring held fewer than RING_LINES lines after
+ * returns how many times the ring held fewer than cap_lines lines after
  * having been full (i.e. had dropped lines for bytes). */
 static size_t run_model(uint64_t seed, const size_t (*phases)[3], size_t nphases,
                         size_t full_every)
@@ -449,7 +470,7 @@ static size_t run_model(uint64_t seed, const size_t (*phases)[3], size_t nphases
         .len = xcalloc(total, sizeof(size_t)),
         .seq = xcalloc(total, sizeof(uint64_t)),
     };
-    struct ring *r = ring_new();
+    struct ring *r = ring_new_capped(cap_lines, cap_bytes);
     char *line = xmalloc(2000);
     uint64_t seq = 0;
     rng_state = seed;
@@ -463,7 +484,7 @@ static size_t run_model(uint64_t seed, const size_t (*phases)[3], size_t nphases
             for (size_t j = 0; j < len; j++)
                 line[j] = j < (size_t)hdr ? line[j] : (char)(' ' + rnd() % 95);
             seq += rnd_range(1, 3);
-            ring_push(r, seq, line, len);
+            ring_push(r, seq, time_of(seq), line, len);
 
             size_t slen = len;
             if (len > RING_LINE_MAX)
@@ -479,7 +500,7 @@ static size_t run_model(uint64_t seed, const size_t (*phases)[3], size_t nphases
             m.n++;
 
             check_model(r, &m, m.n % full_every == 0);
-            if (ring_count(r) == RING_LINES)
+            if (ring_count(r) == cap_lines)
                 was_full = true;
             else if (was_full)
                 byte_drops++;
@@ -497,6 +518,128 @@ static size_t run_model(uint64_t seed, const size_t (*phases)[3], size_t nphases
     return byte_drops;
 }
 
+/* Lines staged in blocks (ring_stage) of 1..`most` lines, now and then
+ * one pushed alone, and the ring read only every few blocks: what it holds
+ * is what pushing each line would have left (checked against the model). */
+static void run_staged_model(uint64_t seed, size_t blocks, size_t most, size_t shortest,
+                             size_t longest)
+{
+    size_t total = blocks * most;
+    struct model m = {
+        .text = xcalloc(total, sizeof(char *)),
+        .len = xcalloc(total, sizeof(size_t)),
+        .seq = xcalloc(total, sizeof(uint64_t)),
+        .time = xcalloc(total, sizeof(double)),
+    };
+    struct ring *r = ring_new_capped(cap_lines, cap_bytes);
+    char *block = xmalloc(most * (longest + 1) + 1);
+    uint64_t seq = 0;
+    size_t unread = 0, read_after = 1;
+    rng_state = seed;
+
+    for (size_t b = 0; b < blocks; b++) {
+        size_t lines = rnd_range(1, most), n = 0;
+        bool alone = rnd() % 8 == 0;  /* ring_push, one line */
+        if (alone)
+            lines = 1;
+        seq += rnd_range(1, 3);
+        double when = 1000.0 + (double)b;
+        for (size_t i = 0; i < lines; i++) {
+            size_t len = rnd_range(shortest, longest);
+            char *line = block + n;
+            int hdr = snprintf(line, longest + 1, "%zu:", m.n);
+            for (size_t j = (size_t)hdr; j < len; j++)
+                line[j] = (char)(' ' + rnd() % 95);
+            if (len < (size_t)hdr)
+                len = (size_t)hdr;
+            line[len] = '\n';
+            n += len + 1;
+            size_t slen = len > RING_LINE_MAX ? RING_LINE_MAX - MARK_LEN : len;
+            m.text[m.n] = xmalloc(RING_LINE_MAX + 1);
+            memcpy(m.text[m.n], line, slen);
+            if (len > RING_LINE_MAX) {
+                memcpy(m.text[m.n] + slen, RING_CUT_MARK, MARK_LEN);
+                slen += MARK_LEN;
+            }
+            m.len[m.n] = slen;
+            m.seq[m.n] = seq + i;
+            m.time[m.n] = when;
+            m.n++;
+        }
+        if (alone)
+            ring_push(r, seq, when, block, n - 1);
+        else
+            ring_stage(r, seq, when, block, n, lines);
+        seq += lines - 1;
+        if (++unread >= read_after) {
+            check_model(r, &m, true);
+            unread = 0;
+            read_after = rnd_range(1, 12);
+        }
+    }
+    check_model(r, &m, true);
+
+    ring_free(r);
+    free(block);
+    for (size_t i = 0; i < m.n; i++)
+        free(m.text[i]);
+    free(m.text);
+    free(m.len);
+    free(m.seq);
+    free(m.time);
+}
+
+/* Staged blocks of short lines: most are pushed out by newer ones before
+ * the ring is read, and what is left is filed in order. */
+static void test_staged_short_lines(void **state)
+{
+    (void)state;
+    run_staged_model(31, 300, 400, 0, 60);
+    /* small blocks join a big one: the stage runs out of blocks */
+    run_staged_model(32, 800, 80, 0, 40);
+}
+
+/* Staged blocks of long lines: over the stage's size, they are filed at
+ * once; the byte cap still decides what stays. */
+static void test_staged_long_lines(void **state)
+{
+    (void)state;
+    run_staged_model(33, 200, 300, 500, 1500);
+    run_staged_model(34, 400, 40, 0, 1500);
+}
+
+/* A bad byte anywhere in an otherwise ASCII line, whatever its offset
+ * (the ASCII fast path reads 32 and 8 bytes at a time), is replaced. */
+static void test_bad_byte_at_every_offset(void **state)
+{
+    (void)state;
+    char in[71], want[73];
+    for (size_t at = 0; at < sizeof in; at++) {
+        memset(in, 'a', sizeof in);
+        in[at] = (char)0xE9;  /* a lead byte with no continuation */
+        memset(want, 'a', sizeof want);
+        memcpy(want + at, FFFD, 3);
+        check_stored(in, sizeof in, want, sizeof want);
+    }
+}
+
+/* The caps of a small ring: 128 lines and 128 KiB, so that 128 lines of
+ * 32 bytes fill the initial 4 KiB buffer exactly. */
+static int small_caps(void **state)
+{
+    cap_lines = 128;
+    cap_bytes = 128 * 1024;
+    return 0;
+}
+
+/* Back to the default caps. */
+static int default_caps(void **state)
+{
+    cap_lines = RING_LINES;
+    cap_bytes = RING_BYTES_MAX;
+    return 0;
+}
+
 /* 10,000 lines of 0..1500 bytes match the reference model throughout. */
 static void test_model_mixed(void **state)
 {
@@ -505,24 +648,33 @@ static void test_model_mixed(void **state)
     run_model(0x9E3779B97F4A7C15ULL, phases, 1, 16);
 }
 
+/* Short lines reach the line cap (the index grows to it) and cycle
+ * through, matching the model. */
+static void test_model_line_cap(void **state)
+{
+    (void)state;
+    static const size_t phases[][3] = { { 3 * RING_LINES, 0, 200 } };
+    size_t byte_drops = run_model(4242, phases, 1, 64);
+    assert_int_equal(byte_drops, 0);  /* 1024 lines of 200 bytes fit */
+}
+
 /* Lines that fit the room exactly, or miss by one byte, are placed right. */
 static void test_exact_fits(void **state)
 {
     (void)state;
-    /* RING_LINES lines of 32 bytes fill the 4 KiB buffer exactly (the
+    /* 128 lines of 32 bytes fill the 4 KiB buffer exactly (the
      * last one ending right at its end); the next 32-byte line, after the
      * line cap drops the oldest, exactly fills the room freed at the start
      * (wrapping), and the next exactly fills the gap up to the oldest line;
      * a 33-byte line is then one byte too many, so the buffer grows.  Then
      * lines keep cycling through. */
-    _Static_assert(RING_LINES * 32 == 4096, "the scenario assumes 128 lines");
     static const size_t wrapped[][3] = {
-        { RING_LINES, 32, 32 }, { 1, 32, 32 }, { 1, 32, 32 }, { 1, 33, 33 }, { 300, 30, 34 },
+        { 128, 32, 32 }, { 1, 32, 32 }, { 1, 32, 32 }, { 1, 33, 33 }, { 300, 30, 34 },
     };
     run_model(1, wrapped, 5, 1);
     /* The same without wrapping: the room at the start is one byte short
      * for a 33-byte line. */
-    static const size_t linear[][3] = { { RING_LINES, 32, 32 }, { 1, 33, 33 }, { 300, 30, 34 } };
+    static const size_t linear[][3] = { { 128, 32, 32 }, { 1, 33, 33 }, { 300, 30, 34 } };
     run_model(2, linear, 3, 1);
     /* Cycling fixed-size lines through a buffer they fill exactly: the
      * bookkeeping of which lines sit above the wrap point must be exact. */
@@ -556,25 +708,86 @@ static void test_model_grow_while_wrapped(void **state)
 static void test_byte_cap(void **state)
 {
     (void)state;
-    /* Lines near RING_LINE_MAX: RING_LINES of them need about
-     * RING_BYTES_MAX, so with the room lost at the wrap point the byte
-     * cap, not the line cap, decides how many stay. */
+    /* Lines near RING_LINE_MAX: 128 of them need about 128 KiB, so with
+     * the room lost at the wrap point the byte cap, not the line cap,
+     * decides how many stay. */
     static const size_t phases[][3] = { { 2000, 1000, 1500 } };
     size_t byte_drops = run_model(777, phases, 1, 1);
     assert_true(byte_drops > 0);
 
     /* Every stored line is RING_LINE_MAX bytes here: check retention
      * directly. */
-    struct ring *r = ring_new();
+    struct ring *r = ring_new_capped(cap_lines, cap_bytes);
     char line[RING_LINE_MAX];
     for (uint64_t i = 0; i < 1000; i++) {
         memset(line, 'a' + (int)(i % 26), sizeof line);
-        ring_push(r, i, line, sizeof line);
+        ring_push(r, i, time_of(i), line, sizeof line);
         size_t c = ring_count(r);
         /* The buffer sizes are multiples of RING_LINE_MAX, so such lines
          * pack with no room lost and the line cap is what binds. */
-        assert_int_equal(c, i + 1 < RING_LINES ? i + 1 : RING_LINES);
+        assert_int_equal(c, i + 1 < cap_lines ? i + 1 : cap_lines);
         check_line(r, c - 1, line, sizeof line, i);
+    }
+    ring_free(r);
+}
+
+/* With the default caps, lines of RING_LINE_MAX bytes are bounded by
+ * bytes: RING_BYTES_MAX / RING_LINE_MAX of them stay, the newest. */
+static void test_default_byte_cap(void **state)
+{
+    (void)state;
+    const size_t keep = RING_BYTES_MAX / RING_LINE_MAX;
+    struct ring *r = ring_new();
+    char line[RING_LINE_MAX];
+    for (uint64_t i = 0; i < 2 * keep; i++) {
+        memset(line, 'a' + (int)(i % 26), sizeof line);
+        ring_push(r, i, time_of(i), line, sizeof line);
+        assert_int_equal(ring_count(r), i + 1 < keep ? i + 1 : keep);
+    }
+    for (size_t i = 0; i < keep; i++) {
+        memset(line, 'a' + (int)((keep + i) % 26), sizeof line);
+        check_line(r, i, line, sizeof line, keep + i);
+    }
+    ring_free(r);
+}
+
+/* The promise of tend logs: at least 1,000 lines of a typical length. */
+static void test_keeps_a_thousand_lines(void **state)
+{
+    (void)state;
+    _Static_assert(RING_LINES >= 1000, "tend logs promises 1,000 lines a stream");
+    struct ring *r = ring_new();
+    char line[200];
+    for (uint64_t i = 0; i < 5000; i++) {
+        int n = snprintf(line, sizeof line, "%06llu ", (unsigned long long)i);
+        memset(line + n, 'x', sizeof line - (size_t)n);
+        ring_push(r, i, time_of(i), line, sizeof line);
+    }
+    assert_int_equal(ring_count(r), RING_LINES);
+    size_t len;
+    uint64_t seq;
+    const char *first = ring_line(r, 0, &len, &seq);
+    assert_int_equal(seq, 5000 - RING_LINES);
+    assert_int_equal(len, sizeof line);
+    assert_memory_equal(first, "003976 ", 7);
+    ring_free(r);
+}
+
+/* Each line keeps the time it was pushed with, through growth of the
+ * buffer and the index and through eviction. */
+static void test_times_kept_with_lines(void **state)
+{
+    (void)state;
+    struct ring *r = ring_new();
+    for (uint64_t i = 0; i < 3 * RING_LINES; i++) {
+        char text[64];
+        int n = snprintf(text, sizeof text, "t%llu", (unsigned long long)i);
+        ring_push(r, i, 1000.0 + (double)i * 0.001, text, (size_t)n);
+        size_t c = ring_count(r);
+        assert_true(ring_line_time(r, c - 1) == 1000.0 + (double)i * 0.001);
+        uint64_t seq;
+        ring_line(r, 0, NULL, &seq);
+        assert_true(ring_line_time(r, 0) == 1000.0 + (double)seq * 0.001);
     }
     ring_free(r);
 }
@@ -593,10 +806,19 @@ int main(void)
         cmocka_unit_test(test_valid_multibyte),
         cmocka_unit_test(test_crlf),
         cmocka_unit_test(test_tail_limits),
+        cmocka_unit_test(test_bad_byte_at_every_offset),
+        cmocka_unit_test(test_staged_short_lines),
+        cmocka_unit_test(test_staged_long_lines),
+        cmocka_unit_test_setup_teardown(test_staged_short_lines, small_caps, default_caps),
+        cmocka_unit_test_setup_teardown(test_staged_long_lines, small_caps, default_caps),
         cmocka_unit_test(test_model_mixed),
-        cmocka_unit_test(test_exact_fits),
-        cmocka_unit_test(test_model_grow_while_wrapped),
-        cmocka_unit_test(test_byte_cap),
+        cmocka_unit_test(test_model_line_cap),
+        cmocka_unit_test_setup_teardown(test_exact_fits, small_caps, default_caps),
+        cmocka_unit_test_setup_teardown(test_model_grow_while_wrapped, small_caps, default_caps),
+        cmocka_unit_test_setup_teardown(test_byte_cap, small_caps, default_caps),
+        cmocka_unit_test(test_default_byte_cap),
+        cmocka_unit_test(test_keeps_a_thousand_lines),
+        cmocka_unit_test(test_times_kept_with_lines),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -33,6 +33,7 @@ static const struct option_def {
     {CLI_LINES, "lines", "LINES"},
     {CLI_STREAM, "stream", "stdout|stderr"},
     {CLI_FOLLOW, "follow", NULL},
+    {CLI_LINE_TIMES, "timestamps", NULL},
     {CLI_HELP, "help", NULL},
     {CLI_STAY, "stay", NULL},
     {CLI_METRICS, "metrics", "[ADDR:]PORT"},
@@ -125,14 +126,22 @@ static const struct command {
      "decides what follows if one dies. Every NAME must be running: otherwise nothing is "
      "sent.",
      CLIENT_EXIT, {CLIENT_SOCKET}},
-    {"logs", "tend logs NAME [-n LINES] [--stream stdout|stderr] [-f] [--socket PATH]",
-     "a proc's recent output lines (default 20); -f follows",
-     "The last lines tend keeps of the proc's output (both streams in arrival order, "
-     "across incarnations), on stdout.",
+    {"logs",
+     "tend logs [NAME...] [-n LINES] [--stream stdout|stderr] [-f] [-t] [--json] "
+     "[--socket PATH]",
+     "the procs' recent output lines (default 20); -f follows",
+     "The last lines tend keeps of the procs' output (every proc, or the NAMEs), both "
+     "streams of every proc merged in the order tend read them, across incarnations. "
+     "Each line reads NAME | line (with a single NAME, the line alone); stdout lines go "
+     "to stdout and stderr lines to stderr. tend keeps 1,024 lines a stream (fewer when "
+     "they average over 256 bytes).",
      CLIENT_EXIT,
-     {{CLI_LINES, "how many lines (default 20)"},
+     {{CLI_LINES, "how many lines in all (default 20)"},
       {CLI_STREAM, "only the lines of that stream"},
       {CLI_FOLLOW, "then print each new line as it comes, until interrupted or tend exits"},
+      {CLI_LINE_TIMES, "put the time tend read each line in front of it (ISO-8601 UTC)"},
+      {CLI_JSON, "one JSON object a line, all on stdout: name, proc, stream, time, seq, "
+                 "line"},
       CLIENT_SOCKET}},
     {"wait", "tend wait NAME... [--ready | --exit] [--timeout SECONDS] [--socket PATH]",
      "until procs are ready (default) or ended (--exit)",

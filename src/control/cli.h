@@ -17,6 +17,7 @@ enum cli_opt {
     CLI_FOLLOW = 'f',
     CLI_HELP = 'h',
     CLI_LINES = 'n',
+    CLI_LINE_TIMES = 't',  /* logs -t, --timestamps */
     CLI_SOCKET = 256,
     CLI_CHECK,
     CLI_SUBREAPER,

@@ -39,6 +39,7 @@ struct args {
     const char *stream;   /* logs --stream */
     bool follow;          /* logs -f */
     long count;           /* scale N; < 0: none */
+    bool times;           /* logs -t */
 };
 
 bool client_is_command(const char *cmd)
@@ -94,6 +95,9 @@ static int parse_args(int argc, char **argv, struct args *a)
         case CLI_FOLLOW:
             a->follow = true;
             break;
+        case CLI_LINE_TIMES:
+            a->times = true;
+            break;
         case CLI_LINES: {
             char *end;
             errno = 0;
@@ -138,10 +142,8 @@ static int parse_args(int argc, char **argv, struct args *a)
                 strcmp(cmd, "metrics") == 0 || strcmp(cmd, "top") == 0;
     if (none && a->nnames)
         return cli_misuse(cmd, "takes no proc names (got %s)", a->names[0]);
-    if (!none && strcmp(cmd, "status") != 0 && a->nnames == 0)
+    if (!none && strcmp(cmd, "status") != 0 && strcmp(cmd, "logs") != 0 && a->nnames == 0)
         return cli_misuse(cmd, "which proc?");
-    if (strcmp(cmd, "logs") == 0 && a->nnames > 1)
-        return cli_misuse(cmd, "one proc at a time (got %s too)", a->names[1]);
     if (a->json && a->names_only)
         return cli_misuse(cmd, "--json or --names, not both");
     if (a->ready && a->exit)
@@ -215,27 +217,59 @@ static void print_outcome(const struct args *a, const json_t *list)
     }
 }
 
-/* A line of `tend logs`.  On a terminal, a control character (but tab)
- * is shown as \xNN: a child's output must not drive the operator's
- * terminal (\e]0;...\a retitles it, \e[2J clears it).  Into a pipe or
- * a file, the bytes as the child wrote them. */
-static void print_line(const json_t *line)
+/* `text` on `out`.  On a terminal, a control character (but tab) is
+ * shown as \xNN: a child's output must not drive the operator's terminal
+ * (\e]0;...\a retitles it, \e[2J clears it).  Into a pipe or a file, the
+ * bytes as the child wrote them. */
+static void print_text(FILE *out, bool tty, const char *text)
 {
-    static int tty = -1;
-    if (tty < 0)
-        tty = isatty(1);
-    const char *text = str(line, "text");
     if (!tty) {
-        fputs(text, stdout);
-    } else {
-        for (const unsigned char *u = (const unsigned char *)text; *u; u++) {
-            if ((*u < 0x20 && *u != '\t') || *u == 0x7f)
-                printf("\\x%02x", *u);
-            else
-                fputc(*u, stdout);
-        }
+        fputs(text, out);
+        return;
     }
-    fputc('\n', stdout);
+    for (const unsigned char *u = (const unsigned char *)text; *u; u++) {
+        if ((*u < 0x20 && *u != '\t') || *u == 0x7f)
+            fprintf(out, "\\x%02x", *u);
+        else
+            fputc(*u, out);
+    }
+}
+
+/* A line of `tend logs`: with --json one object on stdout; else
+ * [TIME ][NAME | ]text on the stream it came from, the other stream
+ * flushed first so that the two keep their order where they meet. */
+static void print_line(const struct args *a, const json_t *line)
+{
+    static int tty[2] = {-1, -1};
+    static FILE *last;
+    if (a->json) {
+        json_t *o = json_object();
+        json_object_set(o, "name", json_object_get(line, "name"));
+        json_object_set(o, "proc", json_object_get(line, "name"));
+        json_object_set(o, "stream", json_object_get(line, "stream"));
+        json_object_set(o, "time", json_object_get(line, "time"));
+        json_object_set(o, "seq", json_object_get(line, "seq"));
+        json_object_set(o, "line", json_object_get(line, "text"));
+        json_dumpf(o, stdout, JSON_COMPACT);
+        fputc('\n', stdout);
+        json_decref(o);
+        return;
+    }
+    int err = strcmp(str(line, "stream"), "stderr") == 0;
+    FILE *out = err ? stderr : stdout;
+    if (last && last != out)
+        fflush(last);
+    last = out;
+    if (tty[err] < 0)
+        tty[err] = isatty(err ? 2 : 1);
+    if (a->times)
+        fprintf(out, "%s ", str(line, "time"));
+    if (a->nnames != 1) {  /* lines of several procs say whose they are */
+        print_text(out, tty[err], str(line, "name"));
+        fputs(" | ", out);
+    }
+    print_text(out, tty[err], str(line, "text"));
+    fputc('\n', out);
 }
 
 /* ---- the table ---- */
@@ -341,15 +375,17 @@ int client_main(int argc, char **argv)
         }
     } else if (strcmp(cmd, "logs") == 0) {
         for (size_t i = 0; i < json_array_size(result); i++)
-            print_line(json_array_get(result, i));
+            print_line(&a, json_array_get(result, i));
         fflush(stdout);
         json_t *msg;
         while (a.follow && (msg = link_next(&l))) {
-            if (json_object_get(msg, "dropped"))
+            if (json_object_get(msg, "dropped")) {
+                fflush(stdout);
                 fprintf(stderr, "tend: %lld lines dropped (this client fell behind)\n",
                         (long long)json_integer_value(json_object_get(msg, "dropped")));
-            else
-                print_line(msg);
+            } else {
+                print_line(&a, msg);
+            }
             fflush(stdout);
             json_decref(msg);
         }

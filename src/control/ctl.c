@@ -1,5 +1,9 @@
-/* ctl.c -- the control socket: requests in, replies out, on the loop. */
+/* ctl.c -- the control socket's server: the socket and its lock, the
+ * connections (accept, the cap and eviction, idle timeouts), their input
+ * split into request lines and their output queues.  What a request asks
+ * is ctl_request.c's; `tend logs` is ctl_logs.c's. */
 #include "control/ctl.h"
+#include "control/ctl_impl.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -19,87 +23,12 @@
 
 #include "base/log.h"
 #include "core/proc.h"
-#include "base/ring.h"
-#include "control/metrics.h"
 #include "control/statusjson.h"
 #include "base/util.h"
 
 #define IN_HELD_MAX (CTL_REQUEST_MAX + 1)  /* input held while a request runs */
 #define OUT_SOFT (64 * 1024)         /* no new request is read above this */
-#define FOLLOW_MAX (1024 * 1024)     /* a follower's lines are dropped above this */
-#define LOGS_DEFAULT 20
 #define IDLE_SLACK 0.001             /* s: a connection this close to its timeout is due */
-
-struct conn;
-
-/* One proc a request waits on. */
-struct target {
-    struct request *req;
-    struct proc *p;
-    struct proc_sub *sub;
-    enum { T_READY, T_TERMINAL, T_RESTART } want;
-    bool done, ok;
-    const char *why;  /* a failure that is not the proc's own end */
-    bool held;        /* holds tend up between the stop and the start */
-    char *gone;       /* the proc's name once a reload or scale freed it
-                       * (p is NULL then) */
-};
-
-/* A request that is answered once its procs reach a state. */
-struct request {
-    struct conn *c;
-    const char *cmd;
-    struct target *t;
-    size_t n, left;
-    bool setting_up;  /* targets may finish before every one is set up */
-    bool fail_fast;   /* wait: the first failure answers */
-    bool timed_out;
-    double timeout;
-    ev_timer timer;   /* wait --timeout */
-};
-
-struct conn {
-    struct ctl *ctl;
-    int fd;
-    ev_io rw, ww;
-    struct buf in;            /* input held: a partial line, or lines that wait */
-    bool skipping;            /* dropping an oversized line up to its newline */
-    struct buf out;       /* replies not yet written: out.p[outstart..out.len) */
-    size_t outstart;
-    struct request *req;      /* the request being answered */
-    struct proc *follow;      /* logs -f: the proc followed */
-    struct proc_listener *listener;
-    int follow_stream;        /* 0 stdout, 1 stderr, -1 both */
-    size_t dropped;           /* lines a slow follower missed, not yet told */
-    bool eof;                 /* the client sends no more */
-    bool closing;             /* close once the output is written */
-    struct conn *prev, *next;
-    /* idle (no request, no follow): on the ctl's idle list since idle_at */
-    bool idle;
-    double idle_at;           /* ev_now when it went idle or was last active */
-    struct conn *idle_prev, *idle_next;
-};
-
-struct ctl {
-    struct ev_loop *loop;
-    struct manager *m;
-    char *path;
-    int fd;
-    dev_t dev;                /* the socket file we bound, to remove only ours */
-    ino_t ino;
-    ev_io accept_w;
-    ev_timer retry_w;         /* accept again after running out of fds */
-    int lock_fd;              /* PATH.lock, flock'ed: the socket is ours */
-    bool accept_failing;      /* said so; quiet until an accept works */
-    bool evicting;            /* said so; quiet until there is room again */
-    struct conn *conns;
-    size_t nconns;
-    /* the idle connections, idle the longest first (so sorted by when they
-     * time out); one timer for the first, stopped when there is none */
-    struct conn *idle_head, *idle_tail;
-    ev_timer idle_w;
-    double idle_timeout;      /* CTL_IDLE_TIMEOUT, or $TEND_CTL_IDLE */
-};
 
 static char read_buf[64 * 1024];
 
@@ -213,7 +142,6 @@ static char *bind_socket(int fd, const char *path, const struct sockaddr_un *sa)
 static void accept_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents);
 static void idle_cb(struct ev_loop *loop, ev_timer *w, int revents);
-static void forget_proc(struct proc *p, void *data);
 
 /* CTL_IDLE_TIMEOUT, or $TEND_CTL_IDLE when it is a number of seconds > 0
  * (the tests' way to see a timeout without waiting 10 s). */
@@ -288,7 +216,7 @@ struct ctl *ctl_open(struct ev_loop *loop, struct manager *m, const char *path,
     c->idle_timeout = idle_timeout();
     ev_timer_init(&c->idle_w, idle_cb, c->idle_timeout, 0);
     c->idle_w.data = c;
-    manager_set_forget(m, forget_proc, c);
+    manager_set_forget(m, request_forget_proc, c);
     return c;
 fail:
     if (fd >= 0)
@@ -298,11 +226,9 @@ fail:
     return NULL;
 }
 
-/* ---- statuses as JSON ---- */
-
 /* ---- output queue ---- */
 
-static size_t out_len(const struct conn *c)
+size_t conn_out_len(const struct conn *c)
 {
     return c->out.len - c->outstart;
 }
@@ -312,7 +238,7 @@ static size_t out_len(const struct conn *c)
 static struct buf *out_buf(struct conn *c, size_t need)
 {
     if (c->outstart > 0 && c->out.cap - c->out.len < need) {
-        memmove(c->out.p, c->out.p + c->outstart, out_len(c));
+        memmove(c->out.p, c->out.p + c->outstart, conn_out_len(c));
         c->out.len -= c->outstart;
         c->outstart = 0;
     }
@@ -327,8 +253,7 @@ static void out_ready(struct conn *c)
         ev_io_start(c->ctl->loop, &c->ww);
 }
 
-/* Queue one message (taken over) as a line. */
-static void conn_send(struct conn *c, json_t *msg)
+void conn_send(struct conn *c, json_t *msg)
 {
     char *s = json_dumps(msg, STATUSJSON_DUMP_FLAGS);
     json_decref(msg);
@@ -340,7 +265,7 @@ static void conn_send(struct conn *c, json_t *msg)
     out_ready(c);
 }
 
-static void conn_ok(struct conn *c, json_t *result)
+void conn_ok(struct conn *c, json_t *result)
 {
     json_t *r = json_object();
     json_object_set_new(r, "ok", json_true());
@@ -349,11 +274,7 @@ static void conn_ok(struct conn *c, json_t *result)
     conn_send(c, r);
 }
 
-static void conn_error(struct conn *c, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-/* An error reply. */
-static void conn_error(struct conn *c, const char *fmt, ...)
+void conn_error(struct conn *c, const char *fmt, ...)
 {
     char *msg;
     va_list ap;
@@ -368,24 +289,10 @@ static void conn_error(struct conn *c, const char *fmt, ...)
     conn_send(c, r);
 }
 
-/* A reply of statuses: {"ok":true,"result":[...]}, or with an error
- * (NULL: none) {"ok":false,"error":"...","result":[...]}. */
-static void conn_statuses(struct conn *c, struct proc *const *procs, size_t n,
-                          const char *err)
-{
-    json_t *r = json_object();
-    json_object_set_new(r, "ok", json_boolean(!err));
-    if (err)
-        json_object_set_new(r, "error", json_text(err));
-    json_object_set_new(r, "result", statuses_json(procs, n));
-    conn_send(c, r);
-}
-
 /* ---- connections ---- */
 
 static void conn_read_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void conn_write_cb(struct ev_loop *loop, ev_io *w, int revents);
-static void request_free(struct request *r);
 
 /* ---- idle connections ---- */
 
@@ -422,7 +329,7 @@ static void idle_unlink(struct conn *c)
 /* The connection was active (accepted, a request line, a write) or its
  * request or follow ended: idle from now on unless a request or a follow
  * holds it, then no timeout at all. */
-static void conn_touch(struct conn *c)
+void conn_touch(struct conn *c)
 {
     struct ctl *ctl = c->ctl;
     struct conn *head = ctl->idle_head;
@@ -470,12 +377,12 @@ static void idle_cb(struct ev_loop *loop, ev_timer *w, int revents)
 /* Whether the connection should not start a new request now. */
 static bool conn_busy(const struct conn *c)
 {
-    return c->req || c->follow || out_len(c) > OUT_SOFT || c->closing;
+    return c->req || c->follow || conn_out_len(c) > OUT_SOFT || c->closing;
 }
 
 /* Come back to the held input from the loop (never from inside a proc's
  * dispatch): the read callback handles EV_CUSTOM. */
-static void conn_wake(struct conn *c)
+void conn_wake(struct conn *c)
 {
     ev_feed_event(c->ctl->loop, &c->rw, EV_CUSTOM);
 }
@@ -485,8 +392,7 @@ static void conn_close(struct conn *c)
     struct ctl *ctl = c->ctl;
     if (c->req)
         request_free(c->req);
-    if (c->listener)
-        proc_unlisten(c->follow, c->listener);
+    logs_unfollow(c);
     if (c->idle) {
         bool first = ctl->idle_head == c;
         idle_unlink(c);
@@ -521,7 +427,6 @@ static void conn_new(struct ctl *ctl, int fd, bool made_room)
     struct conn *c = xcalloc(1, sizeof *c);
     c->ctl = ctl;
     c->fd = fd;
-    c->follow_stream = -1;
     ev_io_init(&c->rw, conn_read_cb, fd, EV_READ);
     ev_io_init(&c->ww, conn_write_cb, fd, EV_WRITE);
     c->rw.data = c->ww.data = c;
@@ -610,8 +515,8 @@ static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 static void conn_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
     struct conn *c = w->data;
-    while (out_len(c) > 0) {
-        ssize_t n = send(c->fd, c->out.p + c->outstart, out_len(c), MSG_NOSIGNAL);
+    while (conn_out_len(c) > 0) {
+        ssize_t n = send(c->fd, c->out.p + c->outstart, conn_out_len(c), MSG_NOSIGNAL);
         if (n > 0) {
             c->outstart += (size_t)n;
             conn_touch(c);  /* the client takes what it is sent */
@@ -624,7 +529,7 @@ static void conn_write_cb(struct ev_loop *loop, ev_io *w, int revents)
         conn_close(c);  /* the client went away */
         return;
     }
-    if (out_len(c) == 0) {
+    if (conn_out_len(c) == 0) {
         c->outstart = c->out.len = 0;
         if (c->out.cap > 64 * 1024) {  /* a big reply went out: give it back */
             free(c->out.p);
@@ -637,18 +542,13 @@ static void conn_write_cb(struct ev_loop *loop, ev_io *w, int revents)
             return;
         }
     }
-    if (c->follow && c->dropped && out_len(c) < FOLLOW_MAX / 2) {
-        json_t *d = json_object();
-        json_object_set_new(d, "dropped", json_integer((json_int_t)c->dropped));
-        c->dropped = 0;
-        conn_send(c, d);
-    }
-    if (!c->follow && !c->req && !c->closing && out_len(c) <= OUT_SOFT &&
+    logs_catch_up(c);
+    if (!c->follow && !c->req && !c->closing && conn_out_len(c) <= OUT_SOFT &&
         (c->in.len || !ev_is_active(&c->rw)))
         conn_wake(c);
 }
 
-/* ---- requests ---- */
+/* ---- request lines ---- */
 
 static void handle_line(struct conn *c, char *line, size_t len);
 
@@ -742,7 +642,7 @@ static bool conn_after_eof(struct conn *c)
     if (conn_busy(c) && !c->closing)
         return false;  /* the answer wakes us again */
     c->closing = true;
-    if (out_len(c) == 0) {
+    if (conn_out_len(c) == 0) {
         conn_close(c);
         return true;
     }
@@ -805,759 +705,6 @@ static void conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
     }
 }
 
-/* ---- waiting for states ---- */
-
-static void request_answer(struct request *r);
-
-/* Let tend exit again once this target is no longer about to start. */
-static void target_unhold(struct target *t)
-{
-    if (t->held) {
-        t->held = false;
-        manager_hold(t->req->c->ctl->m, false);
-    }
-}
-
-static void request_free(struct request *r)
-{
-    for (size_t i = 0; i < r->n; i++) {
-        if (r->t[i].sub)
-            proc_unsubscribe(r->t[i].p, r->t[i].sub);
-        target_unhold(&r->t[i]);
-        free(r->t[i].gone);
-    }
-    struct conn *c = r->c;
-    ev_timer_stop(c->ctl->loop, &r->timer);
-    c->req = NULL;
-    free(r->t);
-    free(r);
-    conn_touch(c);  /* idle from the answer on */
-}
-
-/* Answer once every target is done (wait: once one has failed). */
-static void request_check(struct request *r)
-{
-    if (r->setting_up)
-        return;
-    bool failed = false;
-    for (size_t i = 0; i < r->n; i++)
-        failed |= r->t[i].done && !r->t[i].ok;
-    if (r->left == 0 || (r->fail_fast && failed))
-        request_answer(r);
-}
-
-static void target_finish(struct target *t, bool ok)
-{
-    if (t->done)
-        return;
-    t->done = true;
-    t->ok = ok;
-    target_unhold(t);
-    if (t->sub) {
-        proc_unsubscribe(t->p, t->sub);
-        t->sub = NULL;
-    }
-    t->req->left--;
-    request_check(t->req);
-}
-
-static void target_cb(struct proc *p, const struct status *now,
-                      const struct status *prev, void *data)
-{
-    struct target *t = data;
-    bool terminal = status_is_terminal(now->state);
-    switch (t->want) {
-    case T_READY:
-        if (now->state == ST_STARTING)
-            target_unhold(t);
-        if (now->state == ST_READY || terminal)
-            target_finish(t, now->state == ST_READY);
-        break;
-    case T_TERMINAL:
-        if (terminal)
-            target_finish(t, true);
-        break;
-    case T_RESTART:
-        /* stopped: now the new incarnation, and its readiness */
-        if (terminal) {
-            struct manager *m = t->req->c->ctl->m;
-            t->want = T_READY;
-            /* the hold ends once the manager has seen the new incarnation */
-            if (!manager_start_now(m, p)) {
-                t->why = "tend is shutting down";
-                target_finish(t, false);
-            }
-        }
-        break;
-    }
-}
-
-/* Wait for `want` on t->p from now on. */
-static void target_watch(struct target *t, int want)
-{
-    t->want = want;
-    t->sub = proc_subscribe(t->p, target_cb, t);
-    if (want == T_RESTART) {
-        /* its stop may leave nothing alive: tend must not exit then */
-        t->held = true;
-        manager_hold(t->req->c->ctl->m, true);
-    }
-}
-
-static void wait_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-    struct request *r = w->data;
-    r->timed_out = true;
-    request_answer(r);
-}
-
-/* A request on `procs` (taken over); the caller sets up each target. */
-static struct request *request_new(struct conn *c, const char *cmd,
-                                   struct proc **procs, size_t n)
-{
-    struct request *r = xcalloc(1, sizeof *r);
-    r->c = c;
-    r->cmd = cmd;
-    r->t = xcalloc(n ? n : 1, sizeof *r->t);
-    r->n = r->left = n;
-    r->setting_up = true;
-    for (size_t i = 0; i < n; i++) {
-        r->t[i].req = r;
-        r->t[i].p = procs[i];
-    }
-    free(procs);
-    ev_timer_init(&r->timer, wait_timeout_cb, 0, 0);
-    r->timer.data = r;
-    c->req = r;
-    return r;
-}
-
-/* Set up done: answer now if everything is known already. */
-static void request_go(struct request *r)
-{
-    r->setting_up = false;
-    request_check(r);
-}
-
-static void request_answer(struct request *r)
-{
-    struct conn *c = r->c;
-    struct proc **procs = xcalloc(r->n ? r->n : 1, sizeof *procs);
-    size_t np = 0;
-    char *err = NULL;
-    for (size_t i = 0; i < r->n; i++) {
-        struct target *t = &r->t[i];
-        if (t->p)  /* one that was freed has no status to show */
-            procs[np++] = t->p;
-        if (t->done && t->ok)
-            continue;
-        char *what;
-        if (!t->p)
-            what = xasprintf("%s: %s", t->gone, t->why ? t->why : "removed");
-        else if (!t->done)
-            what = xasprintf("%s is %s", proc_spec(t->p)->name,
-                             status_state_name(proc_status(t->p)->state));
-        else if (t->why)
-            what = xasprintf("%s: %s", proc_spec(t->p)->name, t->why);
-        else {
-            char end[256];
-            status_describe_end(proc_status(t->p), end, sizeof end);
-            what = xasprintf("%s %s before it was ready", proc_spec(t->p)->name, end);
-        }
-        char *joined = err ? xasprintf("%s; %s", err, what) : what;
-        if (err) {
-            free(err);
-            free(what);
-        }
-        err = joined;
-    }
-    if (r->timed_out) {
-        char *msg = xasprintf("timed out after %gs (%s)", r->timeout, err ? err : "?");
-        free(err);
-        err = msg;
-    }
-    conn_statuses(c, procs, np, err);
-    free(procs);
-    free(err);
-    request_free(r);
-    conn_wake(c);
-}
-
-/* ---- the commands ---- */
-
-/* The comma-separated names of every proc, for error messages. */
-static char *known_names(const struct manager *m)
-{
-    size_t n = manager_count(m);
-    if (n == 0)
-        return xstrdup("there are none");
-    char *s = xstrdup("known: ");
-    for (size_t i = 0; i < n; i++) {
-        char *t = xasprintf("%s%s%s", s, i ? ", " : "", proc_name(manager_at(m, i)));
-        free(s);
-        s = t;
-    }
-    return s;
-}
-
-/* The procs of the request's "names", without repeats (every proc when
- * there are none and `all` allows it); NULL after an error reply.  One
- * unknown name and nothing is done. */
-static struct proc **req_procs(struct conn *c, json_t *req, const char *cmd, bool all,
-                               size_t *n)
-{
-    struct manager *m = c->ctl->m;
-    json_t *names = json_object_get(req, "names");
-    size_t k = names ? json_array_size(names) : 0;
-    if (names && !json_is_array(names)) {
-        conn_error(c, "%s: \"names\" must be an array of proc names", cmd);
-        return NULL;
-    }
-    if (k == 0 && !all) {
-        conn_error(c, "%s: which procs? (\"names\" is empty)", cmd);
-        return NULL;
-    }
-    size_t total = k ? k : manager_count(m);
-    struct proc **procs = xcalloc(total ? total : 1, sizeof *procs);
-    *n = 0;
-    if (k == 0) {
-        for (size_t i = 0; i < total; i++)
-            procs[(*n)++] = manager_at(m, i);
-        return procs;
-    }
-    for (size_t i = 0; i < k; i++) {
-        json_t *v = json_array_get(names, i);
-        struct proc *p = json_is_string(v) ? manager_get(m, json_string_value(v)) : NULL;
-        size_t nr = 0;
-        struct proc **reps = json_is_string(v) && !p
-                                 ? manager_replicas(m, json_string_value(v), &nr) : NULL;
-        if (reps) {  /* a set's name: every replica (SPEC 3) */
-            procs = xrealloc(procs, (total += nr) * sizeof *procs);
-            for (size_t j = 0; j < nr; j++)
-                procs[(*n)++] = reps[j];
-            free(reps);
-            continue;
-        }
-        if (!p) {
-            char *known = known_names(m);
-            if (json_is_string(v))
-                conn_error(c, "no proc named '%s' (%s)", json_string_value(v), known);
-            else
-                conn_error(c, "%s: \"names\" must be an array of proc names", cmd);
-            free(known);
-            free(procs);
-            return NULL;
-        }
-        procs[(*n)++] = p;
-    }
-    /* without repeats ("web web@2"), in the order first named */
-    size_t kept = 0;
-    for (size_t i = 0; i < *n; i++) {
-        bool seen = false;
-        for (size_t j = 0; j < kept && !seen; j++)
-            seen = procs[j] == procs[i];
-        if (!seen)
-            procs[kept++] = procs[i];
-    }
-    *n = kept;
-    return procs;
-}
-
-/* The number under `key` (absent: `def`); false after an error reply. */
-static bool req_seconds(struct conn *c, json_t *req, const char *cmd, const char *key,
-                        double *out, double def)
-{
-    json_t *v = json_object_get(req, key);
-    *out = def;
-    if (!v)
-        return true;
-    if (!json_is_number(v) || json_number_value(v) < 0 || json_number_value(v) > 1e9) {
-        conn_error(c, "%s: \"%s\" must be a number of seconds (0 or more)", cmd, key);
-        return false;
-    }
-    *out = json_number_value(v);
-    return true;
-}
-
-/* The boolean under `key` (absent: false); false after an error reply. */
-static bool req_flag(struct conn *c, json_t *req, const char *cmd, const char *key,
-                     bool *out)
-{
-    json_t *v = json_object_get(req, key);
-    *out = v && json_is_true(v);
-    if (v && !json_is_boolean(v)) {
-        conn_error(c, "%s: \"%s\" must be true or false", cmd, key);
-        return false;
-    }
-    return true;
-}
-
-/* Every proc must be alive for kill and signal; false after an error
- * reply (then nothing was done). */
-static bool all_alive(struct conn *c, struct proc **procs, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!proc_alive(procs[i])) {
-            conn_error(c, "%s is not running (it is %s)", proc_spec(procs[i])->name,
-                       status_state_name(proc_status(procs[i])->state));
-            free(procs);
-            return false;
-        }
-    return true;
-}
-
-static void cmd_status(struct conn *c, json_t *req)
-{
-    /* `tend status --json` as a request: the socket always answers JSON */
-    bool json;
-    if (!req_flag(c, req, "status", "json", &json))
-        return;
-    size_t n;
-    struct proc **procs = req_procs(c, req, "status", true, &n);
-    if (!procs)
-        return;
-    conn_statuses(c, procs, n, NULL);
-    free(procs);
-}
-
-/* start and restart: the new (or current) incarnation ready, or terminal. */
-static void start_or_restart(struct conn *c, json_t *req, const char *cmd, bool restart)
-{
-    struct manager *m = c->ctl->m;
-    size_t n;
-    struct proc **procs = req_procs(c, req, cmd, false, &n);
-    if (!procs)
-        return;
-    if (manager_shutting_down(m)) {
-        free(procs);
-        conn_error(c, "%s: tend is shutting down", cmd);
-        return;
-    }
-    struct request *r = request_new(c, cmd, procs, n);
-    for (size_t i = 0; i < n; i++) {
-        struct target *t = &r->t[i];
-        struct proc *p = t->p;
-        enum proc_state s = proc_status(p)->state;
-        if (proc_alive(p) && (restart || s == ST_STOPPING)) {
-            target_watch(t, T_RESTART);
-            manager_stop(m, p, -1, CAUSE_RESTART);
-        } else if (s == ST_READY) {
-            target_finish(t, true);  /* start: nothing to do */
-        } else if (proc_alive(p)) {
-            target_watch(t, T_READY);
-        } else {
-            target_watch(t, T_READY);
-            manager_start_now(m, p);
-        }
-    }
-    request_go(r);
-}
-
-static void cmd_start(struct conn *c, json_t *req)
-{
-    start_or_restart(c, req, "start", false);
-}
-
-static void cmd_restart(struct conn *c, json_t *req)
-{
-    start_or_restart(c, req, "restart", true);
-}
-
-static void cmd_stop(struct conn *c, json_t *req)
-{
-    struct manager *m = c->ctl->m;
-    double timeout;
-    size_t n;
-    if (!req_seconds(c, req, "stop", "timeout", &timeout, -1))
-        return;
-    struct proc **procs = req_procs(c, req, "stop", false, &n);
-    if (!procs)
-        return;
-    struct request *r = request_new(c, "stop", procs, n);
-    for (size_t i = 0; i < n; i++) {
-        struct target *t = &r->t[i];
-        if (proc_alive(t->p)) {
-            target_watch(t, T_TERMINAL);
-            manager_stop(m, t->p, timeout, CAUSE_STOP);
-        } else {
-            manager_stop(m, t->p, timeout, CAUSE_STOP);  /* no restart either */
-            target_finish(t, true);
-        }
-    }
-    request_go(r);
-}
-
-static void cmd_kill(struct conn *c, json_t *req)
-{
-    size_t n;
-    struct proc **procs = req_procs(c, req, "kill", false, &n);
-    if (!procs || !all_alive(c, procs, n))
-        return;
-    struct request *r = request_new(c, "kill", procs, n);
-    for (size_t i = 0; i < n; i++) {
-        target_watch(&r->t[i], T_TERMINAL);
-        proc_kill(r->t[i].p, CAUSE_KILL);
-    }
-    request_go(r);
-}
-
-static void cmd_signal(struct conn *c, json_t *req)
-{
-    json_t *v = json_object_get(req, "signal");
-    int sig = -1;
-    if (json_is_string(v))
-        sig = signal_from_name(json_string_value(v));
-    else if (json_is_integer(v) && json_integer_value(v) > 0 && json_integer_value(v) < NSIG)
-        sig = (int)json_integer_value(v);
-    if (sig < 0) {
-        conn_error(c, "signal: \"signal\" must be a signal name such as \"HUP\"");
-        return;
-    }
-    size_t n;
-    struct proc **procs = req_procs(c, req, "signal", false, &n);
-    if (!procs || !all_alive(c, procs, n))
-        return;
-    for (size_t i = 0; i < n; i++) {
-        if (proc_signal(procs[i], sig) != 0 && errno != ESRCH) {
-            conn_error(c, "signal %s to %s: %s", signal_name(sig),
-                       proc_spec(procs[i])->name, strerror(errno));
-            free(procs);
-            return;
-        }
-    }
-    conn_statuses(c, procs, n, NULL);
-    free(procs);
-}
-
-static void cmd_wait(struct conn *c, json_t *req)
-{
-    bool ready, exit;
-    double timeout;
-    if (!req_flag(c, req, "wait", "ready", &ready) || !req_flag(c, req, "wait", "exit", &exit) ||
-        !req_seconds(c, req, "wait", "timeout", &timeout, -1))
-        return;
-    if (ready && exit) {
-        conn_error(c, "wait: \"ready\" or \"exit\", not both");
-        return;
-    }
-    size_t n;
-    struct proc **procs = req_procs(c, req, "wait", false, &n);
-    if (!procs)
-        return;
-    struct request *r = request_new(c, "wait", procs, n);
-    r->fail_fast = true;
-    for (size_t i = 0; i < n; i++) {
-        struct target *t = &r->t[i];
-        enum proc_state s = proc_status(t->p)->state;
-        if (exit && status_is_terminal(s))
-            target_finish(t, true);
-        else if (!exit && (s == ST_READY || status_is_terminal(s)))
-            target_finish(t, s == ST_READY);
-        else
-            target_watch(t, exit ? T_TERMINAL : T_READY);
-    }
-    if (timeout >= 0 && r->left > 0) {
-        r->timeout = timeout;
-        ev_timer_set(&r->timer, timeout, 0);
-        ev_timer_start(c->ctl->loop, &r->timer);
-    }
-    request_go(r);
-}
-
-/* logs -f: each new line of the proc (as its ring keeps it). */
-static void follow_line(struct proc *p, int stream, const char *line, size_t len, void *data)
-{
-    struct conn *c = data;
-    if (c->follow_stream >= 0 && stream != c->follow_stream)
-        return;
-    if (out_len(c) > FOLLOW_MAX) {
-        c->dropped++;  /* told once the client catches up */
-        return;
-    }
-    const struct ring *r = proc_ring(p, stream);
-    size_t k = r ? ring_count(r) : 0;
-    size_t tlen;
-    uint64_t seq;
-    const char *text = k ? ring_line(r, k - 1, &tlen, &seq) : NULL;
-    if (!text)
-        return;
-    json_t *msg = json_object();
-    json_object_set_new(msg, "stream", json_string(stream ? "stderr" : "stdout"));
-    json_t *s = json_stringn(text, tlen);
-    json_object_set_new(msg, "text", s ? s : json_text("?"));
-    conn_send(c, msg);
-}
-
-/* The newest `want` lines of `stream` (-1: both, merged in arrival order). */
-static json_t *logs_lines(const struct proc *p, int stream, size_t want)
-{
-    const struct ring *r[2] = {proc_ring(p, 0), proc_ring(p, 1)};
-    size_t left[2];
-    for (int i = 0; i < 2; i++)
-        left[i] = r[i] && (stream < 0 || stream == i) ? ring_count(r[i]) : 0;
-    size_t total = left[0] + left[1];
-    if (want > total)
-        want = total;
-    /* pick from the newest end of both rings, then emit oldest first */
-    int *from = xcalloc(want ? want : 1, sizeof *from);
-    size_t *idx = xcalloc(want ? want : 1, sizeof *idx);
-    for (size_t k = 0; k < want; k++) {
-        uint64_t seq[2] = {0, 0};
-        size_t len;
-        for (int i = 0; i < 2; i++)
-            if (left[i])
-                ring_line(r[i], left[i] - 1, &len, &seq[i]);
-        int i = !left[0] ? 1 : !left[1] ? 0 : seq[1] > seq[0];
-        from[want - 1 - k] = i;
-        idx[want - 1 - k] = --left[i];
-    }
-    json_t *lines = json_array();
-    for (size_t k = 0; k < want; k++) {
-        size_t len;
-        uint64_t seq;
-        const char *text = ring_line(r[from[k]], idx[k], &len, &seq);
-        json_t *o = json_object();
-        json_object_set_new(o, "stream", json_string(from[k] ? "stderr" : "stdout"));
-        json_t *s = json_stringn(text, len);
-        json_object_set_new(o, "text", s ? s : json_text("?"));
-        json_array_append_new(lines, o);
-    }
-    free(from);
-    free(idx);
-    return lines;
-}
-
-static void cmd_logs(struct conn *c, json_t *req)
-{
-    bool follow;
-    int stream = -1;
-    size_t want = LOGS_DEFAULT;
-    if (!req_flag(c, req, "logs", "follow", &follow))
-        return;
-    json_t *v = json_object_get(req, "stream");
-    if (v) {
-        const char *s = json_is_string(v) ? json_string_value(v) : "";
-        stream = strcmp(s, "stdout") == 0 ? 0 : strcmp(s, "stderr") == 0 ? 1 : -2;
-        if (stream == -2) {
-            conn_error(c, "logs: \"stream\" must be \"stdout\" or \"stderr\"");
-            return;
-        }
-    }
-    if ((v = json_object_get(req, "lines"))) {
-        if (!json_is_integer(v) || json_integer_value(v) < 0) {
-            conn_error(c, "logs: \"lines\" must be a whole number (0 or more)");
-            return;
-        }
-        want = (size_t)json_integer_value(v);
-    }
-    size_t n;
-    struct proc **procs = req_procs(c, req, "logs", false, &n);
-    if (!procs)
-        return;
-    if (n != 1) {
-        free(procs);
-        conn_error(c, "logs: one proc at a time");
-        return;
-    }
-    struct proc *p = procs[0];
-    free(procs);
-    conn_ok(c, logs_lines(p, stream, want));
-    if (follow) {
-        c->follow = p;
-        c->follow_stream = stream;
-        c->listener = proc_listen(p, follow_line, c);
-    }
-}
-
-static void cmd_metrics(struct conn *c, json_t *req)
-{
-    size_t len;
-    char *text = metrics_text(c->ctl->m, &len);
-    conn_ok(c, json_stringn(text, len));
-    free(text);
-}
-
-static void cmd_shutdown(struct conn *c, json_t *req)
-{
-    /* a second request is not a second SIGTERM: it does not kill */
-    if (!manager_shutting_down(c->ctl->m))
-        manager_shutdown(c->ctl->m, -1);
-    conn_ok(c, NULL);
-}
-
-static void cmd_reload(struct conn *c, json_t *req)
-{
-    char *err = NULL;
-    if (manager_reload(c->ctl->m, &err) != 0)
-        conn_error(c, "reload: %s", err ? err : "failed");
-    else
-        conn_ok(c, NULL);
-    free(err);
-}
-
-/* scale NAME N: the replicas past N are removed (answered once they have
- * ended), new ones started (answered once they are ready). */
-static void cmd_scale(struct conn *c, json_t *req)
-{
-    struct manager *m = c->ctl->m;
-    json_t *name = json_object_get(req, "name"), *count = json_object_get(req, "count");
-    if (!json_is_string(name)) {
-        conn_error(c, "scale: \"name\" must be a proc name");
-        return;
-    }
-    if (!json_is_integer(count) || json_integer_value(count) < 1 ||
-        json_integer_value(count) > REPLICAS_MAX) {
-        conn_error(c, "scale: \"count\" must be a whole number from 1 to %d", REPLICAS_MAX);
-        return;
-    }
-    const char *set = json_string_value(name);
-    int n = (int)json_integer_value(count);
-    size_t had;
-    struct proc **before = manager_replicas(m, set, &had);
-    /* one target for each replica to go, then one for each new one (the
-     * targets cannot move once watched) */
-    size_t ngo = had > (size_t)n ? had - (size_t)n : 0;
-    size_t nnew = (size_t)n > had && had > 0 ? (size_t)n - had : 0;
-    struct proc **procs = xcalloc(ngo + nnew + 1, sizeof *procs);
-    for (size_t i = 0; i < ngo; i++)
-        procs[i] = before[(size_t)n + i];
-    free(before);
-    struct request *r = request_new(c, "scale", procs, ngo + nnew);
-    /* the ones to go are watched before they go: one that is not alive
-     * is freed at once */
-    for (size_t i = 0; i < ngo; i++) {
-        if (proc_alive(r->t[i].p))
-            target_watch(&r->t[i], T_TERMINAL);
-        else
-            target_finish(&r->t[i], true);
-    }
-    char *err = NULL;
-    if (manager_scale(m, set, n, &err) != 0) {
-        request_free(r);
-        conn_error(c, "scale: %s", err);
-        free(err);
-        return;
-    }
-    /* the new ones: each ready, or terminal */
-    size_t now;
-    struct proc **after = manager_replicas(m, set, &now);
-    for (size_t i = 0; i < nnew; i++) {
-        struct target *t = &r->t[ngo + i];
-        t->p = had + i < now ? after[had + i] : NULL;
-        enum proc_state st = t->p ? proc_status(t->p)->state : ST_STOPPED;
-        if (!t->p) {
-            t->gone = xasprintf("%s@%zu", set, had + i + 1);
-            t->why = "not added";
-            target_finish(t, false);
-        } else if (st == ST_READY || status_is_terminal(st)) {
-            target_finish(t, st == ST_READY);
-        } else {
-            target_watch(t, T_READY);
-        }
-    }
-    free(after);
-    request_go(r);
-}
-
-/* A reload retired `p` and is about to free it: waits on it fail, follows
- * of it end. */
-static void forget_proc(struct proc *p, void *data)
-{
-    struct ctl *ctl = data;
-    for (struct conn *c = ctl->conns; c; c = c->next) {
-        if (c->follow == p) {
-            proc_unlisten(p, c->listener);
-            c->follow = NULL;
-            c->listener = NULL;
-            c->closing = true;  /* the follow is over: EOF after the lines */
-            conn_touch(c);
-            if (!ev_is_active(&c->ww))
-                ev_io_start(ctl->loop, &c->ww);
-        }
-        struct request *r = c->req;
-        for (size_t i = 0; r && i < r->n; i++) {
-            if (r->t[i].p != p)
-                continue;
-            if (!r->t[i].done) {
-                /* it ended on its way out: what stop and wait --exit want */
-                bool ok = r->t[i].want == T_TERMINAL && status_is_terminal(proc_status(p)->state);
-                r->t[i].why = ok ? NULL : "removed by a reload";
-                r->setting_up = true;  /* answer once, after the loop */
-                target_finish(&r->t[i], ok);
-                r->setting_up = false;
-            }
-            /* the answer, if it comes later, must not read a freed proc */
-            r->t[i].gone = xstrdup(proc_spec(p)->name);
-            r->t[i].p = NULL;
-        }
-        if (r && c->req == r)
-            request_check(r);
-    }
-}
-
-typedef void cmd_fn(struct conn *c, json_t *req);
-
-static const struct command {
-    const char *name;
-    const char *fields[5];  /* allowed besides "cmd" */
-    cmd_fn *run;
-} commands[] = {
-    {"status", {"names", "json"}, cmd_status},
-    {"start", {"names"}, cmd_start},
-    {"stop", {"names", "timeout"}, cmd_stop},
-    {"restart", {"names"}, cmd_restart},
-    {"kill", {"names"}, cmd_kill},
-    {"signal", {"names", "signal"}, cmd_signal},
-    {"logs", {"names", "lines", "stream", "follow"}, cmd_logs},
-    {"wait", {"names", "ready", "exit", "timeout"}, cmd_wait},
-    {"shutdown", {NULL}, cmd_shutdown},
-    {"reload", {NULL}, cmd_reload},
-    {"scale", {"name", "count"}, cmd_scale},
-    {"metrics", {NULL}, cmd_metrics},
-};
-
-/* One request (trimmed, not empty): parse it, check it and run its
- * command. */
-static void run_request(struct conn *c, const char *line, size_t len)
-{
-    json_error_t jerr;
-    json_t *req = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!req) {
-        conn_error(c, "malformed request: %s (at byte %d)", jerr.text, jerr.position);
-        return;
-    }
-    json_t *cmdv = json_object_get(req, "cmd");
-    const char *cmd = json_string_value(cmdv);
-    if (!json_is_object(req) || !cmd) {
-        conn_error(c, "a request is a JSON object with a \"cmd\" string");
-        json_decref(req);
-        return;
-    }
-    const struct command *k = NULL;
-    for (size_t i = 0; i < ARRAY_LEN(commands) && !k; i++)
-        if (strcmp(commands[i].name, cmd) == 0)
-            k = &commands[i];
-    if (!k) {
-        conn_error(c, "unknown command '%s'", cmd);
-        json_decref(req);
-        return;
-    }
-    const char *key;
-    json_t *val;
-    json_object_foreach(req, key, val) {
-        bool ok = strcmp(key, "cmd") == 0;
-        for (size_t i = 0; !ok && i < ARRAY_LEN(k->fields) && k->fields[i]; i++)
-            ok = strcmp(key, k->fields[i]) == 0;
-        if (!ok) {
-            conn_error(c, "%s: unknown field '%s'", cmd, key);
-            json_decref(req);
-            return;
-        }
-    }
-    k->run(c, req);
-    json_decref(req);
-}
-
 /* One request line; empty lines are ignored (they do not keep a
  * connection from being idle). */
 static void handle_line(struct conn *c, char *line, size_t len)
@@ -1569,7 +716,7 @@ static void handle_line(struct conn *c, char *line, size_t len)
         skip++;
     if (skip == len)
         return;
-    run_request(c, line + skip, len - skip);
+    request_run(c, line + skip, len - skip);
     conn_touch(c);  /* active; and held by a request or follow, or not */
 }
 
@@ -1584,8 +731,8 @@ void ctl_close(struct ctl *c)
             request_free(k->req);
             conn_error(k, "%s: tend exited before it was done", cmd);
         }
-        if (out_len(k) > 0)  /* a last answer, if the client takes it now */
-            (void)!send(k->fd, k->out.p + k->outstart, out_len(k), MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (conn_out_len(k) > 0)  /* a last answer, if the client takes it now */
+            (void)!send(k->fd, k->out.p + k->outstart, conn_out_len(k), MSG_NOSIGNAL | MSG_DONTWAIT);
         conn_close(k);
     }
     manager_set_forget(c->m, NULL, NULL);

@@ -84,7 +84,6 @@ struct proc {
     struct proc_ready ready;
     struct outfile *file;   /* output = PATH: opened at the first start */
 
-    uint64_t seq;           /* numbers output lines of both streams */
     uint64_t inc_seq;       /* first line number of this incarnation */
     bool sigkilled;         /* this incarnation needed SIGKILL */
     enum cause stop_cause;  /* what started the stop of this incarnation */
@@ -158,5 +157,9 @@ void proc_main_exited(struct reap_watch *w, pid_t pid, int rstatus);
 /* The proc is freed: SIGKILL what is left of its incarnation, stop
  * watching it. */
 void proc_end_abandon(struct proc *p);
+
+/* The number of the next output line of any proc, both streams, in the
+ * order lines arrive (proc_output.c): `tend logs` merges rings by it. */
+extern uint64_t proc_line_seq;
 
 #endif

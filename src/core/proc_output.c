@@ -61,13 +61,17 @@ void proc_unlisten(struct proc *p, struct proc_listener *l)
 
 static void flush_pending(struct proc *p, int i);
 
+/* Numbers the output lines of every proc, both streams, in the order they
+ * arrive: `tend logs` merges rings by it (proc_impl.h). */
+uint64_t proc_line_seq;
+
 static void emit_line(struct proc *p, int i, const char *line, size_t len)
 {
     struct proc_stream *s = &p->out[i];
     flush_pending(p, i);  /* the lines before this one go first */
     if (!s->ring)
         s->ring = ring_new();
-    ring_push(s->ring, p->seq++, line, len);
+    ring_push(s->ring, proc_line_seq++, ev_now(p->loop), line, len);
     if (p->spec->output == OUTPUT_INHERIT)
         output_line(i ? 2 : 1, p->spec->name, line, len);
     else if (p->file)
@@ -140,11 +144,11 @@ static void partial_flush(struct proc *p, int i)
     s->partial = NULL;
 }
 
-/* Put the last RING_LINES lines of a block of complete lines (each ending
- * in '\n') into the ring: the earlier ones would only be pushed out again.
- * The sequence numbers skip the lines left out, which keeps them in
- * order. */
-static void ring_tail_of_block(struct proc *p, int i, const char *buf, size_t n)
+/* Put the last `max` (at most RING_LINES) lines of a block of complete
+ * lines (each ending in '\n') into the ring: the earlier ones would only be
+ * pushed out again.  The sequence numbers skip the lines left out, which
+ * keeps them in order. */
+static void ring_tail_of_block(struct proc *p, int i, const char *buf, size_t n, size_t max)
 {
     struct proc_stream *s = &p->out[i];
     if (n == 0)
@@ -152,7 +156,7 @@ static void ring_tail_of_block(struct proc *p, int i, const char *buf, size_t n)
     const char *starts[RING_LINES];
     size_t k = 0;
     const char *end = buf + n - 1;  /* the final newline */
-    while (k < RING_LINES && end >= buf) {
+    while (k < max && end >= buf) {
         const char *nl = end > buf ? memrchr(buf, '\n', (size_t)(end - buf)) : NULL;
         starts[k++] = nl ? nl + 1 : buf;
         if (!nl)
@@ -161,11 +165,10 @@ static void ring_tail_of_block(struct proc *p, int i, const char *buf, size_t n)
     }
     if (!s->ring)
         s->ring = ring_new();
-    p->seq += 1;  /* a gap: the lines before these were not kept */
-    for (size_t j = k; j-- > 0;) {
-        const char *nl = memchr(starts[j], '\n', (size_t)(buf + n - starts[j]));
-        ring_push(s->ring, p->seq++, starts[j], (size_t)(nl - starts[j]));
-    }
+    proc_line_seq += 1;  /* a gap: the lines before these were not kept */
+    ring_stage(s->ring, proc_line_seq, ev_now(p->loop), starts[k - 1],
+               (size_t)(buf + n - starts[k - 1]), k);
+    proc_line_seq += k;
 }
 
 /* The ring takes the pending tail now. */
@@ -175,7 +178,7 @@ static void flush_pending(struct proc *p, int i)
     if (s->pend_len) {
         size_t n = s->pend_len;
         s->pend_len = 0;
-        ring_tail_of_block(p, i, s->pend, n);
+        ring_tail_of_block(p, i, s->pend, n, RING_LINES);
     }
 }
 
@@ -199,8 +202,12 @@ static void defer_block(struct proc *p, int i, const char *buf, size_t n)
         start = (size_t)(nl - buf) + 1;
         pos = (size_t)(nl - buf);
     }
-    if (whole_block && lines < RING_LINES)
-        flush_pending(p, i);  /* too few lines here: the older ones still count */
+    if (whole_block && lines < RING_LINES && s->pend_len) {
+        /* too few lines here: the newest of the older ones still count */
+        size_t older = s->pend_len;
+        s->pend_len = 0;
+        ring_tail_of_block(p, i, s->pend, older, RING_LINES - lines);
+    }
     s->pend = buf + start;  /* in a read buffer, valid until the burst ends */
     s->pend_len = n - start;
 }
@@ -334,6 +341,16 @@ static void stream_cb(struct ev_loop *loop, ev_io *w, int revents)
     struct proc *owner = w->data;
     int i = w == &owner->out[1].w;
     proc_hold(owner);
+    /* both pipes became ready before one poll: libev calls the watchers
+     * in the reverse of the order epoll reported them (its pending queue
+     * is a stack), and epoll reports the first ready first, so the other
+     * stream, still pending, holds the older lines: read it first, so
+     * that a line on stdout then one on stderr are numbered in that order */
+    ev_io *other = &owner->out[!i].w;
+    if (ev_is_pending(other)) {
+        ev_clear_pending(loop, other);
+        proc_stream_read(owner, !i, false);
+    }
     proc_stream_read(owner, i, false);
     proc_release(owner);
 }

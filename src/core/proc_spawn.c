@@ -73,7 +73,7 @@ void proc_start(struct proc *p, bool by_policy)
         return;
     if (p->st.incarnation > 1)
         p->st.restarts++;  /* every restart counts, however asked for */
-    p->inc_seq = p->seq;
+    p->inc_seq = proc_line_seq;
     p->sigkilled = false;
     p->stop_cause = CAUSE_NONE;
     p->user_signal = 0;
