@@ -113,7 +113,7 @@ static const struct command {
     {"restart", "tend restart NAME... [--socket PATH]",
      "stop and start again; return once ready (exit 0) or ended (1)",
      "Stop the procs and start them again; return once each is ready (exit 0) or has "
-     "ended (exit 1). The restart policy is not asked and the restart is not counted.",
+     "ended (exit 1). The restart policy is not asked; the new incarnation waits for its after procs as start does.",
      CLIENT_EXIT, {CLIENT_SOCKET}},
     {"kill", "tend kill NAME... [--socket PATH]", "SIGKILL to the procs' process groups",
      "SIGKILL to each proc's process group now; return with their terminal statuses. The "

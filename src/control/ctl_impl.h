@@ -27,7 +27,6 @@ struct target {
     enum { T_READY, T_TERMINAL, T_RESTART } want;
     bool done, ok;
     const char *why;  /* a failure that is not the proc's own end */
-    bool held;        /* holds tend up between the stop and the start */
     char *gone;       /* the proc's name once a reload or scale freed it
                        * (p is NULL then) */
 };

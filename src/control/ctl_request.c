@@ -32,21 +32,11 @@ static void conn_statuses(struct conn *c, struct proc *const *procs, size_t n,
 
 static void request_answer(struct request *r);
 
-/* Let tend exit again once this target is no longer about to start. */
-static void target_unhold(struct target *t)
-{
-    if (t->held) {
-        t->held = false;
-        manager_hold(t->req->c->ctl->m, false);
-    }
-}
-
 void request_free(struct request *r)
 {
     for (size_t i = 0; i < r->n; i++) {
         if (r->t[i].sub)
             proc_unsubscribe(r->t[i].p, r->t[i].sub);
-        target_unhold(&r->t[i]);
         free(r->t[i].gone);
     }
     struct conn *c = r->c;
@@ -75,7 +65,6 @@ static void target_finish(struct target *t, bool ok)
         return;
     t->done = true;
     t->ok = ok;
-    target_unhold(t);
     if (t->sub) {
         proc_unsubscribe(t->p, t->sub);
         t->sub = NULL;
@@ -91,8 +80,6 @@ static void target_cb(struct proc *p, const struct status *now,
     bool terminal = status_is_terminal(now->state);
     switch (t->want) {
     case T_READY:
-        if (now->state == ST_STARTING)
-            target_unhold(t);
         if (now->state == ST_READY || terminal)
             target_finish(t, now->state == ST_READY);
         break;
@@ -101,12 +88,11 @@ static void target_cb(struct proc *p, const struct status *now,
             target_finish(t, true);
         break;
     case T_RESTART:
-        /* stopped: now the new incarnation, and its readiness */
+        /* stopped: the manager starts the next incarnation (manager_restart);
+         * now its readiness */
         if (terminal) {
-            struct manager *m = t->req->c->ctl->m;
             t->want = T_READY;
-            /* the hold ends once the manager has seen the new incarnation */
-            if (!manager_start_now(m, p)) {
+            if (manager_shutting_down(t->req->c->ctl->m)) {
                 t->why = "tend is shutting down";
                 target_finish(t, false);
             }
@@ -120,11 +106,6 @@ static void target_watch(struct target *t, int want)
 {
     t->want = want;
     t->sub = proc_subscribe(t->p, target_cb, t);
-    if (want == T_RESTART) {
-        /* its stop may leave nothing alive: tend must not exit then */
-        t->held = true;
-        manager_hold(t->req->c->ctl->m, true);
-    }
 }
 
 static void wait_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -363,7 +344,7 @@ static void start_or_restart(struct conn *c, json_t *req, const char *cmd, bool 
         enum proc_state s = proc_status(p)->state;
         if (proc_alive(p) && (restart || s == ST_STOPPING)) {
             target_watch(t, T_RESTART);
-            manager_stop(m, p, -1, CAUSE_RESTART);
+            manager_restart(m, p);  /* the one restart, as proc:restart() */
         } else if (s == ST_READY) {
             target_finish(t, true);  /* start: nothing to do */
         } else if (proc_alive(p)) {

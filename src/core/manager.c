@@ -69,7 +69,6 @@ struct manager {
     int tasks;           /* the policy's pending tasks */
     struct mproc *retired;  /* procs on their way out after a reload */
     bool breaking;          /* check_done asked the loop to return */
-    int holds;           /* control requests about to start procs */
     bool stay;           /* --stay: up until a signal, shutdown or tend.exit */
     const char *exit_why;   /* why manager_run returned (for the last line) */
     manager_decider_fn *decider;
@@ -758,13 +757,6 @@ void manager_tasks_changed(struct manager *m, int pending)
     check_done(m);
 }
 
-void manager_hold(struct manager *m, bool on)
-{
-    m->holds += on ? 1 : -1;
-    if (!on)
-        check_done(m);
-}
-
 void manager_set_decider(struct manager *m, manager_decider_fn *fn, void *data)
 {
     m->decider = fn;
@@ -876,12 +868,14 @@ static bool done(const struct manager *m)
 {
     if (m->alive > 0)
         return false;
-    if (!m->shutting_down && (m->tasks > 0 || m->holds > 0 || m->stay))
+    if (!m->shutting_down && (m->tasks > 0 || m->stay))
         return false;
     for (size_t i = 0; i < m->n; i++) {
         const struct mproc *mp = m->procs[i];
         const struct status *st = proc_status(mp->p);
-        if (st->restart_at > 0)
+        /* restart_at: a restart to come; alive: started in a transition
+         * whose event is still queued (m->alive counts it once seen) */
+        if (st->restart_at > 0 || alive(st->state))
             return false;
         if (m->shutting_down)
             continue;

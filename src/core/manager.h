@@ -91,11 +91,6 @@ void manager_set_checker(struct manager *m, manager_checker_fn *fn, void *data);
 typedef void manager_forget_fn(struct proc *p, void *data);
 void manager_set_forget(struct manager *m, manager_forget_fn *fn, void *data);
 
-/* Keep tend from exiting (`on`) while a control request is between the
- * stop and the start of a restart, or let it go again; a shutdown does
- * not wait for holds. */
-void manager_hold(struct manager *m, bool on);
-
 /* The same for the policy, which holds handles on procs. */
 void manager_set_policy_forget(struct manager *m, manager_forget_fn *fn, void *data);
 
