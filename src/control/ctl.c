@@ -380,11 +380,27 @@ static bool conn_busy(const struct conn *c)
     return c->req || c->follow || conn_out_len(c) > OUT_SOFT || c->closing;
 }
 
+static void conn_resume(struct conn *c);
+static bool conn_after_eof(struct conn *c);
+
+/* No longer busy: the input held meanwhile, then more. */
+static void conn_woken(struct later *l)
+{
+    struct conn *c = container_of(l, struct conn, wake);
+    if (c->eof) {
+        conn_after_eof(c);
+        return;
+    }
+    conn_resume(c);
+    if (!c->closing && !ev_is_active(&c->rw))
+        ev_io_start(c->ctl->loop, &c->rw);
+}
+
 /* Come back to the held input from the loop (never from inside a proc's
- * dispatch): the read callback handles EV_CUSTOM. */
+ * dispatch). */
 void conn_wake(struct conn *c)
 {
-    ev_feed_event(c->ctl->loop, &c->rw, EV_CUSTOM);
+    later_run(c->ctl->loop, &c->wake);
 }
 
 static void conn_close(struct conn *c)
@@ -403,6 +419,7 @@ static void conn_close(struct conn *c)
     ev_io_stop(ctl->loop, &c->ww);
     ev_clear_pending(ctl->loop, &c->rw);
     ev_clear_pending(ctl->loop, &c->ww);
+    later_cancel(ctl->loop, &c->wake);
     close(c->fd);
     if (c->prev)
         c->prev->next = c->next;
@@ -430,6 +447,7 @@ static void conn_new(struct ctl *ctl, int fd, bool made_room)
     ev_io_init(&c->rw, conn_read_cb, fd, EV_READ);
     ev_io_init(&c->ww, conn_write_cb, fd, EV_WRITE);
     c->rw.data = c->ww.data = c;
+    later_init(&c->wake, conn_woken);
     c->next = ctl->conns;
     if (ctl->conns)
         ctl->conns->prev = c;
@@ -664,17 +682,6 @@ static bool conn_eof(struct conn *c)
 static void conn_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
     struct conn *c = w->data;
-    if (revents & EV_CUSTOM) {
-        /* no longer busy: the input held meanwhile, then more */
-        if (c->eof) {
-            conn_after_eof(c);
-            return;
-        }
-        conn_resume(c);
-        if (!c->closing && !ev_is_active(&c->rw))
-            ev_io_start(loop, &c->rw);
-        return;
-    }
     for (int rounds = 0; rounds < 4; rounds++) {
         size_t want = sizeof read_buf;
         if (conn_busy(c) && !c->follow) {

@@ -12,6 +12,7 @@
 #include <ev.h>
 #include <jansson.h>
 
+#include "base/later.h"
 #include "base/util.h"
 #include "control/ctl.h"
 #include "core/proc.h"
@@ -48,6 +49,7 @@ struct conn {
     struct ctl *ctl;
     int fd;
     ev_io rw, ww;
+    struct later wake;        /* back to the held input, from the loop */
     struct buf in;            /* input held: a partial line, or lines that wait */
     bool skipping;            /* dropping an oversized line up to its newline */
     struct buf out;       /* replies not yet written: out.p[outstart..out.len) */
