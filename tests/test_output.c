@@ -80,6 +80,54 @@ static void test_output_file_gets_both_streams_unprefixed_and_appended(void **st
     free(log);
 }
 
+/* output = { path, stderr = PATH2 }: each stream its own file; console =
+ * true: the file and tend's output both (SPEC 6). */
+static void test_stderr_file_and_console_copy(void **state)
+{
+    char *policy = write_file(dir, "p.lua",
+        "tend.proc { name = 's', restart = 'never',\n"
+        "  cmd = { 'sh', '-c', 'for i in 1 2 3; do echo out$i; echo err$i >&2; done' },\n"
+        "  output = { path = 'o.log', stderr = 'e.log' } }\n"
+        "tend.proc { name = 'c', restart = 'never',\n"
+        "  cmd = { 'sh', '-c', 'echo both-out; echo both-err >&2' },\n"
+        "  output = { path = 'c.log', console = true } }\n");
+    struct tend_run *t = tend_run_sync((const char *[]){"run", policy, NULL}, DEADLINE);
+    assert_int_equal(tend_wait(t, DEADLINE), 0);
+    char *o = path_in("o.log"), *e = path_in("e.log"), *c = path_in("c.log");
+    char *out = read_file(o), *err = read_file(e), *both = read_file(c);
+    assert_non_null(out);
+    assert_non_null(err);
+    assert_string_equal(out, "out1\nout2\nout3\n");
+    assert_string_equal(err, "err1\nerr2\nerr3\n");
+    /* console: in the file unprefixed, and on tend's streams prefixed */
+    assert_non_null(both);
+    assert_contains(both, "both-out\n");
+    assert_contains(both, "both-err\n");
+    assert_contains(t->out, "c | both-out\n");
+    assert_contains(t->err, "c | both-err\n");
+    assert_lacks(t->out, "out1");  /* s is not on the console */
+    free(out);
+    free(err);
+    free(both);
+    free(o);
+    free(e);
+    free(c);
+    tend_free(t);
+    free(policy);
+
+    /* --check shows both, and a stderr file in a missing directory is
+     * refused with the field */
+    policy = write_file(dir, "p.lua",
+        "tend.proc { name = 's', cmd = { 'true' },\n"
+        "  output = { path = 'o.log', stderr = 'nodir/e.log' } }\n");
+    t = tend_run_sync((const char *[]){"run", "--check", policy, NULL}, DEADLINE);
+    assert_int_equal(run_exit_code(t), 2);
+    assert_contains(t->err, "field 'output.stderr'");
+    assert_contains(t->err, "nodir/e.log: its directory");
+    tend_free(t);
+    free(policy);
+}
+
 static void test_every_byte_reaches_the_file_even_right_before_exit(void **state)
 {
     /* 4 MiB of lines written as fast as possible, then exit at once: what
@@ -655,6 +703,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_output_file_gets_both_streams_unprefixed_and_appended),
+        cmocka_unit_test(test_stderr_file_and_console_copy),
         cmocka_unit_test(test_every_byte_reaches_the_file_even_right_before_exit),
         cmocka_unit_test(test_long_lines_split_at_64_kib_however_they_are_read),
         cmocka_unit_test(test_timestamps_in_output_files),

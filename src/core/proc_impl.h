@@ -83,6 +83,7 @@ struct proc {
     struct output_waiter ow;
     struct proc_ready ready;
     struct outfile *file;   /* output = PATH: opened at the first start */
+    struct outfile *file_err;  /* output = { stderr = PATH2 }: stderr's own */
 
     uint64_t inc_seq;       /* first line number of this incarnation */
     bool sigkilled;         /* this incarnation needed SIGKILL */

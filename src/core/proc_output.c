@@ -65,6 +65,12 @@ static void flush_pending(struct proc *p, int i);
  * arrive: `tend logs` merges rings by it (proc_impl.h). */
 uint64_t proc_line_seq;
 
+/* The file stream i goes to: stderr's own, or the one of both; NULL. */
+static struct outfile *proc_outfile(const struct proc *p, int i)
+{
+    return i && p->file_err ? p->file_err : p->file;
+}
+
 static void emit_line(struct proc *p, int i, const char *line, size_t len)
 {
     struct proc_stream *s = &p->out[i];
@@ -72,10 +78,11 @@ static void emit_line(struct proc *p, int i, const char *line, size_t len)
     if (!s->ring)
         s->ring = ring_new();
     ring_push(s->ring, proc_line_seq++, ev_now(p->loop), line, len);
-    if (p->spec->output == OUTPUT_INHERIT)
+    if (p->spec->output == OUTPUT_INHERIT || p->spec->output_console)
         output_line(i ? 2 : 1, p->spec->name, line, len);
-    else if (p->file)
-        outfile_line(p->file, p->spec->name, line, len);
+    struct outfile *f = proc_outfile(p, i);
+    if (f)
+        outfile_line(f, p->spec->name, line, len);
     if (p->listeners) {
         p->listening++;
         for (struct proc_listener *l = p->listeners; l; l = l->next)
@@ -219,12 +226,13 @@ static void defer_block(struct proc *p, int i, const char *buf, size_t n)
 static void emit_block(struct proc *p, int i, const char *buf, size_t n)
 {
     enum output_mode mode = p->spec->output;
-    bool whole = !p->listeners && (mode == OUTPUT_DISCARD ||
-                                   (mode == OUTPUT_FILE && p->file &&
-                                    outfile_takes_block(p->file, n)));
+    struct outfile *f = proc_outfile(p, i);
+    bool whole = !p->listeners && !p->spec->output_console &&
+                 (mode == OUTPUT_DISCARD ||
+                  (mode == OUTPUT_FILE && f && outfile_takes_block(f, n)));
     if (whole) {
-        if (p->file)
-            outfile_write(p->file, p->spec->name, buf, n);
+        if (f)
+            outfile_write(f, p->spec->name, buf, n);
         defer_block(p, i, buf, n);
         return;
     }
@@ -302,7 +310,8 @@ static void stream_read_burst(struct proc *p, int i, bool draining)
     while (s->fd >= 0 && rounds-- > 0) {
         /* only a stream copied to a congested sink waits: a proc writing to
          * a file, or discarding, is not slowed by tend's stdout */
-        if (!draining && p->spec->output == OUTPUT_INHERIT && output_congested_fd(i ? 2 : 1)) {
+        if (!draining && (p->spec->output == OUTPUT_INHERIT || p->spec->output_console) &&
+            output_congested_fd(i ? 2 : 1)) {
             ev_io_stop(p->loop, &s->w);
             s->paused = true;
             output_wait(&p->ow);
@@ -409,6 +418,8 @@ void proc_reopen_output(struct proc *p)
 {
     if (p->file)
         outfile_reopen(p->file, p->spec->name);
+    if (p->file_err)
+        outfile_reopen(p->file_err, p->spec->name);
 }
 
 void proc_output_init(struct proc *p)
@@ -433,4 +444,5 @@ void proc_output_free(struct proc *p)
     for (int i = 0; i < 2; i++)
         ring_free(p->out[i].ring);
     outfile_close(p->file);
+    outfile_close(p->file_err);
 }

@@ -87,6 +87,11 @@ void proc_start(struct proc *p, bool by_policy)
                                p->spec->output_keep, &reason);
         rc = p->file ? 0 : -1;
     }
+    if (rc == 0 && p->spec->output == OUTPUT_FILE && p->spec->output_stderr && !p->file_err) {
+        p->file_err = outfile_open(p->spec->output_stderr, p->spec->output_max_size,
+                                   p->spec->output_keep, &reason);
+        rc = p->file_err ? 0 : -1;
+    }
     if (rc == 0 && cgroup_enabled()) {
         p->cg = cgroup_new(p->spec->name, &reason);
         rc = p->cg ? 0 : -1;

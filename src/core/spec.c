@@ -49,6 +49,7 @@ void spec_free(struct spec *s)
     strv_free(s->after);
     free(s->after_cond);
     free(s->output_path);
+    free(s->output_stderr);
     check_clear(&s->ready);
     check_clear(&s->health);
     free(s->where);
@@ -97,6 +98,7 @@ struct spec *spec_dup(const struct spec *s)
         memcpy(d->after_cond, s->after_cond, n * sizeof *d->after_cond);
     }
     d->output_path = dup_or_null(s->output_path);
+    d->output_stderr = dup_or_null(s->output_stderr);
     check_copy(&d->ready, &s->ready);
     check_copy(&d->health, &s->health);
     d->where = dup_or_null(s->where);
@@ -277,7 +279,9 @@ bool spec_equal(const struct spec *a, const struct spec *b)
            ra->give_up_within == rb->give_up_within && after_same(a, b) &&
            limits_eq(&a->limits, &b->limits) &&
            a->autostart == b->autostart && a->output == b->output &&
-           str_eq(a->output_path, b->output_path) && a->output_max_size == b->output_max_size &&
+           str_eq(a->output_path, b->output_path) &&
+           str_eq(a->output_stderr, b->output_stderr) &&
+           a->output_console == b->output_console && a->output_max_size == b->output_max_size &&
            a->output_keep == b->output_keep && check_eq(&a->ready, &b->ready) &&
            a->ready_timeout == b->ready_timeout && a->ready_interval == b->ready_interval &&
            a->watchdog == b->watchdog && check_eq(&a->health, &b->health) &&
@@ -626,9 +630,15 @@ char *spec_plan_line(const struct spec *s)
     if (s->output == OUTPUT_FILE) {
         put(&b, "; output ");
         put_word(&b, s->output_path);
+        if (s->output_stderr) {
+            put(&b, ", stderr ");
+            put_word(&b, s->output_stderr);
+        }
         if (s->output_max_size > 0)
             put(&b, " (rotated at %lld bytes, %d kept)", (long long)s->output_max_size,
                 s->output_keep);
+        if (s->output_console)
+            put(&b, ", and to tend's output");
     } else {
         put(&b, "; output %s", s->output == OUTPUT_DISCARD ? "discard" : "inherit");
     }

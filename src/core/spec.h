@@ -89,6 +89,9 @@ struct spec {
     bool autostart;
     enum output_mode output;
     char *output_path;       /* OUTPUT_FILE: absolute */
+    char *output_stderr;     /* OUTPUT_FILE: stderr's own file (absolute), or
+                              * NULL: both streams to output_path */
+    bool output_console;     /* OUTPUT_FILE: copied to tend's output too */
     off_t output_max_size;   /* 0: tend does not rotate it */
     int output_keep;         /* rotated files kept: PATH.1 .. PATH.keep */
     struct check ready;

@@ -527,8 +527,36 @@ static void read_output_max_size(struct decl *d, const struct field *f, const ch
 }
 
 /* The fields of `output = { ... }`. */
+/* The file's directory must exist and be writable now. */
+static char *output_file(struct decl *d, const char *path, const char *field)
+{
+    char *abs = policy_path(d->pol, path);
+    char *dir = xstrdup(abs);
+    *strrchr(dir, '/') = '\0';
+    int ok = access(*dir ? dir : "/", W_OK) == 0;
+    int err = errno;
+    free(dir);
+    if (!ok) {
+        lua_pushstring(d->L, abs);
+        free(abs);
+        lfield_error(d->L, d->s->name, field, "%s: its directory: %s", lua_tostring(d->L, -1),
+                     strerror(err));
+    }
+    return abs;
+}
+
+static void read_output_stderr(struct decl *d, const struct field *f, const char *field)
+{
+    if (lfield_has_nul(d->L, -1))
+        lfield_nul_error(d->L, -1, d->s->name, field, NULL);
+    free(d->s->output_stderr);
+    d->s->output_stderr = output_file(d, lua_tostring(d->L, -1), field);
+}
+
 static const struct field output_fields[] = {
     TYPED("path", T_STRING, "string", read_output_path),
+    TYPED("stderr", T_STRING, "a file path", read_output_stderr),
+    FLAG("console", output_console),
     TYPED("max_size", T_NUMBER, "number", read_output_max_size),
     COUNT("keep", output_keep, 0, 1000),
 };
@@ -563,15 +591,7 @@ static void read_output(struct decl *d, const struct field *f, const char *field
     }
     s->output = OUTPUT_FILE;
     free(s->output_path);
-    s->output_path = policy_path(d->pol, path);
-    char *dir = xstrdup(s->output_path);
-    *strrchr(dir, '/') = '\0';
-    int ok = access(*dir ? dir : "/", W_OK) == 0;
-    int err = errno;
-    free(dir);
-    if (!ok)
-        lfield_error(L, s->name, field, "%s: its directory: %s", s->output_path,
-                     strerror(err));
+    s->output_path = output_file(d, path, field);
 }
 
 static void read_ready(struct decl *d, const struct field *f, const char *field)
@@ -720,7 +740,8 @@ static const struct field decl_fields[] = {
     TYPED("backoff", T_TABLE, "table", read_backoff),
     TYPED("give_up", T_TABLE | T_BOOLEAN, "table", read_give_up),
     TYPED("output", T_STRING | T_TABLE, "\"inherit\", \"discard\", a file path or "
-          "{ path = ..., max_size = ..., keep = ... }", read_output),
+          "{ path = ..., stderr = ..., console = true, max_size = ..., keep = ... }",
+          read_output),
     FLAG("autostart", autostart),
     CUSTOM("ready", read_ready),
     NUMBER("ready_timeout", ready_timeout, 0),
