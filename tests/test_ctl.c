@@ -994,7 +994,10 @@ static void test_reload_applies_the_file_and_rejects_a_broken_one(void **state)
     run(f, "web: started");
     json_int_t pid = status_int(f, "web", "pid");
     policy(f, WEB "tend.proc { name = 'api', cmd = {'sleep', '1000'} }\n");
-    expect_cli(0, f, "reload");
+    struct tend_run *ok = expect_cli(0, f, "reload");
+    /* the client says what changed, and so does tend's log */
+    assert_string_equal(ok->out, "reloaded: 1 new, 0 changed, 0 removed, 1 unchanged\n");
+    assert_true(tend_expect(f->t, 2, ": 1 new, 0 changed, 0 removed, 1 unchanged", DEADLINE));
     expect_cli(0, f, "wait", "api");
     assert_int_equal(status_int(f, "web", "pid"), pid);  /* unchanged: untouched */
     policy(f, WEB "tend.proc { name = 'api', cmd = {'sleep', '1000'}, nope = 1 }\n");

@@ -391,6 +391,9 @@ int client_main(int argc, char **argv)
         }
     } else if (strcmp(cmd, "metrics") == 0) {
         fputs(json_string_value(result) ? json_string_value(result) : "", stdout);
+    } else if (strcmp(cmd, "reload") == 0) {
+        if (json_string_value(result))  /* what changed */
+            printf("reloaded: %s\n", json_string_value(result));
     } else if (strcmp(cmd, "shutdown") == 0) {
         /* tend closes the connection on its way out */
         json_t *msg;

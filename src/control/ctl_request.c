@@ -550,14 +550,14 @@ static void cmd_shutdown(struct conn *c, json_t *req)
 
 static void cmd_reload(struct conn *c, json_t *req)
 {
-    char *err = NULL;
-    if (manager_reload(c->ctl->m, &err) != 0) {
-        conn_error(c, "reload: %s", err ? err : "failed");
+    char *msg = NULL;
+    if (manager_reload(c->ctl->m, &msg) != 0) {
+        conn_error(c, "reload: %s", msg ? msg : "failed");
     } else {
         logs_reloaded(c->ctl);
-        conn_ok(c, NULL);
+        conn_ok(c, json_text(msg));  /* what changed */
     }
-    free(err);
+    free(msg);
 }
 
 /* A reload retired `p` and is about to free it: waits on it fail, follows

@@ -101,11 +101,14 @@ void manager_set_scaler(struct manager *m, manager_scaler_fn *fn, void *data);
 /* Scale set `name` to n replicas now; 0, or -1 with *err (a new string). */
 int manager_scale(struct manager *m, const char *name, int n, char **err);
 
-/* What reloads the policy (tend reload, SIGHUP): 0, or -1 with *err. */
-typedef int manager_reloader_fn(void *data, char **err);
+/* What reloads the policy (tend reload, SIGHUP): 0 with what changed in
+ * *msg ("1 new, 2 changed, 0 removed, 3 unchanged"), or -1 with the error
+ * in *msg; a new string either way. */
+typedef int manager_reloader_fn(void *data, char **msg);
 void manager_set_reloader(struct manager *m, manager_reloader_fn *fn, void *data);
-/* Reload the policy now; 0, or -1 with *err (a new string). */
-int manager_reload(struct manager *m, char **err);
+/* Reload the policy now; 0 or -1, with *msg as the reloader's.  tend's
+ * log says either. */
+int manager_reload(struct manager *m, char **msg);
 
 /* Whether a shutdown is under way. */
 bool manager_shutting_down(const struct manager *m);

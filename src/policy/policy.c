@@ -544,12 +544,15 @@ static int reload_protected(lua_State *L)
 {
     struct policy *pol = lua_touserdata(L, 1);
     struct manager *m = pol->m;
+    struct reload_counts *n = &pol->reloaded;
+    *n = (struct reload_counts){0};
     /* removed: stopped, then gone */
     for (size_t i = manager_count(m); i-- > 0;) {
         struct proc *p = manager_at(m, i);
         if (policy_find(pol, proc_spec(p)->name) < 0) {
             log_info(proc_spec(p)->name, "reload: removed; stopping it");
             manager_retire(m, p);
+            n->removed++;
         }
     }
     strmap_clear(&pol->names);  /* unchanged declarations are freed below */
@@ -562,6 +565,7 @@ static int reload_protected(lua_State *L)
         pol->specs[i] = NULL;
         if (old && spec_equal(proc_spec(old), s)) {
             spec_free(s);  /* unchanged: the proc runs on untouched */
+            n->unchanged++;
             order[i] = old;
             lproc_attach(pol, i, old);
             lhook_follow(pol, old);
@@ -577,12 +581,14 @@ static int reload_protected(lua_State *L)
             else
                 log_info(s->name, "reload: declaration changed; it stays down until started");
             struct proc *p = order[i] = manager_replace(m, old, s);
+            n->changed++;
             lproc_attach(pol, i, p);
             lhook_follow(pol, p);
             fresh[nfresh++] = p;  /* launched now, or when the old one ends */
             continue;
         }
         log_info(s->name, "reload: new; starting it");
+        n->added++;
         fresh[nfresh] = order[i] = manager_add(m, s);
         lproc_attach(pol, i, fresh[nfresh]);
         lhook_follow(pol, fresh[nfresh]);
@@ -636,7 +642,10 @@ int policy_reload(struct policy *pol, char **err)
     lvm_protected(pol->L, reload_protected, pol, NULL, what);
     free(what);
     policy_run_tasks(pol);
-    log_info(NULL, "reloaded %s", pol->path);
+    const struct reload_counts *n = &pol->reloaded;
+    *err = xasprintf("%zu new, %zu changed, %zu removed, %zu unchanged", n->added, n->changed,
+                     n->removed, n->unchanged);
+    log_info(NULL, "reloaded %s: %s", pol->path, *err);
     return 0;
 }
 
