@@ -182,7 +182,7 @@ static char *cell_of(const char *s)
 }
 
 /* "0:01:02", "3d 4:05:06". */
-static void fmt_duration(double s, char *buf, size_t n)
+void statustable_duration(double s, char *buf, size_t n)
 {
     long t = s > 0 ? (long)s : 0;
     long d = t / 86400, h = t / 3600 % 24, m = t / 60 % 60, sec = t % 60;
@@ -216,7 +216,7 @@ static void fmt_timeout(double s, char *buf, size_t n)
 }
 
 /* Resident bytes as ps and top print them: "812K", "12.3M", "1.5G". */
-static void fmt_bytes(double v, char *buf, size_t n)
+void statustable_bytes(double v, char *buf, size_t n)
 {
     static const char units[] = "KMGT";
     v /= 1024;
@@ -413,7 +413,7 @@ static void why_live(struct buf *b, const json_t *st)
 }
 
 /* The INFO cell: where the proc is and why, in words. */
-static char *info_cell(const json_t *st, const json_t *all, double now)
+char *statustable_info(const json_t *st, const json_t *all, double now)
 {
     struct buf b = {0};
     const char *state = str(st, "state");
@@ -475,19 +475,19 @@ static void row_cells(const json_t *st, const json_t *all, double now, char *cel
         strcpy(text, "-");
     cells[C_CPU] = xstrdup(text);
     if (has(st, "memory"))
-        fmt_bytes(num(st, "memory"), text, sizeof text);
+        statustable_bytes(num(st, "memory"), text, sizeof text);
     else
         strcpy(text, "-");
     cells[C_MEM] = xstrdup(text);
     if (since > 0)
-        fmt_duration(now - since, text, sizeof text);
+        statustable_duration(now - since, text, sizeof text);
     else
         strcpy(text, "-");
     cells[C_UPTIME] = xstrdup(text);
     snprintf(text, sizeof text, "%lld",
              (long long)json_integer_value(json_object_get(st, "restarts")));
     cells[C_RESTARTS] = xstrdup(text);
-    cells[C_INFO] = info_cell(st, all, now);
+    cells[C_INFO] = statustable_info(st, all, now);
 }
 /* Append `n` spaces. */
 static void pad(struct buf *out, size_t n)

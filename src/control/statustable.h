@@ -22,6 +22,16 @@ struct statustable_opts {
  * has them; anything else is an empty list), appended to `out`. */
 void statustable_render(struct buf *out, const json_t *list, const struct statustable_opts *o);
 
+/* A row's INFO cell for status `st` (`all`: every status, or NULL), in
+ * words: what a pending proc waits for, how an incarnation ended and what
+ * follows, the health and STATUS= text of a live one; "-" for nothing.  A
+ * new string. */
+char *statustable_info(const json_t *st, const json_t *all, double now);
+/* An uptime: "0:01:02", "3d 4:05:06". */
+void statustable_duration(double s, char *buf, size_t n);
+/* Resident bytes as ps and top print them: "812K", "12.3M", "1.5G". */
+void statustable_bytes(double v, char *buf, size_t n);
+
 /* How many terminal columns `s` (UTF-8) takes: wide characters two,
  * combining marks none, an invalid byte one. */
 size_t statustable_text_width(const char *s);

@@ -20,6 +20,7 @@
 
 #include "base/util.h"
 #include "control/link.h"
+#include "control/statustable.h"
 
 #define REFRESH 1.0
 
@@ -143,59 +144,6 @@ static void put_cell(struct buf *b, const char *s, int width, bool pad)
         buf_put(b, " ", 1);
 }
 
-static void human_bytes(double v, char *out, size_t size)
-{
-    static const char *const units[] = {"B", "K", "M", "G", "T"};
-    int u = 0;
-    while (v >= 1024 && u < 4) {
-        v /= 1024;
-        u++;
-    }
-    snprintf(out, size, u == 0 ? "%.0f%s" : "%.1f%s", v, units[u]);
-}
-
-static void uptime(double secs, char *out, size_t size)
-{
-    long t = secs > 0 ? (long)secs : 0;
-    if (t >= 86400)
-        snprintf(out, size, "%ldd%02ldh", t / 86400, t / 3600 % 24);
-    else
-        snprintf(out, size, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
-}
-
-/* What a row says besides its numbers: what a pending proc waits for, how
- * an ended one ended, the health or STATUS= text of a live one. */
-static void info(const json_t *st, char *out, size_t size)
-{
-    const char *state = field(st, "state");
-    const json_t *waiting = json_object_get(st, "waiting_for");
-    if (json_array_size(waiting) > 0) {
-        size_t n = (size_t)snprintf(out, size, "waiting for");
-        for (size_t i = 0; i < json_array_size(waiting) && n < size; i++)
-            n += (size_t)snprintf(out + n, size - n, "%s %s", i ? "," : "",
-                                  json_string_value(json_array_get(waiting, i)));
-        return;
-    }
-    const char *cause = field(st, "cause");
-    char how[160] = "";
-    if (!strcmp(state, "stopped"))
-        snprintf(how, sizeof how, "exit %d", (int)number(st, "exit_code", 0));
-    else if (!strcmp(state, "killed"))
-        snprintf(how, sizeof how, "signal %s", field(st, "signal"));
-    else if (!strcmp(state, "failed"))
-        snprintf(how, sizeof how, "failed: %s", field(st, "reason"));
-    if (how[0]) {
-        const char *gave_up = field(st, "gave_up");
-        snprintf(out, size, "%s%s%s%s%s", how, *cause ? " (" : "", cause, *cause ? ")" : "",
-                 *gave_up ? ", gave up" : "");
-        return;
-    }
-    const char *health = field(st, "health");
-    const char *text = field(st, "status_text");
-    snprintf(out, size, "%s%s%s%s", *health ? "health: " : "", health,
-             *health && *text ? ", " : "", text);
-}
-
 struct row {
     const json_t *st;
     double pct, mem;
@@ -260,11 +208,13 @@ static void draw(struct top *t)
         if (r[i].pct >= 0)
             snprintf(pct, sizeof pct, "%.1f", r[i].pct);
         if (r[i].mem >= 0)
-            human_bytes(r[i].mem, mem, sizeof mem);
+            statustable_bytes(r[i].mem, mem, sizeof mem);
         double started = number(st, "started_at", 0);
         if (p > 0 && started > 0)
-            uptime(now - started, upt, sizeof upt);
-        info(st, why, sizeof why);
+            statustable_duration(now - started, upt, sizeof upt);
+        char *info = statustable_info(st, t->statuses, now);
+        snprintf(why, sizeof why, "%s", info);
+        free(info);
         snprintf(line, sizeof line, "%-16s %-8s %7s %6s %8s %9s %8.0f  %s", field(st, "name"),
                  field(st, "state"), pid, pct, mem, upt, number(st, "restarts", 0), why);
         put_cell(&b, line, cols, false);
