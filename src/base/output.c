@@ -209,13 +209,7 @@ void output_set_timestamps(bool on)
 
 size_t output_time_iso(char *buf)
 {
-    struct timespec ts;
-    struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    size_t n = strftime(buf, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-    n += (size_t)snprintf(buf + n, 32 - n, ".%03ldZ", ts.tv_nsec / 1000000);
-    return n;
+    return time_iso(now_wall(), buf);
 }
 
 /* "2026-11-26T16:45:01.123Z " into buf (at least 32 bytes); its length. */

@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <math.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -275,4 +276,45 @@ int parse_size(const char *s, long long *out)
         return -1;
     *out = (long long)v;
     return 0;
+}
+
+void buf_printf(struct buf *b, const char *fmt, ...)
+{
+    char small[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n < sizeof small) {
+        buf_put(b, small, (size_t)n);
+        return;
+    }
+    buf_reserve(b, (size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+size_t time_iso(double wall, char *buf)
+{
+    time_t secs = (time_t)floor(wall);
+    int ms = (int)((wall - (double)secs) * 1000);
+    if (ms > 999)
+        ms = 999;
+    /* the date of the last second asked for: lines and statuses written
+     * together mostly share it */
+    static time_t cached = (time_t)-1;
+    static char date[32];
+    static size_t dlen;
+    if (secs != cached) {
+        struct tm tm;
+        gmtime_r(&secs, &tm);
+        dlen = strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
+        cached = secs;
+    }
+    memcpy(buf, date, dlen);
+    return dlen + (size_t)snprintf(buf + dlen, 32 - dlen, ".%03dZ", ms);
 }

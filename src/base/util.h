@@ -38,6 +38,12 @@ struct buf {
 void buf_reserve(struct buf *b, size_t n);
 /* Append `n` bytes. */
 void buf_put(struct buf *b, const char *s, size_t n);
+/* Append what printf would print. */
+void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* "2026-11-26T16:45:01.123Z" (UTC, milliseconds) for wall-clock seconds
+ * `wall`, into buf (at least 32 bytes); its length. */
+size_t time_iso(double wall, char *buf);
 
 /* The length of the valid UTF-8 character at s (n > 0 bytes there), or 0
  * when it is invalid, with *bad the length of the maximal invalid subpart

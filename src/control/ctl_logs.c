@@ -48,19 +48,6 @@ struct logs_follow {
     struct later resync;      /* all: take in the procs not heard yet */
 };
 
-/* "2026-11-26T16:45:01.123Z" for wall-clock seconds `t`, into buf. */
-static void iso_time(double t, char buf[40])
-{
-    time_t secs = (time_t)floor(t);
-    int ms = (int)((t - (double)secs) * 1000);
-    if (ms > 999)
-        ms = 999;
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    size_t n = strftime(buf, 40, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + n, 40 - n, ".%03dZ", ms);
-}
-
 /* The i-th line of `p`'s ring of `stream` as a message. */
 static json_t *line_json(const struct proc *p, int stream, const struct ring *r, size_t i)
 {
@@ -68,7 +55,7 @@ static json_t *line_json(const struct proc *p, int stream, const struct ring *r,
     uint64_t seq;
     const char *text = ring_line(r, i, &len, &seq);
     char when[40];
-    iso_time(ring_line_time(r, i), when);
+    time_iso(ring_line_time(r, i), when);
     json_t *o = json_object();
     json_object_set_new(o, "name", json_text(proc_name(p)));
     json_object_set_new(o, "stream", json_string(stream ? "stderr" : "stdout"));

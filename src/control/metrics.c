@@ -36,27 +36,6 @@ static void put(struct buf *b, const char *s)
     buf_put(b, s, strlen(s));
 }
 
-static void putf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void putf(struct buf *b, const char *fmt, ...)
-{
-    char tmp[256];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    if ((size_t)n < sizeof tmp) {
-        buf_put(b, tmp, (size_t)n);
-        return;
-    }
-    buf_reserve(b, (size_t)n + 1);
-    va_start(ap, fmt);
-    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-}
-
 void metrics_label_value(struct buf *b, const char *v)
 {
     for (; *v; v++) {
@@ -73,7 +52,7 @@ void metrics_label_value(struct buf *b, const char *v)
 
 static void family(struct buf *b, const char *name, const char *type, const char *help)
 {
-    putf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
 /* An integer in decimal, without printf (a scrape writes thousands). */
@@ -100,7 +79,7 @@ static void value(struct buf *b, double v)
     else if (v == floor(v) && fabs(v) < 1e15)
         integer(b, (long long)v);
     else
-        putf(b, "%.15g", v);
+        buf_printf(b, "%.15g", v);
 }
 
 /* One sample: NAME{proc="P"[,state="S"]} VALUE */
@@ -242,16 +221,16 @@ static void self_families(struct buf *b, bool cgroups)
         if (fscanf(f, "%lld %lld", &pages[0], &pages[1]) == 2) {
             long long page = sysconf(_SC_PAGESIZE);
             family(b, "process_virtual_memory_bytes", "gauge", "tend's virtual memory.");
-            putf(b, "process_virtual_memory_bytes %lld\n", pages[0] * page);
+            buf_printf(b, "process_virtual_memory_bytes %lld\n", pages[0] * page);
             family(b, "process_resident_memory_bytes", "gauge", "tend's resident memory.");
-            putf(b, "process_resident_memory_bytes %lld\n", pages[1] * page);
+            buf_printf(b, "process_resident_memory_bytes %lld\n", pages[1] * page);
         }
         fclose(f);
     }
     long fds = open_fds();
     if (fds >= 0) {
         family(b, "process_open_fds", "gauge", "File descriptors tend has open.");
-        putf(b, "process_open_fds %ld\n", fds);
+        buf_printf(b, "process_open_fds %ld\n", fds);
     }
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
@@ -269,7 +248,7 @@ static void self_families(struct buf *b, bool cgroups)
         put(b, "\n");
     }
     family(b, "tend_cgroups", "gauge", "1 when tend contains its procs in cgroups, else 0.");
-    putf(b, "tend_cgroups %d\n", cgroups ? 1 : 0);
+    buf_printf(b, "tend_cgroups %d\n", cgroups ? 1 : 0);
 }
 
 char *metrics_text(struct manager *m, size_t *len)

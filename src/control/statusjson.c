@@ -59,25 +59,8 @@ static void jv_time(void *ud, const char *key, double t)
     if (!isfinite(t))
         return;
     jv_num(ud, key, t);
-    double wall = t + j->offset;
-    time_t secs = (time_t)floor(wall);
-    int ms = (int)((wall - (double)secs) * 1000);
-    if (ms > 999)
-        ms = 999;
-    /* the date of the last second asked for: a reply's statuses mostly
-     * share it */
-    static time_t cached = (time_t)-1;
-    static char date[40];
-    static size_t dlen;
-    if (secs != cached) {
-        struct tm tm;
-        gmtime_r(&secs, &tm);
-        dlen = strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
-        cached = secs;
-    }
-    char text[64], k[64];
-    memcpy(text, date, dlen);
-    snprintf(text + dlen, sizeof text - dlen, ".%03dZ", ms);
+    char text[32], k[64];
+    time_iso(t + j->offset, text);
     snprintf(k, sizeof k, "%s_wall", key);
     json_object_set_new_nocheck(j->o, k, json_string_nocheck(text));
 }

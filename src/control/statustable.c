@@ -141,21 +141,6 @@ static bool is(const char *a, const char *b)
     return strcmp(a, b) == 0;
 }
 
-static void bprintf(struct buf *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n <= 0)
-        return;
-    buf_reserve(b, (size_t)n + 1);
-    va_start(ap, fmt);
-    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-}
-
 /* A cell holding `s` as one line: no control character reaches the
  * terminal as it is (a child's STATUS= text or reason could otherwise
  * move the cursor or retitle the window): newlines and tabs become
@@ -172,7 +157,7 @@ static char *cell_of(const char *s)
         if (c == '\n' || c == '\t' || c == '\r')
             buf_put(&b, " ", 1);
         else if (c < 0x20 || c == 0x7f)
-            bprintf(&b, "\\x%02x", c);
+            buf_printf(&b, "\\x%02x", c);
         else
             buf_put(&b, s + i, len);
         i += len;
@@ -314,16 +299,16 @@ static void why_pending(struct buf *b, const json_t *st, const json_t *all)
 {
     const json_t *wf = json_object_get(st, "waiting_for");
     if (is(str(st, "cause"), "after")) {
-        bprintf(b, "not started: needs ");
+        buf_printf(b, "not started: needs ");
         for (size_t i = 0; i < json_array_size(wf); i++)
-            bprintf(b, "%s%s", i ? ", " : "", json_string_value(json_array_get(wf, i)));
+            buf_printf(b, "%s%s", i ? ", " : "", json_string_value(json_array_get(wf, i)));
         return;
     }
     if (json_array_size(wf) == 0) {
-        bprintf(b, "%s", is(str(st, "want"), "down") ? "not started" : "-");
+        buf_printf(b, "%s", is(str(st, "want"), "down") ? "not started" : "-");
         return;
     }
-    bprintf(b, "waiting for ");
+    buf_printf(b, "waiting for ");
     for (size_t i = 0; i < json_array_size(wf); i++) {
         const char *cond = json_string_value(json_array_get(wf, i));
         cond = cond ? cond : "";
@@ -337,9 +322,9 @@ static void why_pending(struct buf *b, const json_t *st, const json_t *all)
             dep = find(all, name);
         }
         if (dep)
-            bprintf(b, "%s%s (%s)", i ? ", " : "", name, str(dep, "state"));
+            buf_printf(b, "%s%s (%s)", i ? ", " : "", name, str(dep, "state"));
         else
-            bprintf(b, "%s%s", i ? ", " : "", cond);
+            buf_printf(b, "%s%s", i ? ", " : "", cond);
     }
 }
 
@@ -348,9 +333,9 @@ static void why_pending(struct buf *b, const json_t *st, const json_t *all)
 static void end_words(struct buf *b, const json_t *st)
 {
     if (is(str(st, "state"), "stopped"))
-        bprintf(b, "exit %lld", (long long)json_integer_value(json_object_get(st, "exit_code")));
+        buf_printf(b, "exit %lld", (long long)json_integer_value(json_object_get(st, "exit_code")));
     else
-        bprintf(b, "signal %s%s", str(st, "signal"),
+        buf_printf(b, "signal %s%s", str(st, "signal"),
                 json_is_true(json_object_get(st, "core_dumped")) ? " (core dumped)" : "");
 }
 
@@ -361,32 +346,32 @@ static void why_ended(struct buf *b, const json_t *st, double now)
     const char *words = cause_words(cause);
     char d[32];
     if (is(state, "failed")) {
-        bprintf(b, "%s", str(st, "reason"));
+        buf_printf(b, "%s", str(st, "reason"));
     } else if (json_is_true(json_object_get(st, "stop_timed_out"))) {
         fmt_timeout(num(st, "stop_timeout"), d, sizeof d);
-        bprintf(b, "SIGKILL after stop_timeout %s", d);
+        buf_printf(b, "SIGKILL after stop_timeout %s", d);
         if (words)
-            bprintf(b, " (%s)", words);
+            buf_printf(b, " (%s)", words);
     } else if (!words) {
         end_words(b, st);
     } else {
-        bprintf(b, "%s", words);
+        buf_printf(b, "%s", words);
         /* a signal sent, or a check that ended it: how the program went */
         if (!deliberate(cause) || is(cause, "signal")) {
-            bprintf(b, " (");
+            buf_printf(b, " (");
             end_words(b, st);
-            bprintf(b, ")");
+            buf_printf(b, ")");
         }
     }
     if (has(st, "ended_at")) {
         fmt_short(now - num(st, "ended_at"), d, sizeof d);
-        bprintf(b, ", %s ago", d);
+        buf_printf(b, ", %s ago", d);
     }
     if (has(st, "restart_at")) {
         fmt_short(num(st, "restart_at") - now, d, sizeof d);
-        bprintf(b, "; restart in %s", d);
+        buf_printf(b, "; restart in %s", d);
     } else if (has(st, "gave_up")) {
-        bprintf(b, "; gave up: %s", str(st, "gave_up"));
+        buf_printf(b, "; gave up: %s", str(st, "gave_up"));
     }
 }
 
@@ -396,20 +381,20 @@ static void why_live(struct buf *b, const json_t *st)
     const char *health = str(st, "health");
     size_t start = b->len;
     if (is(health, "healthy")) {
-        bprintf(b, "healthy");
+        buf_printf(b, "healthy");
     } else if (is(health, "unknown")) {
-        bprintf(b, "health: not checked yet");
+        buf_printf(b, "health: not checked yet");
     } else if (is(health, "unhealthy")) {
-        bprintf(b, "health: failing");
+        buf_printf(b, "health: failing");
         if (has(st, "health_failures"))
-            bprintf(b, " %lld/%lld",
+            buf_printf(b, " %lld/%lld",
                     (long long)json_integer_value(json_object_get(st, "health_failures")),
                     (long long)json_integer_value(json_object_get(st, "health_failures_limit")));
         if (has(st, "health_failure"))
-            bprintf(b, " (%s)", str(st, "health_failure"));
+            buf_printf(b, " (%s)", str(st, "health_failure"));
     }
     if (has(st, "status_text"))
-        bprintf(b, "%s%s", b->len > start ? "; " : "", str(st, "status_text"));
+        buf_printf(b, "%s%s", b->len > start ? "; " : "", str(st, "status_text"));
 }
 
 /* The INFO cell: where the proc is and why, in words. */
@@ -423,14 +408,14 @@ char *statustable_info(const json_t *st, const json_t *all, double now)
         const char *words = cause_words(str(st, "cause"));
         char d[32];
         fmt_short(num(st, "deadline") - now, d, sizeof d);
-        bprintf(&b, "%s%sSIGKILL in %s", words ? words : "", words ? "; " : "", d);
+        buf_printf(&b, "%s%sSIGKILL in %s", words ? words : "", words ? "; " : "", d);
     } else if (is(state, "stopped") || is(state, "killed") || is(state, "failed")) {
         why_ended(&b, st, now);
     } else {
         why_live(&b, st);
     }
     if (b.len == 0)
-        bprintf(&b, "-");
+        buf_printf(&b, "-");
     buf_put(&b, "", 1);
     char *cell = cell_of(b.p);
     free(b.p);
@@ -500,7 +485,7 @@ static void pad(struct buf *out, size_t n)
 static void put_text(struct buf *out, const char *cell, size_t len, const char *colour)
 {
     if (colour)
-        bprintf(out, "\033[%sm%.*s\033[0m", colour, (int)len, cell);
+        buf_printf(out, "\033[%sm%.*s\033[0m", colour, (int)len, cell);
     else
         buf_put(out, cell, len);
 }

@@ -525,28 +525,6 @@ char *shell_quote(const char *w)
     return b.p;
 }
 
-static void put(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(struct buf *b, const char *fmt, ...)
-{
-    char small[256];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(small, sizeof small, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    if ((size_t)n < sizeof small) {
-        buf_put(b, small, (size_t)n);
-        return;
-    }
-    char *big = xmalloc((size_t)n + 1);
-    va_start(ap, fmt);
-    vsnprintf(big, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    buf_put(b, big, (size_t)n);
-    free(big);
-}
-
 static void put_quoted(struct buf *b, char *const *v)
 {
     for (size_t i = 0; v && v[i]; i++) {
@@ -561,17 +539,17 @@ static void put_check(struct buf *b, const struct check *c)
     char *q;
     switch (c->kind) {
     case CHECK_LOG:
-        put(b, "log ");
+        buf_printf(b, "log ");
         put_word(b, c->pattern);
-        put(b, "%s", c->stream == 0 ? " on stdout" : c->stream == 1 ? " on stderr" : "");
+        buf_printf(b, "%s", c->stream == 0 ? " on stdout" : c->stream == 1 ? " on stderr" : "");
         break;
     case CHECK_EXEC:
-        put(b, "exec ");
+        buf_printf(b, "exec ");
         put_quoted(b, c->argv);
         break;
     default:
         q = check_describe(c);
-        put(b, "%s", q);
+        buf_printf(b, "%s", q);
         free(q);
     }
 }
@@ -581,16 +559,16 @@ char *spec_plan_line(const struct spec *s)
     static const char *const modes[] = {"always", "on-failure", "never", "function"};
     struct buf b = {0};
     buf_reserve(&b, 128);
-    put(&b, "%s: ", s->name);
+    buf_printf(&b, "%s: ", s->name);
     put_quoted(&b, s->argv);
-    put(&b, "  (restart %s", modes[s->restart.mode]);
+    buf_printf(&b, "  (restart %s", modes[s->restart.mode]);
     if (s->after && *s->after) {
-        put(&b, "; after");
+        buf_printf(&b, "; after");
         for (char **a = s->after; *a; a++) {
             enum after_cond c = spec_after_cond(s, *a);
-            put(&b, " %s", *a);
+            buf_printf(&b, " %s", *a);
             if (c != AFTER_READY)
-                put(&b, " (%s)", spec_after_cond_name(c));
+                buf_printf(&b, " (%s)", spec_after_cond_name(c));
         }
     }
     const struct limits *l = &s->limits;
@@ -598,64 +576,64 @@ char *spec_plan_line(const struct spec *s)
     for (int i = 0; i < LIMIT__RLIMITS; i++)
         any |= l->set[i];
     if (any) {
-        put(&b, "; limits");
+        buf_printf(&b, "; limits");
         for (int i = 0; i < LIMIT__RLIMITS; i++)
             if (l->set[i] && l->value[i] == (unsigned long long)RLIM_INFINITY)
-                put(&b, " %s=unlimited", limit_rlimit_names[i]);
+                buf_printf(&b, " %s=unlimited", limit_rlimit_names[i]);
             else if (l->set[i])
-                put(&b, " %s=%llu", limit_rlimit_names[i], l->value[i]);
+                buf_printf(&b, " %s=%llu", limit_rlimit_names[i], l->value[i]);
         if (l->memory)
-            put(&b, " memory=%lld", l->memory);
+            buf_printf(&b, " memory=%lld", l->memory);
         if (l->memory_high)
-            put(&b, " memory_high=%lld", l->memory_high);
+            buf_printf(&b, " memory_high=%lld", l->memory_high);
         if (l->cpu > 0)
-            put(&b, " cpu=%g", l->cpu);
+            buf_printf(&b, " cpu=%g", l->cpu);
         if (l->pids)
-            put(&b, " pids=%lld", l->pids);
+            buf_printf(&b, " pids=%lld", l->pids);
     }
     if (s->ready.kind != CHECK_NONE) {
-        put(&b, "; ready ");
+        buf_printf(&b, "; ready ");
         put_check(&b, &s->ready);
         if (s->ready_timeout > 0)
-            put(&b, " within %gs", s->ready_timeout);
+            buf_printf(&b, " within %gs", s->ready_timeout);
         if (s->watchdog > 0)
-            put(&b, ", watchdog %gs", s->watchdog);
+            buf_printf(&b, ", watchdog %gs", s->watchdog);
     }
     if (s->health.kind != CHECK_NONE) {
-        put(&b, "; health ");
+        buf_printf(&b, "; health ");
         put_check(&b, &s->health);
-        put(&b, " every %gs, timeout %gs, %d failure%s", s->health_interval,
+        buf_printf(&b, " every %gs, timeout %gs, %d failure%s", s->health_interval,
             s->health_timeout, s->health_failures, s->health_failures == 1 ? "" : "s");
     }
     if (s->output == OUTPUT_FILE) {
-        put(&b, "; output ");
+        buf_printf(&b, "; output ");
         put_word(&b, s->output_path);
         if (s->output_stderr) {
-            put(&b, ", stderr ");
+            buf_printf(&b, ", stderr ");
             put_word(&b, s->output_stderr);
         }
         if (s->output_max_size > 0)
-            put(&b, " (rotated at %lld bytes, %d kept)", (long long)s->output_max_size,
+            buf_printf(&b, " (rotated at %lld bytes, %d kept)", (long long)s->output_max_size,
                 s->output_keep);
         if (s->output_console)
-            put(&b, ", and to tend's output");
+            buf_printf(&b, ", and to tend's output");
     } else {
-        put(&b, "; output %s", s->output == OUTPUT_DISCARD ? "discard" : "inherit");
+        buf_printf(&b, "; output %s", s->output == OUTPUT_DISCARD ? "discard" : "inherit");
     }
     if (s->user)
-        put(&b, "; user %s (uid %u, gid %u)", s->user, (unsigned)s->uid, (unsigned)s->gid);
+        buf_printf(&b, "; user %s (uid %u, gid %u)", s->user, (unsigned)s->uid, (unsigned)s->gid);
     if (s->cwd) {
-        put(&b, "; cwd ");
+        buf_printf(&b, "; cwd ");
         put_word(&b, s->cwd);
     }
     if (s->env_file && *s->env_file) {
-        put(&b, "; env_file ");
+        buf_printf(&b, "; env_file ");
         put_quoted(&b, s->env_file);
     }
     if (s->set)
-        put(&b, "; replica %d of %d", s->replica, s->replicas);
+        buf_printf(&b, "; replica %d of %d", s->replica, s->replicas);
     if (!s->autostart)
-        put(&b, "; autostart off");
+        buf_printf(&b, "; autostart off");
     buf_put(&b, ")", 2);
     return b.p;
 }
