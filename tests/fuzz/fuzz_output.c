@@ -499,7 +499,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         /* the same lines given one by one to a fresh ring */
         struct ring *ref = ring_new();
         for (size_t j = 0; j < n; j++)
-            ring_push(ref, j + 1, m->bytes + v[j].off, v[j].len);
+            ring_push(ref, j + 1, 0.0, m->bytes + v[j].off, v[j].len);
         snprintf(what, sizeof what, "ring_push stream %d", i);
         check_ring(what, n ? ref : NULL, m->bytes, v, n, tail_lines, tail_bytes, tail_since);
         ring_free(ref);
