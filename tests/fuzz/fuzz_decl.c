@@ -1052,8 +1052,9 @@ static bool valid_name(const struct val *v)
         return false;
     for (size_t i = 0; i < v->n; i++) {
         unsigned char c = (unsigned char)v->s[i];
+        /* '@' is for replicas' names (NAME@i), given by tend, not by hand */
         bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '.' || c == '_' || c == '-' || c == '@';
+                  c == '.' || c == '_' || c == '-';
         if (!ok)
             return false;
     }
