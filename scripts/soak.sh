@@ -9,7 +9,8 @@
 # and get added, changed and removed by a reload every SOAK_RELOAD seconds;
 # a Lua hook runs on every transition and a task calls tend.exec.  Every
 # second it asks `tend status --json` and samples tend's RSS, open fds, CPU
-# time and the procs' restart count into OUTDIR/soak.csv; at the end it
+# time and the procs' restart count into OUTDIR/soak.csv (tend's own log
+# goes to OUTDIR/tend.err, its stdout to a pipe that is only counted); at the end it
 # plots them (OUTDIR/soak.png, if gnuplot is there) and gives a verdict:
 # the last minute against the first (a third of the run each, for runs
 # under three minutes): the largest RSS, and the lowest and highest fd
@@ -87,7 +88,11 @@ EOF
 
 TEND_SOCKET=$sock
 export TEND_SOCKET
-"$tend" run "$out/policy.lua" --stay --quiet > "$out/tend.out" 2> "$out/tend.err" &
+# tend's stdout (the procs' lines) into a pipe that a reader only counts,
+# so that a long run fills no disk
+mkfifo "$out/stdout.fifo"
+wc -c < "$out/stdout.fifo" > "$out/stdout.bytes" &
+"$tend" run "$out/policy.lua" --stay --quiet > "$out/stdout.fifo" 2> "$out/tend.err" &
 pid=$!
 
 stop_tend() {
@@ -169,6 +174,7 @@ done
 
 stop_tend
 trap - EXIT INT TERM
+wait  # the counter of tend's stdout
 
 # the plot
 if command -v gnuplot > /dev/null 2>&1; then
@@ -206,7 +212,7 @@ fi
 
 # the verdict: first window against last window
 awk -F, -v secs="$seconds" -v rss_slack="$rss_slack" -v fd_slack="$fd_slack" -v churn="$churn" \
-    -v status_fail="$status_fail" '
+    -v status_fail="$status_fail" -v out_bytes="$(cat "$out/stdout.bytes")" '
 NR == 1 { next }
 { t[NR] = $1; rss[NR] = $2; fds[NR] = $3; cpu[NR] = $4; rs[NR] = $6; ms[NR] = $7; rl = $8; n = NR }
 END {
@@ -229,6 +235,8 @@ END {
     rbound = r0 * 0.10 > rss_slack ? r0 * 0.10 : rss_slack
     printf "soak: %d s, %d samples, %d restarts, %d reloads, CPU %.1f%% on average, status at worst %d ms\n",
         last, n - 1, rs[n], rl, 100 * cpu[n] / (last > 0 ? last : 1), msmax
+    printf "soak: %.1f MB of output through the stdout of tend, %.0f KB/s\n",
+        out_bytes / 1e6, out_bytes / 1e3 / (last > 0 ? last : 1)
     printf "soak: RSS max %d KiB in the first %d s, %d KiB in the last %d s (bound +%d KiB)\n",
         r0, w, r1, w, rbound
     # a sample may catch a churning proc between its spawn and its reap
