@@ -178,6 +178,7 @@ wait  # the counter of tend's stdout
 
 # the plot
 if command -v gnuplot > /dev/null 2>&1; then
+    fdtop=$(awk -F, 'NR > 1 && $3 > m { m = $3 } END { print int(m * 1.25) + 1 }' "$csv")
     gnuplot <<EOF
 set terminal png size 1000,900 font ",10"
 set output "$out/soak.png"
@@ -190,8 +191,7 @@ set y2label "open fds"
 set y2tics
 set ytics nomirror
 set yrange [0:*]
-set y2range [0:*]
-set offsets 0, 0, graph 0.1, 0
+set y2range [0:$fdtop]
 plot "$csv" using 1:2 with lines lw 2 title "RSS (KiB)", \
      "" using 1:3 axes x1y2 with steps title "fds"
 unset y2label
@@ -201,6 +201,7 @@ plot "$csv" using 1:5 with lines notitle
 set ylabel "restarts (total)"
 set y2label "status ms"
 set y2tics
+set y2range [0:*]
 plot "$csv" using 1:6 with lines lw 2 title "restarts", \
      "" using 1:7 axes x1y2 with impulses title "status (ms)"
 unset multiplot
