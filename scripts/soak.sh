@@ -92,7 +92,16 @@ export TEND_SOCKET
 # so that a long run fills no disk
 mkfifo "$out/stdout.fifo"
 wc -c < "$out/stdout.fifo" > "$out/stdout.bytes" &
-"$tend" run "$out/policy.lua" --stay --quiet > "$out/stdout.fifo" 2> "$out/tend.err" &
+# tend's stderr through a reader that says when the first line came: tend
+# takes its socket before it starts a proc, and a churning proc's exit
+# with code 1 is the first warning it logs, so tend answers from then on
+mkfifo "$out/stderr.fifo" "$out/up.fifo"
+{
+    IFS= read -r line && printf '%s\n' "$line"
+    echo up > "$out/up.fifo"
+    cat
+} < "$out/stderr.fifo" > "$out/tend.err" &
+"$tend" run "$out/policy.lua" --stay --quiet > "$out/stdout.fifo" 2> "$out/stderr.fifo" &
 pid=$!
 
 stop_tend() {
@@ -103,16 +112,11 @@ stop_tend() {
 }
 trap stop_tend EXIT INT TERM
 
-# wait (with a deadline) until tend answers on its socket
-i=0
-until "$tend" status > /dev/null 2>&1; do
-    i=$((i + 1))
-    if [ $i -gt 100 ] || ! kill -0 "$pid" 2>/dev/null; then
-        echo "soak: tend did not come up (see $out/tend.err)" >&2
-        exit 1
-    fi
-    sleep 0.1
-done
+read -r _ < "$out/up.fifo"
+if ! "$tend" status > /dev/null 2>&1; then
+    echo "soak: tend did not come up (see $out/tend.err)" >&2
+    exit 1
+fi
 
 # rss_kb fds cpu_ticks of tend, from /proc
 sample_tend() {
@@ -174,7 +178,7 @@ done
 
 stop_tend
 trap - EXIT INT TERM
-wait  # the counter of tend's stdout
+wait  # the readers of tend's stdout and stderr
 
 # the plot
 if command -v gnuplot > /dev/null 2>&1; then
