@@ -1,4 +1,4 @@
-# mk/fuzz.mk -- `make fuzz`: clang's libFuzzer on four of tend's inputs.
+# mk/fuzz.mk -- `make fuzz`: clang's libFuzzer on five of tend's inputs.
 #
 #   make fuzz                    replay tests/fuzz/regress/, then fuzz each
 #                                target for FUZZ_SECONDS (default 20)
@@ -12,6 +12,7 @@
 #   ctl     bytes written into a real control socket (ctl_open)
 #   notify  sd_notify datagrams to a proc's notify socket, from a live child
 #   output  a proc's output pipes: the line splitter, and the ring
+#   envfile two env files from bytes: the parser, and one laid on the other
 # Everything is compiled again here with clang and -fsanitize=fuzzer-no-link,
 # address,undefined (build/fuzz/obj); the main build is not touched.  The
 # working corpus grows in build/fuzz/corpus/TARGET (seeds in
@@ -21,7 +22,7 @@
 FUZZ_SECONDS ?= 20
 FUZZ_CC      ?= clang
 FUZZ_JOBS    ?= 2
-FUZZ_TARGETS ?= decl ctl notify output
+FUZZ_TARGETS ?= decl ctl notify output envfile
 FUZZ_DIR     := $(BUILD)/fuzz
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
                 -fno-omit-frame-pointer

@@ -524,6 +524,8 @@ static void test_policy_that_would_hang_or_crash_the_load_rejected(void **state)
  * check once recursed per link and crashed tend). */
 static void test_a_long_after_chain_loads_and_a_long_cycle_is_named(void **state)
 {
+    if (getenv("TEND_UNDER_VALGRIND"))
+        skip();  /* 100,000 declarations take minutes under valgrind */
     struct fx *f = *state;
     struct rlimit saved, small = {1 << 20, 1 << 20};
     getrlimit(RLIMIT_STACK, &saved);
@@ -729,7 +731,7 @@ static void test_options_as_opt_equals_value_and_opt_value(void **state)
      * reaches this tend only through the --socket it is given */
     f->t = tend_start((const char *[]){"run", sock_opt, f->policy, "--log-format", "json", NULL});
     expect_out(f->t, 1, "\"proc\":\"web\",\"stream\":\"stdout\",\"line\":\"line5\"");
-    assert_contains(f->t->err, "\"message\":\"started (pid");
+    expect_out(f->t, 2, "\"message\":\"started (pid");  /* another pipe: not read yet, maybe */
 
     struct tend_run *c = command(f, 0, (const char *[]){"logs", "web", "-n", "2", "--socket", sock, NULL});
     assert_string_equal(c->out, "line4\nline5\n");
@@ -750,7 +752,7 @@ static void test_options_as_opt_equals_value_and_opt_value(void **state)
     tend_free(f->t);
     f->t = tend_start((const char *[]){"run", f->policy, "--log-format=json", "--socket", sock, NULL});
     expect_out(f->t, 1, "\"proc\":\"web\",\"stream\":\"stdout\",\"line\":\"line5\"");
-    assert_contains(f->t->err, "\"message\":\"started (pid");
+    expect_out(f->t, 2, "\"message\":\"started (pid");  /* another pipe: not read yet, maybe */
     command(f, 0, (const char *[]){"shutdown", "--socket", sock, NULL});
     expect_exit(f->t, 0);
 }
@@ -1037,10 +1039,13 @@ static void test_after_starts_dependent_once_dependency_ready(void **state)
     free(script);
     expect_out(t, 2, "b | b-line\n");
     expect_exit(t, 0);
+    /* b's line may come before tend's "b: started": that is logged when
+     * the exec is confirmed, and a slow tend (under valgrind) can read the
+     * child's first output in the same round */
     long a = offset_of(t->err, "tend: a: started"), b = offset_of(t->err, "tend: b: started"),
          line = offset_of(t->err, "b | b-line\n");
-    if (!(a >= 0 && a < b && b < line))
-        fail_msg("want a started, then b started, then b's line:\n%s", t->err);
+    if (!(a >= 0 && a < b && a < line))
+        fail_msg("want a started, then b started and b's line:\n%s", t->err);
 }
 
 /* A proc whose dependency fails never starts; tend exits 1.  (The

@@ -1200,7 +1200,8 @@ static void test_client_that_never_reads_does_not_block(void **state)
 #else
     long slack = 4 * 1024;
 #endif
-    if (rss1 > rss0 + slack)
+    /* under make valgrind the RSS is valgrind's as much as tend's */
+    if (!getenv("TEND_UNDER_VALGRIND") && rss1 > rss0 + slack)
         fail_msg("tend's RSS grew from %ld KiB to %ld KiB", rss0, rss1);
     close(fd);
 }

@@ -1,6 +1,7 @@
 /* sc_ctl.c -- the control socket abused: random bytes, a line without
  * end, invalid UTF-8, a thousand clients that never read, more than tend
- * takes, half-closed connections, a slow drip, a stranger. */
+ * takes, a full cap of `logs -f` followers, half-closed connections, a
+ * slow drip, a stranger. */
 #include "fault.h"
 
 #include <errno.h>
@@ -12,6 +13,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#define CTL_CAP 1024  /* connections tend takes at once (ctl.h's CTL_CONNS_MAX) */
 
 #define ANCHOR "tend.proc { name = \"anchor\", cmd = { \"@C\", \"pause\" } }\n"
 
@@ -441,6 +444,134 @@ static void other_uid(struct sc *s)
     finish(s, 0);
 }
 
+/* ---- as many `logs -f` followers as the cap allows ---- */
+
+/* The next line on `fd` that is not an ok reply (a streamed line or a
+ * drop notice), within the deadline; NULL if none came. */
+static char *next_streamed(struct sc *s, int fd)
+{
+    double end = now() + WAIT;
+    for (;;) {
+        double left = end - now();
+        char *r = left > 0 ? raw_reply(s, fd, left) : NULL;
+        if (!r || !strstr(r, "\"ok\""))
+            return r;
+        free(r);
+    }
+}
+
+/* One round: N followers join, are fed, `tend status` answers; with
+ * `fill`, a last follower fills the cap and a status is tried; then they
+ * all go and tend's fds come back.  What it saw in *rd. */
+struct follow_round {
+    double connect_secs, status_secs, full_secs;
+    int full_code;
+    int fds_with;
+    long rss_with, rss_after;
+};
+
+static void follow_round(struct sc *s, int n, bool fill, struct follow_round *rd)
+{
+    static int fds[CTL_CAP];
+    static const char follow[] =
+        "{\"cmd\": \"logs\", \"names\": [\"talker\"], \"follow\": true, \"lines\": 1}\n";
+    double t0 = now();
+    for (int i = 0; i < n; i++) {
+        fds[i] = raw_connect(s, NULL);
+        need(s, fds[i] >= 0, "follower %d: connect: %s", i, strerror(errno));
+        need(s, raw_send_all(fds[i], follow, sizeof follow - 1, WAIT),
+             "follower %d could not send", i);
+        if (i % 100 == 99)
+            pump(s, 0);
+    }
+    int ok = 0;
+    for (int i = 0; i < n; i++) {
+        char *r = raw_reply(s, fds[i], WAIT);
+        ok += reply_ok(r);
+        free(r);
+    }
+    rd->connect_secs = now() - t0;
+    need(s, ok == n, "%d of %d follow requests answered ok", ok, n);
+    /* every follower gets the lines that come after it joined */
+    int fed = 0;
+    for (int i = 0; i < n; i++) {
+        char *r = next_streamed(s, fds[i]);
+        fed += r && strstr(r, "tick") != NULL;
+        free(r);
+    }
+    need(s, fed == n, "%d of %d followers got a new line", fed, n);
+    struct cli c = cli(s, NULL, 5, "status", (const char *)NULL);
+    need(s, c.code == 0, "`tend status` with %d followers: exit %d after %.2f s: %s", n,
+         c.code, c.secs, c.err);
+    rd->status_secs = c.secs;
+    rd->rss_with = rss_kib(s->t->pid);
+    rd->fds_with = fd_count(s->t->pid);
+    need(s, rd->fds_with >= s->fds0 + n, "tend holds %d fds with %d followers (%d before)",
+         rd->fds_with, n, s->fds0);
+    need(s, rd->rss_with - s->rss0 < 32 * 1024, "RSS %ld KiB with the followers, %ld before",
+         rd->rss_with, s->rss0);
+    if (fill) {
+        /* the cap is full of followers and none is idle, so a status has
+         * no room: it must be told so at once, not hang */
+        fds[n] = raw_connect(s, NULL);
+        need(s, fds[n] >= 0, "follower %d: connect: %s", n + 1, strerror(errno));
+        need(s, raw_send_all(fds[n], follow, sizeof follow - 1, WAIT),
+             "follower %d could not send", n + 1);
+        char *r = raw_reply(s, fds[n], WAIT);
+        need(s, reply_ok(r), "follower %d: %s", n + 1, r ? r : "(no reply)");
+        free(r);
+        struct cli full = cli(s, NULL, 5, "status", (const char *)NULL);
+        need(s, full.code == 0 || (full.code == 1 && strstr(full.err, "too many connections")),
+             "`tend status` with %d followers: exit %d after %.2f s: %s", n + 1, full.code,
+             full.secs, full.err);
+        need(s, full.secs < 2, "`tend status` with %d followers took %.2f s to be answered",
+             n + 1, full.secs);
+        rd->full_code = full.code;
+        rd->full_secs = full.secs;
+    }
+    for (int i = 0; i < n + fill; i++)
+        close(fds[i]);
+    check_serving(s);  /* fds back to the baseline */
+    rd->rss_after = rss_kib(s->t->pid);
+}
+
+static void followers(struct sc *s)
+{
+    tend_up(s, policy(s, ANCHOR
+        "tend.proc { name = \"talker\", cmd = { \"sh\", \"-c\", "
+        "\"while :; do echo tick; sleep 0.2; done\" } }\n"), NULL, NULL);
+    wait_for(s, s->t, 1, "anchor | paused", 1, "the anchor");
+    wait_for(s, s->t, 1, "talker | tick", 1, "the talker");
+    wait_up(s, s->t, NULL);
+    baseline(s);
+    /* tend takes CTL_CAP connections at once and makes room by closing an
+     * idle one; a follower is never idle, so CTL_CAP - 1 is the most that
+     * leave room for a `tend status` */
+    enum { N = CTL_CAP - 1, ROUNDS = 3 };
+    did(s, "%d `logs -f` followers of a proc that prints 5 lines a second connect at once "
+           "(the cap is %d), `tend status`, then they all go; three times, the first with a "
+           "%dth follower and `tend status` again",
+        N, CTL_CAP, CTL_CAP);
+    struct follow_round rd[ROUNDS];
+    for (int i = 0; i < ROUNDS; i++)
+        follow_round(s, N, i == 0, &rd[i]);
+    /* malloc keeps what the connections' buffers took (see ctl-1000-
+     * clients); a leak adds at every round */
+    need(s, rd[2].rss_after - rd[1].rss_after < 1024, "RSS grows with each round: %ld, %ld, "
+         "%ld, %ld KiB", s->rss0, rd[0].rss_after, rd[1].rss_after, rd[2].rss_after);
+    need(s, rd[2].rss_after - s->rss0 < 16 * 1024, "RSS %ld KiB after the followers, %ld "
+         "before", rd[2].rss_after, s->rss0);
+    held(s, "all followed in %.2f s, each got the new lines; `tend status` answered in "
+            "%.2f s; tend held %d fds and %ld KiB RSS with them. With %d followers the cap "
+            "is full and none is idle: `tend status` %s in %.2f s. After they went: fds back "
+            "to %d each time; RSS %ld KiB before, %ld, %ld, %ld after rounds 1-3",
+         rd[0].connect_secs, rd[0].status_secs, rd[0].fds_with, rd[0].rss_with, CTL_CAP,
+         rd[0].full_code == 0 ? "answered" : "refused (\"too many connections\")",
+         rd[0].full_secs, s->fds0, s->rss0, rd[0].rss_after, rd[1].rss_after,
+         rd[2].rss_after);
+    finish(s, 0);
+}
+
 const struct scenario sc_ctl[] = {
     {"ctl-random-bytes", random_bytes, 30, NULL},
     {"ctl-10MiB-line", huge_line, 30, NULL},
@@ -449,6 +580,7 @@ const struct scenario sc_ctl[] = {
     {"ctl-over-cap", over_cap, 30,
      "issue 10 section 4 (fixed since): 1,024 idle connections locked `tend status` out "
      "until they closed"},
+    {"ctl-1023-followers", followers, 60, NULL},
     {"ctl-half-closed", half_closed, 30, NULL},
     {"ctl-slow-drip", slow_drip, 30, NULL},
     {"ctl-other-uid", other_uid, 30, NULL},
