@@ -25,6 +25,12 @@
  * status` gets through however many clients sit on the socket. */
 #define CTL_CONNS_MAX 1024
 
+/* `logs -f` followers at once: a follower is never idle, so this many
+ * leave CTL_CONNS_MAX - CTL_FOLLOWS_MAX slots that an idle connection can
+ * always give up for an operator's `tend status`.  A follow past it is
+ * answered with an error (and its connection is then idle). */
+#define CTL_FOLLOWS_MAX (CTL_CONNS_MAX - 16)
+
 /* Seconds a connection may stay idle before tend closes it.  Idle: no
  * request being answered (a start, stop, wait... waiting on its procs) and
  * no `logs -f` follow, since the connection was accepted, since its last

@@ -79,6 +79,7 @@ struct ctl {
     bool evicting;            /* said so; quiet until there is room again */
     struct conn *conns;
     size_t nconns;
+    size_t nfollows;          /* connections following (ctl_logs.c) */
     /* the idle connections, idle the longest first (so sorted by when they
      * time out); one timer for the first, stopped when there is none */
     struct conn *idle_head, *idle_tail;

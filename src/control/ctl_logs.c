@@ -218,6 +218,7 @@ static void follow_start(struct conn *c, struct proc *const *procs, size_t n, in
     for (size_t i = 0; i < n; i++)
         follow_add(f, procs[i]);
     c->follow = f;
+    c->ctl->nfollows++;
 }
 
 void logs_unfollow(struct conn *c)
@@ -231,6 +232,7 @@ void logs_unfollow(struct conn *c)
     free(f->procs);
     free(f);
     c->follow = NULL;
+    c->ctl->nfollows--;
 }
 
 /* The follow is over: EOF once the lines queued are written. */
@@ -306,6 +308,11 @@ void logs_cmd(struct conn *c, json_t *req)
             return;
         }
         want = (size_t)json_integer_value(v);
+    }
+    if (follow && c->ctl->nfollows >= CTL_FOLLOWS_MAX) {
+        conn_error(c, "logs: too many followers (%d): the rest of the connections are kept "
+                   "for other commands", CTL_FOLLOWS_MAX);
+        return;
     }
     size_t n;
     struct proc **procs = request_procs(c, req, "logs", true, &n);
