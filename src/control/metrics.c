@@ -255,11 +255,10 @@ char *metrics_text(struct manager *m, size_t *len)
 {
     size_t n = manager_count(m);
     struct row *rows = xcalloc(n ? n : 1, sizeof *rows);
-    struct usage_scan scan = {0};
     struct status *live = xcalloc(n ? n : 1, sizeof *live);
     for (size_t i = 0; i < n; i++) {
         struct proc *p = manager_at(m, i);
-        const struct status *st = usage_status(&scan, proc_status(p), &live[i]);
+        const struct status *st = usage_status(proc_status(p), &live[i]);
         rows[i] = (struct row){.name = proc_name(p), .st = st, .usage = st->has_usage,
                                .cpu = st->cpu, .memory = st->memory};
     }
@@ -268,7 +267,6 @@ char *metrics_text(struct manager *m, size_t *len)
     proc_families(&b, rows, n, now_wall() - now_mono());
     self_families(&b, cgroup_enabled());
     buf_put(&b, "", 1);  /* the NUL */
-    usage_free(&scan);
     free(live);
     free(rows);
     *len = b.len - 1;

@@ -85,13 +85,11 @@ json_t *status_json(const struct status *st, const char *name, double wall_offse
 json_t *statuses_json(struct proc *const *procs, size_t n)
 {
     double offset = now_wall() - now_mono();
-    struct usage_scan scan = {0};
     json_t *a = json_array();
     for (size_t i = 0; i < n; i++) {
         struct status live;
-        const struct status *st = usage_status(&scan, proc_status(procs[i]), &live);
+        const struct status *st = usage_status(proc_status(procs[i]), &live);
         json_array_append_new(a, status_json(st, proc_name(procs[i]), offset));
     }
-    usage_free(&scan);
     return a;
 }

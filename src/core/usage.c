@@ -66,7 +66,6 @@ int usage_scan(struct usage_scan *s, const char *root)
 {
     s->v = NULL;
     s->n = 0;
-    s->done = true;
     DIR *d = opendir(root ? root : "/proc");
     if (!d)
         return -1;
@@ -126,7 +125,6 @@ void usage_free(struct usage_scan *s)
     free(s->v);
     s->v = NULL;
     s->n = 0;
-    s->done = false;
 }
 
 /* A number after `key` in the small file `dir`/`name` ("usage_usec" in
@@ -158,13 +156,29 @@ static bool file_number(const char *dir, const char *name, const char *key, long
     return end != p;
 }
 
-const struct status *usage_status(struct usage_scan *s, const struct status *st,
-                                  struct status *out)
+/* The scan usage_status reads from, made again once older than
+ * USAGE_FRESH (a process-wide singleton, like /proc itself). */
+static struct usage_scan fresh;
+static double fresh_at = -1;
+
+static const struct usage_scan *fresh_scan(void)
+{
+    double now = now_mono();
+    if (fresh_at < 0 || now - fresh_at > USAGE_FRESH) {
+        usage_free(&fresh);
+        usage_scan(&fresh, NULL);  /* when /proc cannot be read: no figures */
+        fresh_at = now;
+    }
+    return &fresh;
+}
+
+const struct status *usage_status(const struct status *st, struct status *out)
 {
     if (st->pid <= 0 || st->state == ST_PENDING || status_is_terminal(st->state))
         return st;
     *out = *st;
     long long usec, bytes;
+    double group_cpu;
     if (st->cgroup && file_number(st->cgroup, "cpu.stat", "usage_usec", &usec)) {
         /* the incarnation's cgroup counts every process it ever held,
          * those that left the process group too (SPEC 10) */
@@ -174,15 +188,11 @@ const struct status *usage_status(struct usage_scan *s, const struct status *st,
             out->has_usage = true;
             return out;
         }
-        double group_cpu;  /* no memory controller: the RSS from /proc */
-        if (!s->done)
-            usage_scan(s, NULL);
-        out->has_usage = usage_of(s, st->pid, &group_cpu, &out->memory);
+        /* no memory controller: the RSS from /proc */
+        out->has_usage = usage_of(fresh_scan(), st->pid, &group_cpu, &out->memory);
         return out;
     }
-    if (!s->done)
-        usage_scan(s, NULL);  /* when /proc cannot be read: no figures */
     /* each incarnation leads its own process group */
-    out->has_usage = usage_of(s, st->pid, &out->cpu, &out->memory);
+    out->has_usage = usage_of(fresh_scan(), st->pid, &out->cpu, &out->memory);
     return out;
 }

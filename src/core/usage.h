@@ -21,7 +21,6 @@ struct usage_entry {
 struct usage_scan {
     struct usage_entry *v;  /* sorted by pgid */
     size_t n;
-    bool done;              /* usage_scan ran (usage_status scans once) */
 };
 
 /* Read /proc once (or `root`, for the tests: a directory laid out like
@@ -32,13 +31,15 @@ bool usage_of(const struct usage_scan *s, pid_t pgid, double *cpu, long long *rs
 void usage_free(struct usage_scan *s);
 
 /* A live status with its usage filled in: a shallow copy of `st` into *out
- * with has_usage, cpu and memory set from *s (scanned on first need: zero
- * *s before the first call, usage_free it after the last).  `st` itself
- * when the incarnation is not alive.  The copy shares st's strings: use it
- * before st changes. */
+ * with has_usage, cpu and memory set (from the incarnation's cgroup where
+ * it has one, else from /proc by process group); `st` itself when the
+ * incarnation is not alive.  The copy shares st's strings: use it before
+ * st changes.  One scan of /proc serves every status asked for within
+ * USAGE_FRESH seconds: a burst of requests (a thousand clients asking
+ * `tend status`) costs one scan, not one each. */
+#define USAGE_FRESH 0.25
 struct status;
-const struct status *usage_status(struct usage_scan *s, const struct status *st,
-                                  struct status *out);
+const struct status *usage_status(const struct status *st, struct status *out);
 
 /* One line of /proc/PID/stat parsed: its pgrp, CPU seconds and RSS in
  * bytes; false when it is not such a line. */

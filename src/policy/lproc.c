@@ -326,29 +326,22 @@ static int proc_tostring(lua_State *L)
     return 1;
 }
 
-/* proc:usage(): { cpu = seconds, memory = bytes } of the live incarnation's
- * process group (SPEC 10), read from /proc now; nil when none is alive. */
+/* proc:usage(): { cpu = seconds, memory = bytes } of the live incarnation
+ * (SPEC 10), as a status has them (usage.c: its cgroup, or its process
+ * group from /proc); nil when none is alive. */
 static int m_usage(lua_State *L)
 {
     struct proc *p = lproc_check(L, 1);
-    const struct status *st = proc_status(p);
-    struct usage_scan scan;
-    double cpu;
-    long long rss;
-    if (!proc_alive(p) || st->pid <= 0 || usage_scan(&scan, NULL) != 0) {
-        lua_pushnil(L);
-        return 1;
-    }
-    bool found = usage_of(&scan, st->pid, &cpu, &rss);
-    usage_free(&scan);
-    if (!found) {
+    struct status live;
+    const struct status *st = usage_status(proc_status(p), &live);
+    if (!proc_alive(p) || !st->has_usage) {
         lua_pushnil(L);
         return 1;
     }
     lua_createtable(L, 0, 2);
-    lua_pushnumber(L, cpu);
+    lua_pushnumber(L, st->cpu);
     lua_setfield(L, -2, "cpu");
-    lua_pushinteger(L, (lua_Integer)rss);
+    lua_pushinteger(L, (lua_Integer)st->memory);
     lua_setfield(L, -2, "memory");
     return 1;
 }
