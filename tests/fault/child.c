@@ -137,6 +137,28 @@ int main(int argc, char **argv)
         wait_forever();
     }
 
+    /* bomb N: fork N children that wait (as fast as it can, each of them
+     * forking too, until fork fails), then say how many it made */
+    if (strcmp(mode, "bomb") == 0 && argc >= 3) {
+        int n = atoi(argv[2]), made = 0, refused = 0;
+        for (int i = 0; i < n; i++) {
+            pid_t p = fork();
+            if (p == 0) {
+                if (fork() == 0)  /* a grandchild too, when it may */
+                    wait_forever();
+                wait_forever();
+            }
+            if (p > 0)
+                made++;
+            else
+                refused++;
+        }
+        char line[64];
+        snprintf(line, sizeof line, "bombed %d, refused %d\n", made, refused);
+        say(1, line);
+        wait_forever();
+    }
+
     if (strcmp(mode, "daemon") == 0 && argc >= 3) {
         int p[2];
         if (pipe(p) != 0)

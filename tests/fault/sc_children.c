@@ -3,13 +3,16 @@
  * write one line without end. */
 #include "fault.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <pwd.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -393,6 +396,74 @@ static void restart_churn(struct sc *s)
     finish(s, 0);
 }
 
+/* ---- a fork bomb capped by limits.nproc ---- */
+
+/* Processes of `uid` on the machine now. */
+static int procs_of_uid(uid_t uid)
+{
+    int n = 0;
+    DIR *d = opendir("/proc");
+    if (!d)
+        return -1;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] < '1' || e->d_name[0] > '9')
+            continue;
+        char path[300];
+        snprintf(path, sizeof path, "/proc/%s", e->d_name);
+        struct stat sb;
+        if (stat(path, &sb) == 0 && sb.st_uid == uid)
+            n++;
+    }
+    closedir(d);
+    return n;
+}
+
+static void fork_bomb(struct sc *s)
+{
+    struct passwd *pw = getpwnam("nobody");
+    if (geteuid() != 0 || !pw)
+        skip(s, "needs root and a user 'nobody': RLIMIT_NPROC does not bind root, so the "
+                "bomb runs as nobody");
+    uid_t uid = pw->pw_uid;
+    int before = procs_of_uid(uid);
+    enum { NPROC = 40, TRIES = 400 };
+    char text[1024];
+    snprintf(text, sizeof text, ANCHOR
+        "tend.proc { name = \"bomb\", user = \"nobody\", limits = { nproc = %d },\n"
+        "  stop_timeout = 2, cmd = { \"@C\", \"bomb\", \"%d\" } }\n",
+        NPROC, TRIES);
+    tend_up(s, policy(s, text), NULL, NULL);
+    wait_for(s, s->t, 1, "anchor | paused", 1, "the anchor");
+    wait_for(s, s->t, 1, "bomb | bombed", 1, "the bomb");
+    wait_up(s, s->t, NULL);
+    baseline(s);
+    did(s, "a proc run as nobody with limits = { nproc = %d } forks %d sleeps as fast as it "
+           "can (each child forks once more); `tend status` during it; `tend stop` of the proc",
+        NPROC, TRIES);
+    int during = procs_of_uid(uid);
+    need(s, during - before <= NPROC, "%d processes of nobody during the bomb (%d before): "
+         "the cap of %d did not hold", during, before, NPROC);
+    need(s, during - before >= NPROC / 2, "only %d processes of nobody: the bomb did not run",
+         during - before);
+    struct cli st = CLI(s, "status");
+    need(s, st.code == 0, "tend status during the bomb: exit %d: %s", st.code, st.err);
+    struct cli c = CLI(s, "stop", "bomb");
+    need(s, c.code == 0, "tend stop: exit %d: %s", c.code, c.err);
+    double end = now() + WAIT;
+    int after = procs_of_uid(uid);
+    while (after > before && now() < end) {
+        ping(s, NULL, WAIT, NULL);
+        after = procs_of_uid(uid);
+    }
+    need(s, after <= before, "%d processes of nobody left after the stop (%d before)", after,
+         before);
+    held(s, "at most %d processes of nobody at once (%d seen); tend answered `tend status` "
+            "in %.2f s; after the stop none left",
+         NPROC, during - before, st.secs);
+    finish(s, 0);
+}
+
 const struct scenario sc_children[] = {
     {"term-ignorer", term_ignorer, 30, NULL},
     {"grandchildren", grandchildren, 30, NULL},
@@ -404,5 +475,6 @@ const struct scenario sc_children[] = {
      "(output_finish makes stdout blocking again and flushes into the full pipe)"},
     {"long-line-100MB", long_line, 40, NULL},
     {"restart-churn", restart_churn, 90, NULL},
+    {"fork-bomb-nproc", fork_bomb, 40, NULL},
     {NULL, NULL, 0, NULL},
 };
