@@ -205,6 +205,23 @@ static void enable_controllers(const char *dir)
     free(have);
 }
 
+long cgroup_oom_kills(const struct cgroup *cg)
+{
+    char rel[sizeof cg->name + 32];
+    snprintf(rel, sizeof rel, "%s/memory.events", cg->name);
+    int fd = openat(cg_state.dir_fd, rel, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    char buf[512];
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0)
+        return -1;
+    buf[n] = '\0';
+    const char *p = strstr(buf, "oom_kill ");
+    return p && (p == buf || p[-1] == '\n') ? strtol(p + 9, NULL, 10) : 0;
+}
+
 bool cgroup_controller(const char *name)
 {
     size_t n = strlen(name);

@@ -40,6 +40,9 @@ const char *cgroup_path(const struct cgroup *cg);
 int cgroup_procs_fd(const struct cgroup *cg);
 /* The spawn is over (started or not): close cgroup.procs. */
 void cgroup_spawned(struct cgroup *cg);
+/* How many processes of cg the OOM killer ended (its memory.events
+ * oom_kill); -1 where there is no memory controller to say. */
+long cgroup_oom_kills(const struct cgroup *cg);
 /* Whether the incarnations' cgroups have controller `name` ("memory"). */
 bool cgroup_controller(const char *name);
 /* Write the cgroup limits of `l` (memory.max, memory.high, cpu.max,

@@ -35,6 +35,10 @@ void proc_main_exited(struct reap_watch *w, pid_t pid, int rstatus)
     groups_remove(&p->group);
     char *failure = proc_exec_failure(p);  /* it may name the cgroup */
     int sig = p->sigkilled ? SIGKILL : p->spec->stop_signal;
+    /* the OOM killer's doing: its cgroup counted a kill (untested where
+     * the memory controller is not on cgroup v2, as on a hybrid layout) */
+    bool oom = p->cg && WIFSIGNALED(rstatus) && WTERMSIG(rstatus) == SIGKILL &&
+               p->stop_cause == CAUSE_NONE && cgroup_oom_kills(p->cg) > 0;
     if (p->cg) {
         /* the cgroup is the unit: a member that left the group is in it */
         cgroup_linger(p->cg, sig, p->spec->stop_timeout);
@@ -56,6 +60,8 @@ void proc_main_exited(struct reap_watch *w, pid_t pid, int rstatus)
                 /* it died of a signal an operator or the policy sent */
                 if (p->stop_cause == CAUSE_NONE && p->user_signal == p->st.signal)
                     p->st.cause = CAUSE_SIGNAL;
+                if (oom)
+                    p->st.cause = CAUSE_OOM;
             } else {
                 p->st.exit_code = WEXITSTATUS(rstatus);
             }
