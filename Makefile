@@ -91,6 +91,11 @@ asan:
 # that run the binary; any report valgrind writes fails the target.  Slow
 # (about two minutes), so not part of `make test`.
 VG_TESTS := test_cli test_ctl test_output test_reload test_examples test_reaper test_sdnotify
+# the in-process tests, themselves under valgrind (the core and the policy
+# code linked into the test program, with real children and real loops)
+VG_INPROC := test_status test_ring test_strmap test_restart test_later test_pattern \
+             test_usage test_envfile test_statustable test_policy test_check test_lua \
+             test_proc test_users
 valgrind: $(BUILD)/tend $(TESTS) $(HELPERS)
 	@command -v valgrind >/dev/null || { \
 	    echo "make valgrind: valgrind is not installed (apt-get install valgrind)" >&2; exit 1; }
@@ -100,6 +105,14 @@ valgrind: $(BUILD)/tend $(TESTS) $(HELPERS)
 	    TEND=$(abspath scripts/valgrind-tend) TEND_REAL=$(abspath $(BUILD)/tend) \
 	    TEND_VG_LOGS=$$logs TEND_UNDER_VALGRIND=1 \
 	    TEND_HELPERS=$(abspath $(BUILD)/tests) $(BUILD)/tests/$$t; \
+	done; \
+	for t in $(VG_INPROC); do \
+	    echo "== $$t, under valgrind"; \
+	    TEND=$(abspath $(BUILD)/tend) TEND_UNDER_VALGRIND=1 \
+	    TEND_HELPERS=$(abspath $(BUILD)/tests) valgrind -q --leak-check=full \
+	        --show-leak-kinds=definite --errors-for-leak-kinds=definite \
+	        --suppressions=tests/valgrind.supp --log-file=$$logs/vg.$$t.%p.log \
+	        $(BUILD)/tests/$$t; \
 	done; \
 	bad=$$(find $$logs -name 'vg.*.log' -size +0 | sort); \
 	if [ -n "$$bad" ]; then cat $$bad; echo "== valgrind reported errors (above)"; exit 1; fi; \
