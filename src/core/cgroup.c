@@ -552,8 +552,9 @@ static bool member(const struct cgroup *cg, pid_t pid)
 }
 
 /* `sig` to every process listed in the cgroup.procs open as `fd`; how
- * many got it. */
-static int signal_listed(const struct cgroup *cg, int fd, int sig)
+ * many got it.  `own`: a pid that cannot have been reused (tend's own
+ * child, not reaped yet), signalled without the pidfd and the check. */
+static int signal_listed(const struct cgroup *cg, int fd, int sig, pid_t own)
 {
     int sent = 0;
     char buf[4096];
@@ -572,6 +573,10 @@ static int signal_listed(const struct cgroup *cg, int fd, int sig)
                 break;
             pid_t pid = (pid_t)strtol(buf + used, NULL, 10);
             used = (size_t)(nl - buf) + 1;
+            if (pid > 0 && pid == own) {
+                sent += kill(pid, sig) == 0;
+                continue;
+            }
             /* a pidfd names one process, whatever its number becomes */
             int pfd = pid > 0 ? (int)syscall(SYS_pidfd_open, pid, 0) : -1;
             if (pfd < 0)
@@ -589,12 +594,12 @@ static int signal_listed(const struct cgroup *cg, int fd, int sig)
 /* `sig` to the processes of the cgroup directory `dir` (an fd, taken
  * over) and of the cgroups below it (a program may make its own: a
  * nested supervisor, a container runtime). */
-static int signal_tree(const struct cgroup *cg, int dir, int sig, int depth)
+static int signal_tree(const struct cgroup *cg, int dir, int sig, pid_t own, int depth)
 {
     int sent = 0;
     int fd = openat(dir, "cgroup.procs", O_RDONLY | O_CLOEXEC);
     if (fd >= 0) {
-        sent += signal_listed(cg, fd, sig);
+        sent += signal_listed(cg, fd, sig, own);
         close(fd);
     } else if (depth == 0) {
         log_warn(NULL, "cgroup %s: reading cgroup.procs: %s", cg->path, strerror(errno));
@@ -609,20 +614,20 @@ static int signal_tree(const struct cgroup *cg, int dir, int sig, int depth)
         if (e->d_type == DT_DIR && e->d_name[0] != '.') {
             int sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
             if (sub >= 0)
-                sent += signal_tree(cg, sub, sig, depth + 1);
+                sent += signal_tree(cg, sub, sig, 0, depth + 1);
         }
     closedir(d);
     return sent;
 }
 
-int cgroup_signal(struct cgroup *cg, int sig)
+int cgroup_signal(struct cgroup *cg, int sig, pid_t own)
 {
     int dir = openat(cg_state.dir_fd, cg->name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dir < 0) {
         log_warn(NULL, "cgroup %s: %s", cg->path, strerror(errno));
         return 0;
     }
-    return signal_tree(cg, dir, sig, 0);
+    return signal_tree(cg, dir, sig, own, 0);
 }
 
 int cgroup_kill(struct cgroup *cg)
@@ -684,8 +689,8 @@ void cgroup_linger(struct cgroup *cg, int sig, double timeout)
     if (sig == SIGKILL) {
         if (cgroup_kill(cg) != 0)
             log_warn(NULL, "cgroup %s: cgroup.kill: %s", cg->path, strerror(errno));
-    } else if (cgroup_signal(cg, sig) > 0 && sig != SIGCONT) {
-        cgroup_signal(cg, SIGCONT);  /* a stopped member must see the signal */
+    } else if (cgroup_signal(cg, sig, 0) > 0 && sig != SIGCONT) {
+        cgroup_signal(cg, SIGCONT, 0);  /* a stopped member must see the signal */
     }
     /* watch, then look: an emptying between the two is not missed */
     char file[PATH_MAX];

@@ -93,7 +93,7 @@ static int group_signal(struct proc *p, int sig)
         return kill(-p->st.pid, sig);
     if (sig == SIGKILL)
         return cgroup_kill(p->cg);
-    if (cgroup_signal(p->cg, sig) > 0)
+    if (cgroup_signal(p->cg, sig, p->st.pid) > 0)
         return 0;
     errno = ESRCH;
     return -1;
