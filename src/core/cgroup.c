@@ -284,6 +284,10 @@ char *cgroup_apply_limits(struct cgroup *cg, const struct limits *l)
  * still runs there).  Only system calls (a signal handler uses it). */
 static int rmdir_tree(int dir, const char *name, int depth)
 {
+    if (unlinkat(dir, name, AT_REMOVEDIR) == 0)
+        return 0;  /* most have no cgroup below them */
+    if (errno != EBUSY && errno != ENOTEMPTY)
+        return -1;
     int fd = depth < 16 ? openat(dir, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
     if (fd >= 0) {
         char buf[512] __attribute__((aligned(8)));
@@ -554,7 +558,7 @@ static bool member(const struct cgroup *cg, pid_t pid)
 /* `sig` to every process listed in the cgroup.procs open as `fd`; how
  * many got it.  `own`: a pid that cannot have been reused (tend's own
  * child, not reaped yet), signalled without the pidfd and the check. */
-static int signal_listed(const struct cgroup *cg, int fd, int sig, pid_t own)
+static int signal_listed(const struct cgroup *cg, int fd, int sig, bool cont, pid_t own)
 {
     int sent = 0;
     char buf[4096];
@@ -575,14 +579,19 @@ static int signal_listed(const struct cgroup *cg, int fd, int sig, pid_t own)
             used = (size_t)(nl - buf) + 1;
             if (pid > 0 && pid == own) {
                 sent += kill(pid, sig) == 0;
+                if (cont)
+                    kill(pid, SIGCONT);
                 continue;
             }
             /* a pidfd names one process, whatever its number becomes */
             int pfd = pid > 0 ? (int)syscall(SYS_pidfd_open, pid, 0) : -1;
             if (pfd < 0)
                 continue;
-            if (member(cg, pid) && syscall(SYS_pidfd_send_signal, pfd, sig, NULL, 0) == 0)
+            if (member(cg, pid) && syscall(SYS_pidfd_send_signal, pfd, sig, NULL, 0) == 0) {
                 sent++;
+                if (cont)
+                    syscall(SYS_pidfd_send_signal, pfd, SIGCONT, NULL, 0);
+            }
             close(pfd);
         }
         memmove(buf, buf + used, have - used);
@@ -594,15 +603,23 @@ static int signal_listed(const struct cgroup *cg, int fd, int sig, pid_t own)
 /* `sig` to the processes of the cgroup directory `dir` (an fd, taken
  * over) and of the cgroups below it (a program may make its own: a
  * nested supervisor, a container runtime). */
-static int signal_tree(const struct cgroup *cg, int dir, int sig, pid_t own, int depth)
+static int signal_tree(const struct cgroup *cg, int dir, int sig, bool cont, pid_t own,
+                       int depth)
 {
     int sent = 0;
     int fd = openat(dir, "cgroup.procs", O_RDONLY | O_CLOEXEC);
     if (fd >= 0) {
-        sent += signal_listed(cg, fd, sig, own);
+        sent += signal_listed(cg, fd, sig, cont, own);
         close(fd);
     } else if (depth == 0) {
         log_warn(NULL, "cgroup %s: reading cgroup.procs: %s", cg->path, strerror(errno));
+    }
+    /* a cgroup directory's link count is 2 and one per cgroup below it:
+     * most have none, and reading the directory would cost more */
+    struct stat sb;
+    if (fstat(dir, &sb) == 0 && sb.st_nlink <= 2) {
+        close(dir);
+        return sent;
     }
     DIR *d = depth < 32 ? fdopendir(dir) : NULL;
     if (!d) {
@@ -614,20 +631,20 @@ static int signal_tree(const struct cgroup *cg, int dir, int sig, pid_t own, int
         if (e->d_type == DT_DIR && e->d_name[0] != '.') {
             int sub = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
             if (sub >= 0)
-                sent += signal_tree(cg, sub, sig, 0, depth + 1);
+                sent += signal_tree(cg, sub, sig, cont, 0, depth + 1);
         }
     closedir(d);
     return sent;
 }
 
-int cgroup_signal(struct cgroup *cg, int sig, pid_t own)
+int cgroup_signal(struct cgroup *cg, int sig, bool cont, pid_t own)
 {
     int dir = openat(cg_state.dir_fd, cg->name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dir < 0) {
         log_warn(NULL, "cgroup %s: %s", cg->path, strerror(errno));
         return 0;
     }
-    return signal_tree(cg, dir, sig, own, 0);
+    return signal_tree(cg, dir, sig, cont, own, 0);
 }
 
 int cgroup_kill(struct cgroup *cg)
@@ -689,8 +706,9 @@ void cgroup_linger(struct cgroup *cg, int sig, double timeout)
     if (sig == SIGKILL) {
         if (cgroup_kill(cg) != 0)
             log_warn(NULL, "cgroup %s: cgroup.kill: %s", cg->path, strerror(errno));
-    } else if (cgroup_signal(cg, sig, 0) > 0 && sig != SIGCONT) {
-        cgroup_signal(cg, SIGCONT, 0);  /* a stopped member must see the signal */
+    } else {
+        /* a stopped member must see the signal */
+        cgroup_signal(cg, sig, sig != SIGCONT, 0);
     }
     /* watch, then look: an emptying between the two is not missed */
     char file[PATH_MAX];

@@ -51,9 +51,10 @@ bool cgroup_controller(const char *name);
 struct limits;
 char *cgroup_apply_limits(struct cgroup *cg, const struct limits *l);
 /* `sig` to every process in it; how many got it (0: none was there). */
-/* `own`: the main process, tend's child not reaped yet (its number cannot
+/* `cont`: SIGCONT after `sig` to each (a stopped process must see it).
+ * `own`: the main process, tend's child not reaped yet (its number cannot
  * have been reused), signalled at once; 0: none. */
-int cgroup_signal(struct cgroup *cg, int sig, pid_t own);
+int cgroup_signal(struct cgroup *cg, int sig, bool cont, pid_t own);
 /* SIGKILL to every process in it, at once and by the kernel (cgroup.kill):
  * no pid that could have been reused is named.  0, or -1 with errno. */
 int cgroup_kill(struct cgroup *cg);

@@ -83,17 +83,21 @@ static void stop_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 /* `sig` to the incarnation: every process of its cgroup, or of its
  * process group without one. */
-static int group_signal(struct proc *p, int sig)
+static int group_signal(struct proc *p, int sig, bool cont)
 {
     if (!proc_alive(p) || p->st.pid <= 0) {
         errno = ESRCH;
         return -1;
     }
-    if (!p->cg)
-        return kill(-p->st.pid, sig);
+    if (!p->cg) {
+        int rc = kill(-p->st.pid, sig);
+        if (rc == 0 && cont)
+            kill(-p->st.pid, SIGCONT);
+        return rc;
+    }
     if (sig == SIGKILL)
         return cgroup_kill(p->cg);
-    if (cgroup_signal(p->cg, sig, p->st.pid) > 0)
+    if (cgroup_signal(p->cg, sig, cont, p->st.pid) > 0)
         return 0;
     errno = ESRCH;
     return -1;
@@ -101,7 +105,7 @@ static int group_signal(struct proc *p, int sig)
 
 int proc_signal(struct proc *p, int sig)
 {
-    int rc = group_signal(p, sig);
+    int rc = group_signal(p, sig, false);
     if (rc == 0)
         p->user_signal = sig;
     return rc;
@@ -133,9 +137,9 @@ int proc_terminate(struct proc *p, double timeout, enum cause why)
         }
         return 0;
     }
-    group_signal(p, p->spec->stop_signal);
-    if (p->spec->stop_signal != SIGCONT && p->spec->stop_signal != SIGKILL)
-        group_signal(p, SIGCONT);  /* a stopped program must see the signal */
+    /* a stopped program must see the signal: SIGCONT after it */
+    group_signal(p, p->spec->stop_signal,
+                 p->spec->stop_signal != SIGCONT && p->spec->stop_signal != SIGKILL);
     proc_stopping(p, timeout);
     return 0;
 }
@@ -164,7 +168,7 @@ int proc_kill(struct proc *p, enum cause why)
     note_cause(p, why);
     p->sigkilled = p->ever_sigkilled = true;
     ev_timer_stop(p->loop, &p->stop_timer);
-    group_signal(p, SIGKILL);
+    group_signal(p, SIGKILL, false);
     return 0;
 }
 
@@ -173,7 +177,7 @@ int proc_kill(struct proc *p, enum cause why)
 void proc_end_abandon(struct proc *p)
 {
     if (proc_alive(p) && p->st.pid > 0)
-        group_signal(p, SIGKILL);
+        group_signal(p, SIGKILL, false);
     if (p->cg) {
         cgroup_linger(p->cg, SIGKILL, 0);  /* removed once empty */
         p->cg = NULL;
