@@ -126,9 +126,15 @@ void scenario_churn(double secs)
         print_error(r);
         return;
     }
+    const char *was = getenv("TEND_CGROUPS");
+    char *saved = was ? strdup(was) : NULL;
     setenv("TEND_CGROUPS", "0", 1);
     bool ok = churn_tend(policy, secs, &c, r->note, sizeof r->note);
-    unsetenv("TEND_CGROUPS");
+    if (saved)  /* the rest of the run as it was asked for */
+        setenv("TEND_CGROUPS", saved, 1);
+    else
+        unsetenv("TEND_CGROUPS");
+    free(saved);
     if (!ok) {
         print_error(r);
         return;
