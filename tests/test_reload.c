@@ -220,6 +220,9 @@ static void test_status_keeps_declaration_order_after_a_reload(void **state)
         "tend.proc { name = 'b', cmd = { 'sleep', '300' } }\n"
         "tend.proc { name = 'c', cmd = { 'sleep', '300' } }\n");
     struct tend_run *t = tend_start((const char *[]){"run", policy, NULL});
+    /* all three: b's first start may come after c's */
+    assert_true(tend_expect(t, 2, "a: started", DEADLINE));
+    assert_true(tend_expect(t, 2, "b: started", DEADLINE));
     assert_true(tend_expect(t, 2, "c: started", DEADLINE));
     free(write_file(dir, "p.lua",
         "tend.proc { name = 'a', cmd = { 'sleep', '300' } }\n"
@@ -248,6 +251,7 @@ static void test_a_new_proc_takes_its_declared_place(void **state)
         "tend.proc { name = 'a', cmd = { 'sleep', '300' } }\n"
         "tend.proc { name = 'c', cmd = { 'sleep', '300' } }\n");
     struct tend_run *t = tend_start((const char *[]){"run", policy, NULL});
+    assert_true(tend_expect(t, 2, "a: started", DEADLINE));
     assert_true(tend_expect(t, 2, "c: started", DEADLINE));
     free(write_file(dir, "p.lua",
         "tend.proc { name = 'a', cmd = { 'sleep', '300' } }\n"
