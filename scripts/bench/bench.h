@@ -134,6 +134,11 @@ void print_error(const struct result *r);
 
 /* Whether s may go inside a Lua string literal as it is. */
 bool lua_safe_path(const char *s);
+/* Whether this program's path may go into a policy; false with err set. */
+bool self_path_ok(char *err, size_t errsz);
+/* Results first..last (one array, in order) could not be measured: err
+ * for each, printed once. */
+void results_fail(struct result *first, struct result *last, const char *err);
 /* The most idle procs, up to `want`, that tend can hold under the fd limit
  * (fanout.c). */
 int procs_that_fit(const char *scenario, int want, char *note, size_t notesz);

@@ -228,11 +228,7 @@ void scenario_check_wakeups(double secs)
     tend_stop(&t, 15);
     goto out;
 fail:
-    for (struct result *r = rc; r <= rr; r++) {
-        snprintf(r->note, sizeof r->note, "%s", err);
-        r->v = V_ERROR;
-    }
-    print_error(rc);
+    results_fail(rc, rr, err);
 out:
     if (lfd >= 0)
         close(lfd);

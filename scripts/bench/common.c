@@ -580,3 +580,21 @@ bool lua_safe_path(const char *s)
 {
     return !strpbrk(s, "\"\\\n");
 }
+
+bool self_path_ok(char *err, size_t errsz)
+{
+    if (lua_safe_path(self_bin))
+        return true;
+    snprintf(err, errsz, "the bench's own path %.900s cannot go into a Lua string", self_bin);
+    return false;
+}
+
+void results_fail(struct result *first, struct result *last, const char *err)
+{
+    for (struct result *r = first; r <= last; r++) {
+        if (r->note != err)
+            snprintf(r->note, sizeof r->note, "%s", err);
+        r->v = V_ERROR;
+    }
+    print_error(first);
+}

@@ -317,9 +317,5 @@ void scenario_control(int want)
     fflush(stdout);
     return;
 fail:
-    for (struct result *r = rj; r <= r1; r++) {
-        snprintf(r->note, sizeof r->note, "%s", err);
-        r->v = V_ERROR;
-    }
-    print_error(rj);
+    results_fail(rj, r1, err);
 }

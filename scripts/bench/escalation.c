@@ -37,10 +37,8 @@ void scenario_escalation(void)
     t.fd = t.pidfd = -1;
     struct esc e;
     memset(&e, 0, sizeof e);
-    if (!lua_safe_path(self_bin)) {
-        snprintf(err, errsz, "the bench's own path %.900s cannot go into a Lua string", self_bin);
+    if (!self_path_ok(err, errsz))
         goto out;
-    }
     /* The child sets SIGTERM to SIG_IGN, then prints "armed PID": the
      * task waits for that line of this incarnation before each stop, so a
      * TERM can never land before the child ignores it. */

@@ -249,11 +249,7 @@ void scenario_fanout(int reps)
     fflush(stdout);
     return;
 fail:
-    for (struct result *r = rs; r <= rm; r++) {
-        snprintf(r->note, sizeof r->note, "%s", err);
-        r->v = V_ERROR;
-    }
-    print_error(rs);
+    results_fail(rs, rm, err);
 }
 
 /* ---- 7. fan-out, stop-all and memory with 10,000 procs ---- */
@@ -351,9 +347,5 @@ void scenario_fanout_big(int want, int reps)
     fflush(stdout);
     return;
 fail:
-    for (struct result *r = rs; r <= rm; r++) {
-        snprintf(r->note, sizeof r->note, "%s", err);
-        r->v = V_ERROR;
-    }
-    print_error(rs);
+    results_fail(rs, rm, err);
 }

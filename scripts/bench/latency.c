@@ -47,10 +47,8 @@ void scenario_latency(void)
     s.v = calloc(LAT_N, sizeof *s.v);
     if (!s.v)
         die("out of memory");
-    if (!lua_safe_path(self_bin)) {
-        snprintf(err, errsz, "the bench's own path %.900s cannot go into a Lua string", self_bin);
+    if (!self_path_ok(err, errsz))
         goto out;
-    }
     /* the child prints its CLOCK_MONOTONIC time and exits at once; the hook
      * reads it back from the proc's stdout tail; tend.now() is
      * CLOCK_MONOTONIC too */
