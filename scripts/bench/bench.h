@@ -147,6 +147,7 @@ int procs_that_fit(const char *scenario, int want, char *note, size_t notesz);
 void scenario_churn(double secs);
 void scenario_churn_hook(double secs);
 void scenario_fanout(int reps);
+void scenario_fanout_nocg(int reps);
 void scenario_fanout_big(int want, int reps);
 void scenario_idle(double secs);
 void scenario_latency(void);

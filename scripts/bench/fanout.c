@@ -252,6 +252,33 @@ fail:
     results_fail(rs, rm, err);
 }
 
+/* The same starts and stops with tend's cgroups off (TEND_CGROUPS=0), for
+ * the figures side by side (a cgroup per incarnation costs a mkdir, a
+ * move and an rmdir). */
+void scenario_fanout_nocg(int reps)
+{
+    struct result *rs = new_result("fan-out", "s to start 1000, no cg", "s", "<= 2.0");
+    struct result *rk = new_result("stop-all", "s to stop 1000, no cg", "s", "<= 2.0");
+    char err[2048] = "";
+    const char *was = getenv("TEND_CGROUPS");
+    char *saved = was ? strdup(was) : NULL;
+    setenv("TEND_CGROUPS", "0", 1);
+    double ts[8], tk[8], bsv[8], bkv[8];
+    long rss = 0, hwm = 0;
+    struct fan f;
+    bool ok = fd_limit_ok("fan-out", FANOUT_N, err, sizeof err) &&
+              fan_rounds(FANOUT_N, reps, ts, tk, bsv, bkv, &rss, &hwm, &f, err, sizeof err);
+    if (saved)
+        setenv("TEND_CGROUPS", saved, 1);
+    else
+        unsetenv("TEND_CGROUPS");
+    free(saved);
+    if (ok)
+        fan_report(rs, rk, FANOUT_N, reps, 2.0, ts, tk, bsv, bkv, "", "");
+    else
+        results_fail(rs, rk, err);
+}
+
 /* ---- 7. fan-out, stop-all and memory with 10,000 procs ---- */
 
 /* The most idle procs, up to `want`, that tend can hold under the fd limit

@@ -208,8 +208,10 @@ int main(int argc, char **argv)
         scenario_churn(window);
     if (run_it("churn-hook"))
         scenario_churn_hook(window);
-    if (run_it("fan-out"))
+    if (run_it("fan-out")) {
         scenario_fanout(reps);
+        scenario_fanout_nocg(reps);
+    }
     if (run_it("idle"))
         scenario_idle(window);
     if (run_it("latency"))
