@@ -134,6 +134,10 @@ void print_error(const struct result *r);
 
 /* Whether s may go inside a Lua string literal as it is. */
 bool lua_safe_path(const char *s);
+/* The tends started until cgroups_back run with cgroups off
+ * (TEND_CGROUPS=0); what the variable was, for cgroups_back. */
+char *cgroups_off(void);
+void cgroups_back(char *saved);
 /* Whether this program's path may go into a policy; false with err set. */
 bool self_path_ok(char *err, size_t errsz);
 /* Results first..last (one array, in order) could not be measured: err

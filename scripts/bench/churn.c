@@ -126,15 +126,9 @@ void scenario_churn(double secs)
         print_error(r);
         return;
     }
-    const char *was = getenv("TEND_CGROUPS");
-    char *saved = was ? strdup(was) : NULL;
-    setenv("TEND_CGROUPS", "0", 1);
+    char *saved = cgroups_off();
     bool ok = churn_tend(policy, secs, &c, r->note, sizeof r->note);
-    if (saved)  /* the rest of the run as it was asked for */
-        setenv("TEND_CGROUPS", saved, 1);
-    else
-        unsetenv("TEND_CGROUPS");
-    free(saved);
+    cgroups_back(saved);
     if (!ok) {
         print_error(r);
         return;

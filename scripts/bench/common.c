@@ -598,3 +598,20 @@ void results_fail(struct result *first, struct result *last, const char *err)
     }
     print_error(first);
 }
+
+char *cgroups_off(void)
+{
+    const char *was = getenv("TEND_CGROUPS");
+    char *saved = was ? strdup(was) : NULL;
+    setenv("TEND_CGROUPS", "0", 1);
+    return saved;
+}
+
+void cgroups_back(char *saved)
+{
+    if (saved)  /* the rest of the run as it was asked for */
+        setenv("TEND_CGROUPS", saved, 1);
+    else
+        unsetenv("TEND_CGROUPS");
+    free(saved);
+}

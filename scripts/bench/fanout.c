@@ -260,19 +260,13 @@ void scenario_fanout_nocg(int reps)
     struct result *rs = new_result("fan-out", "s to start 1000, no cg", "s", "<= 2.0");
     struct result *rk = new_result("stop-all", "s to stop 1000, no cg", "s", "<= 2.0");
     char err[2048] = "";
-    const char *was = getenv("TEND_CGROUPS");
-    char *saved = was ? strdup(was) : NULL;
-    setenv("TEND_CGROUPS", "0", 1);
+    char *saved = cgroups_off();
     double ts[8], tk[8], bsv[8], bkv[8];
     long rss = 0, hwm = 0;
     struct fan f;
     bool ok = fd_limit_ok("fan-out", FANOUT_N, err, sizeof err) &&
               fan_rounds(FANOUT_N, reps, ts, tk, bsv, bkv, &rss, &hwm, &f, err, sizeof err);
-    if (saved)
-        setenv("TEND_CGROUPS", saved, 1);
-    else
-        unsetenv("TEND_CGROUPS");
-    free(saved);
+    cgroups_back(saved);
     if (ok)
         fan_report(rs, rk, FANOUT_N, reps, 2.0, ts, tk, bsv, bkv, "", "");
     else
