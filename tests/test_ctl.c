@@ -1095,6 +1095,69 @@ static void test_pipelined_requests_are_answered_in_order(void **state)
     close(fd);
 }
 
+/* Lines that come while a request runs are held; those that come after it
+ * ended but before tend got back to the held ones must not be glued to
+ * them.  Each round: a restart, then error-getting lines written one at a
+ * time (a read each in between) until the restart's answer and 20 more;
+ * every line gets its own answer, in order. */
+static void test_lines_sent_while_a_request_ends_each_get_an_answer(void **state)
+{
+    struct fx *f = *state;
+    policy(f, WEB "tend.proc { name = 'lazy', autostart = false, cmd = {'sleep', '1000'} }\n");
+    run(f, "web: started");
+    int fd = raw_connect(f->sock);
+    static const char bad[] = "{\"cmd\": \"fly\"}\n";
+    struct buf got = {0};
+    double end = mono() + DEADLINE;
+    for (int round = 0; round < 30; round++) {
+        raw_puts(fd, "{\"cmd\": \"restart\", \"names\": [\"lazy\"]}\n");
+        size_t sent = 0, answers = 0, done_at = 0;
+        got.len = 0;
+        while (!done_at || sent < done_at + 20 || answers < sent + 1) {
+            if (mono() > end)
+                fail_msg("round %d: %zu lines sent, %zu answers after %gs", round, sent, answers,
+                         DEADLINE);
+            if (!done_at || sent < done_at + 20) {
+                raw_puts(fd, bad);
+                sent++;
+            }
+            struct pollfd pfd = {fd, POLLIN, 0};
+            if (poll(&pfd, 1, done_at && sent >= done_at + 20 ? 100 : 0) <= 0)
+                continue;
+            char b[4096];
+            ssize_t r = read(fd, b, sizeof b);
+            if (r <= 0)
+                fail_msg("round %d: tend closed the connection", round);
+            buf_put(&got, b, (size_t)r);
+            /* the answers so far: the restart's is ok, every other one
+             * is the unknown command's error */
+            answers = 0;
+            for (size_t at = 0; at < got.len;) {
+                char *nl = memchr(got.p + at, '\n', got.len - at);
+                if (!nl)
+                    break;
+                json_t *j = json_loadb(got.p + at, (size_t)(nl - got.p - at), 0, NULL);
+                assert_non_null(j);
+                bool ok = json_is_true(json_object_get(j, "ok"));
+                const char *e = json_string_value(json_object_get(j, "error"));
+                if (answers == 0 && !ok)
+                    fail_msg("round %d: the restart failed: %s", round, e ? e : "?");
+                if (answers > 0 && (ok || !e || !strstr(e, "unknown command 'fly'")))
+                    fail_msg("round %d: answer %zu is not the unknown command's: %.*s", round,
+                             answers + 1, (int)(nl - got.p - at), got.p + at);
+                if (answers == 0 && !done_at)
+                    done_at = sent;
+                json_decref(j);
+                answers++;
+                at = (size_t)(nl + 1 - got.p);
+            }
+        }
+        assert_int_equal(answers, sent + 1);
+    }
+    free(got.p);
+    close(fd);
+}
+
 /* Garbage, a 1 MiB line, half a request and 200 clients at once: tend
  * answers as before, with its memory and fds back where they were. */
 static void test_abuse_leaves_tend_healthy(void **state)
@@ -1622,6 +1685,7 @@ int main(void)
         T(test_bad_requests_get_errors_and_connection_stays),
         T(test_oversized_request_gets_error_then_resyncs),
         T(test_pipelined_requests_are_answered_in_order),
+    T(test_lines_sent_while_a_request_ends_each_get_an_answer),
         T(test_abuse_leaves_tend_healthy),
         T(test_client_that_never_reads_does_not_block),
         T(test_idle_connections_over_the_cap_do_not_lock_status_out),

@@ -601,6 +601,14 @@ static void conn_take(struct conn *c, char *buf, size_t n)
         }
         if (conn_busy(c)) {
             buf_put(&c->in, buf, n);
+            c->held = true;
+            return;
+        }
+        if (c->held) {
+            /* free again, but conn_woken has not run yet: the lines held
+             * meanwhile come first (they are not the start of this one) */
+            buf_put(&c->in, buf, n);
+            conn_resume(c);
             return;
         }
         char *nl = memchr(buf, '\n', n);
@@ -640,6 +648,7 @@ static void conn_resume(struct conn *c)
         return;
     size_t n;
     char *held = in_take(c, &n);
+    c->held = false;
     conn_take(c, held, n);
     free(held);
 }

@@ -52,6 +52,7 @@ struct conn {
     struct later wake;        /* back to the held input, from the loop */
     struct buf in;            /* input held: a partial line, or lines that wait */
     bool skipping;            /* dropping an oversized line up to its newline */
+    bool held;                /* in may hold whole lines (put there while busy) */
     struct buf out;       /* replies not yet written: out.p[outstart..out.len) */
     size_t outstart;
     struct request *req;      /* the request being answered */
