@@ -12,8 +12,8 @@
  *  - an error is "FILE:LINE: message" with the line of the first bad line
  *    (1-based, after a byte-order mark), printable ASCII only, and never
  *    shows a value: when a line's key is good and its value bad, no 12
- *    bytes in a row of the value appear in the message (unless the key
- *    holds them too);
+ *    bytes in a row of the value appear in the message (unless
+ *    "FILE:LINE: KEY: ", which it may show, holds them too);
  *  - the overlay keeps A's keys in A's order, each with B's entry if B has
  *    that key, then B's other keys in B's order; the inputs are unchanged;
  *  - nothing crashes or leaks.
@@ -266,12 +266,20 @@ static void check_error(const char *what, const char *err, const struct model *m
      * quotes and escapes, and a run of it may recur in the value); a run
      * of the value that the key holds too proves nothing */
     if (m->bad_after_key && m->bad_val_len >= SECRET_RUN) {
+        /* what the message may show besides its words: "FILE:LINE: KEY: "
+         * (a run across "2: " and the key is no value shown) */
+        size_t kn = m->bad_pre_len;
+        while (kn > 0 && (m->bad_pre[kn - 1] == ' ' || m->bad_pre[kn - 1] == '\t'))
+            kn--;
+        struct buf shown = {0};
+        buf_printf(&shown, "%s%.*s: ", prefix, (int)kn, m->bad_pre);
         for (size_t i = 0; i + SECRET_RUN <= m->bad_val_len; i++)
             if (holds(err, strlen(err), m->bad_val + i, SECRET_RUN) &&
-                !holds(m->bad_pre, m->bad_pre_len, m->bad_val + i, SECRET_RUN))
+                !holds(shown.p, shown.len, m->bad_val + i, SECRET_RUN))
                 fuzz_fail("error-shows-value", "%s: error %s shows the value %s", what,
                           fuzz_show(err, strlen(err)),
                           fuzz_show(m->bad_val, m->bad_val_len));
+        free(shown.p);
     }
 }
 
