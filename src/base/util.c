@@ -318,3 +318,15 @@ size_t time_iso(double wall, char *buf)
     memcpy(buf, date, dlen);
     return dlen + (size_t)snprintf(buf + dlen, 32 - dlen, ".%03dZ", ms);
 }
+
+double env_seconds(const char *name, double dflt)
+{
+    const char *env = getenv(name);
+    if (env && *env) {
+        char *end;
+        double v = strtod(env, &end);
+        if (*end == '\0' && v > 0 && v < 1e9)
+            return v;
+    }
+    return dflt;
+}

@@ -20,6 +20,9 @@ char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Seconds on the monotonic clock (the clock of tend.now()). */
 double now_mono(void);
+/* $name as a number of seconds > 0, else `dflt` (the tests' way to see a
+ * timeout of tend's without waiting it out). */
+double env_seconds(const char *name, double dflt);
 /* Seconds on the wall clock. */
 double now_wall(void);
 

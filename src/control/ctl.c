@@ -143,18 +143,10 @@ static void accept_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void retry_cb(struct ev_loop *loop, ev_timer *w, int revents);
 static void idle_cb(struct ev_loop *loop, ev_timer *w, int revents);
 
-/* CTL_IDLE_TIMEOUT, or $TEND_CTL_IDLE when it is a number of seconds > 0
- * (the tests' way to see a timeout without waiting 10 s). */
+/* CTL_IDLE_TIMEOUT, or $TEND_CTL_IDLE (tests) */
 static double idle_timeout(void)
 {
-    const char *env = getenv("TEND_CTL_IDLE");
-    if (env && *env) {
-        char *end;
-        double v = strtod(env, &end);
-        if (*end == '\0' && isfinite(v) && v > 0)
-            return v;
-    }
-    return CTL_IDLE_TIMEOUT;
+    return env_seconds("TEND_CTL_IDLE", CTL_IDLE_TIMEOUT);
 }
 
 struct ctl *ctl_open(struct ev_loop *loop, struct manager *m, const char *path,
