@@ -17,7 +17,7 @@ CC      ?= cc
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter \
            -I/usr/include/lua5.4 -Isrc -MMD -MP
-LDLIBS  += -llua5.4 -lev -ljansson -lmicrohttpd -lanl -lm
+LDLIBS  += -llua5.4 -lev -ljansson -lmicrohttpd -lanl -lm -pthread
 TESTLIBS = -lcmocka
 
 ifeq ($(SAN),1)

@@ -41,6 +41,7 @@ struct request {
     bool setting_up;  /* targets may finish before every one is set up */
     bool fail_fast;   /* wait: the first failure answers */
     bool timed_out;
+    bool reload;      /* a reload under way: the manager answers it */
     double timeout;
     ev_timer timer;   /* wait --timeout */
 };

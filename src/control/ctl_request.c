@@ -41,6 +41,8 @@ void request_free(struct request *r)
     }
     struct conn *c = r->c;
     ev_timer_stop(c->ctl->loop, &r->timer);
+    if (r->reload)  /* its answer would find the request gone */
+        manager_reload_forget(c->ctl->m, r);
     c->req = NULL;
     free(r->t);
     free(r);
@@ -548,16 +550,28 @@ static void cmd_shutdown(struct conn *c, json_t *req)
     conn_ok(c, NULL);
 }
 
-static void cmd_reload(struct conn *c, json_t *req)
+static void reload_answered(void *data, int rc, const char *msg)
 {
-    char *msg = NULL;
-    if (manager_reload(c->ctl->m, &msg) != 0) {
+    struct request *r = data;
+    struct conn *c = r->c;
+    r->reload = false;  /* answered: nothing to forget */
+    request_free(r);
+    if (rc != 0) {
         conn_error(c, "reload: %s", msg ? msg : "failed");
     } else {
         logs_reloaded(c->ctl);
         conn_ok(c, json_text(msg));  /* what changed */
     }
-    free(msg);
+    conn_wake(c);
+}
+
+/* Answered at once, or once the users the file names that are new to this
+ * run were looked up off the loop. */
+static void cmd_reload(struct conn *c, json_t *req)
+{
+    struct request *r = request_new(c, "reload", NULL, 0);
+    r->reload = true;
+    manager_reload(c->ctl->m, reload_answered, r);
 }
 
 /* A reload retired `p` and is about to free it: waits on it fail, follows

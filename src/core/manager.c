@@ -349,20 +349,51 @@ void manager_set_reloader(struct manager *m, manager_reloader_fn *fn, void *data
     m->reloader_data = data;
 }
 
-int manager_reload(struct manager *m, char **err)
+void manager_reload(struct manager *m, manager_reload_done_fn *done, void *data)
 {
-    if (m->shutting_down) {
-        *err = xstrdup("tend is shutting down");
-        return -1;
+    char *msg = NULL;
+    int rc = -1;
+    if (m->shutting_down)
+        msg = xstrdup("tend is shutting down");
+    else if (!m->reloader)
+        msg = xstrdup("no policy to reload");
+    else if (m->reloading)
+        msg = xstrdup("a reload is under way (looking up users); ask again once it is done");
+    else
+        rc = m->reloader(m->reloader_data, &msg);
+    if (rc == 1) {
+        free(msg);
+        m->reloading = true;
+        m->reload_done = done;
+        m->reload_data = data;
+        return;
     }
-    if (!m->reloader) {
-        *err = xstrdup("no policy to reload");
-        return -1;
-    }
-    int rc = m->reloader(m->reloader_data, err);
     if (rc != 0)  /* however it was asked for: SIGHUP or tend reload */
-        log_error(NULL, "reload refused, the running set is kept: %s", *err);
-    return rc;
+        log_error(NULL, "reload refused, the running set is kept: %s", msg);
+    if (done)
+        done(data, rc, msg);
+    free(msg);
+}
+
+void manager_reloaded(struct manager *m, int rc, const char *msg)
+{
+    manager_reload_done_fn *done = m->reload_done;
+    void *data = m->reload_data;
+    m->reloading = false;
+    m->reload_done = NULL;
+    m->reload_data = NULL;
+    if (rc != 0)
+        log_error(NULL, "reload refused, the running set is kept: %s", msg);
+    if (done)
+        done(data, rc, msg);
+}
+
+void manager_reload_forget(struct manager *m, void *data)
+{
+    if (m->reload_data == data) {
+        m->reload_done = NULL;
+        m->reload_data = NULL;
+    }
 }
 
 void manager_set_checker(struct manager *m, manager_checker_fn *fn, void *data)

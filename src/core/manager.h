@@ -102,13 +102,22 @@ void manager_set_scaler(struct manager *m, manager_scaler_fn *fn, void *data);
 int manager_scale(struct manager *m, const char *name, int n, char **err);
 
 /* What reloads the policy (tend reload, SIGHUP): 0 with what changed in
- * *msg ("1 new, 2 changed, 0 removed, 3 unchanged"), or -1 with the error
- * in *msg; a new string either way. */
+ * *msg ("1 new, 2 changed, 0 removed, 3 unchanged"), -1 with the error in
+ * *msg (a new string either way), or 1 when the reload goes on off the
+ * loop (users to look up first): the reloader then answers with
+ * manager_reloaded. */
 typedef int manager_reloader_fn(void *data, char **msg);
 void manager_set_reloader(struct manager *m, manager_reloader_fn *fn, void *data);
-/* Reload the policy now; 0 or -1, with *msg as the reloader's.  tend's
- * log says either. */
-int manager_reload(struct manager *m, char **msg);
+/* Reload the policy.  done(data, rc, msg), when not NULL, comes once the
+ * reload is applied (0; msg says what changed) or refused (-1; msg says
+ * why): from this call, or later from the loop.  tend's log says either.
+ * One reload at a time: another asked for meanwhile is refused. */
+typedef void manager_reload_done_fn(void *data, int rc, const char *msg);
+void manager_reload(struct manager *m, manager_reload_done_fn *done, void *data);
+/* The reloader's answer to a reload it went on with off the loop. */
+void manager_reloaded(struct manager *m, int rc, const char *msg);
+/* The asker of the reload under way is gone: its done is not called. */
+void manager_reload_forget(struct manager *m, void *data);
 
 /* Whether a shutdown is under way. */
 bool manager_shutting_down(const struct manager *m);

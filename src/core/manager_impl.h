@@ -76,6 +76,9 @@ struct manager {
     void *checker_data;
     manager_reloader_fn *reloader;
     void *reloader_data;
+    bool reloading;  /* the reloader answers later (manager_reloaded) */
+    manager_reload_done_fn *reload_done;
+    void *reload_data;
     manager_forget_fn *forget;
     void *forget_data;
     manager_forget_fn *policy_forget;

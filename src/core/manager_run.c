@@ -224,9 +224,7 @@ static void signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
         log_info(NULL, "SIGHUP: reopening output files and reloading the policy");
         for (size_t i = 0; i < m->n; i++)
             proc_reopen_output(m->procs[i]->p);
-        char *msg = NULL;
-        manager_reload(m, &msg);
-        free(msg);  /* manager_reload said it */
+        manager_reload(m, NULL, NULL);  /* the log says how it went */
         return;
     }
     log_info(NULL, "received SIG%s", signal_name(w->signum));

@@ -620,6 +620,19 @@ static char *where(lua_State *L)
 
 /* Check the declaration table at index 1 and build its spec; the spec is
  * in a box at the top of the stack (take it with *box = NULL). */
+/* Whether cmd[1] is there to run, now that env (PATH), cwd and user are
+ * known: `tend run` warns, --check rejects (s->warning). */
+void ldecl_check_cmd(struct spec *s)
+{
+    free(s->warning);
+    s->warning = NULL;
+    char *why = spec_check_cmd(s);
+    if (why) {
+        s->warning = xasprintf("%s: proc '%s': field 'cmd': %s", s->where, s->name, why);
+        free(why);
+    }
+}
+
 struct spec **ldecl_parse(lua_State *L, struct policy *pol)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
@@ -690,12 +703,7 @@ struct spec **ldecl_parse(lua_State *L, struct policy *pol)
             }
     if (s->env_file)
         load_env_files(L, s);
-    /* whether cmd[1] is there to run, now that env (PATH), cwd and user
-     * are known: `tend run` warns, --check rejects */
-    char *why = spec_check_cmd(s);
-    if (why) {
-        s->warning = xasprintf("%s: proc '%s': field 'cmd': %s", s->where, s->name, why);
-        free(why);
-    }
+    if (!ldecl_user_pending(s))  /* else once its user is known */
+        ldecl_check_cmd(s);
     return box;
 }

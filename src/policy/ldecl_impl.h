@@ -48,6 +48,9 @@ struct field {
 void ldecl_read_fields(struct decl *d, const struct field *tab, size_t n, const char *parent,
                        const struct lfield_alias *aliases);
 
+/* Set s->warning when cmd[1] is not there to run (ldecl.c). */
+void ldecl_check_cmd(struct spec *s);
+
 /* ---- ldecl_res.c ---- */
 
 /* `user`: a name or a uid, looked up once a run. */

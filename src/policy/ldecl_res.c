@@ -1,33 +1,19 @@
 /* ldecl_res.c -- the resources of a declaration: `user` (looked up in the
- * name service once a run) and `limits` (rlimits and cgroup limits). */
+ * name service once a run: users.c) and `limits` (rlimits and cgroup
+ * limits). */
 #include "policy/ldecl_impl.h"
 
-#include <errno.h>
-#include <grp.h>
 #include <lauxlib.h>
-#include <pwd.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 
-#include "base/strmap.h"
 #include "base/util.h"
 #include "core/spec.h"
-
-/* What a `user` resolved to.  The name service may be slow (LDAP, NIS) and
- * a reload runs on the loop: each `user` string is looked up once a run of
- * tend (the first load happens before the loop starts) and a reload reuses
- * the answer; only a user new at a reload is looked up then.  A process-
- * wide singleton, freed never: one entry per distinct `user` string. */
-struct user_ids {
-    uid_t uid;
-    gid_t gid;
-    char *name, *home;
-    gid_t *groups;
-    int ngroups;
-};
-static struct strmap users;
+#include "policy/ldecl.h"
+#include "policy/policy.h"
+#include "policy/users.h"
 
 static void user_apply(struct spec *s, const struct user_ids *u)
 {
@@ -43,55 +29,63 @@ static void user_apply(struct spec *s, const struct user_ids *u)
     s->ngroups = u->ngroups;
 }
 
-static void resolve_user(lua_State *L, struct spec *s)
+/* "unknown user 'x'", with the name service's error when it had one. */
+static char *unknown_user(const char *user, int err)
 {
-    const struct user_ids *known = strmap_get(&users, s->user);
-    if (known) {
-        user_apply(s, known);
-        return;
-    }
-    struct passwd *pw;
-    errno = 0;
-    char *end;
-    long long uid = strtoll(s->user, &end, 10);
-    bool numeric = *end == '\0' && end != s->user;
-    /* a uid past uid_t would wrap ("4294967296" ran as root) */
-    if (numeric && (uid < 0 || uid > (long long)UINT32_MAX - 1))
-        lfield_error(L, s->name, "user", "uid %s out of range (0 to 4294967294)", s->user);
-    pw = numeric ? getpwuid((uid_t)uid) : getpwnam(s->user);
-    /* getpwnam(3): these errors also mean "no such user" */
-    int err = errno == ENOENT || errno == ESRCH || errno == EBADF || errno == EPERM ? 0 : errno;
-    if (!pw)
-        lfield_error(L, s->name, "user", "unknown user '%s'%s%s", s->user,
-                     err ? ": " : "", err ? strerror(err) : "");
-    struct user_ids *u = xcalloc(1, sizeof *u);
-    u->uid = pw->pw_uid;
-    u->gid = pw->pw_gid;
-    u->home = xstrdup(pw->pw_dir);
-    u->name = xstrdup(pw->pw_name);
-    int ng = 32;
-    u->groups = xcalloc((size_t)ng, sizeof *u->groups);
-    if (getgrouplist(u->name, u->gid, u->groups, &ng) < 0) {
-        u->groups = xrealloc(u->groups, (size_t)ng * sizeof *u->groups);
-        getgrouplist(u->name, u->gid, u->groups, &ng);
-    }
-    u->ngroups = ng;
-    strmap_put(&users, xstrdup(s->user), u);  /* the map keeps the key */
-    user_apply(s, u);
+    return xasprintf("unknown user '%s'%s%s", user, err ? ": " : "", err ? strerror(err) : "");
 }
 
-/* `user`: a name or a uid. */
+/* `user`: a name or a uid.  Known from earlier in this run: applied.  Else
+ * looked up now, or, in a reload (pol->defer_users), left for
+ * ldecl_users_apply: s->uid stays (uid_t)-1 until then. */
 void ldecl_read_user(struct decl *d, const struct field *f, const char *field)
 {
     lua_State *L = d->L;
+    struct spec *s = d->s;
     if (lua_type(L, -1) == LUA_TNUMBER) {
         lua_pushvalue(L, -1);
-        d->s->user = xstrdup(lua_tostring(L, -1));
+        s->user = xstrdup(lua_tostring(L, -1));
         lua_pop(L, 1);
     } else {
-        d->s->user = lfield_string(L, d->s->name, field);
+        s->user = lfield_string(L, s->name, field);
     }
-    resolve_user(L, d->s);
+    char *end;
+    long long uid = strtoll(s->user, &end, 10);
+    /* a uid past uid_t would wrap ("4294967296" ran as root) */
+    if (*end == '\0' && end != s->user && (uid < 0 || uid > (long long)UINT32_MAX - 1))
+        lfield_error(L, s->name, "user", "uid %s out of range (0 to 4294967294)", s->user);
+    const struct user_ids *u = users_known(s->user);
+    if (!u && d->pol->defer_users)
+        return;
+    int err = 0;
+    if (!u && !(u = users_lookup(s->user, &err))) {
+        char *msg = unknown_user(s->user, err);
+        lua_pushstring(L, msg);
+        free(msg);
+        lfield_error(L, s->name, "user", "%s", lua_tostring(L, -1));
+    }
+    user_apply(s, u);
+}
+
+bool ldecl_user_pending(const struct spec *s)
+{
+    return s->user && s->uid == (uid_t)-1;
+}
+
+char *ldecl_user_apply(struct spec *s, const struct users_job *job)
+{
+    const struct user_ids *u = users_known(s->user);
+    if (!u) {
+        int err = job ? users_job_error(job, s->user) : 0;
+        char *why = unknown_user(s->user, err > 0 ? err : 0);
+        char *msg = xasprintf("%s: proc '%s': field 'user': %s", s->where, s->name, why);
+        free(why);
+        return msg;
+    }
+    user_apply(s, u);
+    if (s->replica <= 1)  /* a set's warning is said once, by replica 1 */
+        ldecl_check_cmd(s);
+    return NULL;
 }
 
 /* ---- limits = { ... } (SPEC 10) ---- */

@@ -4,6 +4,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
+#include <errno.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdint.h>
@@ -14,8 +15,10 @@
 
 #include "policy/bundle.h"
 #include "policy/lbind.h"
+#include "policy/ldecl.h"
 #include "policy/lsafe.h"
 #include "policy/lvm.h"
+#include "policy/users.h"
 #include "core/manager.h"
 #include "base/log.h"
 #include "base/util.h"
@@ -380,9 +383,12 @@ static bool names_file(const char *msg, const char *path)
     return n > 0 && n <= len && strncmp(path + len - n, msg + 3, n) == 0;
 }
 
-struct policy *policy_load(const char *path, char **err)
+/* policy_load; with defer_users, users new to this run are left for
+ * resolve_users (a reload's). */
+static struct policy *load(const char *path, bool defer_users, char **err)
 {
     struct policy *pol = xcalloc(1, sizeof *pol);
+    pol->defer_users = defer_users;
     pol->path = xstrdup(path);
     char *copy = xstrdup(path), real[PATH_MAX];
     const char *d = dirname(copy);
@@ -426,6 +432,11 @@ struct policy *policy_load(const char *path, char **err)
         return NULL;
     }
     return pol;
+}
+
+struct policy *policy_load(const char *path, char **err)
+{
+    return load(path, false, err);
 }
 
 void policy_queue_task(lua_State *L, struct policy *pol)
@@ -603,11 +614,10 @@ static int reload_protected(lua_State *L)
     return 0;
 }
 
-int policy_reload(struct policy *pol, char **err)
+/* Put `next` (loaded, every user known) in the place of pol's VM and
+ * declarations, and apply it to the running set. */
+static int reload_apply(struct policy *pol, struct policy *next, char **err)
 {
-    struct policy *next = policy_load(pol->path, err);
-    if (!next)
-        return -1;
     log_warnings(next);
     /* the old VM's hooks and tasks end */
     vm_close(pol);
@@ -649,10 +659,106 @@ int policy_reload(struct policy *pol, char **err)
     return 0;
 }
 
+/* USERS_TIMEOUT, or $TEND_USERS_TIMEOUT (tests) */
+static double users_timeout(void)
+{
+    return env_seconds("TEND_USERS_TIMEOUT", USERS_TIMEOUT);
+}
+
+/* The users a reload's file names that this run has not seen (the
+ * declarations' and the sets' templates'), each once. */
+static char **pending_users(const struct policy *next, size_t *n)
+{
+    struct strmap seen = {0};
+    char **names = xcalloc(next->n + 1, sizeof *names);
+    *n = 0;
+    for (size_t i = 0; i < next->n; i++) {
+        const struct spec *s = next->specs[i];
+        if (ldecl_user_pending(s) && !strmap_get(&seen, s->user)) {
+            strmap_put(&seen, s->user, (void *)s);
+            names[(*n)++] = s->user;
+        }
+    }
+    strmap_free(&seen);
+    return names;  /* the strings are the specs' */
+}
+
+/* Resolve the users left for later from what the look-up found: NULL, or
+ * the first declaration's error. */
+static char *resolve_users(struct policy *next, const struct users_job *job)
+{
+    for (size_t i = 0; i < next->n; i++) {
+        char *e = ldecl_user_pending(next->specs[i]) ? ldecl_user_apply(next->specs[i], job) : NULL;
+        if (e)
+            return e;
+    }
+    for (size_t i = 0; i < next->sets.cap; i++) {
+        struct pset *set = next->sets.slots[i].val;
+        char *e = set && ldecl_user_pending(set->tmpl) ? ldecl_user_apply(set->tmpl, job) : NULL;
+        if (e)
+            return e;
+    }
+    return NULL;
+}
+
+/* The name service has answered a reload's look-ups (or `late` took too
+ * long): the reload goes on, or is refused. */
+static void users_answered(void *data, const char *late)
+{
+    struct policy *pol = data, *next = pol->next;
+    struct users_job *job = pol->users;
+    pol->next = NULL;
+    pol->users = NULL;
+    char *msg = NULL;
+    int rc = -1;
+    if (manager_shutting_down(pol->m))
+        msg = xstrdup("tend is shutting down");
+    else if (late)
+        msg = xasprintf("%s: the name service did not answer for user '%s' within %g s",
+                        pol->path, late, users_timeout());
+    else if (!(msg = resolve_users(next, job))) {
+        rc = reload_apply(pol, next, &msg);
+        next = NULL;  /* reload_apply took it */
+    }
+    users_job_free(job);
+    policy_free(next);
+    manager_reloaded(pol->m, rc, msg);
+    free(msg);
+}
+
+int policy_reload(struct policy *pol, char **err)
+{
+    struct policy *next = load(pol->path, true, err);
+    if (!next)
+        return -1;
+    size_t n;
+    char **names = pending_users(next, &n);
+    if (n == 0) {
+        free(names);
+        return reload_apply(pol, next, err);
+    }
+    /* off the loop, so that a slow name service cannot stall it */
+    pol->users = users_job_start(pol->loop, names, n, users_timeout(), users_answered, pol);
+    if (!pol->users) {
+        *err = xasprintf("%s: cannot start a thread to look up user '%s': %s", pol->path,
+                         names[0], strerror(errno));
+        free(names);
+        policy_free(next);
+        return -1;
+    }
+    log_info(NULL, "reload: looking up %zu user%s new to this run first", n,
+             n == 1 ? "" : "s");
+    free(names);
+    pol->next = next;
+    return 1;
+}
+
 void policy_free(struct policy *pol)
 {
     if (!pol)
         return;
+    users_job_free(pol->users);  /* a reload under way is dropped */
+    policy_free(pol->next);
     vm_close(pol);
     free(pol->follows);
     for (size_t i = 0; i < pol->n; i++)

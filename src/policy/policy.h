@@ -38,6 +38,9 @@ struct policy {
     struct lvm *vm;            /* the VM (vm->L is L), its budget, cap and tasks */
     int nhooks;                /* hooks registered (none: no work per transition) */
     struct reload_counts reloaded;  /* by the last reload */
+    bool defer_users;          /* loading for a reload: see ldecl_user_pending */
+    struct policy *next;       /* a reload waiting for its users, and */
+    struct users_job *users;   /* their look-up */
 
     /* set by policy_attach: from then on the policy runs */
     struct manager *m;
@@ -67,7 +70,12 @@ void policy_run_tasks(struct policy *pol);
  * stopped and started again with the new declaration, removed ones are
  * stopped, new ones are started; the old VM's hooks and tasks end.  A file
  * that fails to load changes nothing: -1 and *err.  Done: 0 and what
- * changed in *err ("1 new, 2 changed, 0 removed, 3 unchanged"). */
+ * changed in *err ("1 new, 2 changed, 0 removed, 3 unchanged").  When the
+ * file names users this run has not looked up, they are looked up on a
+ * thread first (users.h): 1, and the answer comes with manager_reloaded,
+ * once they are known (or after USERS_TIMEOUT seconds of the name
+ * service's silence). */
+#define USERS_TIMEOUT 30.0
 int policy_reload(struct policy *pol, char **err);
 
 /* Queue the function at the top of L's stack to run as a task once the
