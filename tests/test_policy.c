@@ -179,6 +179,8 @@ static void test_nul_bytes_are_refused_naming_proc_and_field(void **state)
         {"cmd = { 'true' }, ready = tend.ready.log('listening\\0x')", "ready",
          "'pattern' \"listening\\0x\""},
         {"cmd = { 'true' }, after = { 'db\\0x' }", "after", "item 1: \"db\\0x\""},
+        {"cmd = { 'true' }, after = { db = 'ready\\0x' }", "after",
+         "condition for 'db': \"ready\\0x\""},
         {"cmd = { 'true' }, stop_signal = 'TERM\\0x'", "stop_signal", "\"TERM\\0x\""},
         {"cmd = { 'true' }, restart = 'always\\0x'", "restart", "\"always\\0x\""},
         /* a field name cut at the NUL would pass for a known one */

@@ -262,6 +262,10 @@ static void read_after(struct decl *d, const struct field *f, const char *field)
                          "condition expected (got a %s key)", luaL_typename(L, -1));
         names[k] = after_name(L, proc, "key:");
         lua_pop(L, 1);
+        if (lfield_has_nul(L, -1)) {  /* "ready\0junk" would pass for "ready" */
+            snprintf(what, sizeof what, "condition for '%s':", names[k]);
+            lfield_nul_error(L, -1, proc, "after", what);
+        }
         int c = lua_type(L, -1) == LUA_TSTRING ? spec_after_cond_parse(lua_tostring(L, -1)) : -1;
         if (c < 0)
             lfield_error(L, proc, "after", "condition for '%s': \"started\", \"ready\", "
