@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "base/status.h"
+#include "core/cgroup.h"
 #include "base/util.h"
 
 static long ticks_per_sec, page_size;
@@ -183,7 +184,8 @@ const struct status *usage_status(const struct status *st, struct status *out)
         /* the incarnation's cgroup counts every process it ever held,
          * those that left the process group too (SPEC 10) */
         out->cpu = (double)usec / 1e6;
-        if (file_number(st->cgroup, "memory.current", NULL, &bytes)) {
+        if (cgroup_controller("memory") &&
+            file_number(st->cgroup, "memory.current", NULL, &bytes)) {
             out->memory = bytes;
             out->has_usage = true;
             return out;
