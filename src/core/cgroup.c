@@ -529,6 +529,18 @@ void cgroup_spawned(struct cgroup *cg)
     cg->procs_fd = -1;
 }
 
+int cgroup_open_file(const char *path, const char *file)
+{
+    size_t n = cg_state.dir ? strlen(cg_state.dir) : 0;
+    char rel[PATH_MAX];
+    if (cg_state.dir_fd >= 0 && n && strncmp(path, cg_state.dir, n) == 0 && path[n] == '/') {
+        snprintf(rel, sizeof rel, "%s/%s", path + n + 1, file);
+        return openat(cg_state.dir_fd, rel, O_RDONLY | O_CLOEXEC);
+    }
+    snprintf(rel, sizeof rel, "%s/%s", path, file);
+    return open(rel, O_RDONLY | O_CLOEXEC);
+}
+
 /* An fd of a file of the cgroup, or -1 with errno. */
 static int open_in(const struct cgroup *cg, const char *file, int flags)
 {

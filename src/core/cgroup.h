@@ -50,6 +50,11 @@ bool cgroup_controller(const char *name);
  * set limit took, else what did not and why (a new string). */
 struct limits;
 char *cgroup_apply_limits(struct cgroup *cg, const struct limits *l);
+/* File `file` of the cgroup directory `path` (an incarnation's, as its
+ * status holds it) open for reading: below TEND, relative to TEND's
+ * directory (a status asks for one a proc: the shorter walk counts); -1
+ * with errno. */
+int cgroup_open_file(const char *path, const char *file);
 /* `sig` to every process in it; how many got it (0: none was there). */
 /* `cont`: SIGCONT after `sig` to each (a stopped process must see it).
  * `own`: the main process, tend's child not reaped yet (its number cannot

@@ -128,13 +128,13 @@ void usage_free(struct usage_scan *s)
     s->n = 0;
 }
 
-/* A number after `key` in the small file `dir`/`name` ("usage_usec" in
- * cpu.stat; NULL key: the file's first number, as memory.current). */
+/* A number after `key` in the small file `name` of cgroup `dir`
+ * ("usage_usec" in cpu.stat; NULL key: the file's first number, as
+ * memory.current). */
 static bool file_number(const char *dir, const char *name, const char *key, long long *v)
 {
-    char path[4096], buf[1024];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    char buf[1024];
+    int fd = cgroup_open_file(dir, name);
     if (fd < 0)
         return false;
     ssize_t r = read(fd, buf, sizeof buf - 1);
