@@ -300,20 +300,50 @@ static void print_table(const json_t *list, const json_t *all)
     free(out.p);
 }
 
-/* Every proc's status, asked on the same connection; NULL if tend does not
- * answer with one (the caller frees). */
-static json_t *all_statuses(struct link *l)
+/* Whether `list` holds `name`: a status of that proc, or the string. */
+static bool holds(const json_t *list, const char *name)
 {
-    json_t *req = json_pack("{s:s}", "cmd", "status");
+    for (size_t i = 0; i < json_array_size(list); i++) {
+        const json_t *v = json_array_get(list, i);
+        const char *n = json_is_string(v) ? json_string_value(v)
+                                           : json_string_value(json_object_get(v, "name"));
+        if (n && strcmp(n, name) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* The named rows of `list` may wait for procs not asked for: their
+ * statuses, asked on the same connection, with list's; NULL when list
+ * holds every one (or tend does not answer).  The caller frees. */
+static json_t *with_deps(struct link *l, const json_t *list)
+{
+    json_t *names = json_array();
+    char name[256];
+    for (size_t i = 0; i < json_array_size(list); i++) {
+        const json_t *wf = json_object_get(json_array_get(list, i), "waiting_for");
+        for (size_t k = 0; k < json_array_size(wf); k++) {
+            const char *cond = json_string_value(json_array_get(wf, k));
+            if (cond && statustable_dep(cond, name, sizeof name) && !holds(list, name) &&
+                !holds(names, name))
+                json_array_append_new(names, json_string(name));
+        }
+    }
+    if (json_array_size(names) == 0) {
+        json_decref(names);
+        return NULL;
+    }
+    json_t *req = json_pack("{s:s,s:o}", "cmd", "status", "names", names);
     bool sent = link_send(l, req);
     json_decref(req);
     json_t *reply = sent ? link_next(l) : NULL;
-    json_t *all = json_incref(json_object_get(reply, "result"));
-    json_decref(reply);
-    if (!json_is_array(all)) {
-        json_decref(all);
-        return NULL;
+    json_t *deps = json_object_get(reply, "result");
+    json_t *all = NULL;
+    if (json_is_array(deps)) {
+        all = json_copy((json_t *)list);
+        json_array_extend(all, deps);
     }
+    json_decref(reply);
     return all;
 }
 
@@ -369,7 +399,7 @@ int client_main(int argc, char **argv)
             fputc('\n', stdout);
         } else {
             /* named procs may wait for others: their states come too */
-            json_t *all = a.nnames ? all_statuses(&l) : NULL;
+            json_t *all = a.nnames ? with_deps(&l, result) : NULL;
             print_table(result, all);
             json_decref(all);
         }

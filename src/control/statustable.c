@@ -292,6 +292,16 @@ static const json_t *find(const json_t *all, const char *name)
     return NULL;
 }
 
+const char *statustable_dep(const char *cond, char *name, size_t size)
+{
+    const char *sp = strrchr(cond, ' ');
+    if (!sp || !is(sp + 1, "ready") || (size_t)(sp - cond) >= size)
+        return NULL;
+    memcpy(name, cond, (size_t)(sp - cond));
+    name[sp - cond] = '\0';
+    return name;
+}
+
 /* A pending proc: what it waits for, each dependency with its state
  * ("waiting for db (starting), cache (pending)"), or why it will not
  * start. */
@@ -312,15 +322,9 @@ static void why_pending(struct buf *b, const json_t *st, const json_t *all)
     for (size_t i = 0; i < json_array_size(wf); i++) {
         const char *cond = json_string_value(json_array_get(wf, i));
         cond = cond ? cond : "";
-        const char *sp = strrchr(cond, ' ');
         /* "db ready": the dependency and where it is now */
         char name[256];
-        const json_t *dep = NULL;
-        if (sp && is(sp + 1, "ready") && (size_t)(sp - cond) < sizeof name) {
-            memcpy(name, cond, (size_t)(sp - cond));
-            name[sp - cond] = '\0';
-            dep = find(all, name);
-        }
+        const json_t *dep = statustable_dep(cond, name, sizeof name) ? find(all, name) : NULL;
         if (dep)
             buf_printf(b, "%s%s (%s)", i ? ", " : "", name, str(dep, "state"));
         else

@@ -27,6 +27,9 @@ void statustable_render(struct buf *out, const json_t *list, const struct status
  * follows, the health and STATUS= text of a live one; "-" for nothing.  A
  * new string. */
 char *statustable_info(const json_t *st, const json_t *all, double now);
+/* The proc a "waiting_for" entry shows with its state ("db ready": "db",
+ * into name), or NULL when it names none that way. */
+const char *statustable_dep(const char *cond, char *name, size_t size);
 /* An uptime: "0:01:02", "3d 4:05:06". */
 void statustable_duration(double s, char *buf, size_t n);
 /* Resident bytes as ps and top print them: "812K", "12.3M", "1.5G". */
