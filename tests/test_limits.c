@@ -152,6 +152,32 @@ static void test_cgroup_limits_applied_or_said_not_to_be(void **state)
     free(policy);
 }
 
+/* A real OOM kill ends the incarnation with cause "oom" (SPEC 1): a child
+ * that keeps the last 256 MiB of an endless stream under a 32 MiB
+ * memory.max.  Where the memory controller is not on cgroup v2 (this
+ * machine's kind: the hybrid layout has it on v1) tend says the limit is
+ * not applied, and the test is skipped with that reason. */
+static void test_an_oom_kill_ends_with_cause_oom(void **state)
+{
+    char *policy = write_file(dir, "p.lua",
+        "tend.proc { name = 'hog', cmd = { 'tail', '-c', '256M', '/dev/zero' },\n"
+        "  restart = 'never', limits = { memory = '32M' } }\n");
+    struct tend_run *t = tend_start((const char *[]){"run", policy, NULL});
+    assert_true(tend_expect(t, 2, "hog: started", DEADLINE));
+    if (strstr(t->err, "limits.memory not applied")) {
+        print_message("skipped: %s", strstr(t->err, "limits.memory"));
+        kill(t->pid, SIGTERM);
+        tend_wait(t, DEADLINE);
+        tend_free(t);
+        free(policy);
+        skip();
+    }
+    assert_true(tend_expect(t, 2, "hog: killed by signal KILL (cause: oom)", DEADLINE));
+    assert_int_equal(tend_wait(t, DEADLINE), 1);  /* nothing left to run, one failed */
+    tend_free(t);
+    free(policy);
+}
+
 static void test_bad_limits_are_load_errors_with_the_field(void **state)
 {
     static const char *const bad[][2] = {
@@ -188,6 +214,7 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_cgroup_limits_applied_or_said_not_to_be, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_an_oom_kill_ends_with_cause_oom, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_limits_are_load_errors_with_the_field, setup,
                                         teardown),
     };
