@@ -27,8 +27,10 @@
 #include <unistd.h>
 
 #include <ev.h>
+#include <lua.h>
 
 #include "harness.h"
+#include "base/status.h"
 #include "core/manager.h"
 #include "core/proc.h"
 #include "core/spec.h"
@@ -161,6 +163,32 @@ static void reloaded(void *data, int rc, const char *msg)
     r->msg = strdup(msg ? msg : "");
 }
 
+/* Whether the Lua global `name` is a string. */
+static bool global_set(struct run *r, const char *name)
+{
+    lua_getglobal(r->pol->L, name);
+    bool yes = lua_isstring(r->pol->L, -1);
+    lua_pop(r->pol->L, 1);
+    return yes;
+}
+
+static bool spawned(void *data)
+{
+    return global_set(data, "SPAWNED");
+}
+
+static bool late_ended(void *data)
+{
+    struct run *r = data;
+    struct proc *p = manager_get(r->m, "late");
+    return p && status_is_terminal(proc_status(p)->state);
+}
+
+static bool spawn_failed(void *data)
+{
+    return global_set(data, "SPAWN_ERR");
+}
+
 static bool answered(void *data)
 {
     return ((struct run *)data)->answered;
@@ -280,6 +308,51 @@ static void test_a_silent_name_service_refuses_the_reload_in_time(void **state)
     run_end(&r);
 }
 
+/* tend.spawn from a task, with a user new to the run: the task waits while
+ * the name service answers off the loop; an unknown user is the spawn's
+ * error, as a declaration's at load. */
+static void test_a_spawn_with_a_new_user_waits_off_the_loop(void **state)
+{
+    struct passwd *pw = getpwnam("nobody");
+    if (!pw)
+        skip();
+    uid_t nobody = pw->pw_uid;
+    struct run r;
+    run_start(&r,
+              "tend.proc { name = 'a', cmd = { '/bin/true' }, autostart = false }\n"
+              "tend.task(function()\n"
+              "  local ok, err = pcall(function() return tend.spawn {\n"
+              "    name = 'ghost', cmd = { '/bin/true' }, user = 'no-such-user-7f3a' } end)\n"
+              "  SPAWN_ERR = err\n"
+              "  local p = tend.spawn { name = 'late', cmd = { '/bin/true' }, restart = 'never',\n"
+              "                         user = 'slow-three' }\n"
+              "  SPAWNED = p.name\n"
+              "end)\n");
+    manager_start(r.m);
+    policy_run_tasks(r.pol);
+    /* the unknown user: answered from the thread, through the loop */
+    assert_true(loop_until(r.loop, spawn_failed, &r, DEADLINE));
+    assert_true(lookup_entered());
+    ev_run(r.loop, EVRUN_NOWAIT);  /* the loop turns meanwhile */
+    assert_null(manager_get(r.m, "late"));
+    lua_State *L = r.pol->L;
+    lua_getglobal(L, "SPAWN_ERR");
+    const char *err = lua_tostring(L, -1);
+    assert_non_null(err);
+    print_message("the spawn's error: %s\n", err);
+    assert_non_null(strstr(err, "p.lua:3: proc 'ghost': field 'user': unknown user "
+                                "'no-such-user-7f3a'"));
+    lua_pop(L, 1);
+    char c = 1;
+    assert_int_equal(write(gate[1], &c, 1), 1);
+    assert_true(loop_until(r.loop, spawned, &r, DEADLINE));
+    const struct spec *s = spec_of(r.m, "late");
+    assert_int_equal(s->uid, nobody);
+    assert_false(slow_on_main);
+    assert_true(loop_until(r.loop, late_ended, &r, DEADLINE));  /* nothing left running */
+    run_end(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -290,6 +363,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_silent_name_service_refuses_the_reload_in_time,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_a_spawn_with_a_new_user_waits_off_the_loop, setup,
+                                        teardown),
     };
     /* one gate and one "entered" pipe for the whole run: a thread let go
      * by a test may still be reading its byte when the next one starts */

@@ -85,6 +85,7 @@ enum wait_kind {
     W_RESTART,  /* terminal, then start: -> status */
     W_CHANGED,  /* next transition -> status */
     W_EXEC,     /* tend.exec -> exit_code, stdout, stderr | nil, status */
+    W_USER,     /* tend.spawn's user looked up -> nil | the load error */
 };
 
 /* Wait on p for `kind` (yields); `what` names the method in errors. */
@@ -100,6 +101,11 @@ int lwait_sleep(lua_State *L, double seconds);
 /* Start argv for the running coroutine, which must yield next; the answer
  * resumes it (see tend.exec).  The arguments are copied. */
 void lwait_exec(lua_State *L, char **argv, char **env, const char *cwd, double timeout);
+/* tend.spawn of `s`, whose user is new to this run: ask the name service
+ * on a thread (users.h) and yield; once it answered, `s` has its user and
+ * the coroutine goes on in k with nil, or with the load error (a string)
+ * on top of its stack.  `s` stays the caller's (in its box). */
+int lwait_user_k(lua_State *L, struct spec *s, lua_KContext ctx, lua_KFunction k);
 /* proc:watch(). */
 int lwait_watch(lua_State *L);
 /* Cancel the waits of one coroutine (it is being ended). */

@@ -78,7 +78,8 @@ char *ldecl_user_apply(struct spec *s, const struct users_job *job)
     if (!u) {
         int err = job ? users_job_error(job, s->user) : 0;
         char *why = unknown_user(s->user, err > 0 ? err : 0);
-        char *msg = xasprintf("%s: proc '%s': field 'user': %s", s->where, s->name, why);
+        char *msg = xasprintf("%s%sproc '%s': field 'user': %s", s->where ? s->where : "",
+                              s->where && *s->where ? ": " : "", s->set ? s->set : s->name, why);
         free(why);
         return msg;
     }

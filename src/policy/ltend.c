@@ -47,14 +47,33 @@ static void refuse_colon_call(lua_State *L, const char *fname)
                    "tend.%s{...}, with a dot", fname, fname);
 }
 
+static int declare_now(lua_State *L, struct policy *pol, struct spec *s);
+
+/* tend.spawn's continuation once the name service answered for its user:
+ * the declaration's box at 2, nil or the load error on top. */
+static int declare_k(lua_State *L, int status, lua_KContext ctx)
+{
+    if (!lua_isnil(L, -1))
+        return lua_error(L);  /* "file:line: proc 'x': field 'user': ..." */
+    struct spec **box = lua_touserdata(L, 2);
+    struct spec *s = *box;
+    *box = NULL;
+    return declare_now(L, policy_of(L), s);
+}
+
 /* tend.proc{...} / tend.spawn{...}: during load, check and record a
- * declaration; afterwards, declare and start the proc now.  Returns the
- * proc. */
+ * declaration; afterwards, declare and start the proc now (from a
+ * coroutine, a user new to this run is looked up off the loop first).
+ * Returns the proc. */
 static int declare(lua_State *L, const char *fname)
 {
     struct policy *pol = policy_of(L);
     refuse_colon_call(L, fname);
+    if (pol->m)  /* a load sets it for itself */
+        pol->defer_users = lua_isyieldable(L);
     struct spec **box = ldecl_parse(L, pol);
+    if (pol->m && ldecl_user_pending(*box))
+        return lwait_user_k(L, *box, 0, declare_k);
     struct spec *s = *box;
     *box = NULL;
     if (!pol->m && s->replicas > 0) {
@@ -79,6 +98,12 @@ static int declare(lua_State *L, const char *fname)
         lproc_set_policy(L, 1);
         return 1;
     }
+    return declare_now(L, pol, s);
+}
+
+/* After load: start `s` now (taken over). */
+static int declare_now(lua_State *L, struct policy *pol, struct spec *s)
+{
     if (manager_shutting_down(pol->m)) {
         spec_free(s);
         return luaL_error(L, "tend.spawn: tend is shutting down");

@@ -6,13 +6,16 @@
  * the core's event resumes the coroutine with the answer.  Nothing polls.
  * Every Lua API call made from a core callback runs inside lua_pcall, so a
  * memory error in the VM never reaches the supervisor. */
+#include <errno.h>
 #include <lauxlib.h>
 #include <lua.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "policy/lbind.h"
+#include "policy/ldecl.h"
 #include "policy/lvm.h"
+#include "policy/users.h"
 #include "core/exec.h"
 #include "core/manager.h"
 #include "base/util.h"
@@ -25,6 +28,8 @@ struct waiter {
     struct proc_sub *sub;
     ev_timer timer;
     struct exec_job *job;
+    struct users_job *users;  /* W_USER: the look-up, and */
+    struct spec *s;           /* the declaration that waits for it */
     struct waiter *prev, *next;
 };
 
@@ -42,6 +47,8 @@ static void waiter_unlink(struct waiter *w)
         ev_timer_stop(w->pol->loop, &w->timer);
     exec_cancel(w->job);
     w->job = NULL;
+    users_job_free(w->users);
+    w->users = NULL;
 }
 
 static struct waiter *waiter_new(struct policy *pol, lua_State *co, enum wait_kind kind)
@@ -86,6 +93,7 @@ struct answer {
     const struct status *st;  /* NULL: no status */
     bool ok;                  /* W_READY: reached */
     const struct exec_result *exec;
+    const char *msg;          /* W_USER: the load error, or NULL */
 };
 
 static int resume_protected(lua_State *L)
@@ -110,6 +118,12 @@ static int resume_protected(lua_State *L)
             lstatus_push(co, &st, "exec");
             n = 2;
         }
+    } else if (w->kind == W_USER) {
+        if (a->msg)
+            lua_pushstring(co, a->msg);
+        else
+            lua_pushnil(co);
+        n = 1;
     } else if (w->kind == W_READY) {
         if (a->ok) {
             lua_pushboolean(co, 1);
@@ -128,15 +142,21 @@ static int resume_protected(lua_State *L)
 }
 
 /* End the wait and resume its coroutine with the answer. */
-static void waiter_finish(struct waiter *w, const struct status *st, bool ok,
-                          const struct exec_result *exec)
+static void waiter_finish_msg(struct waiter *w, const struct status *st, bool ok,
+                              const struct exec_result *exec, const char *msg)
 {
     struct policy *pol = w->pol;
     waiter_unlink(w);
-    struct answer a = {w, st, ok, exec};
+    struct answer a = {w, st, ok, exec, msg};
     lvm_protected(pol->L, resume_protected, &a, w->p ? proc_spec(w->p)->name : NULL,
                   "resuming a wait");
     free(w);
+}
+
+static void waiter_finish(struct waiter *w, const struct status *st, bool ok,
+                          const struct exec_result *exec)
+{
+    waiter_finish_msg(w, st, ok, exec, NULL);
 }
 
 static void sleep_cb(struct ev_loop *loop, ev_timer *t, int revents)
@@ -186,6 +206,7 @@ static void waiter_cb(struct proc *p, const struct status *now,
         break;
     case W_SLEEP:
     case W_EXEC:
+    case W_USER:
         break;
     }
 }
@@ -202,6 +223,33 @@ void lwait_exec(lua_State *L, char **argv, char **env, const char *cwd, double t
     struct policy *pol = policy_of(L);
     struct waiter *w = waiter_new(pol, L, W_EXEC);
     w->job = exec_start(pol->loop, argv, env, cwd, timeout, exec_done, w);
+}
+
+static void user_done(void *data, const char *late)
+{
+    struct waiter *w = data;
+    char *msg = late ? xasprintf("%s%sproc '%s': field 'user': the name service did not "
+                                 "answer for user '%s' within %g s", w->s->where,
+                                 *w->s->where ? ": " : "", w->s->name, late,
+                                 policy_users_timeout())
+                     : ldecl_user_apply(w->s, w->users);
+    waiter_finish_msg(w, NULL, true, NULL, msg);
+    free(msg);
+}
+
+int lwait_user_k(lua_State *L, struct spec *s, lua_KContext ctx, lua_KFunction k)
+{
+    struct policy *pol = policy_of(L);
+    struct waiter *w = waiter_new(pol, L, W_USER);
+    w->s = s;
+    w->users = users_job_start(pol->loop, &s->user, 1, policy_users_timeout(), user_done, w);
+    if (!w->users) {
+        waiter_unlink(w);
+        free(w);
+        return luaL_error(L, "tend.spawn: cannot start a thread to look up user '%s': %s",
+                          s->user, strerror(errno));
+    }
+    return lvm_yieldk(L, ctx, k);
 }
 
 int lwait_proc(lua_State *L, struct proc *p, enum wait_kind kind, const char *what)

@@ -659,8 +659,7 @@ static int reload_apply(struct policy *pol, struct policy *next, char **err)
     return 0;
 }
 
-/* USERS_TIMEOUT, or $TEND_USERS_TIMEOUT (tests) */
-static double users_timeout(void)
+double policy_users_timeout(void)
 {
     return env_seconds("TEND_USERS_TIMEOUT", USERS_TIMEOUT);
 }
@@ -715,7 +714,7 @@ static void users_answered(void *data, const char *late)
         msg = xstrdup("tend is shutting down");
     else if (late)
         msg = xasprintf("%s: the name service did not answer for user '%s' within %g s",
-                        pol->path, late, users_timeout());
+                        pol->path, late, policy_users_timeout());
     else if (!(msg = resolve_users(next, job))) {
         rc = reload_apply(pol, next, &msg);
         next = NULL;  /* reload_apply took it */
@@ -738,7 +737,7 @@ int policy_reload(struct policy *pol, char **err)
         return reload_apply(pol, next, err);
     }
     /* off the loop, so that a slow name service cannot stall it */
-    pol->users = users_job_start(pol->loop, names, n, users_timeout(), users_answered, pol);
+    pol->users = users_job_start(pol->loop, names, n, policy_users_timeout(), users_answered, pol);
     if (!pol->users) {
         *err = xasprintf("%s: cannot start a thread to look up user '%s': %s", pol->path,
                          names[0], strerror(errno));

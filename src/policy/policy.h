@@ -77,6 +77,8 @@ void policy_run_tasks(struct policy *pol);
  * service's silence). */
 #define USERS_TIMEOUT 30.0
 int policy_reload(struct policy *pol, char **err);
+/* USERS_TIMEOUT, or $TEND_USERS_TIMEOUT (the tests'). */
+double policy_users_timeout(void);
 
 /* Queue the function at the top of L's stack to run as a task once the
  * policy is attached (tend.task during load). */
