@@ -123,6 +123,10 @@ static void test_a_user_is_looked_up_once_a_run(void **state)
 
 /* ---- a reload with a user new to the run, on a running policy ---- */
 
+/* One loop for the program: the reaper (a process-wide singleton) stays
+ * bound to the loop it first saw. */
+static struct ev_loop *loop;
+
 struct run {
     struct ev_loop *loop;
     struct manager *m;
@@ -141,7 +145,7 @@ static void run_start(struct run *r, const char *text)
     r->pol = policy_load(r->path, &err);
     if (!r->pol)
         fail_msg("did not load: %s", err);
-    r->loop = ev_loop_new(EVFLAG_AUTO);
+    r->loop = loop;
     r->m = manager_new(r->loop);
     policy_attach(r->pol, r->m, r->loop);
 }
@@ -150,7 +154,6 @@ static void run_end(struct run *r)
 {
     policy_free(r->pol);
     manager_free(r->m);
-    ev_loop_destroy(r->loop);
     free(r->path);
     free(r->msg);
 }
@@ -369,6 +372,7 @@ int main(void)
     /* one gate and one "entered" pipe for the whole run: a thread let go
      * by a test may still be reading its byte when the next one starts */
     main_thread = pthread_self();
+    loop = ev_loop_new(EVFLAG_AUTO);
     if (pipe(gate) != 0 || pipe(entered) != 0)
         return 1;
     return cmocka_run_group_tests(tests, NULL, NULL);
