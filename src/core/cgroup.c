@@ -1,6 +1,6 @@
 /* cgroup.c -- cgroup v2 containment of incarnations (see cgroup.h). */
 #include "core/cgroup.h"
-#include "core/spec.h"
+#include "core/cgroup_impl.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -19,35 +19,7 @@
 #include "base/log.h"
 #include "base/util.h"
 
-struct cgroup {
-    char name[80];          /* its directory under TEND */
-    char *path;             /* the whole directory, for messages */
-    int procs_fd;           /* cgroup.procs until the spawn is over, or -1 */
-    int wd;                 /* the watch of cgroup.events while lingering, or -1 */
-    ev_timer deadline;      /* lingering: cgroup.kill then */
-    bool lingering;
-    struct cgroup *prev, *next;  /* every cgroup not removed yet */
-};
-
-/* What tend has: all of it set by cgroup_init, read by cgroup_end_all
- * from a signal handler too. */
-static struct {
-    bool on;
-    char *why_not;          /* when off */
-    char *dir;              /* TEND's directory */
-    char *rel;              /* TEND as /proc/PID/cgroup names it */
-    char base[32];          /* "tend-PID", TEND's name in its parent */
-    int parent_fd;          /* tend's cgroup at start (O_PATH) */
-    int dir_fd;             /* TEND (O_PATH) */
-    bool moved;             /* tend is in TEND/supervisor */
-    char controllers[128];  /* enabled for the incarnations: "memory pids" */
-    struct ev_loop *loop;
-    int inotify_fd;
-    ev_io inotify_w;
-    struct cgroup *all;
-    int nlingering;
-    unsigned long seq;      /* numbers the incarnation cgroups */
-} cg_state = {.parent_fd = -1, .dir_fd = -1, .inotify_fd = -1};
+struct cg_state cg_state = {.parent_fd = -1, .dir_fd = -1, .inotify_fd = -1};
 
 /* ---- parsing ---- */
 
@@ -136,8 +108,7 @@ char *cgroup_parse_mountinfo(const char *text, const char *path)
 
 /* ---- small file helpers ---- */
 
-/* The whole of a small file as a new string, or NULL with errno. */
-static char *read_small(const char *path)
+char *cg_read_small(const char *path)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -166,9 +137,7 @@ static char *read_small(const char *path)
     return buf;
 }
 
-/* Write `s` to `name` under the directory fd `dir`: 0, or -1 with errno.
- * Only system calls (a signal handler uses it). */
-static int write_at(int dir, const char *name, const char *s)
+int cg_write_at(int dir, const char *name, const char *s)
 {
     int fd = openat(dir, name, O_WRONLY | O_CLOEXEC);
     if (fd < 0)
@@ -178,104 +147,6 @@ static int write_at(int dir, const char *name, const char *s)
     close(fd);
     errno = e;
     return n < 0 ? -1 : 0;
-}
-
-/* Turn on for the incarnations' cgroups the controllers their limits use
- * (SPEC 10) that TEND has: memory, pids, cpu.  TEND holds no process (tend
- * is in its leaf), so it may.  What took is kept in cg_state.controllers. */
-static void enable_controllers(const char *dir)
-{
-    char *path = xasprintf("%s/cgroup.controllers", dir);
-    char *have = read_small(path);
-    free(path);
-    static const char *const wanted[] = {"memory", "pids", "cpu"};
-    for (size_t i = 0; have && i < ARRAY_LEN(wanted); i++) {
-        size_t n = strlen(wanted[i]);
-        bool listed = false;
-        for (const char *w = have; (w = strstr(w, wanted[i])); w += n)
-            listed |= (w == have || w[-1] == ' ') && (!w[n] || w[n] == ' ' || w[n] == '\n');
-        char add[16];
-        snprintf(add, sizeof add, "+%s", wanted[i]);
-        if (listed && write_at(cg_state.dir_fd, "cgroup.subtree_control", add) == 0) {
-            size_t k = strlen(cg_state.controllers);
-            snprintf(cg_state.controllers + k, sizeof cg_state.controllers - k, "%s%s",
-                     k ? " " : "", wanted[i]);
-        }
-    }
-    free(have);
-}
-
-long cgroup_oom_kills(const struct cgroup *cg)
-{
-    char rel[sizeof cg->name + 32];
-    snprintf(rel, sizeof rel, "%s/memory.events", cg->name);
-    int fd = openat(cg_state.dir_fd, rel, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    char buf[512];
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return -1;
-    buf[n] = '\0';
-    const char *p = strstr(buf, "oom_kill ");
-    return p && (p == buf || p[-1] == '\n') ? strtol(p + 9, NULL, 10) : 0;
-}
-
-bool cgroup_controller(const char *name)
-{
-    size_t n = strlen(name);
-    for (const char *w = cg_state.controllers; (w = strstr(w, name)); w += n)
-        if ((w == cg_state.controllers || w[-1] == ' ') && (!w[n] || w[n] == ' '))
-            return true;
-    return false;
-}
-
-char *cgroup_apply_limits(struct cgroup *cg, const struct limits *l)
-{
-    struct {
-        const char *key, *controller, *file;
-        bool set;
-        char value[48];
-    } v[4] = {
-        {"memory", "memory", "memory.max", l->memory > 0, ""},
-        {"memory_high", "memory", "memory.high", l->memory_high > 0, ""},
-        {"cpu", "cpu", "cpu.max", l->cpu > 0, ""},
-        {"pids", "pids", "pids.max", l->pids > 0, ""},
-    };
-    snprintf(v[0].value, sizeof v[0].value, "%lld", l->memory);
-    snprintf(v[1].value, sizeof v[1].value, "%lld", l->memory_high);
-    snprintf(v[2].value, sizeof v[2].value, "%lld 100000", (long long)(l->cpu * 100000));
-    snprintf(v[3].value, sizeof v[3].value, "%lld", l->pids);
-    struct buf why = {0};
-    for (size_t i = 0; i < ARRAY_LEN(v); i++) {
-        if (!v[i].set)
-            continue;
-        char *err = NULL;
-        if (!cg)
-            err = xasprintf("needs cgroups (%s)", cg_state.why_not ? cg_state.why_not
-                                                                   : "not in use");
-        else if (!cgroup_controller(v[i].controller))
-            err = xasprintf("the %s controller is not available in %s", v[i].controller,
-                            cg_state.dir);
-        else {
-            char rel[sizeof cg->name + 32];
-            snprintf(rel, sizeof rel, "%s/%s", cg->name, v[i].file);
-            if (write_at(cg_state.dir_fd, rel, v[i].value) != 0)
-                err = xasprintf("%s/%s: %s", cg->path, v[i].file, strerror(errno));
-        }
-        if (err) {
-            char *line = xasprintf("%slimits.%s not applied: %s", why.len ? "; " : "",
-                                   v[i].key, err);
-            buf_put(&why, line, strlen(line));
-            free(line);
-            free(err);
-        }
-    }
-    if (!why.len)
-        return NULL;
-    buf_put(&why, "", 1);
-    return why.p;
 }
 
 /* Remove the cgroup `name` under the directory fd `dir` with the cgroups
@@ -324,7 +195,7 @@ static void sweep_stale(const char *parent)
         if (pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
             continue;
         char *events = xasprintf("%s/%s/cgroup.events", parent, e->d_name);
-        char *text = read_small(events);
+        char *text = cg_read_small(events);
         if (text && strstr(text, "populated 0"))
             rmdir_tree(dirfd(d), e->d_name, 0);
         free(text);
@@ -351,14 +222,14 @@ void cgroup_init(struct ev_loop *loop)
         turn_off(xstrdup("turned off by TEND_CGROUPS=0"));
         return;
     }
-    char *self = read_small("/proc/self/cgroup");
+    char *self = cg_read_small("/proc/self/cgroup");
     char *path = self ? cgroup_parse_self(self) : NULL;
     free(self);
     if (!path) {
         turn_off(xstrdup("no cgroup v2 hierarchy in /proc/self/cgroup"));
         return;
     }
-    char *mi = read_small("/proc/self/mountinfo");
+    char *mi = cg_read_small("/proc/self/mountinfo");
     char *parent = mi ? cgroup_parse_mountinfo(mi, path) : NULL;
     free(mi);
     if (!parent) {
@@ -394,12 +265,12 @@ void cgroup_init(struct ev_loop *loop)
         goto fail;
     }
     /* writing "0" moves the writer: tend, into its leaf */
-    if (write_at(cg_state.dir_fd, "supervisor/cgroup.procs", "0") != 0) {
+    if (cg_write_at(cg_state.dir_fd, "supervisor/cgroup.procs", "0") != 0) {
         why = xasprintf("moving tend into %s: %s", sup, strerror(errno));
         goto fail;
     }
     cg_state.moved = true;
-    enable_controllers(dir);
+    cg_enable_controllers(dir);
     cg_state.inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (cg_state.inotify_fd < 0) {
         why = xasprintf("inotify: %s", strerror(errno));
@@ -420,7 +291,7 @@ void cgroup_init(struct ev_loop *loop)
 
 fail:
     if (cg_state.moved)
-        write_at(cg_state.parent_fd, "cgroup.procs", "0");
+        cg_write_at(cg_state.parent_fd, "cgroup.procs", "0");
     cg_state.moved = false;
     if (made_sup)
         rmdir(sup);
@@ -529,18 +400,6 @@ void cgroup_spawned(struct cgroup *cg)
     cg->procs_fd = -1;
 }
 
-int cgroup_open_file(const char *path, const char *file)
-{
-    size_t n = cg_state.dir ? strlen(cg_state.dir) : 0;
-    char rel[PATH_MAX];
-    if (cg_state.dir_fd >= 0 && n && strncmp(path, cg_state.dir, n) == 0 && path[n] == '/') {
-        snprintf(rel, sizeof rel, "%s/%s", path + n + 1, file);
-        return openat(cg_state.dir_fd, rel, O_RDONLY | O_CLOEXEC);
-    }
-    snprintf(rel, sizeof rel, "%s/%s", path, file);
-    return open(rel, O_RDONLY | O_CLOEXEC);
-}
-
 /* An fd of a file of the cgroup, or -1 with errno. */
 static int open_in(const struct cgroup *cg, const char *file, int flags)
 {
@@ -556,7 +415,7 @@ static bool member(const struct cgroup *cg, pid_t pid)
 {
     char file[64];
     snprintf(file, sizeof file, "/proc/%d/cgroup", (int)pid);
-    char *text = read_small(file);
+    char *text = cg_read_small(file);
     char *path = text ? cgroup_parse_self(text) : NULL;
     free(text);
     size_t n = strlen(cg_state.rel), k = strlen(cg->name);
@@ -663,7 +522,7 @@ int cgroup_kill(struct cgroup *cg)
 {
     char rel[sizeof cg->name + 16];
     snprintf(rel, sizeof rel, "%s/cgroup.kill", cg->name);
-    return write_at(cg_state.dir_fd, rel, "1");
+    return cg_write_at(cg_state.dir_fd, rel, "1");
 }
 
 /* Whether something is still in the cgroup ("populated 1" in
@@ -808,9 +667,9 @@ void cgroup_end_all(void)
         cgroup_kill(cg);
     /* back where tend started, so that its own leaf can go too, and what
      * else tend started there (tend.exec, checks) goes with it */
-    if (cg_state.moved && write_at(cg_state.parent_fd, "cgroup.procs", "0") == 0) {
+    if (cg_state.moved && cg_write_at(cg_state.parent_fd, "cgroup.procs", "0") == 0) {
         cg_state.moved = false;
-        write_at(cg_state.dir_fd, "supervisor/cgroup.kill", "1");
+        cg_write_at(cg_state.dir_fd, "supervisor/cgroup.kill", "1");
     }
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
