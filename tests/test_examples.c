@@ -171,6 +171,22 @@ static void test_crashloop_backs_off_then_gives_up(void **state)
     tend_free(t);
 }
 
+/* proc:usage() as PM2's max_memory_restart: the leaky proc passes its cap
+ * and the task restarts it, again and again. */
+static void test_memory_cap_restarts_the_proc_over_its_cap(void **state)
+{
+    setenv("MEMORY_EVERY", "0.1", 1);
+    setenv("MEMORY_CAP", "12582912", 1);  /* 12 MiB: passed in its second second */
+    struct tend_run *t = run_example("memory-cap.lua");
+    unsetenv("MEMORY_EVERY");
+    unsetenv("MEMORY_CAP");
+    assert_true(expect_times(t, 2, "over its cap of 12 MiB: restarting", 2));
+    assert_true(expect_times(t, 2, "leaky: started", 3));
+    stop_and_expect(t, SIGTERM, 0);
+    assert_nothing_left(t);
+    tend_free(t);
+}
+
 static void test_group_restarts_every_member_when_one_dies(void **state)
 {
     struct tend_run *t = run_example("group.lua");
@@ -326,6 +342,7 @@ int main(void)
         cmocka_unit_test(test_migrate_starts_web_only_after_the_migration_succeeded),
         cmocka_unit_test(test_replicas_start_the_dispatcher_after_every_worker_then_grow),
         cmocka_unit_test(test_crashloop_backs_off_then_gives_up),
+        cmocka_unit_test(test_memory_cap_restarts_the_proc_over_its_cap),
         cmocka_unit_test(test_group_restarts_every_member_when_one_dies),
         cmocka_unit_test(test_batch_exits_with_the_worst_code),
         cmocka_unit_test(test_rolling_restart_replaces_one_at_a_time),
