@@ -153,14 +153,13 @@ static void test_cgroup_limits_applied_or_said_not_to_be(void **state)
 }
 
 /* A real OOM kill ends the incarnation with cause "oom" (SPEC 1): a child
- * that keeps the last 256 MiB of an endless stream under a 32 MiB
- * memory.max.  Where the memory controller is not on cgroup v2 (this
+ * that makes a string of 256 MiB under a 32 MiB memory.max.  Where the memory controller is not on cgroup v2 (this
  * machine's kind: the hybrid layout has it on v1) tend says the limit is
  * not applied, and the test is skipped with that reason. */
 static void test_an_oom_kill_ends_with_cause_oom(void **state)
 {
     char *policy = write_file(dir, "p.lua",
-        "tend.proc { name = 'hog', cmd = { 'tail', '-c', '256M', '/dev/zero' },\n"
+        "tend.proc { name = 'hog', cmd = { 'perl', '-e', '$x = \"x\" x (256 << 20); sleep' },\n"
         "  restart = 'never', limits = { memory = '32M' } }\n");
     struct tend_run *t = tend_start((const char *[]){"run", policy, NULL});
     assert_true(tend_expect(t, 2, "hog: started", DEADLINE));
