@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -152,6 +153,36 @@ static void test_cgroup_limits_applied_or_said_not_to_be(void **state)
     free(policy);
 }
 
+/* `user`: the child runs with the user's uid, gid and groups (the real,
+ * effective and saved ids alike), and HOME from its entry. */
+static void test_a_user_s_ids_reach_the_child(void **state)
+{
+    struct passwd *pw = getpwnam("nobody");
+    if (!pw || geteuid() != 0)
+        skip();  /* no user 'nobody', or not root: no switch to make */
+    char *policy = write_file(dir, "p.lua",
+        "tend.proc { name = 'who', user = 'nobody', restart = 'never',\n"
+        "  cmd = { 'sh', '-c', 'echo ids $(id -ru) $(id -u) $(id -rg) $(id -g) groups $(id -G) "
+        "home $HOME; grep -E \"^(Uid|Gid)\" /proc/self/status | tr -s \"\\t\" \" \"' } }\n");
+    struct tend_run *t = tend_start((const char *[]){"run", policy, NULL});
+    assert_int_equal(tend_wait(t, DEADLINE), 0);
+    char want[256];
+    snprintf(want, sizeof want, "who | ids %u %u %u %u groups ", (unsigned)pw->pw_uid,
+             (unsigned)pw->pw_uid, (unsigned)pw->pw_gid, (unsigned)pw->pw_gid);
+    assert_contains(t->out, want);
+    snprintf(want, sizeof want, "home %s\n", pw->pw_dir);
+    assert_contains(t->out, want);
+    snprintf(want, sizeof want, "who | Uid: %u %u %u %u\n", (unsigned)pw->pw_uid,
+             (unsigned)pw->pw_uid, (unsigned)pw->pw_uid, (unsigned)pw->pw_uid);
+    assert_contains(t->out, want);
+    snprintf(want, sizeof want, "who | Gid: %u %u %u %u\n", (unsigned)pw->pw_gid,
+             (unsigned)pw->pw_gid, (unsigned)pw->pw_gid, (unsigned)pw->pw_gid);
+    assert_contains(t->out, want);
+    assert_null(strstr(t->out, "groups 0"));  /* root's group is not kept */
+    tend_free(t);
+    free(policy);
+}
+
 /* A real OOM kill ends the incarnation with cause "oom" (SPEC 1): a child
  * that makes a string of 256 MiB under a 32 MiB memory.max.  Where the memory controller is not on cgroup v2 (this
  * machine's kind: the hybrid layout has it on v1) tend says the limit is
@@ -213,6 +244,7 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_cgroup_limits_applied_or_said_not_to_be, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_a_user_s_ids_reach_the_child, setup, teardown),
         cmocka_unit_test_setup_teardown(test_an_oom_kill_ends_with_cause_oom, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_limits_are_load_errors_with_the_field, setup,
                                         teardown),

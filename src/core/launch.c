@@ -155,8 +155,12 @@ child_exec(const struct launch_opts *o, pid_t parent, int nullfd, int outw, int 
     if (o->cwd && chdir(o->cwd) != 0)
         child_fail(execw, STEP_CHDIR, errno);
     if (o->user) {
-        if (setgroups((size_t)o->ngroups, o->groups) != 0 || setgid(o->gid) != 0 ||
-            setuid(o->uid) != 0)
+        /* the system calls, not libc's wrappers: once tend has had a thread
+         * (users.c), glibc's setuid would set every thread's credentials,
+         * walking tend's thread list from this child that shares its memory */
+        if (syscall(SYS_setgroups, (size_t)o->ngroups, o->groups) != 0 ||
+            syscall(SYS_setresgid, o->gid, o->gid, o->gid) != 0 ||
+            syscall(SYS_setresuid, o->uid, o->uid, o->uid) != 0)
             child_fail(execw, STEP_USER, errno);
         /* a change of credentials clears the parent-death signal: again */
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
