@@ -187,6 +187,13 @@ static bool late_ended(void *data)
     return p && status_is_terminal(proc_status(p)->state);
 }
 
+static bool b_ended(void *data)
+{
+    struct run *r = data;
+    struct proc *p = manager_get(r->m, "b");
+    return p && status_is_terminal(proc_status(p)->state);
+}
+
 static bool spawn_failed(void *data)
 {
     return global_set(data, "SPAWN_ERR");
@@ -356,6 +363,28 @@ static void test_a_spawn_with_a_new_user_waits_off_the_loop(void **state)
     run_end(&r);
 }
 
+/* A restart function may not wait: its spawn with a user new to the run
+ * looks the user up at once (documented), and works. */
+static void test_a_spawn_where_waiting_is_not_allowed_looks_up_at_once(void **state)
+{
+    struct passwd *pw = getpwnam("nobody");
+    if (!pw)
+        skip();
+    struct run r;
+    run_start(&r,
+              "tend.proc { name = 'a', cmd = { '/bin/true' },\n"
+              "  restart = function()\n"
+              "    tend.spawn { name = 'b', cmd = { '/bin/true' }, restart = 'never',\n"
+              "                 user = 'slow-six' }\n"
+              "    return false\n"
+              "  end }\n");
+    manager_start(r.m);
+    assert_true(loop_until(r.loop, b_ended, &r, DEADLINE));
+    assert_true(slow_on_main);  /* looked up on the spot: no thread to outlive it */
+    assert_int_equal(spec_of(r.m, "b")->uid, pw->pw_uid);
+    run_end(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -368,6 +397,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_spawn_with_a_new_user_waits_off_the_loop, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_a_spawn_where_waiting_is_not_allowed_looks_up_at_once,
+                                        setup, teardown),
     };
     /* one gate and one "entered" pipe for the whole run: a thread let go
      * by a test may still be reading its byte when the next one starts */

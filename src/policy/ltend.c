@@ -70,7 +70,7 @@ static int declare(lua_State *L, const char *fname)
     struct policy *pol = policy_of(L);
     refuse_colon_call(L, fname);
     if (pol->m)  /* a load sets it for itself */
-        pol->defer_users = lua_isyieldable(L);
+        pol->defer_users = lvm_can_wait(L);
     struct spec **box = ldecl_parse(L, pol);
     if (pol->m && ldecl_user_pending(*box))
         return lwait_user_k(L, *box, 0, declare_k);

@@ -248,7 +248,7 @@ int lvm_yieldk(lua_State *L, lua_KContext ctx, lua_KFunction k)
     return lua_yieldk(L, 0, ctx, k);
 }
 
-void lvm_check_yieldable(lua_State *L, const char *what)
+bool lvm_can_wait(lua_State *L)
 {
     /* only a coroutine tend runs may wait: one the policy made itself
      * would be resumed by nobody, or after it was collected */
@@ -259,7 +259,12 @@ void lvm_check_yieldable(lua_State *L, const char *what)
         ours = lua_rawget(L, -2) == LUA_TTABLE;
         lua_pop(L, 2);
     }
-    if (!ours)
+    return ours;
+}
+
+void lvm_check_yieldable(lua_State *L, const char *what)
+{
+    if (!lvm_can_wait(L))
         luaL_error(L, "%s can only wait inside a hook or a task (tend.task), not in "
                    "a restart function, while loading, or in a coroutine of the policy's own",
                    what);

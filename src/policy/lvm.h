@@ -92,6 +92,8 @@ int lvm_yieldk(lua_State *L, lua_KContext ctx, lua_KFunction k);
 
 /* Raise an error unless the running code may wait (it runs in a coroutine
  * that tend resumes). */
+/* Whether L is a coroutine tend runs, which may wait (yield for the core). */
+bool lvm_can_wait(lua_State *L);
 void lvm_check_yieldable(lua_State *L, const char *what);
 
 /* The traceback of an error object on co's stack top, as a new string. */
