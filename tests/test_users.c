@@ -363,6 +363,35 @@ static void test_a_spawn_with_a_new_user_waits_off_the_loop(void **state)
     run_end(&r);
 }
 
+/* While a spawn waits for its user, another task takes the name: the
+ * first spawn then fails as any duplicate does, rather than making a
+ * second proc of that name. */
+static void test_a_name_taken_while_a_spawn_waits_is_refused(void **state)
+{
+    struct run r;
+    run_start(&r,
+              "tend.task(function()\n"
+              "  local ok, err = pcall(function() return tend.spawn {\n"
+              "    name = 'dup', cmd = { '/bin/true' }, user = 'slow-five' } end)\n"
+              "  SPAWN_ERR = err\n"
+              "end)\n"
+              "tend.task(function()\n"
+              "  tend.spawn { name = 'dup', cmd = { '/bin/true' }, restart = 'never' }\n"
+              "end)\n");
+    manager_start(r.m);
+    policy_run_tasks(r.pol);
+    assert_true(lookup_entered());
+    assert_non_null(manager_get(r.m, "dup"));  /* the second task's */
+    char c = 1;
+    assert_int_equal(write(gate[1], &c, 1), 1);
+    assert_true(loop_until(r.loop, spawn_failed, &r, DEADLINE));
+    lua_getglobal(r.pol->L, "SPAWN_ERR");
+    assert_non_null(strstr(lua_tostring(r.pol->L, -1), "proc 'dup': field 'name': duplicate name"));
+    lua_pop(r.pol->L, 1);
+    assert_int_equal(manager_count(r.m), 1);
+    run_end(&r);
+}
+
 /* A restart function may not wait: its spawn with a user new to the run
  * looks the user up at once (documented), and works. */
 static void test_a_spawn_where_waiting_is_not_allowed_looks_up_at_once(void **state)
@@ -396,6 +425,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_a_silent_name_service_refuses_the_reload_in_time,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_a_spawn_with_a_new_user_waits_off_the_loop, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_a_name_taken_while_a_spawn_waits_is_refused, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_a_spawn_where_waiting_is_not_allowed_looks_up_at_once,
                                         setup, teardown),

@@ -637,6 +637,19 @@ void ldecl_check_cmd(struct spec *s)
     }
 }
 
+/* After load: a name a running proc or set has is refused. */
+static void refuse_running_name(lua_State *L, struct policy *pol, const char *name)
+{
+    if (manager_get(pol->m, name) || policy_set(pol, name))
+        luaL_error(L, "proc '%s': field 'name': duplicate name (a proc of that name "
+                   "exists)", name);
+}
+
+void ldecl_recheck(lua_State *L, struct policy *pol, const struct spec *s)
+{
+    refuse_running_name(L, pol, s->name);
+}
+
 struct spec **ldecl_parse(lua_State *L, struct policy *pol)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
@@ -664,9 +677,8 @@ struct spec **ldecl_parse(lua_State *L, struct policy *pol)
         luaL_error(L, "proc '%s': field 'name': duplicate name (first "
                    "declared at %s)", name, first >= 0 ? pol->specs[first]->where
                                                        : set->tmpl->where);
-    if (pol->m && (manager_get(pol->m, name) || set))
-        luaL_error(L, "proc '%s': field 'name': duplicate name (a proc of that name "
-                   "exists)", name);
+    if (pol->m)
+        refuse_running_name(L, pol, name);
 
     if (pol->n == 0)  /* the first declaration of a load (or a spawn after it) */
         spec_check_cmd_forget();  /* a program may have come or gone since */

@@ -14,6 +14,10 @@ struct users_job;
  * with file:line, proc and field on any mistake. */
 struct spec **ldecl_parse(lua_State *L, struct policy *pol);
 
+/* After a wait (a spawn's user looked up off the loop), what may have
+ * changed meanwhile checked again: its name is not taken now. */
+void ldecl_recheck(lua_State *L, struct policy *pol, const struct spec *s);
+
 /* A reload (pol->defer_users) leaves a `user` new to this run unresolved
  * instead of asking the name service on the loop: whether `s`'s is. */
 bool ldecl_user_pending(const struct spec *s);

@@ -56,9 +56,13 @@ static int declare_k(lua_State *L, int status, lua_KContext ctx)
     if (!lua_isnil(L, -1))
         return lua_error(L);  /* "file:line: proc 'x': field 'user': ..." */
     struct spec **box = lua_touserdata(L, 2);
+    struct policy *pol = policy_of(L);
+    /* what the declaration was checked against may have changed meanwhile
+     * (another task spawned the same name): checked again, in its box */
+    ldecl_recheck(L, pol, *box);
     struct spec *s = *box;
     *box = NULL;
-    return declare_now(L, policy_of(L), s);
+    return declare_now(L, pol, s);
 }
 
 /* tend.proc{...} / tend.spawn{...}: during load, check and record a
