@@ -386,6 +386,7 @@ void manager_reloaded(struct manager *m, int rc, const char *msg)
         log_error(NULL, "reload refused, the running set is kept: %s", msg);
     if (done)
         done(data, rc, msg);
+    mgr_check_done(m);  /* the reload kept tend running; it may be done now */
 }
 
 void manager_reload_forget(struct manager *m, void *data)

@@ -190,8 +190,8 @@ static bool done(const struct manager *m)
 {
     if (m->alive > 0)
         return false;
-    if (!m->shutting_down && (m->tasks > 0 || m->stay))
-        return false;
+    if (!m->shutting_down && (m->tasks > 0 || m->stay || m->reloading))
+        return false;  /* a reload waiting for users may bring procs */
     for (size_t i = 0; i < m->n; i++) {
         const struct mproc *mp = m->procs[i];
         const struct status *st = proc_status(mp->p);
