@@ -632,7 +632,9 @@ void ldecl_check_cmd(struct spec *s)
     s->warning = NULL;
     char *why = spec_check_cmd(s);
     if (why) {
-        s->warning = xasprintf("%s: proc '%s': field 'cmd': %s", s->where, s->name, why);
+        /* a replica's is its set's, said once (as spec_replica keeps it) */
+        s->warning = xasprintf("%s: proc '%s': field 'cmd': %s", s->where,
+                               s->set ? s->set : s->name, why);
         free(why);
     }
 }
