@@ -193,8 +193,13 @@ static void job_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
     struct users_job *j = w->data;
     struct shared *sh = j->sh;
     pthread_mutex_lock(&sh->mu);
-    char *late = xstrdup(sh->a[sh->doing].name);
+    bool finished = sh->finished;
+    char *late = finished ? NULL : xstrdup(sh->a[sh->doing].name);
     pthread_mutex_unlock(&sh->mu);
+    if (finished) {  /* answered in this same turn of the loop, after all */
+        job_async_cb(loop, &j->async, EV_ASYNC);
+        return;
+    }
     job_stop(j);
     j->done(j->data, late);
     free(late);
@@ -256,13 +261,13 @@ void users_job_free(struct users_job *j)
 {
     if (!j)
         return;
-    job_stop(j);
     struct shared *sh = j->sh;
     pthread_mutex_lock(&sh->mu);
     bool finished = sh->finished;
     sh->abandoned = true;
-    sh->job = NULL;
+    sh->job = NULL;  /* the thread sends nothing from now on */
     pthread_mutex_unlock(&sh->mu);
+    job_stop(j);
     if (finished)
         shared_free(sh);
     free(j);
