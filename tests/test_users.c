@@ -24,17 +24,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <ev.h>
 #include <lua.h>
 
 #include "harness.h"
+#include "base/util.h"
 #include "base/status.h"
 #include "core/manager.h"
 #include "core/proc.h"
 #include "core/spec.h"
 #include "policy/policy.h"
+#include "policy/users.h"
 
 static int lookups;
 static int gate[2] = {-1, -1}, entered[2] = {-1, -1};
@@ -414,6 +417,48 @@ static void test_a_spawn_where_waiting_is_not_allowed_looks_up_at_once(void **st
     run_end(&r);
 }
 
+/* A name service that never answers keeps each look-up's thread: after
+ * eight of them are stuck, a reload that needs one more is refused at
+ * once and says why, rather than start threads without end. */
+static void test_stuck_look_ups_are_capped(void **state)
+{
+    setenv("TEND_USERS_TIMEOUT", "0.05", 1);
+    struct run r;
+    run_start(&r, "tend.proc { name = 'a', cmd = { '/bin/true' }, autostart = false }\n");
+    char text[256];
+    int stuck = 0;  /* (a thread let go by an earlier test may still be ending) */
+    for (; stuck <= 8; stuck++) {
+        snprintf(text, sizeof text,
+                 "tend.proc { name = 'b', cmd = { '/bin/true' }, user = 'slow-stuck%d' }\n",
+                 stuck);
+        rewrite("p.lua", text);
+        r.answered = false;
+        free(r.msg);
+        r.msg = NULL;
+        manager_reload(r.m, reloaded, &r);
+        if (r.answered)
+            break;  /* refused at once */
+        assert_true(lookup_entered());
+        assert_true(loop_until(r.loop, answered, &r, DEADLINE));
+        assert_non_null(strstr(r.msg, "did not answer"));
+    }
+    unsetenv("TEND_USERS_TIMEOUT");
+    assert_true(stuck == 8 || stuck == 7);
+    assert_int_equal(r.rc, -1);
+    assert_non_null(strstr(r.msg, "too many look-ups are stuck in the name service"));
+    /* let them go: each finishes alone, and is gone before the program
+     * ends (or valgrind counts its stack) */
+    char go[8] = {0};
+    assert_int_equal(write(gate[1], go, (size_t)stuck), (ssize_t)stuck);
+    double end = now_mono() + DEADLINE;
+    while (users_threads() > 0 && now_mono() < end) {
+        struct timespec ms = {0, 1000000};
+        nanosleep(&ms, NULL);  /* a thread's end has no event to wait on */
+    }
+    assert_int_equal(users_threads(), 0);
+    run_end(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -430,6 +475,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_a_spawn_where_waiting_is_not_allowed_looks_up_at_once,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stuck_look_ups_are_capped, setup, teardown),
     };
     /* one gate and one "entered" pipe for the whole run: a thread let go
      * by a test may still be reading its byte when the next one starts */

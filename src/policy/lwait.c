@@ -244,10 +244,12 @@ int lwait_user_k(lua_State *L, struct spec *s, lua_KContext ctx, lua_KFunction k
     w->s = s;
     w->users = users_job_start(pol->loop, &s->user, 1, policy_users_timeout(), user_done, w);
     if (!w->users) {
+        int err = errno;
         waiter_unlink(w);
         free(w);
-        return luaL_error(L, "tend.spawn: cannot start a thread to look up user '%s': %s",
-                          s->user, strerror(errno));
+        return luaL_error(L, "tend.spawn: cannot look up user '%s' off the loop: %s", s->user,
+                          err == EAGAIN ? "too many look-ups are stuck in the name service"
+                                        : strerror(err));
     }
     return lvm_yieldk(L, ctx, k);
 }

@@ -739,8 +739,10 @@ int policy_reload(struct policy *pol, char **err)
     /* off the loop, so that a slow name service cannot stall it */
     pol->users = users_job_start(pol->loop, names, n, policy_users_timeout(), users_answered, pol);
     if (!pol->users) {
-        *err = xasprintf("%s: cannot start a thread to look up user '%s': %s", pol->path,
-                         names[0], strerror(errno));
+        int e = errno;
+        *err = xasprintf("%s: cannot look up user '%s' off the loop: %s", pol->path, names[0],
+                         e == EAGAIN ? "too many look-ups are stuck in the name service"
+                                     : strerror(e));
         free(names);
         policy_free(next);
         return -1;

@@ -139,6 +139,11 @@ static void shared_free(struct shared *sh)
     free(sh);
 }
 
+/* Threads alive, abandoned ones too: a name service that never answers
+ * keeps each of its threads, so there are at most USERS_THREADS_MAX. */
+#define USERS_THREADS_MAX 8
+static int threads;
+
 static void *job_thread(void *arg)
 {
     struct shared *sh = arg;
@@ -161,6 +166,7 @@ static void *job_thread(void *arg)
     pthread_mutex_unlock(&sh->mu);
     if (alone)
         shared_free(sh);
+    __atomic_sub_fetch(&threads, 1, __ATOMIC_SEQ_CST);
     return NULL;
 }
 
@@ -208,6 +214,10 @@ static void job_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 struct users_job *users_job_start(struct ev_loop *loop, char *const *names, size_t n,
                                   double timeout, users_done_fn *done, void *data)
 {
+    if (__atomic_load_n(&threads, __ATOMIC_SEQ_CST) >= USERS_THREADS_MAX) {
+        errno = EAGAIN;  /* that many look-ups are stuck in the name service */
+        return NULL;
+    }
     struct shared *sh = xcalloc(1, sizeof *sh);
     pthread_mutex_init(&sh->mu, NULL);
     sh->n = n;
@@ -236,10 +246,12 @@ struct users_job *users_job_start(struct ev_loop *loop, char *const *names, size
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
     pthread_t t;
+    __atomic_add_fetch(&threads, 1, __ATOMIC_SEQ_CST);
     int rc = pthread_create(&t, &attr, job_thread, sh);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&attr);
     if (rc != 0) {
+        __atomic_sub_fetch(&threads, 1, __ATOMIC_SEQ_CST);
         job_stop(j);
         shared_free(sh);
         free(j);
@@ -247,6 +259,11 @@ struct users_job *users_job_start(struct ev_loop *loop, char *const *names, size
         return NULL;
     }
     return j;
+}
+
+int users_threads(void)
+{
+    return __atomic_load_n(&threads, __ATOMIC_SEQ_CST);
 }
 
 int users_job_error(const struct users_job *j, const char *name)

@@ -40,11 +40,15 @@ const struct user_ids *users_lookup(const char *user, int *err);
  * still in the name service then finishes alone and frees its part). */
 struct users_job;
 typedef void users_done_fn(void *data, const char *late);
+/* NULL with errno when no thread could be started (EAGAIN: as many
+ * look-ups as tend allows, USERS_THREADS_MAX, are stuck already). */
 struct users_job *users_job_start(struct ev_loop *loop, char *const *names, size_t n,
                                   double timeout, users_done_fn *done, void *data);
 /* Why `name` of a finished job has no answer: its errno (0: no such
  * entry); -1 when it has one, or the job did not ask for it. */
 int users_job_error(const struct users_job *j, const char *name);
+/* Look-up threads alive, abandoned ones among them. */
+int users_threads(void);
 void users_job_free(struct users_job *j);
 
 #endif
