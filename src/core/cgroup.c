@@ -542,6 +542,14 @@ static bool populated(const struct cgroup *cg)
     return !p || p[10] != '0';
 }
 
+/* Free a cgroup whose directory is gone. */
+static void free_cg(struct cgroup *cg)
+{
+    unlink_cg(cg);
+    free(cg->path);
+    free(cg);
+}
+
 /* Remove an empty cgroup and free it. */
 static void remove_cg(struct cgroup *cg)
 {
@@ -554,9 +562,7 @@ static void remove_cg(struct cgroup *cg)
     cgroup_spawned(cg);
     if (rmdir_tree(cg_state.dir_fd, cg->name, 0) != 0 && errno != ENOENT)
         log_warn(NULL, "cgroup %s: rmdir: %s", cg->path, strerror(errno));
-    unlink_cg(cg);
-    free(cg->path);
-    free(cg);
+    free_cg(cg);
 }
 
 static void deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -570,8 +576,10 @@ static void deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
 void cgroup_linger(struct cgroup *cg, int sig, double timeout)
 {
     cgroup_spawned(cg);
-    if (!populated(cg)) {  /* the usual end: nothing was left */
-        remove_cg(cg);
+    /* the usual end, nothing left: the rmdir takes it (EBUSY says that
+     * something is left, without reading cgroup.events first) */
+    if (unlinkat(cg_state.dir_fd, cg->name, AT_REMOVEDIR) == 0) {
+        free_cg(cg);
         return;
     }
     if (sig == SIGKILL) {
