@@ -268,11 +268,19 @@ static void check_error(const char *what, const char *err, const struct model *m
     if (m->bad_after_key && m->bad_val_len >= SECRET_RUN) {
         /* what the message may show besides its words: "FILE:LINE: KEY: "
          * (a run across "2: " and the key is no value shown) */
+        const char *kp = m->bad_pre;
         size_t kn = m->bad_pre_len;
-        while (kn > 0 && (m->bad_pre[kn - 1] == ' ' || m->bad_pre[kn - 1] == '\t'))
+        while (kn > 0 && blank(*kp))
+            kp++, kn--;
+        if (kn > 6 && memcmp(kp, "export", 6) == 0 && blank(kp[6])) {
+            kp += 6, kn -= 6;  /* the key, without its `export ` */
+            while (kn > 0 && blank(*kp))
+                kp++, kn--;
+        }
+        while (kn > 0 && blank(kp[kn - 1]))
             kn--;
         struct buf shown = {0};
-        buf_printf(&shown, "%s%.*s: ", prefix, (int)kn, m->bad_pre);
+        buf_printf(&shown, "%s%.*s: ", prefix, (int)kn, kp);
         for (size_t i = 0; i + SECRET_RUN <= m->bad_val_len; i++)
             if (holds(err, strlen(err), m->bad_val + i, SECRET_RUN) &&
                 !holds(shown.p, shown.len, m->bad_val + i, SECRET_RUN))
