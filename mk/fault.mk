@@ -6,7 +6,8 @@
 # in $(BUILD)/fault/results.txt (tab-separated).  FAULT_ONLY=a,b runs only
 # those scenarios, FAULT_SKIP=a,b leaves some out.
 #
-# The driver is C (tests/fault/*.c) on tests/harness.c; the programs it runs
+# The driver is C (tests/fault/*.c) on tests/harness.c (cmocka linked for its
+# failures); the programs it runs
 # as procs are one libc-only helper, $(BUILD)/fault/fault-child.
 
 FAULT_SRC   := $(wildcard tests/fault/*.c)
@@ -22,7 +23,7 @@ $(BUILD)/obj/fault/%.o: tests/fault/%.c | $(DEPS_OK)
 
 $(FAULT_BIN): $(FAULT_OBJ) $(HARNESS) $(BUILD)/libtend.a
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(TESTLIBS)
 
 # built like the test helpers: tend's flags, no project header
 $(FAULT_CHILD): tests/fault/child.c

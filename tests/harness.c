@@ -1,4 +1,10 @@
 /* harness.c -- waits with deadlines, tend runs, process watching. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
 #include "harness.h"
 #include "core/reap.h"
 
@@ -120,6 +126,45 @@ void tmpdir_free(char *dir)
     if (system(cmd) != 0)
         fprintf(stderr, "could not remove %s\n", dir);
     free(dir);
+}
+
+char *tmpdir_with_socket(void)
+{
+    char *dir = tmpdir_new();
+    if (!dir)
+        return NULL;
+    char sock[PATH_MAX];
+    snprintf(sock, sizeof sock, "%s/tend.sock", dir);
+    setenv("TEND_SOCKET", sock, 1);
+    return dir;
+}
+
+void tmpdir_with_socket_free(char *dir)
+{
+    unsetenv("TEND_SOCKET");
+    tmpdir_free(dir);
+}
+
+int cli_code(const char *const *args)
+{
+    struct tend_run *c = tend_run_sync(args, DEADLINE);
+    int code = run_exit_code(c);
+    if (code != 0)
+        fprintf(stderr, "client %s: %d\n%s%s", args[0], code, c->out, c->err);
+    tend_free(c);
+    return code;
+}
+
+json_t *cli_statuses(const char *name)
+{
+    struct tend_run *c = tend_run_sync((const char *[]){"status", "--json", name, NULL},
+                                       DEADLINE);
+    json_error_t err;
+    json_t *all = json_loads(c->out, 0, &err);
+    if (!all)
+        fail_msg("status --json %s: %s\n%s", name, err.text, c->err);
+    tend_free(c);
+    return all;
 }
 
 char *write_file(const char *dir, const char *name, const char *text)

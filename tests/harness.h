@@ -5,6 +5,7 @@
 #define TEND_TEST_HARNESS_H
 
 #include <ev.h>
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -26,6 +27,10 @@ bool pid_wait_gone(pid_t pid, double timeout);
 /* A temporary directory for one test, removed with rm -rf by tmpdir_free. */
 char *tmpdir_new(void);
 void tmpdir_free(char *dir);
+/* The same, with $TEND_SOCKET set to DIR/tend.sock, so that the test's
+ * tend has a control socket of its own; the _free unsets it. */
+char *tmpdir_with_socket(void);
+void tmpdir_with_socket_free(char *dir);
 /* Write `text` to dir/name; the path (caller frees). */
 char *write_file(const char *dir, const char *name, const char *text);
 /* The contents of a file, or NULL; the caller frees. */
@@ -111,5 +116,12 @@ bool pidfd_wait_gone(int pidfd, double timeout);
  * VAR=VALUE, until none is left or `timeout` passes; how many were
  * killed.  The cleanup of last resort for what a test started. */
 size_t procs_kill_tagged(const char *var, const char *value, double timeout);
+
+/* Run a client command (`tend ARGS...`) to its end: its exit code; its
+ * output goes to stderr when that is not 0. */
+int cli_code(const char *const *args);
+/* `tend status --json NAME`, parsed (the caller decrefs); fails the test
+ * when the output is not JSON. */
+json_t *cli_statuses(const char *name);
 
 #endif

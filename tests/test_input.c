@@ -18,19 +18,13 @@ static char *dir;
 
 static int setup(void **state)
 {
-    dir = tmpdir_new();
-    if (!dir)
-        return -1;
-    char sock[4200];
-    snprintf(sock, sizeof sock, "%s/tend.sock", dir);
-    setenv("TEND_SOCKET", sock, 1);  /* each tend its own control socket */
-    return 0;
+    dir = tmpdir_with_socket();  /* each tend its own control socket */
+    return dir ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
-    unsetenv("TEND_SOCKET");
-    tmpdir_free(dir);
+    tmpdir_with_socket_free(dir);
     return 0;
 }
 

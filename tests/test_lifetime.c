@@ -24,41 +24,20 @@ static char *dir;
 
 static int setup(void **state)
 {
-    dir = tmpdir_new();
-    char sock[4200];
-    snprintf(sock, sizeof sock, "%s/tend.sock", dir);
-    setenv("TEND_SOCKET", sock, 1);
+    dir = tmpdir_with_socket();
     return dir ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
-    unsetenv("TEND_SOCKET");
-    tmpdir_free(dir);
+    tmpdir_with_socket_free(dir);
     return 0;
-}
-
-/* Run a client command to its end; its exit code. */
-static int cli(const char *const *args)
-{
-    struct tend_run *c = tend_run_sync(args, DEADLINE);
-    int code = run_exit_code(c);
-    if (code != 0)
-        fprintf(stderr, "client %s: %d\n%s%s", args[0], code, c->out, c->err);
-    tend_free(c);
-    return code;
 }
 
 /* The status of `name` as JSON (the caller decrefs). */
 static json_t *status_of(const char *name)
 {
-    struct tend_run *c = tend_run_sync((const char *[]){"status", "--json", name, NULL},
-                                       DEADLINE);
-    json_error_t err;
-    json_t *all = json_loads(c->out, 0, &err);
-    if (!all)
-        fail_msg("status --json %s: %s\n%s", name, err.text, c->err);
-    tend_free(c);
+    json_t *all = cli_statuses(name);
     json_t *st = json_incref(json_array_get(all, 0));
     json_decref(all);
     return st;
@@ -77,18 +56,18 @@ static void test_stopping_every_proc_keeps_tend_up_and_start_works(void **state)
         "tend.proc { name = 'web', cmd = { 'sleep', '300' }, after = { 'db' } }\n");
     struct tend_run *t = tend_start((const char *[]){"run", policy, NULL});
     assert_true(tend_expect(t, 2, "web: started", DEADLINE));
-    assert_int_equal(cli((const char *[]){"stop", "web", NULL}), 0);
-    assert_int_equal(cli((const char *[]){"stop", "db", NULL}), 0);
+    assert_int_equal(cli_code((const char *[]){"stop", "web", NULL}), 0);
+    assert_int_equal(cli_code((const char *[]){"stop", "db", NULL}), 0);
     /* held down on purpose: tend is still there, and starts them again;
      * starting web starts db, its stopped dependency, first */
-    assert_int_equal(cli((const char *[]){"start", "web", NULL}), 0);
+    assert_int_equal(cli_code((const char *[]){"start", "web", NULL}), 0);
     json_t *db = status_of("db"), *web = status_of("web");
     assert_string_equal(field(db, "state"), "ready");
     assert_string_equal(field(web, "state"), "ready");
     json_decref(db);
     json_decref(web);
     assert_false(t->exited);
-    assert_int_equal(cli((const char *[]){"shutdown", NULL}), 0);
+    assert_int_equal(cli_code((const char *[]){"shutdown", NULL}), 0);
     assert_int_equal(tend_wait(t, DEADLINE), 0);
     assert_contains(t->err, "tend: exiting with code 0: shut down\n");
     /* a deliberate stop is logged as such, at info level, not as a crash */
@@ -139,7 +118,7 @@ static void test_a_dependency_that_fails_before_ready_leaves_its_dependent_pendi
                         "migrate ready (it exited with code 1)");
     json_decref(web);
     assert_false(t->exited);  /* other still runs */
-    assert_int_equal(cli((const char *[]){"stop", "other", NULL}), 0);
+    assert_int_equal(cli_code((const char *[]){"stop", "other", NULL}), 0);
     assert_false(t->exited);  /* other is held down by the stop */
     kill(t->pid, SIGTERM);
     assert_int_equal(tend_wait(t, DEADLINE), 0);
@@ -176,7 +155,7 @@ static void test_stay_keeps_tend_up_after_the_work_is_done(void **state)
     json_t *st = status_of("once");  /* still answered */
     assert_string_equal(field(st, "state"), "stopped");
     json_decref(st);
-    assert_int_equal(cli((const char *[]){"shutdown", NULL}), 0);
+    assert_int_equal(cli_code((const char *[]){"shutdown", NULL}), 0);
     assert_int_equal(tend_wait(t, DEADLINE), 0);
     assert_contains(t->err, "tend: exiting with code 0: shut down\n");
     tend_free(t);

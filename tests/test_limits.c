@@ -23,18 +23,14 @@ static char *dir;
 
 static int setup(void **state)
 {
-    dir = tmpdir_new();
-    char sock[4200];
-    snprintf(sock, sizeof sock, "%s/tend.sock", dir);
-    setenv("TEND_SOCKET", sock, 1);
+    dir = tmpdir_with_socket();
     return dir ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
-    unsetenv("TEND_SOCKET");
     unsetenv("TEND_CGROUPS");
-    tmpdir_free(dir);
+    tmpdir_with_socket_free(dir);
     return 0;
 }
 

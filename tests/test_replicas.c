@@ -23,48 +23,20 @@ static char *dir;
 
 static int setup(void **state)
 {
-    dir = tmpdir_new();
-    char sock[4200];
-    snprintf(sock, sizeof sock, "%s/tend.sock", dir);
-    setenv("TEND_SOCKET", sock, 1);
+    dir = tmpdir_with_socket();
     return dir ? 0 : -1;
 }
 
 static int teardown(void **state)
 {
-    unsetenv("TEND_SOCKET");
-    tmpdir_free(dir);
+    tmpdir_with_socket_free(dir);
     return 0;
-}
-
-/* Run a client command to its end; its exit code. */
-static int cli(const char *const *args)
-{
-    struct tend_run *c = tend_run_sync(args, DEADLINE);
-    int code = run_exit_code(c);
-    if (code != 0)
-        fprintf(stderr, "client %s: %d\n%s%s", args[0], code, c->out, c->err);
-    tend_free(c);
-    return code;
-}
-
-/* `tend status --json NAME` (the caller decrefs). */
-static json_t *statuses(const char *name)
-{
-    struct tend_run *c = tend_run_sync((const char *[]){"status", "--json", name, NULL},
-                                       DEADLINE);
-    json_error_t err;
-    json_t *all = json_loads(c->out, 0, &err);
-    if (!all)
-        fail_msg("status --json %s: %s\n%s", name, err.text, c->err);
-    tend_free(c);
-    return all;
 }
 
 /* The names and states of `tend status --json NAME`: "web@1 ready,web@2 stopped". */
 static char *states(const char *name)
 {
-    json_t *all = statuses(name);
+    json_t *all = cli_statuses(name);
     struct buf {
         char s[1024];
         size_t n;
@@ -82,7 +54,7 @@ static char *states(const char *name)
 
 static long pid_of(const char *name)
 {
-    json_t *all = statuses(name);
+    json_t *all = cli_statuses(name);
     long pid = (long)json_integer_value(json_object_get(json_array_get(all, 0), "pid"));
     json_decref(all);
     return pid;
@@ -108,11 +80,11 @@ static void test_replicas_start_with_their_name_and_number(void **state)
         snprintf(line, sizeof line, "web@%d | I am web@%d number %d\n", i, i, i);
         assert_true(tend_expect(t, 1, line, DEADLINE));
     }
-    assert_int_equal(cli((const char *[]){"wait", "web", NULL}), 0);
+    assert_int_equal(cli_code((const char *[]){"wait", "web", NULL}), 0);
     char *s = states("web");
     assert_string_equal(s, "web@1 ready,web@2 ready,web@3 ready");
     free(s);
-    assert_int_equal(cli((const char *[]){"shutdown", NULL}), 0);
+    assert_int_equal(cli_code((const char *[]){"shutdown", NULL}), 0);
     assert_int_equal(tend_wait(t, DEADLINE), 0);
     tend_free(t);
     free(policy);
@@ -123,21 +95,21 @@ static void test_stop_of_the_set_stops_every_replica_and_of_one_just_it(void **s
     char *policy = web_policy(3);
     struct tend_run *t = tend_start((const char *[]){"run", policy, NULL});
     assert_true(tend_expect(t, 2, "web@3: started", DEADLINE));
-    assert_int_equal(cli((const char *[]){"wait", "web", NULL}), 0);
-    assert_int_equal(cli((const char *[]){"stop", "web@2", NULL}), 0);
+    assert_int_equal(cli_code((const char *[]){"wait", "web", NULL}), 0);
+    assert_int_equal(cli_code((const char *[]){"stop", "web@2", NULL}), 0);
     char *s = states("web");
     assert_string_equal(s, "web@1 ready,web@2 killed,web@3 ready");
     free(s);
-    assert_int_equal(cli((const char *[]){"stop", "web", NULL}), 0);
+    assert_int_equal(cli_code((const char *[]){"stop", "web", NULL}), 0);
     s = states("web");
     assert_string_equal(s, "web@1 killed,web@2 killed,web@3 killed");
     free(s);
     /* and start of the set starts them all again */
-    assert_int_equal(cli((const char *[]){"start", "web", NULL}), 0);
+    assert_int_equal(cli_code((const char *[]){"start", "web", NULL}), 0);
     s = states("web");
     assert_string_equal(s, "web@1 ready,web@2 ready,web@3 ready");
     free(s);
-    assert_int_equal(cli((const char *[]){"shutdown", NULL}), 0);
+    assert_int_equal(cli_code((const char *[]){"shutdown", NULL}), 0);
     assert_int_equal(tend_wait(t, DEADLINE), 0);
     tend_free(t);
     free(policy);
@@ -148,9 +120,9 @@ static void test_scale_up_then_down_removes_the_highest(void **state)
     char *policy = web_policy(3);
     struct tend_run *t = tend_start((const char *[]){"run", policy, NULL});
     assert_true(tend_expect(t, 2, "web@3: started", DEADLINE));
-    assert_int_equal(cli((const char *[]){"wait", "web", NULL}), 0);
+    assert_int_equal(cli_code((const char *[]){"wait", "web", NULL}), 0);
     long pid1 = pid_of("web@1"), pid2 = pid_of("web@2");
-    assert_int_equal(cli((const char *[]){"scale", "web", "5", NULL}), 0);
+    assert_int_equal(cli_code((const char *[]){"scale", "web", "5", NULL}), 0);
     char *s = states("web");
     assert_string_equal(s, "web@1 ready,web@2 ready,web@3 ready,web@4 ready,web@5 ready");
     free(s);
@@ -161,7 +133,7 @@ static void test_scale_up_then_down_removes_the_highest(void **state)
         snprintf(name, sizeof name, "web@%d", i);
         gone[i - 3] = pid_watch((pid_t)pid_of(name));
     }
-    assert_int_equal(cli((const char *[]){"scale", "web", "2", NULL}), 0);
+    assert_int_equal(cli_code((const char *[]){"scale", "web", "2", NULL}), 0);
     /* returned once the removed ones had ended */
     for (int i = 0; i < 3; i++)
         assert_true(pidfd_wait_gone(gone[i], 0.01));  /* at once: already gone */
@@ -171,9 +143,9 @@ static void test_scale_up_then_down_removes_the_highest(void **state)
     assert_int_equal(pid_of("web@1"), pid1);
     assert_int_equal(pid_of("web@2"), pid2);
     /* a removed replica is gone from the registry */
-    assert_int_not_equal(cli((const char *[]){"status", "web@3", NULL}), 0);
+    assert_int_not_equal(cli_code((const char *[]){"status", "web@3", NULL}), 0);
     assert_true(tend_expect(t, 2, "web@5: scale: removed; stopping it", DEADLINE));
-    assert_int_equal(cli((const char *[]){"shutdown", NULL}), 0);
+    assert_int_equal(cli_code((const char *[]){"shutdown", NULL}), 0);
     assert_int_equal(tend_wait(t, DEADLINE), 0);
     tend_free(t);
     free(policy);
@@ -192,7 +164,7 @@ static void test_scale_refuses_a_proc_without_replicas_and_bad_counts(void **sta
     assert_int_equal(run_exit_code(c), 2);
     assert_contains(c->err, "a number of replicas from 1 to 10000 expected");
     tend_free(c);
-    assert_int_equal(cli((const char *[]){"shutdown", NULL}), 0);
+    assert_int_equal(cli_code((const char *[]){"shutdown", NULL}), 0);
     assert_int_equal(tend_wait(t, DEADLINE), 0);
     tend_free(t);
     free(policy);
@@ -214,8 +186,8 @@ static void test_after_the_set_waits_for_every_replica(void **state)
     char *policy = write_file(dir, "p.lua", text);
     struct tend_run *t = tend_start((const char *[]){"run", policy, NULL});
     assert_true(tend_expect(t, 2, "web@3: started", DEADLINE));
-    assert_int_equal(cli((const char *[]){"wait", "web@1", "web@2", NULL}), 0);
-    json_t *api = statuses("api");
+    assert_int_equal(cli_code((const char *[]){"wait", "web@1", "web@2", NULL}), 0);
+    json_t *api = cli_statuses("api");
     char *dump = json_dumps(api, 0);
     assert_contains(dump, "\"state\": \"pending\"");
     assert_contains(dump, "web@3 ready");
@@ -227,13 +199,13 @@ static void test_after_the_set_waits_for_every_replica(void **state)
     assert_true(fd >= 0);
     assert_int_equal(write(fd, "go\n", 3), 3);
     close(fd);
-    assert_int_equal(cli((const char *[]){"wait", "api", NULL}), 0);
+    assert_int_equal(cli_code((const char *[]){"wait", "api", NULL}), 0);
     /* api started after the last replica was ready */
     assert_true(tend_expect(t, 2, "api: started", DEADLINE));
     const char *ready3 = strstr(t->err, "web@3: ready");
     assert_non_null(ready3);
     assert_non_null(strstr(ready3, "api: started"));
-    assert_int_equal(cli((const char *[]){"shutdown", NULL}), 0);
+    assert_int_equal(cli_code((const char *[]){"shutdown", NULL}), 0);
     assert_int_equal(tend_wait(t, DEADLINE), 0);
     tend_free(t);
     free(policy);
@@ -244,7 +216,7 @@ static void test_a_reload_from_3_to_4_leaves_the_three_untouched(void **state)
     char *policy = web_policy(3);
     struct tend_run *t = tend_start((const char *[]){"run", policy, NULL});
     assert_true(tend_expect(t, 2, "web@3: started", DEADLINE));
-    assert_int_equal(cli((const char *[]){"wait", "web", NULL}), 0);
+    assert_int_equal(cli_code((const char *[]){"wait", "web", NULL}), 0);
     long before[3];
     for (int i = 0; i < 3; i++) {
         char name[16];
@@ -252,9 +224,9 @@ static void test_a_reload_from_3_to_4_leaves_the_three_untouched(void **state)
         before[i] = pid_of(name);
     }
     free(web_policy(4));
-    assert_int_equal(cli((const char *[]){"reload", NULL}), 0);
+    assert_int_equal(cli_code((const char *[]){"reload", NULL}), 0);
     assert_true(tend_expect(t, 2, "web@4: started", DEADLINE));
-    assert_int_equal(cli((const char *[]){"wait", "web", NULL}), 0);
+    assert_int_equal(cli_code((const char *[]){"wait", "web", NULL}), 0);
     for (int i = 0; i < 3; i++) {
         char name[16];
         snprintf(name, sizeof name, "web@%d", i + 1);
@@ -266,13 +238,13 @@ static void test_a_reload_from_3_to_4_leaves_the_three_untouched(void **state)
     assert_lacks(t->err, "web@1: reload");
     /* and back to 2: the highest two go, the first two stay */
     free(web_policy(2));
-    assert_int_equal(cli((const char *[]){"reload", NULL}), 0);
-    assert_int_equal(cli((const char *[]){"wait", "web", NULL}), 0);
+    assert_int_equal(cli_code((const char *[]){"reload", NULL}), 0);
+    assert_int_equal(cli_code((const char *[]){"wait", "web", NULL}), 0);
     s = states("web");
     assert_string_equal(s, "web@1 ready,web@2 ready");
     free(s);
     assert_int_equal(pid_of("web@1"), before[0]);
-    assert_int_equal(cli((const char *[]){"shutdown", NULL}), 0);
+    assert_int_equal(cli_code((const char *[]){"shutdown", NULL}), 0);
     assert_int_equal(tend_wait(t, DEADLINE), 0);
     tend_free(t);
     free(policy);
